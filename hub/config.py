@@ -1,0 +1,508 @@
+"""Configuration: one TOML file, validated at start-up with marshmallow, every problem reported at
+once with its key. Secrets come only from the environment.
+
+``load_config(path)`` returns a :class:`HubConfig`; ``path=None`` loads the embedded defaults
+(``config.example.toml``, packaged as ``hub/defaults.toml``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from hub.errors import ConfigError
+from nurture.cadence import Cadence, CadenceStep, StepAction, StepCondition
+from nurture.clock import ClinicHours, DailyWindow, zone
+from nurture.consent import ContactRules
+from nurture.contact import InvalidContact, normalize_phone
+from nurture.settings import ChannelSettings, NurtureSettings, Routing
+from nurture.templates import Template, TemplateCatalog
+from nurture.triage import DEFAULT_KEYWORDS, rules_from_keywords
+from nurture.vocab import Channel, ContactChannel, Intent, Need, TemplateKind
+
+__all__ = ["HubConfig", "Location", "Service", "load_config"]
+
+ENV_CONFIG = "NURTUREHUB_CONFIG"
+ENV_DATABASE_URL = "NURTUREHUB_DATABASE_URL"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+_SECRET_KEY = re.compile(r"(secret|password|passwd|token|api_key|apikey|private_key)$", re.IGNORECASE)
+
+
+def parse_window(text: str) -> DailyWindow:
+    """``"08:00-21:00"`` → DailyWindow. Raises ValueError with a readable message."""
+    m = _WINDOW.match(text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not a window like '08:00-12:00'")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    end = time(23, 59, 59, 999999) if (h2, m2) == (24, 0) else time(h2, m2)
+    return DailyWindow(start=time(h1, m1), end=end)
+
+
+def _valid_window(text: str) -> None:
+    try:
+        parse_window(text)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _valid_zone(name: str) -> None:
+    try:
+        zone(name)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _valid_phone(text: str) -> None:
+    if text:
+        try:
+            normalize_phone(text)
+        except InvalidContact as exc:
+            raise ValidationError(str(exc)) from None
+
+
+_IDENT = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="must be snake_case (a-z, 0-9, _)")
+_LANG = validate.Regexp(r"^[a-z]{2}$", error="must be a two-letter language code")
+
+
+class _Strict(Schema):
+    """Unknown keys are errors (a typo must not be silently ignored)."""
+
+
+class HoursSchema(_Strict):
+    mon = fields.List(fields.String(validate=_valid_window), load_default=list)
+    tue = fields.List(fields.String(validate=_valid_window), load_default=list)
+    wed = fields.List(fields.String(validate=_valid_window), load_default=list)
+    thu = fields.List(fields.String(validate=_valid_window), load_default=list)
+    fri = fields.List(fields.String(validate=_valid_window), load_default=list)
+    sat = fields.List(fields.String(validate=_valid_window), load_default=list)
+    sun = fields.List(fields.String(validate=_valid_window), load_default=list)
+
+    @validates_schema
+    def _open_sometime(self, data: Mapping[str, Any], **_: Any) -> None:
+        if not any(data.get(d) for d in WEEKDAYS):
+            raise ValidationError("the clinic must be open at some time of the week", "mon")
+
+
+class LocationSchema(_Strict):
+    id = fields.String(required=True, validate=_IDENT)
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    address = fields.String(load_default="")
+    telehealth = fields.Boolean(load_default=False)
+    timezone = fields.String(load_default=None, validate=_valid_zone)
+
+
+class ServiceSchema(_Strict):
+    id = fields.String(required=True, validate=_IDENT)
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    requires_referral = fields.Boolean(load_default=False)
+    requires_authorization = fields.Boolean(load_default=False)
+
+
+class ClinicSchema(_Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    timezone = fields.String(required=True, validate=_valid_zone)
+    language = fields.String(load_default="en", validate=_LANG)
+    callback_number = fields.String(load_default="", validate=_valid_phone)
+    phone_region = fields.String(
+        load_default="US", validate=validate.Regexp(r"^[A-Z]{2}$", error="must be like 'US'")
+    )
+    holidays = fields.List(fields.Date(), load_default=list)
+    hours = fields.Nested(HoursSchema, required=True)
+    locations = fields.List(fields.Nested(LocationSchema), load_default=list)
+    services = fields.List(fields.Nested(ServiceSchema), load_default=list)
+
+
+class RoutingSchema(_Strict):
+    clinical_queue = fields.String(required=True, validate=validate.Length(min=1))
+    insurance_queue = fields.String(required=True, validate=validate.Length(min=1))
+    referral_queue = fields.String(required=True, validate=validate.Length(min=1))
+    language_queues = fields.Dict(
+        keys=fields.String(validate=_LANG), values=fields.String(), load_default=dict
+    )
+
+
+class ChannelSchema(_Strict):
+    owner_queue = fields.String(required=True, validate=validate.Length(min=1))
+    response_minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=10080))
+    first_response_template = fields.String(load_default="first_response")
+
+
+class StepSchema(_Strict):
+    key = fields.String(required=True, validate=_IDENT)
+    label = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    day = fields.Integer(required=True, validate=validate.Range(min=0, max=90))
+    action = fields.Enum(StepAction, by_value=True, required=True)
+    template = fields.String(load_default="")
+    when = fields.Enum(StepCondition, by_value=True, load_default=StepCondition.ALWAYS)
+    different_time_of_day = fields.Boolean(load_default=False)
+
+
+class CadenceSchema(_Strict):
+    min_gap_minutes = fields.Integer(load_default=30, validate=validate.Range(min=0, max=24 * 60))
+    text_delay_minutes = fields.Integer(load_default=10, validate=validate.Range(min=0, max=24 * 60))
+    steps = fields.List(fields.Nested(StepSchema), required=True, validate=validate.Length(min=1))
+
+
+class ConsentSchema(_Strict):
+    quiet_hours = fields.String(load_default="08:00-21:00", validate=_valid_window)
+    state_quiet_hours = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[A-Z]{2}$", error="must be a two-letter state code")),
+        values=fields.String(validate=_valid_window),
+        load_default=dict,
+    )
+    sms_per_day = fields.Integer(load_default=1, validate=validate.Range(min=0, max=10))
+    sms_per_week = fields.Integer(load_default=3, validate=validate.Range(min=0, max=50))
+    response_needs_consent = fields.List(
+        fields.Enum(ContactChannel, by_value=True), load_default=lambda: ["sms"]
+    )
+
+
+_PHRASES = fields.Dict(
+    keys=fields.String(), values=fields.List(fields.String(validate=validate.Length(min=1)))
+)
+
+
+class TriageSchema(_Strict):
+    use_builtin_keywords = fields.Boolean(load_default=True)
+    keywords = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(["red_flags", "intents", "needs"])),
+        values=fields.Dict(keys=fields.String(validate=_LANG), values=_PHRASES),
+        load_default=dict,
+    )
+
+
+class TemplateSchema(_Strict):
+    id = fields.String(required=True, validate=_IDENT)
+    kind = fields.Enum(TemplateKind, by_value=True, required=True)
+    language = fields.String(required=True, validate=_LANG)
+    subject = fields.String(load_default="")
+    body = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class StoreSchema(_Strict):
+    database_url = fields.String(load_default="")
+
+
+class InstanceSchema(_Strict):
+    path = fields.String(load_default="instance")
+
+
+class ConfigSchema(_Strict):
+    clinic = fields.Nested(ClinicSchema, required=True)
+    routing = fields.Nested(RoutingSchema, required=True)
+    channels = fields.Dict(
+        keys=fields.Enum(Channel, by_value=True), values=fields.Nested(ChannelSchema), required=True
+    )
+    cadence = fields.Nested(CadenceSchema, required=True)
+    consent = fields.Nested(ConsentSchema, load_default=lambda: ConsentSchema().load({}))
+    triage = fields.Nested(TriageSchema, load_default=lambda: TriageSchema().load({}))
+    templates = fields.List(fields.Nested(TemplateSchema), required=True)
+    store = fields.Nested(StoreSchema, load_default=lambda: StoreSchema().load({}))
+    instance = fields.Nested(InstanceSchema, load_default=lambda: InstanceSchema().load({}))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    id: str
+    name: str
+    address: str
+    telehealth: bool
+    timezone: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Service:
+    id: str
+    name: str
+    requires_referral: bool
+    requires_authorization: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubConfig:
+    """The validated configuration.
+
+    Attributes:
+        settings: the domain's rules.
+        locations, services: by id.
+        phone_region: default region for phone numbers.
+        database_url: SQLAlchemy URL; empty means SQLite in the instance folder.
+        instance_path: the instance folder.
+        source: where it was loaded from.
+        raw: the parsed TOML, for sections later components validate themselves.
+    """
+
+    settings: NurtureSettings
+    locations: Mapping[str, Location]
+    services: Mapping[str, Service]
+    phone_region: str
+    database_url: str
+    instance_path: Path
+    source: str
+    raw: Mapping[str, Any]
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.instance_path / 'nurturehub.sqlite3').resolve()}"
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> list[str]:
+    """marshmallow's nested error dict → ``key.path: message`` lines."""
+    out: list[str] = []
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            if key == "value" and prefix:  # fields.Dict nests value errors under "value"
+                out += flatten_errors(value, prefix)
+                continue
+            if key == "key" and prefix:
+                out += [f"{prefix} (key): {m}" for m in _flatten_leaf(value)]
+                continue
+            if key == "_schema":
+                out += [f"{prefix or '(top level)'}: {m}" for m in _flatten_leaf(value)]
+                continue
+            part = f"[{key}]" if isinstance(key, int) else str(key)
+            path = f"{prefix}{part}" if isinstance(key, int) else (f"{prefix}.{part}" if prefix else part)
+            out += flatten_errors(value, path)
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out += [f"{prefix}: {m}" for m in messages]
+    else:
+        out.append(f"{prefix}: {messages}")
+    return out
+
+
+def _flatten_leaf(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, Mapping):
+        return [f"{k}: {v}" for k, v in value.items()]
+    return [str(value)]
+
+
+def _secrets_in(data: Any, prefix: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if (
+                isinstance(value, str)
+                and value
+                and _SECRET_KEY.search(str(key))
+                and not str(key).endswith("_env")
+            ):
+                found.append(
+                    f"{path}: secrets do not belong in the config file; name an environment variable "
+                    f"with '{key}_env' instead"
+                )
+            found += _secrets_in(value, path)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found += _secrets_in(item, f"{prefix}[{i}]")
+    return found
+
+
+#: Top-level sections later components validate themselves (connectors, sources, web, jobs).
+EXTENSION_SECTIONS = ("crm", "sources", "scheduling", "web", "jobs", "demo")
+
+
+def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> HubConfig:
+    """Load and validate the configuration.
+
+    Args:
+        path: a TOML file; None loads ``$NURTUREHUB_CONFIG`` if set, else the embedded defaults.
+        environ: the environment (defaults to ``os.environ``).
+
+    Raises:
+        ConfigError: listing every problem, each with its key.
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get(ENV_CONFIG):
+        path = env[ENV_CONFIG]
+    if path is None:
+        text = resources.files("hub").joinpath("defaults.toml").read_text(encoding="utf-8")
+        source = "embedded defaults"
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError([f"(file): cannot read {path}: {exc.strerror}"], source=str(path)) from None
+        source = str(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"(syntax): {exc}"], source=source) from None
+    return parse_config(raw, source=source, environ=env)
+
+
+def parse_config(
+    raw: Mapping[str, Any], *, source: str = "configuration", environ: Mapping[str, str] | None = None
+) -> HubConfig:
+    """Validate already-parsed TOML. See :func:`load_config`."""
+    env = os.environ if environ is None else environ
+    problems = _secrets_in(raw)
+    core = {k: v for k, v in raw.items() if k not in EXTENSION_SECTIONS}
+    try:
+        data = ConfigSchema().load(core)
+    except ValidationError as exc:
+        raise ConfigError(problems + flatten_errors(exc.messages), source=source) from None
+    try:
+        config = _build(data, raw, source=source, environ=env, problems=problems)
+    except ValueError as exc:  # a domain type refused a value the schema let through
+        raise ConfigError([*problems, str(exc)], source=source) from None
+    if problems:
+        raise ConfigError(problems, source=source)
+    return config
+
+
+def _build(
+    data: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    *,
+    source: str,
+    environ: Mapping[str, str],
+    problems: list[str],
+) -> HubConfig:
+    clinic = data["clinic"]
+    hours = ClinicHours(
+        timezone=clinic["timezone"],
+        weekly={i: tuple(parse_window(w) for w in clinic["hours"][day]) for i, day in enumerate(WEEKDAYS)},
+        holidays=frozenset(d for d in clinic["holidays"] if isinstance(d, date)),
+    )
+    templates: list[Template] = []
+    for i, t in enumerate(data["templates"]):
+        templates.append(
+            Template(id=t["id"], kind=t["kind"], language=t["language"], body=t["body"], subject=t["subject"])
+        )
+        key = (t["id"], t["kind"], t["language"])
+        if key in {(x.id, x.kind, x.language) for x in templates[:-1]}:
+            problems.append(f"templates[{i}]: {t['id']}/{t['kind']}/{t['language']} is defined twice")
+            templates.pop()
+    catalog = TemplateCatalog(templates, fallback_language=clinic["language"])
+    for problem in catalog.problems():
+        index = next(i for i, t in enumerate(templates) if t.id == problem.template)
+        problems.append(f"templates[{index}] ({problem.template}): {problem.message}")
+
+    steps = []
+    for i, s in enumerate(data["cadence"]["steps"]):
+        try:
+            steps.append(CadenceStep(**s))
+        except ValueError as exc:
+            problems.append(f"cadence.steps[{i}]: {exc}")
+            continue
+        if s["template"] and not catalog.has(s["template"]):
+            problems.append(f"cadence.steps[{i}].template: no template has the id {s['template']!r}")
+    try:
+        cadence = Cadence(
+            steps=tuple(steps),
+            min_gap=timedelta(minutes=data["cadence"]["min_gap_minutes"]),
+            text_delay=timedelta(minutes=data["cadence"]["text_delay_minutes"]),
+        )
+    except ValueError as exc:
+        problems.append(f"cadence.steps: {exc}")
+        cadence = Cadence(
+            steps=(
+                CadenceStep(key="day0_call", label="Day 0 call", day=0, action=StepAction.CALL, template="x"),
+            )
+        )
+
+    channels: dict[Channel, ChannelSettings] = {}
+    for channel, c in data["channels"].items():
+        channels[channel] = ChannelSettings(channel=channel, **c)
+        if not catalog.has(c["first_response_template"]):
+            missing = c["first_response_template"]
+            problems.append(f"channels.{channel}.first_response_template: no template has the id {missing!r}")
+    if Channel.OTHER not in channels:
+        problems.append("channels.other: required: the fallback channel for sources without one")
+        channels[Channel.OTHER] = ChannelSettings(
+            channel=Channel.OTHER, owner_queue="Front Desk", response_minutes=30
+        )
+
+    consent = data["consent"]
+    contact = ContactRules(
+        quiet_hours=parse_window(consent["quiet_hours"]),
+        state_quiet_hours={k: parse_window(v) for k, v in consent["state_quiet_hours"].items()},
+        sms_per_day=consent["sms_per_day"],
+        sms_per_week=consent["sms_per_week"],
+        response_needs_consent=frozenset(consent["response_needs_consent"]),
+    )
+    if consent["sms_per_week"] < consent["sms_per_day"]:
+        problems.append("consent.sms_per_week: must be at least consent.sms_per_day")
+
+    triage_cfg = data["triage"]
+    keywords: dict[str, dict[str, dict[str, list[str]]]] = {}
+    if triage_cfg["use_builtin_keywords"]:
+        for group, langs in DEFAULT_KEYWORDS.items():
+            for lang, groups in langs.items():
+                for name, phrases in groups.items():
+                    keywords.setdefault(group, {}).setdefault(lang, {}).setdefault(name, []).extend(phrases)
+    valid_keys = {
+        "red_flags": {"urgent"},
+        "intents": {i.value for i in Intent},
+        "needs": {n.value for n in Need},
+    }
+    for group, langs in triage_cfg["keywords"].items():
+        for lang, keys in langs.items():
+            for name, phrases in keys.items():
+                if name not in valid_keys[group]:
+                    choices = ", ".join(sorted(valid_keys[group]))
+                    problems.append(f"triage.keywords.{group}.{lang}.{name}: unknown; use one of {choices}")
+                    continue
+                keywords.setdefault(group, {}).setdefault(lang, {}).setdefault(name, []).extend(phrases)
+    triage_rules = rules_from_keywords(keywords, clinic_language=clinic["language"])
+
+    routing_cfg = data["routing"]
+    settings = NurtureSettings(
+        clinic_name=clinic["name"],
+        clinic_language=clinic["language"],
+        hours=hours,
+        channels=channels,
+        routing=Routing(
+            clinical_queue=routing_cfg["clinical_queue"],
+            insurance_queue=routing_cfg["insurance_queue"],
+            referral_queue=routing_cfg["referral_queue"],
+            language_queues=dict(routing_cfg["language_queues"]),
+        ),
+        cadence=cadence,
+        contact=contact,
+        triage=triage_rules,
+        templates=catalog,
+        callback_number=normalize_phone(clinic["callback_number"], default_region=clinic["phone_region"])
+        if clinic["callback_number"]
+        else "",
+    )
+    locations = {
+        loc["id"]: Location(
+            id=loc["id"],
+            name=loc["name"],
+            address=loc["address"],
+            telehealth=loc["telehealth"],
+            timezone=loc["timezone"],
+        )
+        for loc in clinic["locations"]
+    }
+    services = {s["id"]: Service(**s) for s in clinic["services"]}
+    for what, items in (("locations", clinic["locations"]), ("services", clinic["services"])):
+        ids = [x["id"] for x in items]
+        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.append(f"clinic.{what}: the id {dup!r} is used twice")
+    return HubConfig(
+        settings=settings,
+        locations=locations,
+        services=services,
+        phone_region=clinic["phone_region"],
+        database_url=environ.get(ENV_DATABASE_URL) or data["store"]["database_url"],
+        instance_path=Path(data["instance"]["path"]),
+        source=source,
+        raw=raw,
+    )

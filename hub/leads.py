@@ -1,0 +1,157 @@
+"""Committing a lead change: the one path every change takes — intake, CRM edits, bookings, the
+cadence job, the CLI.
+
+In ONE transaction: the policy decides (accept with derived score and next action, or reject with
+violations), the cadence is planned again, and the lead, its follow-ups, its outbox rows and an
+audit event are written. Either all of it is stored or none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from hub.config import HubConfig
+from hub.store import repo
+from nurture.cadence import CadencePlan, plan_cadence
+from nurture.lead import Lead
+from nurture.policy import Accepted, Violation, enforce
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CommitResult", "commit_lead", "plan_for"]
+
+#: Follow-ups due within this window get their CRM task at once; later ones when they come due
+#: (the cadence job), so staff see today's work, not next week's.
+TASK_HORIZON = timedelta(hours=12)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitResult:
+    """What happened to a proposed change."""
+
+    lead: Lead | None
+    version: int | None
+    plan: CadencePlan | None
+    violations: tuple[Violation, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def plan_for(lead: Lead, session: Session, config: HubConfig, *, now: datetime) -> CadencePlan:
+    settings = config.settings
+    return plan_cadence(
+        lead,
+        repo.load_touches(session, lead.id),
+        cadence=settings.cadence,
+        hours=settings.hours,
+        rules=settings.contact,
+        response_target=settings.channel(lead.channel).response_target,
+        now=now,
+    )
+
+
+def commit_lead(
+    session: Session,
+    *,
+    before: Lead | None,
+    version: int | None,
+    proposed: Lead,
+    config: HubConfig,
+    now: datetime,
+    actor: str,
+    action: str,
+    destinations: Sequence[str],
+) -> CommitResult:
+    """Enforce, plan and write one lead change inside the caller's transaction."""
+    decision = enforce(before, proposed, config.settings, now=now)
+    if not isinstance(decision, Accepted):
+        repo.audit(
+            session,
+            actor=actor,
+            action=f"{action}_rejected",
+            subject_type="lead",
+            subject_id=proposed.id,
+            now=now,
+            detail={"violations": [v.rule for v in decision.violations]},
+        )
+        log.info(
+            "lead %s change rejected by policy: %s",
+            proposed.id,
+            ",".join(v.rule for v in decision.violations),
+        )
+        return CommitResult(lead=None, version=version, plan=None, violations=decision.violations)
+    lead = decision.lead
+    new_version = repo.save_lead(session, lead, expected_version=version)
+    plan = plan_for(lead, session, config, now=now)
+    owner = (
+        lead.next_action.owner_queue
+        if lead.next_action
+        else config.settings.channel(lead.channel).owner_queue
+    )
+    cancelled = repo.replace_plan(session, lead.id, plan, owner_queue=owner, now=now)
+    repo.enqueue(
+        session, destinations=destinations, kind="upsert_lead", key=lead.id, lead_id=lead.id, now=now
+    )
+    for step_key in cancelled:
+        repo.enqueue(
+            session,
+            destinations=destinations,
+            kind="cancel_task",
+            key=f"{lead.id}:{step_key}",
+            lead_id=lead.id,
+            now=now,
+        )
+    request_due_tasks(session, lead.id, destinations=destinations, now=now)
+    repo.audit(
+        session,
+        actor=actor,
+        action=action,
+        subject_type="lead",
+        subject_id=lead.id,
+        now=now,
+        detail={
+            "version": new_version,
+            "stage": lead.stage.value,
+            "intent": lead.intent.value if lead.intent else None,
+            "next_action": lead.next_action.kind.value if lead.next_action else None,
+            "score": lead.score.value if lead.score else None,
+        },
+    )
+    log.info(
+        "lead %s %s: stage=%s next_action=%s score=%s steps=%d",
+        lead.id,
+        action,
+        lead.stage,
+        lead.next_action.kind if lead.next_action else None,
+        lead.score,
+        len(plan.steps),
+    )
+    return CommitResult(lead=lead, version=new_version, plan=plan)
+
+
+def request_due_tasks(session: Session, lead_id: str, *, destinations: Sequence[str], now: datetime) -> int:
+    """Queue CRM tasks for planned contact follow-ups due within :data:`TASK_HORIZON`."""
+    count = 0
+    if not destinations:
+        return 0  # nowhere to create tasks yet; the cadence job picks them up once a CRM is connected
+    for row in repo.follow_ups(session, lead_id):
+        if row.status != "planned" or row.channel is None or row.due_at > now + TASK_HORIZON:
+            continue
+        repo.enqueue(
+            session,
+            destinations=destinations,
+            kind="upsert_task",
+            key=f"{lead_id}:{row.step_key}",
+            lead_id=lead_id,
+            now=now,
+        )
+        row.status, row.updated_at = "task_requested", now
+        count += 1
+    return count

@@ -1,0 +1,240 @@
+"""Tables. Times are stored in UTC (timezone-aware columns on PostgreSQL; ISO text on SQLite via
+``UtcDateTime``). Enum-like columns hold the domain's stable snake_case names.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime()}  # noqa: RUF012
+
+
+class LeadRow(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    preferred_language: Mapped[str] = mapped_column(String(2), default="en")
+    contact_window: Mapped[str | None] = mapped_column(String(20))
+    requested_callback_at: Mapped[datetime | None]
+    timezone: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(8))
+    location: Mapped[str | None] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    referral_source: Mapped[str | None] = mapped_column(String(200))
+    inquiry_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    stage: Mapped[str] = mapped_column(String(20), index=True)
+    intent: Mapped[str | None] = mapped_column(String(40))
+    needs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    triage_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    next_action_kind: Mapped[str | None] = mapped_column(String(40))
+    next_action_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    next_action_queue: Mapped[str | None] = mapped_column(String(120))
+    next_action_reason: Mapped[str | None] = mapped_column(String(80))
+    score: Mapped[str | None] = mapped_column(String(1))
+    close_reason: Mapped[str | None] = mapped_column(String(200))
+    # Speed-to-lead clock.
+    first_attempt_at: Mapped[datetime | None]
+    first_contact_at: Mapped[datetime | None]
+    booked_at: Mapped[datetime | None]
+
+
+class ExternalIdRow(Base):
+    """Ids of a lead in other systems: CRMs, form tools, booking tools."""
+
+    __tablename__ = "lead_external_ids"
+    __table_args__ = (
+        UniqueConstraint("system", "external_id", name="uq_lead_external_ids_system_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    system: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(200))
+
+
+class ConsentRow(Base):
+    __tablename__ = "consent_entries"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(120))
+    wording: Mapped[str] = mapped_column(Text, default="")
+
+
+class TouchRow(Base):
+    __tablename__ = "touches"
+    __table_args__ = (UniqueConstraint("lead_id", "source_ref", name="uq_touches_lead_id_source_ref"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    step: Mapped[str | None] = mapped_column(String(40))
+    outbound: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where we learned of it (e.g. "salesforce:task:00T…"), unique per lead so a re-read is a no-op.
+    source_ref: Mapped[str | None] = mapped_column(String(200))
+
+
+class FollowUpRow(Base):
+    """A planned cadence step. Keyed by lead + step: CRM tasks are upserted by that key."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (UniqueConstraint("lead_id", "step_key", name="uq_follow_ups_lead_id_step_key"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    step_key: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(80))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    template: Mapped[str | None] = mapped_column(String(64))
+    template_kind: Mapped[str | None] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    owner_queue: Mapped[str] = mapped_column(String(120))
+    # planned → task_requested → (done | cancelled); skipped steps are not stored.
+    status: Mapped[str] = mapped_column(String(20), index=True, default="planned")
+    updated_at: Mapped[datetime]
+
+
+class InboxRow(Base):
+    """A raw inbound event, stored before anything else happens to it."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_inbox_events_source_event_id"),
+        Index("ix_inbox_events_status_received_at", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    source: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[datetime]
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted; purged after retention
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None]
+    lead_id: Mapped[str | None] = mapped_column(String(40), index=True)
+
+
+class OutboxRow(Base):
+    """One external write to make. The payload is built from the store when it is sent, so a
+    retry always sends the newest state; ``key`` makes the write idempotent at the destination."""
+
+    __tablename__ = "outbox_items"
+    __table_args__ = (
+        Index("ix_outbox_items_status_destination_next", "status", "destination", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    destination: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # upsert_lead | upsert_task | cancel_task | …
+    key: Mapped[str] = mapped_column(String(200))  # lead id, or lead id + step key
+    lead_id: Mapped[str] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None]
+
+
+class SyncCursorRow(Base):
+    __tablename__ = "sync_cursors"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """Who did what, when. ``detail`` carries ids and codes, never PHI."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(120), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

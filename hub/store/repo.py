@@ -1,0 +1,417 @@
+"""Rows ↔ domain values, and the few queries the application needs. Every function takes the
+session of the caller's transaction: the caller decides what commits together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from hub.errors import RetryLater
+from hub.store.models import (
+    AuditRow,
+    ConsentRow,
+    ExternalIdRow,
+    FollowUpRow,
+    LeadRow,
+    OutboxRow,
+    SyncCursorRow,
+    TouchRow,
+)
+from nurture.cadence import CadencePlan
+from nurture.consent import ConsentEntry, ConsentLedger
+from nurture.lead import Lead, NextAction
+from nurture.touches import Touch
+from nurture.vocab import (
+    Channel,
+    ConsentState,
+    ContactChannel,
+    ContactWindow,
+    Intent,
+    Need,
+    NextActionKind,
+    Score,
+    Stage,
+    TouchOutcome,
+)
+
+__all__ = [
+    "add_touch",
+    "audit",
+    "enqueue",
+    "find_lead_id",
+    "follow_ups",
+    "get_cursor",
+    "load_lead",
+    "load_touches",
+    "replace_plan",
+    "save_lead",
+    "set_cursor",
+]
+
+
+# --- leads --------------------------------------------------------------------------------------
+
+
+def load_lead(session: Session, lead_id: str, *, for_update: bool = False) -> tuple[Lead, int] | None:
+    """The lead and its version, or None."""
+    query = select(LeadRow).where(LeadRow.id == lead_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalars(query).one_or_none()
+    if row is None:
+        return None
+    consents = session.scalars(
+        select(ConsentRow).where(ConsentRow.lead_id == lead_id).order_by(ConsentRow.id)
+    ).all()
+    ids = session.scalars(select(ExternalIdRow).where(ExternalIdRow.lead_id == lead_id)).all()
+    return _to_lead(row, consents, ids), row.version
+
+
+def _to_lead(row: LeadRow, consents: Sequence[ConsentRow], ids: Sequence[ExternalIdRow]) -> Lead:
+    action = None
+    if row.next_action_kind and row.next_action_due_at and row.next_action_queue:
+        action = NextAction(
+            kind=NextActionKind(row.next_action_kind),
+            due_at=row.next_action_due_at,
+            owner_queue=row.next_action_queue,
+            reason=row.next_action_reason or "",
+        )
+    return Lead(
+        id=row.id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        phone=row.phone,
+        email=row.email,
+        preferred_language=row.preferred_language,
+        contact_window=ContactWindow(row.contact_window) if row.contact_window else None,
+        requested_callback_at=row.requested_callback_at,
+        timezone=row.timezone,
+        region=row.region,
+        location=row.location,
+        service=row.service,
+        channel=Channel(row.channel),
+        campaign=row.campaign,
+        referral_source=row.referral_source,
+        inquiry_text=row.inquiry_text,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        stage=Stage(row.stage),
+        intent=Intent(row.intent) if row.intent else None,
+        needs=frozenset(Need(n) for n in row.needs),
+        urgent=row.urgent,
+        triage_keywords=tuple(row.triage_keywords),
+        next_action=action,
+        score=Score(row.score) if row.score else None,
+        close_reason=row.close_reason,
+        consent=ConsentLedger(
+            tuple(
+                ConsentEntry(
+                    channel=ContactChannel(c.channel),
+                    state=ConsentState(c.state),
+                    at=c.at,
+                    source=c.source,
+                    wording=c.wording,
+                )
+                for c in consents
+            )
+        ),
+        external_ids={i.system: i.external_id for i in ids},
+    )
+
+
+def _columns(lead: Lead) -> dict[str, Any]:
+    action = lead.next_action
+    return {
+        "first_name": lead.first_name,
+        "last_name": lead.last_name,
+        "phone": lead.phone,
+        "email": lead.email,
+        "preferred_language": lead.preferred_language,
+        "contact_window": lead.contact_window.value if lead.contact_window else None,
+        "requested_callback_at": lead.requested_callback_at,
+        "timezone": lead.timezone,
+        "region": lead.region,
+        "location": lead.location,
+        "service": lead.service,
+        "channel": lead.channel.value,
+        "campaign": lead.campaign,
+        "referral_source": lead.referral_source,
+        "inquiry_text": lead.inquiry_text,
+        "created_at": lead.created_at,
+        "updated_at": lead.updated_at,
+        "stage": lead.stage.value,
+        "intent": lead.intent.value if lead.intent else None,
+        "needs": sorted(n.value for n in lead.needs),
+        "urgent": lead.urgent,
+        "triage_keywords": list(lead.triage_keywords),
+        "next_action_kind": action.kind.value if action else None,
+        "next_action_due_at": action.due_at if action else None,
+        "next_action_queue": action.owner_queue if action else None,
+        "next_action_reason": action.reason if action else None,
+        "score": lead.score.value if lead.score else None,
+        "close_reason": lead.close_reason,
+    }
+
+
+def save_lead(session: Session, lead: Lead, *, expected_version: int | None) -> int:
+    """Insert (``expected_version`` None) or update the lead, its new consent entries and ids.
+
+    Returns the new version. Raises RetryLater if someone else changed the lead meanwhile.
+    """
+    columns = _columns(lead)
+    if expected_version is None:
+        session.add(LeadRow(id=lead.id, version=1, **columns))
+        version = 1
+    else:
+        result = session.execute(
+            update(LeadRow)
+            .where(LeadRow.id == lead.id, LeadRow.version == expected_version)
+            .values(version=expected_version + 1, **columns)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise RetryLater(f"lead {lead.id} changed concurrently; retry")
+        version = expected_version + 1
+    session.flush()
+    stored = {
+        (c.channel, c.state, c.at, c.source)
+        for c in session.scalars(select(ConsentRow).where(ConsentRow.lead_id == lead.id)).all()
+    }
+    for entry in lead.consent.entries:
+        if (entry.channel.value, entry.state.value, entry.at, entry.source) not in stored:
+            session.add(
+                ConsentRow(
+                    lead_id=lead.id,
+                    channel=entry.channel.value,
+                    state=entry.state.value,
+                    at=entry.at,
+                    source=entry.source,
+                    wording=entry.wording,
+                )
+            )
+    known = {
+        i.system: i for i in session.scalars(select(ExternalIdRow).where(ExternalIdRow.lead_id == lead.id))
+    }
+    for system, external_id in lead.external_ids.items():
+        row = known.get(system)
+        if row is None:
+            session.add(ExternalIdRow(lead_id=lead.id, system=system, external_id=external_id))
+        elif row.external_id != external_id:
+            row.external_id = external_id
+    session.flush()
+    return version
+
+
+def find_lead_id(
+    session: Session, *, external_ids: Mapping[str, str], phone: str | None, email: str | None
+) -> str | None:
+    """Match an inquiry to a lead: ids in other systems first, then E.164 phone, then email.
+
+    Among several leads with the same phone or email, the most recently created open one wins
+    (then the most recent of all).
+    """
+    for system, external_id in external_ids.items():
+        found = session.scalar(
+            select(ExternalIdRow.lead_id).where(
+                ExternalIdRow.system == system, ExternalIdRow.external_id == external_id
+            )
+        )
+        if found:
+            return found
+    for column, value in ((LeadRow.phone, phone), (LeadRow.email, email)):
+        if not value:
+            continue
+        rows = session.execute(
+            select(LeadRow.id, LeadRow.stage)
+            .where(column == value)
+            .order_by(LeadRow.created_at.desc())
+            .limit(20)
+        ).all()
+        if rows:
+            open_rows = [r for r in rows if not Stage(r.stage).is_closed]
+            return str((open_rows or rows)[0].id)
+    return None
+
+
+# --- touches and follow-ups ---------------------------------------------------------------------
+
+
+def load_touches(session: Session, lead_id: str) -> list[Touch]:
+    rows = session.scalars(
+        select(TouchRow).where(TouchRow.lead_id == lead_id).order_by(TouchRow.at, TouchRow.id)
+    )
+    return [
+        Touch(
+            channel=ContactChannel(r.channel),
+            outcome=TouchOutcome(r.outcome),
+            at=r.at,
+            step=r.step,
+            outbound=r.outbound,
+        )
+        for r in rows
+    ]
+
+
+def add_touch(session: Session, lead_id: str, touch: Touch, *, source_ref: str | None = None) -> bool:
+    """Record a touch; with ``source_ref``, only once (a re-read of the same CRM task is a no-op).
+    Returns True if it was new."""
+    if source_ref is not None:
+        exists = session.scalar(
+            select(TouchRow.id).where(TouchRow.lead_id == lead_id, TouchRow.source_ref == source_ref)
+        )
+        if exists is not None:
+            return False
+    session.add(
+        TouchRow(
+            lead_id=lead_id,
+            channel=touch.channel.value,
+            outcome=touch.outcome.value,
+            at=touch.at,
+            step=touch.step,
+            outbound=touch.outbound,
+            source_ref=source_ref,
+        )
+    )
+    return True
+
+
+def follow_ups(session: Session, lead_id: str) -> list[FollowUpRow]:
+    return list(
+        session.scalars(
+            select(FollowUpRow).where(FollowUpRow.lead_id == lead_id).order_by(FollowUpRow.due_at)
+        )
+    )
+
+
+def replace_plan(
+    session: Session, lead_id: str, plan: CadencePlan, *, owner_queue: str, now: datetime
+) -> list[str]:
+    """Make the stored follow-ups match ``plan``.
+
+    Planned rows not in the plan any more are cancelled; planned rows still in it are moved; new
+    steps are added. Rows whose CRM task was already requested keep their status: when their step
+    left the plan they become "cancelled" too, and the caller enqueues the task's cancellation.
+    Returns the step keys whose requested CRM tasks must be cancelled.
+    """
+    existing = {r.step_key: r for r in follow_ups(session, lead_id)}
+    wanted = {s.key: s for s in plan.steps}
+    to_cancel_in_crm: list[str] = []
+    for key, row in existing.items():
+        if key in wanted or row.status in ("done", "cancelled"):
+            continue
+        if row.status == "task_requested":
+            to_cancel_in_crm.append(key)
+        row.status, row.updated_at = "cancelled", now
+    for key, step in wanted.items():
+        current = existing.get(key)
+        if current is None:
+            session.add(
+                FollowUpRow(
+                    lead_id=lead_id,
+                    step_key=key,
+                    label=step.label,
+                    channel=step.channel.value if step.channel else None,
+                    template=step.template,
+                    template_kind=step.template_kind.value if step.template_kind else None,
+                    due_at=step.due_at,
+                    owner_queue=owner_queue,
+                    status="planned",
+                    updated_at=now,
+                )
+            )
+        elif current.status in ("planned", "cancelled"):
+            current.status = "planned"
+            current.due_at, current.owner_queue, current.updated_at = step.due_at, owner_queue, now
+            current.channel = step.channel.value if step.channel else None
+            current.template = step.template
+            current.template_kind = step.template_kind.value if step.template_kind else None
+    session.flush()
+    return to_cancel_in_crm
+
+
+# --- outbox -------------------------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session, *, destinations: Iterable[str], kind: str, key: str, lead_id: str, now: datetime
+) -> int:
+    """Queue one external write per destination. A write already pending for the same destination,
+    kind and key is not queued twice (its payload is built at send time, so it will carry the
+    newest state anyway). Returns the number of rows added."""
+    added = 0
+    for destination in destinations:
+        pending = session.scalar(
+            select(OutboxRow.id).where(
+                OutboxRow.destination == destination,
+                OutboxRow.kind == kind,
+                OutboxRow.key == key,
+                OutboxRow.status == "pending",
+            )
+        )
+        if pending is not None:
+            continue
+        session.add(
+            OutboxRow(
+                destination=destination,
+                kind=kind,
+                key=key,
+                lead_id=lead_id,
+                created_at=now,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+        added += 1
+    return added
+
+
+def outbox_depth(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboxRow.destination, func.count())
+        .where(OutboxRow.status == "pending")
+        .group_by(OutboxRow.destination)
+    ).all()
+    return {str(d): int(n) for d, n in rows}
+
+
+# --- cursors and audit --------------------------------------------------------------------------
+
+
+def get_cursor(session: Session, name: str) -> str | None:
+    return session.scalar(select(SyncCursorRow.value).where(SyncCursorRow.name == name))
+
+
+def set_cursor(session: Session, name: str, value: str, *, now: datetime) -> None:
+    row = session.get(SyncCursorRow, name)
+    if row is None:
+        session.add(SyncCursorRow(name=name, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    now: datetime,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Record who did what. ``detail`` holds ids and codes only."""
+    session.add(
+        AuditRow(
+            at=now,
+            actor=actor,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            detail=dict(detail or {}),
+        )
+    )

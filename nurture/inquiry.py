@@ -1,0 +1,162 @@
+"""An inquiry — what one inbound event says about a person — and how it becomes (or updates) a lead.
+
+Form tools, booking tools, call tracking and the CLI all produce an :class:`Inquiry` (through a
+field mapping); :func:`merge_inquiry` turns it into the lead to propose to the policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from nurture.actions import propose_next_action
+from nurture.consent import ConsentEntry, ConsentLedger
+from nurture.contact import normalize_email, normalize_phone
+from nurture.lead import Lead
+from nurture.settings import NurtureSettings
+from nurture.triage import TriageInput, triage
+from nurture.vocab import Channel, ContactWindow, Intent, Need, Stage
+
+__all__ = ["Inquiry", "merge_inquiry"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inquiry:
+    """What an inbound event says. Contact details are raw (normalised by :func:`merge_inquiry`).
+
+    Attributes:
+        channel: the source's channel.
+        received_at: when the hub received it, aware.
+        intent_hint, needs_hint: from structured form fields, if the form asked.
+        text: the patient's own words.
+        consents: consent statements made in the form, with the wording shown.
+        external_ids: ids of the submission / booking / contact in the sending system.
+        timezone: the patient's time zone, if known (else the clinic's).
+        (the rest as on :class:`~nurture.lead.Lead`)
+    """
+
+    channel: Channel
+    received_at: datetime
+    first_name: str = ""
+    last_name: str = ""
+    phone: str | None = None
+    email: str | None = None
+    preferred_language: str | None = None
+    contact_window: ContactWindow | None = None
+    requested_callback_at: datetime | None = None
+    timezone: str | None = None
+    region: str | None = None
+    location: str | None = None
+    service: str | None = None
+    campaign: str | None = None
+    referral_source: str | None = None
+    text: str = ""
+    intent_hint: Intent | None = None
+    needs_hint: frozenset[Need] = frozenset()
+    consents: tuple[ConsentEntry, ...] = ()
+    external_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None:
+            raise ValueError("Inquiry.received_at must be timezone-aware")
+        if not (self.phone or self.email or self.external_ids):
+            raise ValueError("an inquiry needs a phone, an email or an id to follow up on")
+
+
+def merge_inquiry(
+    existing: Lead | None,
+    inquiry: Inquiry,
+    *,
+    lead_id: str,
+    settings: NurtureSettings,
+    phone_region: str = "US",
+) -> Lead:
+    """The lead this inquiry makes: a new one, or ``existing`` updated.
+
+    An update fills blanks (never overwrites what the patient told us before), appends the new
+    words, records new consents and ids, and triages again; a closed lead that writes again is
+    reopened as new. Raises :class:`~nurture.contact.InvalidContact` for an unusable phone or
+    email (the message names the field, not the value).
+    """
+    phone = normalize_phone(inquiry.phone, default_region=phone_region) if inquiry.phone else None
+    email = normalize_email(inquiry.email) if inquiry.email else None
+    now = inquiry.received_at
+    text = inquiry.text.strip()
+    result = triage(
+        TriageInput(
+            intent_hint=inquiry.intent_hint,
+            needs_hint=inquiry.needs_hint,
+            preferred_language=inquiry.preferred_language,
+            channel=inquiry.channel,
+            referral_source=inquiry.referral_source,
+            text=text if existing is None else f"{existing.inquiry_text}\n{text}".strip(),
+        ),
+        settings.triage,
+    )
+    if existing is None:
+        return Lead(
+            id=lead_id,
+            first_name=inquiry.first_name.strip(),
+            last_name=inquiry.last_name.strip(),
+            phone=phone,
+            email=email,
+            preferred_language=result.language,
+            contact_window=inquiry.contact_window,
+            requested_callback_at=inquiry.requested_callback_at,
+            timezone=inquiry.timezone or settings.hours.timezone,
+            region=inquiry.region,
+            location=inquiry.location,
+            service=inquiry.service,
+            channel=inquiry.channel,
+            campaign=inquiry.campaign,
+            referral_source=inquiry.referral_source,
+            inquiry_text=text,
+            created_at=now,
+            updated_at=now,
+            intent=result.intent,
+            needs=result.needs,
+            urgent=result.urgent,
+            triage_keywords=result.fired,
+        ).evolve(consent=_ledger(None, inquiry))
+
+    reopened = existing.stage.is_closed and existing.stage is not Stage.DUPLICATE
+    merged = existing.evolve(
+        first_name=existing.first_name or inquiry.first_name.strip(),
+        last_name=existing.last_name or inquiry.last_name.strip(),
+        phone=existing.phone or phone,
+        email=existing.email or email,
+        contact_window=inquiry.contact_window or existing.contact_window,
+        requested_callback_at=inquiry.requested_callback_at or existing.requested_callback_at,
+        region=existing.region or inquiry.region,
+        location=existing.location or inquiry.location,
+        service=existing.service or inquiry.service,
+        campaign=existing.campaign or inquiry.campaign,
+        referral_source=existing.referral_source or inquiry.referral_source,
+        inquiry_text=f"{existing.inquiry_text}\n{text}".strip() if text else existing.inquiry_text,
+        intent=inquiry.intent_hint or existing.intent or result.intent,
+        needs=existing.needs | result.needs,
+        urgent=existing.urgent or result.urgent,
+        triage_keywords=tuple(dict.fromkeys((*existing.triage_keywords, *result.fired))),
+        consent=_ledger(existing, inquiry),
+        external_ids={**existing.external_ids, **inquiry.external_ids},
+        updated_at=now,
+    )
+    if result.urgent and not existing.urgent:
+        merged = merged.evolve(intent=Intent.CLINICAL_QUESTION)
+    if reopened:
+        merged = merged.evolve(stage=Stage.NEW, close_reason=None, created_at=existing.created_at)
+    if (
+        reopened
+        or merged.urgent != existing.urgent
+        or merged.intent != existing.intent
+        or existing.next_action is None
+    ):
+        merged = merged.evolve(next_action=propose_next_action(merged, settings, now=now))
+    return merged
+
+
+def _ledger(existing: Lead | None, inquiry: Inquiry) -> ConsentLedger:
+    ledger = existing.consent if existing is not None else ConsentLedger()
+    known = set(ledger.entries)
+    return ledger.record(*(c for c in inquiry.consents if c not in known))

@@ -1,0 +1,96 @@
+"""The command line, run in-process through its entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+from tests.canary import canary_inquiry_json
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    assert main(["--database-url", url, "init"]) == 0
+    return ["--database-url", url]
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    capsys.readouterr()
+    code = main(list(argv))
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_check_config_reports_ok_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "check-config", "--json")
+    assert code == 0
+    assert data["ok"] is True
+    assert data["cadence_steps"] == [
+        "day0_call",
+        "day0_text",
+        "day1_call",
+        "day3_followup",
+        "day7_final",
+        "close",
+    ]
+
+
+def test_check_config_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    example = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text(encoding="utf-8")
+    bad.write_text(example.replace('timezone = "America/Chicago"', 'timezone = "Nowhere/Land"').replace(
+        "response_minutes = 5\n", "response_minutes = -1\n", 1), encoding="utf-8")  # fmt: skip
+    code, data = run_json(capsys, "--config", str(bad), "check-config", "--json")
+    assert code == 2
+    problems = data["problems"]
+    assert isinstance(problems, list)
+    assert any(str(p).startswith("clinic.timezone:") for p in problems)
+    assert any(str(p).startswith("channels.gbp_call.response_minutes:") for p in problems)
+
+
+def test_leads_add_from_a_file_then_show(
+    db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload = tmp_path / "lead.json"
+    payload.write_text(
+        json.dumps(canary_inquiry_json() | {"consent": {"sms": {"granted": True}}}), encoding="utf-8"
+    )
+    code, added = run_json(capsys, *db, "leads", "add", "--file", str(payload), "--json")
+    assert code == 0
+    lead = added["lead"]
+    assert isinstance(lead, dict)
+    assert lead["intent"] == "ready_to_schedule"
+    assert lead["score"] == "A"
+    assert lead["next_action"]["kind"] == "book_appointment"
+    assert lead["consent"]["sms"]["state"] == "granted"
+    code, shown = run_json(capsys, *db, "leads", "show", lead["id"], "--json")
+    assert code == 0
+    assert shown["lead"]["id"] == lead["id"]
+    assert [f["step"] for f in shown["lead"]["follow_ups"]][0] == "day0_call"
+
+
+def test_leads_add_from_flags_prints_a_readable_summary(
+    db: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([*db, "leads", "add", "--phone", "5125550142", "--text", "Tengo dolor de pecho"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "URGENT" in out
+    assert "route_clinical_question" in out
+    assert "Clinical Triage" in out
+
+
+def test_invalid_input_names_the_field(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, *db, "leads", "add", "--phone", "5125550142", "--channel", "fax", "--json")
+    assert code == 1
+    assert data["error"] == "invalid_inquiry"
+    assert data["field"] == "channel"
+
+
+def test_an_unknown_lead_is_reported(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, *db, "leads", "show", "nh_nope", "--json")
+    assert (code, data["error"]) == (4, "not_found")
