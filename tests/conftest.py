@@ -132,7 +132,7 @@ class _CanaryWatch(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record is checked by its raw parts
+        except Exception:  # a malformed record is checked by its raw parts
             text = f"{record.msg} {record.args}"
         if record.exc_info and record.exc_info[1] is not None:
             text += f" {record.exc_info[1]}"

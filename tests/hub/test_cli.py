@@ -70,7 +70,7 @@ def test_leads_add_from_a_file_then_show(
     code, shown = run_json(capsys, *db, "leads", "show", lead["id"], "--json")
     assert code == 0
     assert shown["lead"]["id"] == lead["id"]
-    assert [f["step"] for f in shown["lead"]["follow_ups"]][0] == "day0_call"
+    assert shown["lead"]["follow_ups"][0]["step"] == "day0_call"
 
 
 def test_leads_add_from_flags_prints_a_readable_summary(

@@ -112,7 +112,7 @@ def test_a_closed_lead_that_writes_again_is_reopened(intake: Intake, store: Stor
         before, version = found
         closed = commit_lead(
             s, before=before, version=version,
-            proposed=before.evolve(stage=Stage.UNREACHABLE, next_action=None, close_reason="no answer after 5 attempts"),
+            proposed=before.evolve(stage=Stage.UNREACHABLE, next_action=None, close_reason="no answer"),
             config=config, now=T0 + timedelta(days=9), actor="test", action="closed", destinations=(),
         )  # fmt: skip
         assert closed.ok

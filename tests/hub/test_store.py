@@ -78,12 +78,21 @@ def test_a_concurrent_change_is_detected(store: Store) -> None:
 
 
 def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.tx() as s:
-        repo.save_lead(s, full_lead(), expected_version=None)
-        repo.enqueue(
-            s, destinations=["hubspot"], kind="upsert_lead", key="nh_test0001", lead_id="nh_test0001", now=T0
-        )
-        raise RuntimeError("crash between writes")
+    def crash_between_writes() -> None:
+        with store.tx() as s:
+            repo.save_lead(s, full_lead(), expected_version=None)
+            repo.enqueue(
+                s,
+                destinations=["hubspot"],
+                kind="upsert_lead",
+                key="nh_test0001",
+                lead_id="nh_test0001",
+                now=T0,
+            )
+            raise RuntimeError("crash between writes")
+
+    with pytest.raises(RuntimeError):
+        crash_between_writes()
     with store.tx() as s:
         assert s.scalar(select(func.count()).select_from(LeadRow)) == 0
         assert s.scalar(select(func.count()).select_from(OutboxRow)) == 0
