@@ -41,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the hub on its embedded defaults, with demo inquiries")
     run.add_argument("--no-demo", action="store_true", help="do not add the demo inquiries")
 
+    sandbox = sub.add_parser("sandbox", help="run the local Salesforce and HubSpot sandboxes")
+    sandbox.add_argument("--salesforce-port", type=int, default=8443)
+    sandbox.add_argument("--hubspot-port", type=int, default=8090)
+    sandbox.add_argument(
+        "--memory", action="store_true", help="keep state in memory, not in the instance folder"
+    )
+    sandbox.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
+    sandbox.add_argument("--share-429", type=float, default=0.0, help="fraction of calls answered 429")
+    sandbox.add_argument("--share-5xx", type=float, default=0.0, help="fraction of calls answered 503")
+    sandbox.add_argument(
+        "--expire-session-after", type=int, default=None, help="calls before a token expires"
+    )
+    sandbox.add_argument("--daily-budget", type=int, default=None, help="API calls allowed per day")
+
     check = sub.add_parser("check-config", help="validate the configuration and report every problem")
     check.add_argument("--json", action="store_true", help="print a JSON result")
 
@@ -111,6 +125,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         hub.close()
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    import threading
+
+    from connectors.sandbox.harness import Faults
+    from hub.sandboxes import start_sandboxes
+
+    config = load_config(args.config)
+    faults = Faults(
+        latency_ms=args.latency_ms,
+        share_429=args.share_429,
+        share_5xx=args.share_5xx,
+        expire_session_after=args.expire_session_after,
+        daily_budget=args.daily_budget,
+    )
+    running = start_sandboxes(
+        None if args.memory else config.instance_path,
+        salesforce_port=args.salesforce_port,
+        hubspot_port=args.hubspot_port,
+        faults=faults,
+    )
+    sys.stdout.write(
+        f"salesforce sandbox: {running.salesforce_server.url}  (CA bundle: {running.salesforce_ca})\n"
+        f"  access token for tests: {running.salesforce.issue_token()}\n"
+        f"hubspot sandbox:    {running.hubspot_server.url}\n"
+        f"  access token for tests: {running.hubspot.issue_token()}\n"
+        "Ctrl-C stops them.\n"
+    )
+    sys.stdout.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+    return EXIT_OK
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -241,6 +292,7 @@ def _hub(args: argparse.Namespace) -> Hub:
 COMMANDS = {
     ("init", None): cmd_init,
     ("run", None): cmd_run,
+    ("sandbox", None): cmd_sandbox,
     ("check-config", None): cmd_check_config,
     ("leads", "add"): cmd_leads_add,
     ("leads", "show"): cmd_leads_show,

@@ -189,6 +189,25 @@ class TemplateSchema(_Strict):
     body = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
 
+SOURCE_TYPES = ("standard_webhook", "typeform", "calcom", "calendly", "jotform", "hubspot_v3")
+_ENV_NAME = validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an environment variable name (A-Z, 0-9, _)")
+
+
+class SourceSchema(_Strict):
+    type = fields.String(required=True, validate=validate.OneOf(SOURCE_TYPES))
+    channel = fields.Enum(Channel, by_value=True, required=True)
+    secret_env = fields.String(required=True, validate=_ENV_NAME)
+    mapping = fields.String(load_default="default", validate=validate.Length(min=1, max=64))
+    tolerance_seconds = fields.Integer(load_default=300, validate=validate.Range(min=30, max=3600))
+    enabled = fields.Boolean(load_default=True)
+
+
+class InboxSchema(_Strict):
+    retention_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=3650))
+    max_body_kb = fields.Integer(load_default=256, validate=validate.Range(min=1, max=10240))
+    max_attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=100))
+
+
 class StoreSchema(_Strict):
     database_url = fields.String(load_default="")
 
@@ -208,6 +227,10 @@ class ConfigSchema(_Strict):
     triage = fields.Nested(TriageSchema, load_default=lambda: TriageSchema().load({}))
     templates = fields.List(fields.Nested(TemplateSchema), required=True)
     store = fields.Nested(StoreSchema, load_default=lambda: StoreSchema().load({}))
+    sources = fields.Dict(
+        keys=fields.String(validate=_IDENT), values=fields.Nested(SourceSchema), load_default=dict
+    )
+    inbox = fields.Nested(InboxSchema, load_default=lambda: InboxSchema().load({}))
     instance = fields.Nested(InstanceSchema, load_default=lambda: InstanceSchema().load({}))
 
 
@@ -226,6 +249,36 @@ class Service:
     name: str
     requires_referral: bool
     requires_authorization: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """One inbound source: a webhook endpoint at ``/webhooks/<name>``.
+
+    Attributes:
+        name: the endpoint's name (snake_case).
+        type: the sender's scheme (standard_webhook, typeform, calcom, calendly, jotform, hubspot_v3).
+        channel: the channel its inquiries belong to (owner queue, response target, template).
+        secret_env: the environment variable holding its signing secret (or Jotform path token).
+        mapping: the field mapping to use ("default" for the built-in one of its type).
+        tolerance_seconds: how old (or early) a signed timestamp may be.
+        enabled: a disabled source answers 404.
+    """
+
+    name: str
+    type: str
+    channel: Channel
+    secret_env: str
+    mapping: str
+    tolerance_seconds: int
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxSettings:
+    retention_days: int
+    max_body_kb: int
+    max_attempts: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,6 +303,8 @@ class HubConfig:
     instance_path: Path
     source: str
     raw: Mapping[str, Any]
+    sources: Mapping[str, Source]
+    inbox: InboxSettings
 
     @property
     def effective_database_url(self) -> str:
@@ -313,7 +368,7 @@ def _secrets_in(data: Any, prefix: str = "") -> list[str]:
 
 
 #: Top-level sections later components validate themselves (connectors, sources, web, jobs).
-EXTENSION_SECTIONS = ("crm", "sources", "scheduling", "web", "jobs", "demo")
+EXTENSION_SECTIONS = ("crm", "scheduling", "web", "jobs", "demo")
 
 
 def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> HubConfig:
@@ -505,4 +560,6 @@ def _build(
         instance_path=Path(data["instance"]["path"]),
         source=source,
         raw=raw,
+        sources={name: Source(name=name, **values) for name, values in data["sources"].items()},
+        inbox=InboxSettings(**data["inbox"]),
     )

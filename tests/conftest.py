@@ -16,6 +16,7 @@ from hub.config import HubConfig, load_config
 from hub.store import Store
 from nurture.settings import NurtureSettings
 from tests.canary import CANARIES
+from tests.support import skip_or_fail
 
 pytest_plugins = [
     "tests.fixtures.salesforce_sandbox",
@@ -54,16 +55,6 @@ def settings(config: HubConfig) -> NurtureSettings:
 def clock() -> Clock:
     # Tuesday 1 December 2026, 10:00 in Austin (16:00 UTC): the clinic is open.
     return Clock(datetime(2026, 12, 1, 16, 0, tzinfo=UTC))
-
-
-IN_CI = bool(os.environ.get("NURTUREHUB_CI"))
-
-
-def skip_or_fail(reason: str) -> None:
-    """Locally a missing service skips the test with its reason; in CI (NURTUREHUB_CI=1) it fails."""
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 def _pg_available() -> str | None:
