@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._sandbox_hubspot import bench_hubspot  # noqa: E402
-from bench._sandbox_salesforce import bench_salesforce  # noqa: E402
+from bench._sandbox_hubspot import bench_hubspot
+from bench._sandbox_salesforce import bench_salesforce
 
 
 def main() -> None:
