@@ -14,11 +14,11 @@ from typing import Any
 from hub.bootstrap import Hub, build_hub
 from hub.config import load_config
 from hub.demo import DEMO_INQUIRIES
-from hub.errors import ConfigError, SkipRecord
 from hub.inquiry_schema import inquiry_from_json
 from hub.logs import configure_logging
 from hub.store import repo
 from hub.views import lead_view
+from nurture.errors import ConfigError, SkipRecord
 
 log = logging.getLogger("nurturehub")
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from hub.errors import ConfigError
 from nurture.cadence import Cadence, CadenceStep, StepAction, StepCondition
 from nurture.clock import ClinicHours, DailyWindow, zone
 from nurture.consent import ContactRules
 from nurture.contact import InvalidContact, normalize_phone
+from nurture.errors import ConfigError
 from nurture.settings import ChannelSettings, NurtureSettings, Routing
 from nurture.templates import Template, TemplateCatalog
 from nurture.triage import DEFAULT_KEYWORDS, rules_from_keywords

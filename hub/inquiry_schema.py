@@ -17,9 +17,9 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hub.config import HubConfig, flatten_errors
-from hub.errors import SkipRecord
 from nurture.clock import zone
 from nurture.consent import ConsentEntry
+from nurture.errors import SkipRecord
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, ConsentState, ContactChannel, ContactWindow, Intent, Need
 

@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
-from hub.errors import SkipRecord
 from hub.ids import new_lead_id
 from hub.leads import CommitResult, commit_lead
 from hub.store import Store, repo
 from nurture.contact import InvalidContact, normalize_email, normalize_phone
+from nurture.errors import SkipRecord
 from nurture.inquiry import Inquiry, merge_inquiry
 
 log = logging.getLogger(__name__)

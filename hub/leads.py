@@ -95,19 +95,14 @@ def commit_lead(
         if lead.next_action
         else config.settings.channel(lead.channel).owner_queue
     )
-    cancelled = repo.replace_plan(session, lead.id, plan, owner_queue=owner, now=now)
+    changes = repo.replace_plan(session, lead.id, plan, owner_queue=owner, now=now)
     repo.enqueue(
         session, destinations=destinations, kind="upsert_lead", key=lead.id, lead_id=lead.id, now=now
     )
-    for step_key in cancelled:
-        repo.enqueue(
-            session,
-            destinations=destinations,
-            kind="cancel_task",
-            key=f"{lead.id}:{step_key}",
-            lead_id=lead.id,
-            now=now,
-        )
+    for kind, keys in (("cancel_task", changes.cancel), ("upsert_task", changes.resend)):
+        for step_key in keys:
+            key = f"{lead.id}:{step_key}"
+            repo.enqueue(session, destinations=destinations, kind=kind, key=key, lead_id=lead.id, now=now)
     request_due_tasks(session, lead.id, destinations=destinations, now=now)
     repo.audit(
         session,

@@ -118,6 +118,7 @@ def merge_inquiry(
             needs=result.needs,
             urgent=result.urgent,
             triage_keywords=result.fired,
+            external_ids=dict(inquiry.external_ids),
         ).evolve(consent=_ledger(None, inquiry))
 
     reopened = existing.stage.is_closed and existing.stage is not Stage.DUPLICATE

@@ -14,6 +14,7 @@ import pytest
 
 from hub.config import HubConfig, load_config
 from hub.store import Store
+from hub.store.models import Base
 from nurture.settings import NurtureSettings
 from tests.canary import CANARIES
 from tests.support import skip_or_fail
@@ -21,6 +22,9 @@ from tests.support import skip_or_fail
 pytest_plugins = [
     "tests.fixtures.salesforce_sandbox",
     "tests.fixtures.hubspot_sandbox",
+    "tests.fixtures.fake_crm",
+    "tests.fixtures.salesforce_connector",
+    "tests.fixtures.hubspot_connector",
 ]
 
 PG_URL = os.environ.get("NURTUREHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -104,11 +108,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield s
     finally:
         with s.engine.begin() as conn:
-            tables = [
-                "audit_events", "outbox_items", "inbox_events", "sync_cursors", "follow_ups", "touches",
-                "consent_entries", "lead_external_ids", "leads",
-            ]  # fmt: skip
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} CASCADE")
+            tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            conn.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
         s.dispose()
 
 

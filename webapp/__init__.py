@@ -1,0 +1,53 @@
+"""The web app: a Flask application factory with one blueprint per feature.
+
+``create_app(hub)`` takes an already-wired :class:`hub.bootstrap.Hub` (tests pass their own);
+``create_app()`` wires one from the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+
+from hub.bootstrap import Hub, build_hub
+
+
+def create_app(hub: Hub | None = None, **overrides: Any) -> Flask:
+    """Build the Flask app around ``hub``."""
+    app = Flask(__name__)
+    the_hub = hub or build_hub()
+    app.extensions["nurturehub"] = the_hub
+    app.config.update(
+        MAX_CONTENT_LENGTH=the_hub.config.inbox.max_body_kb * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(overrides)
+
+    from webapp import health, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
+
+    @app.errorhandler(404)
+    def not_found(_: Exception) -> Any:
+        return jsonify(error="not_found", detail="no such endpoint"), 404
+
+    @app.errorhandler(405)
+    def not_allowed(_: Exception) -> Any:
+        return jsonify(error="method_not_allowed", detail="this endpoint does not accept that method"), 405
+
+    @app.errorhandler(413)
+    def too_large(_: Exception) -> Any:
+        limit = the_hub.config.inbox.max_body_kb
+        return jsonify(error="body_too_large", detail=f"bodies are limited to {limit} KB"), 413
+
+    return app
+
+
+def current_hub() -> Hub:
+    """The hub of the running app (for views)."""
+    from flask import current_app
+
+    hub: Hub = current_app.extensions["nurturehub"]
+    return hub

@@ -238,3 +238,40 @@ class AuditRow(Base):
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(120), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ConnectionRow(Base):
+    """A connected CRM: its OAuth tokens (encrypted) and its sync state."""
+
+    __tablename__ = "connections"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # "salesforce" | "hubspot"
+    tokens: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted JSON
+    instance_url: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="connected")  # connected|disconnected|error
+    detail: Mapped[str | None] = mapped_column(Text)
+    connected_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    paused_until: Mapped[datetime | None]  # a spent daily budget pauses calls until then
+    last_push_at: Mapped[datetime | None]
+    last_pull_at: Mapped[datetime | None]
+    api_used: Mapped[int | None] = mapped_column(Integer)
+    api_limit: Mapped[int | None] = mapped_column(Integer)
+
+
+class ViolationRow(Base):
+    """A policy violation found in a change the hub could not accept (e.g. a CRM status moved to
+    "contacted" without a next action). Resolved when a later change for the lead is accepted."""
+
+    __tablename__ = "lead_violations"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    lead_id: Mapped[str] = mapped_column(String(60), index=True)  # a hub id, or "crm:<system>:<id>"
+    source: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]

@@ -5,13 +5,13 @@ session of the caller's transaction: the caller decides what commits together.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub.errors import RetryLater
 from hub.store.models import (
     AuditRow,
     ConsentRow,
@@ -24,6 +24,7 @@ from hub.store.models import (
 )
 from nurture.cadence import CadencePlan
 from nurture.consent import ConsentEntry, ConsentLedger
+from nurture.errors import RetryLater
 from nurture.lead import Lead, NextAction
 from nurture.touches import Touch
 from nurture.vocab import (
@@ -287,26 +288,41 @@ def follow_ups(session: Session, lead_id: str) -> list[FollowUpRow]:
     )
 
 
+#: Follow-up states in which a CRM task exists (or is on its way).
+WITH_TASK = ("task_requested", "task_created")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChanges:
+    """What a re-plan means for tasks already in the CRM: steps to cancel, and steps whose task
+    must be sent again because their time, channel or queue changed."""
+
+    cancel: tuple[str, ...] = ()
+    resend: tuple[str, ...] = ()
+
+
 def replace_plan(
     session: Session, lead_id: str, plan: CadencePlan, *, owner_queue: str, now: datetime
-) -> list[str]:
+) -> PlanChanges:
     """Make the stored follow-ups match ``plan``.
 
-    Planned rows not in the plan any more are cancelled; planned rows still in it are moved; new
-    steps are added. Rows whose CRM task was already requested keep their status: when their step
-    left the plan they become "cancelled" too, and the caller enqueues the task's cancellation.
-    Returns the step keys whose requested CRM tasks must be cancelled.
+    Planned rows not in the plan any more are cancelled; rows still in it are moved; new steps are
+    added. Rows whose CRM task exists are reported: cancelled ones to cancel in the CRM, changed
+    ones to send again (the same task key, so the CRM updates the task in place).
     """
     existing = {r.step_key: r for r in follow_ups(session, lead_id)}
     wanted = {s.key: s for s in plan.steps}
-    to_cancel_in_crm: list[str] = []
+    cancel: list[str] = []
+    resend: list[str] = []
     for key, row in existing.items():
         if key in wanted or row.status in ("done", "cancelled"):
             continue
-        if row.status == "task_requested":
-            to_cancel_in_crm.append(key)
+        if row.status in WITH_TASK:
+            cancel.append(key)
         row.status, row.updated_at = "cancelled", now
     for key, step in wanted.items():
+        channel = step.channel.value if step.channel else None
+        kind = step.template_kind.value if step.template_kind else None
         current = existing.get(key)
         if current is None:
             session.add(
@@ -314,23 +330,33 @@ def replace_plan(
                     lead_id=lead_id,
                     step_key=key,
                     label=step.label,
-                    channel=step.channel.value if step.channel else None,
+                    channel=channel,
                     template=step.template,
-                    template_kind=step.template_kind.value if step.template_kind else None,
+                    template_kind=kind,
                     due_at=step.due_at,
                     owner_queue=owner_queue,
                     status="planned",
                     updated_at=now,
                 )
             )
-        elif current.status in ("planned", "cancelled"):
+            continue
+        if current.status == "done":
+            continue
+        changed = (current.due_at, current.channel, current.owner_queue, current.template) != (
+            step.due_at,
+            channel,
+            owner_queue,
+            step.template,
+        )
+        if current.status in WITH_TASK and changed:
+            resend.append(key)
+        if current.status == "cancelled":
             current.status = "planned"
+        if changed or current.status == "planned":
             current.due_at, current.owner_queue, current.updated_at = step.due_at, owner_queue, now
-            current.channel = step.channel.value if step.channel else None
-            current.template = step.template
-            current.template_kind = step.template_kind.value if step.template_kind else None
+            current.channel, current.template, current.template_kind = channel, step.template, kind
     session.flush()
-    return to_cancel_in_crm
+    return PlanChanges(cancel=tuple(cancel), resend=tuple(resend))
 
 
 # --- outbox -------------------------------------------------------------------------------------
@@ -414,4 +440,30 @@ def audit(
             subject_id=subject_id,
             detail=dict(detail or {}),
         )
+    )
+
+
+# --- speed to lead --------------------------------------------------------------------------------
+
+
+def mark_speed_to_lead(session: Session, lead_id: str, touch: Touch) -> None:
+    """Record the first attempt and first contact times (kept once set)."""
+    if not touch.outbound:
+        return
+    session.execute(
+        update(LeadRow)
+        .where(LeadRow.id == lead_id, LeadRow.first_attempt_at.is_(None))
+        .values(first_attempt_at=touch.at)
+    )
+    if touch.made_contact:
+        session.execute(
+            update(LeadRow)
+            .where(LeadRow.id == lead_id, LeadRow.first_contact_at.is_(None))
+            .values(first_contact_at=touch.at)
+        )
+
+
+def mark_booked(session: Session, lead_id: str, at: datetime) -> None:
+    session.execute(
+        update(LeadRow).where(LeadRow.id == lead_id, LeadRow.booked_at.is_(None)).values(booked_at=at)
     )

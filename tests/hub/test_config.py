@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hub.config import load_config, parse_config
-from hub.errors import ConfigError
+from nurture.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 

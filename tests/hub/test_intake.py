@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.config import HubConfig
-from hub.errors import SkipRecord
+from nurture.errors import SkipRecord
 from hub.inquiry_schema import inquiry_from_json
 from hub.intake import Intake
 from hub.store import Store, repo

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from hub.errors import RetryLater
+from nurture.errors import RetryLater
 from hub.store import Store, repo
 from hub.store.models import ConsentRow, FollowUpRow, LeadRow, OutboxRow
 from nurture.cadence import CadencePlan, PlannedStep
@@ -146,12 +146,13 @@ def test_replanning_moves_cancels_and_reports_requested_tasks(store: Store) -> N
         repo.replace_plan(
             s, "nh_test0001", CadencePlan(steps=(step("a", 1), step("b", 2))), owner_queue="Q", now=T0
         )
-        s.scalars(select(FollowUpRow).where(FollowUpRow.step_key == "b")).one().status = "task_requested"
+        for row in s.scalars(select(FollowUpRow)):
+            row.status = "task_requested"
     with store.tx() as s:
-        to_cancel = repo.replace_plan(
+        changes = repo.replace_plan(
             s, "nh_test0001", CadencePlan(steps=(step("a", 3),)), owner_queue="Q", now=T0
         )
-        assert to_cancel == ["b"]
+        assert changes == repo.PlanChanges(cancel=("b",), resend=("a",))
         rows = {r.step_key: r for r in repo.follow_ups(s, "nh_test0001")}
     assert rows["a"].due_at == T0 + timedelta(hours=3)
     assert rows["b"].status == "cancelled"

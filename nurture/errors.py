@@ -9,6 +9,9 @@
 
 Vendor exceptions are translated into these once, at the edge (``connectors/``). Messages name the
 thing at fault and never carry PHI: ids, field names and rule codes only.
+
+The tree lives in ``nurture`` (the bottom of the house) so that every room can raise and catch it;
+nothing in the domain rules themselves raises it — they return values.
 """
 
 from __future__ import annotations

@@ -1,0 +1,77 @@
+"""Encryption at rest for what the hub keeps that it need not read often (raw inbound payloads,
+OAuth tokens): Fernet (AES-128-CBC + HMAC-SHA256) with key rotation.
+
+The key comes from ``NURTUREHUB_DATA_KEY``: one or more Fernet keys separated by commas; the first
+encrypts, all decrypt (rotate by putting a new key first). ``nurturehub run`` (the demo) creates
+one in the instance folder when the environment has none.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from nurture.errors import ConfigError, FatalError
+
+__all__ = ["ENV_DATA_KEY", "Vault", "demo_data_key"]
+
+ENV_DATA_KEY = "NURTUREHUB_DATA_KEY"
+
+
+class Vault:
+    """Encrypts and decrypts bytes with the configured keys."""
+
+    def __init__(self, keys: str) -> None:
+        parts = [k.strip() for k in keys.split(",") if k.strip()]
+        if not parts:
+            raise ConfigError(
+                [f"{ENV_DATA_KEY}: empty; generate one with nurturehub keygen"], source="environment"
+            )
+        try:
+            self._fernet = MultiFernet([Fernet(k.encode("ascii")) for k in parts])
+        except (ValueError, UnicodeEncodeError):
+            raise ConfigError(
+                [f"{ENV_DATA_KEY}: not a Fernet key (32 url-safe base64-encoded bytes)"], source="environment"
+            ) from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Vault:
+        env = os.environ if environ is None else environ
+        value = env.get(ENV_DATA_KEY)
+        if not value:
+            raise ConfigError(
+                [f"{ENV_DATA_KEY}: not set; the hub encrypts raw payloads and tokens with it"],
+                source="environment",
+            )
+        return cls(value)
+
+    def encrypt(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise FatalError(
+                "stored data cannot be decrypted with the configured keys (was a key removed?)"
+            ) from None
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def demo_data_key(instance: Path) -> str:
+    """The demo's data key, kept in the instance folder (mode 0600) and created on first use."""
+    path = instance / "data.key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = new_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    return key

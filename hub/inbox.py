@@ -1,0 +1,253 @@
+"""The durable inbox: every inbound event is stored (encrypted) under its unique event id before
+anything else happens to it, then processed by workers.
+
+- ``accept`` is all a webhook request does after verification: one INSERT … ON CONFLICT DO NOTHING.
+  A duplicate delivery changes nothing.
+- ``process`` claims pending events (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's single
+  writer serialises), turns each into an inquiry through its source's mapping and commits the lead,
+  its follow-ups and outbox rows in the same transaction that marks the event done.
+- An event whose payload cannot be mapped is *parked* with a readable reason; after the mapping is
+  fixed, ``replay`` sends it through again from the start. Transient failures are retried with
+  exponential backoff and jitter; after ``max_attempts`` the event is dead-lettered.
+- ``purge`` deletes processed payloads after the retention period (they are PHI).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from hub.config import HubConfig, Source
+from hub.crypto import Vault
+from hub.intake import Intake
+from hub.store import Store
+from hub.store.models import InboxRow
+from nurture.errors import ConfigError, FatalError, SkipRecord
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Inbox", "ProcessReport"]
+
+#: What a source's events turn into: an inquiry dict for intake, or None for events that carry no
+#: inquiry (a cancellation without a person, a CRM echo) and are simply done.
+Mapper = Callable[[Source, Any], "dict[str, Any] | None"]
+
+
+@dataclass(slots=True)
+class ProcessReport:
+    """What one ``process`` call did."""
+
+    done: int = 0
+    parked: int = 0
+    retried: int = 0
+    dead: int = 0
+    lead_ids: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.done + self.parked + self.retried + self.dead
+
+
+class Inbox:
+    """Accepts and processes inbound events."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: HubConfig,
+        vault: Vault,
+        intake: Intake,
+        mapper: Mapper,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.vault = vault
+        self.intake = intake
+        self.mapper = mapper
+        self._rng = rng or random.Random()
+
+    # --- the request path ---------------------------------------------------------------------
+
+    def accept(
+        self, *, source: str, event_id: str, event_type: str, payload: Any, received_at: datetime
+    ) -> bool:
+        """Store one verified event. Returns True when it is new, False for a duplicate delivery."""
+        blob = self.vault.encrypt(
+            json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        )
+        values = {
+            "source": source,
+            "event_id": event_id[:200],
+            "event_type": event_type[:64],
+            "received_at": received_at,
+            "payload": blob,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": received_at,
+        }
+        insert = pg_insert if self.store.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(InboxRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .returning(InboxRow.id)
+        )
+        with self.store.tx() as session:
+            # RETURNING, not rowcount: through SQLAlchemy, psycopg reports -1 for INSERT … ON CONFLICT.
+            inserted = session.execute(statement).first() is not None
+        if inserted:
+            log.info("inbox: accepted %s event %s (%s)", source, event_id, event_type)
+        else:
+            log.info("inbox: duplicate %s event %s ignored", source, event_id)
+        return inserted
+
+    # --- the worker path ----------------------------------------------------------------------
+
+    def process(self, *, now: datetime, limit: int = 50) -> ProcessReport:
+        """Process up to ``limit`` due events, each in its own transaction."""
+        report = ProcessReport()
+        for row_id in self._due_ids(now, limit):
+            self._process_one(row_id, now=now, report=report)
+        return report
+
+    def _due_ids(self, now: datetime, limit: int) -> list[int]:
+        with self.store.tx() as session:
+            query = (
+                select(InboxRow.id)
+                .where(InboxRow.status == "pending", InboxRow.next_attempt_at <= now)
+                .order_by(InboxRow.received_at, InboxRow.id)
+                .limit(limit)
+            )
+            return list(session.scalars(query))
+
+    def _claim(self, session: Session, row_id: int) -> InboxRow | None:
+        query = select(InboxRow).where(InboxRow.id == row_id, InboxRow.status == "pending")
+        if self.store.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return session.scalars(query).one_or_none()
+
+    def _process_one(self, row_id: int, *, now: datetime, report: ProcessReport) -> None:
+        try:
+            with self.store.tx() as session:
+                row = self._claim(session, row_id)
+                if row is None:  # another worker has it, or had it
+                    return
+                source = self.config.sources.get(row.source)
+                if source is None:
+                    raise SkipRecord(f"source {row.source!r} is no longer configured", code="unknown_source")
+                if row.payload is None:
+                    raise SkipRecord(
+                        "payload was purged; it cannot be processed again", code="payload_purged"
+                    )
+                payload = json.loads(self.vault.decrypt(row.payload))
+                data = self.mapper(source, payload)
+                lead_id = None
+                if data is not None:
+                    from hub.inquiry_schema import inquiry_from_json
+
+                    inquiry = inquiry_from_json(
+                        {**data, "channel": source.channel.value},
+                        config=self.config,
+                        received_at=row.received_at,
+                        source=f"{source.type}:{source.name}",
+                    )
+                    result = self.intake.submit_in(session, inquiry, actor=f"source:{source.name}", now=now)
+                    if not result.ok:
+                        rules = ", ".join(f"{v.field}: {v.rule}" for v in result.violations)
+                        raise SkipRecord(f"the policy refused the lead ({rules})", code="policy_violation")
+                    lead_id = result.lead.id if result.lead else None
+                row.status, row.processed_at, row.lead_id, row.error = "done", now, lead_id, None
+                row.attempts += 1
+            report.done += 1
+            if lead_id:
+                report.lead_ids.append(lead_id)
+        except SkipRecord as exc:
+            self._park(row_id, f"{exc.code}: {exc}", now=now)
+            report.parked += 1
+            log.warning("inbox: event %d parked: %s", row_id, exc.code)
+        except (ConfigError, FatalError):
+            raise
+        except Exception as exc:  # transient or unknown: retry later, never lose the event
+            dead = self._retry(row_id, type(exc).__name__, now=now)
+            if dead:
+                report.dead += 1
+            else:
+                report.retried += 1
+            log.warning(
+                "inbox: event %d failed (%s), %s",
+                row_id,
+                type(exc).__name__,
+                "dead" if dead else "will retry",
+            )
+
+    def _park(self, row_id: int, reason: str, *, now: datetime) -> None:
+        with self.store.tx() as session:
+            session.execute(
+                update(InboxRow)
+                .where(InboxRow.id == row_id)
+                .values(
+                    status="parked", error=reason[:2000], processed_at=now, attempts=InboxRow.attempts + 1
+                )
+            )
+
+    def _retry(self, row_id: int, error: str, *, now: datetime) -> bool:
+        with self.store.tx() as session:
+            row = session.get(InboxRow, row_id)
+            if row is None:
+                return False
+            row.attempts += 1
+            row.error = error
+            if row.attempts >= self.config.inbox.max_attempts:
+                row.status = "dead"
+                return True
+            row.next_attempt_at = now + backoff(row.attempts, self._rng)
+            return False
+
+    # --- operations ---------------------------------------------------------------------------
+
+    def replay(
+        self, *, source: str | None = None, row_ids: Sequence[int] | None = None, now: datetime
+    ) -> int:
+        """Send parked (and dead) events through again from the start. Returns how many."""
+        with self.store.tx() as session:
+            query = update(InboxRow).where(
+                InboxRow.status.in_(("parked", "dead")), InboxRow.payload.is_not(None)
+            )
+            if source is not None:
+                query = query.where(InboxRow.source == source)
+            if row_ids is not None:
+                query = query.where(InboxRow.id.in_(list(row_ids)))
+            result = session.execute(
+                query.values(status="pending", next_attempt_at=now, attempts=0, error=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def purge(self, *, now: datetime) -> int:
+        """Delete payloads of events processed longer ago than the retention period."""
+        cutoff = now - timedelta(days=self.config.inbox.retention_days)
+        with self.store.tx() as session:
+            result = session.execute(
+                update(InboxRow)
+                .where(
+                    InboxRow.status == "done", InboxRow.processed_at < cutoff, InboxRow.payload.is_not(None)
+                )
+                .values(payload=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def backoff(attempt: int, rng: random.Random, *, base: float = 5.0, cap: float = 3600.0) -> timedelta:
+    """Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2**attempt)] s."""
+    return timedelta(seconds=rng.uniform(0, min(cap, base * 2**attempt)))

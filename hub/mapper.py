@@ -1,0 +1,48 @@
+"""From a source's verified payload to the hub's inquiry JSON, through the source's field mapping.
+
+``mapping = "default"`` uses the built-in mapping of the source's type (``mapping.defaults``);
+Standard Webhooks senders post the hub's own inquiry JSON, so theirs is the identity. HubSpot
+webhooks are CRM-side events, not inquiries: the sync engine reads the change they announce.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.config import Source
+from mapping.apply import apply
+from mapping.defaults import default_source_mapping
+from mapping.spec import FieldMapping
+from nurture.errors import SkipRecord
+
+__all__ = ["map_event", "source_mapping"]
+
+
+def source_mapping(source: Source) -> FieldMapping:
+    """The mapping a source uses."""
+    if source.mapping != "default":
+        raise SkipRecord(f"mapping {source.mapping!r} is not available", code="unknown_mapping")
+    return default_source_mapping(source.type)
+
+
+def map_event(source: Source, payload: Any) -> dict[str, Any] | None:
+    """The inquiry dict for one event, or None when the event carries no inquiry.
+
+    Raises:
+        SkipRecord: the payload cannot be mapped; the message names every field at fault.
+    """
+    if source.type == "hubspot_v3":
+        return None
+    if source.type == "jotform" and isinstance(payload, dict) and isinstance(payload.get("rawRequest"), dict):
+        # Jotform's answers live in rawRequest; the submission's id comes with the outer form.
+        payload = {
+            **payload["rawRequest"],
+            "submissionID": payload.get("submissionID"),
+            "formID": payload.get("formID"),
+        }
+    result = apply(source_mapping(source), payload)
+    if result.errors:
+        problems = "; ".join(f"{e.target}: {e.message}" for e in result.errors)
+        raise SkipRecord(problems, field=result.errors[0].target, code="unmappable")
+    record = result.record()
+    return record if record else None

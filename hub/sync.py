@@ -1,0 +1,877 @@
+"""The two-way sync between the hub and each connected CRM.
+
+**Push** drains the outbox per destination in batches (sObject Collections of 200, HubSpot batches
+of 100): each item is *leased* (its next attempt moved a few minutes ahead, its attempt counted) in
+a short transaction, the payload is built from the store as it is now, the connector writes it
+idempotently (upsert by the hub's id; tasks by lead + step), and the outcomes are recorded in a
+second short transaction. A crash anywhere leaves the item to come due again when its lease runs
+out, and the retry is harmless because every external write is an upsert. No database lock is held
+while a CRM is called, so webhooks keep being accepted.
+
+**Pull** reads what changed in the CRM since the saved cursor, minus an overlap window (a record
+committed late with an earlier stamp is not lost; records read twice change nothing, because only
+values that differ from the hub's are changes — which is also how the hub's own writes are not read
+back as new changes). Each change is mapped back with the CRM mapping's inbound rules, resolved
+field by field with the rule's conflict policy, and committed through the same policy as every
+other lead change. Opt-outs always win; consent *grants* never come in from a CRM (a grant needs
+the wording the patient saw). Task completions become touches that advance the cadence.
+
+**Reconcile** notices CRM records that were merged away or deleted and flags their leads.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from connectors.base import (
+    Change,
+    CrmConnector,
+    FieldInfo,
+    RecordWrite,
+    TaskChange,
+    TaskKind,
+    TaskState,
+    TaskWrite,
+    WriteOutcome,
+)
+from hub.config import HubConfig
+from hub.inbox import backoff
+from hub.leads import commit_lead
+from hub.store import Store, repo
+from hub.store.models import ConnectionRow, ExternalIdRow, FollowUpRow, LeadRow, OutboxRow, ViolationRow
+from hub.views import lead_view
+from mapping.apply import apply_inbound, apply_outbound
+from mapping.conflicts import resolve
+from mapping.spec import FieldMapping, Rule
+from nurture.errors import BudgetExhausted, RetryLater
+from nurture.lead import Lead, NextAction
+from nurture.policy import ALLOWED_TRANSITIONS
+from nurture.touches import Touch
+from nurture.vocab import ConsentState, ContactChannel, NextActionKind, Stage, TouchOutcome
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Destination", "PullReport", "PushReport", "SyncEngine"]
+
+#: How long a claimed outbox item is reserved for the worker that claimed it.
+LEASE = timedelta(minutes=5)
+#: The repair task's step key: "set the next action" for a lead contacted without one.
+REPAIR_STEP = "set_next_action"
+_TASK_KIND = {"call": TaskKind.CALL, "email": TaskKind.EMAIL, "sms": TaskKind.SMS}
+_OUTCOME = {
+    "no_answer": TouchOutcome.MISSED,
+    "left_voicemail": TouchOutcome.LEFT_VOICEMAIL,
+    "reached": TouchOutcome.REACHED,
+    "booked": TouchOutcome.REACHED,
+    "declined": TouchOutcome.REACHED,
+}
+
+
+@dataclass(slots=True, kw_only=True)
+class Destination:
+    """One connected CRM.
+
+    Attributes:
+        name: the destination name in the outbox ("salesforce", "hubspot").
+        connector: how to reach it.
+        mapping: the CRM object mapping (lead view ↔ CRM fields).
+        next_action_field: the CRM field showing the hub's next action (read for the repair rule).
+        overlap: how far before the saved cursor each pull starts again.
+        max_attempts: attempts before an outbox item is dead-lettered.
+    """
+
+    name: str
+    connector: CrmConnector
+    mapping: FieldMapping
+    next_action_field: str
+    overlap: timedelta = timedelta(minutes=5)
+    max_attempts: int = 8
+    describe_ttl: timedelta = timedelta(hours=1)
+    _describe: tuple[datetime, Mapping[str, FieldInfo]] | None = field(default=None, repr=False)
+
+
+@dataclass(slots=True)
+class PushReport:
+    written: int = 0
+    failed: int = 0
+    retrying: int = 0
+    calls: int = 0
+    paused: bool = False
+
+
+@dataclass(slots=True)
+class PullReport:
+    records: int = 0
+    changed: int = 0
+    violations: int = 0
+    tasks: int = 0
+    touches: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    id: int
+    kind: str
+    key: str
+    lead_id: str
+    attempts: int
+
+
+class SyncEngine:
+    """Push and pull for every destination."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: HubConfig,
+        destinations: Mapping[str, Destination],
+        *,
+        rng: random.Random | None = None,
+        base_url: str = "",
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.destinations = dict(destinations)
+        self._rng = rng or random.Random()
+        self.base_url = base_url.rstrip("/")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.destinations)
+
+    # ------------------------------------------------------------------------------------------
+    # push
+
+    def push(self, name: str, *, now: datetime, limit: int = 2000) -> PushReport:
+        """Drain up to ``limit`` due outbox items for ``name``: lead upserts first, then tasks."""
+        dest = self.destinations[name]
+        report = PushReport()
+        if self._paused(name, now):
+            report.paused = True
+            return report
+        try:
+            for kinds in (("upsert_lead",), ("upsert_task", "cancel_task")):
+                while report.written + report.failed + report.retrying < limit:
+                    items = self._lease(name, kinds, now=now, limit=dest.connector.max_batch)
+                    if not items:
+                        break
+                    report.calls += 1
+                    if kinds == ("upsert_lead",):
+                        self._push_leads(dest, items, now=now, report=report)
+                    else:
+                        self._push_tasks(dest, items, now=now, report=report)
+        except BudgetExhausted as exc:
+            self._pause(name, now, exc)
+            report.paused = True
+        with self.store.tx() as session:
+            self._connection(session, name, now).last_push_at = now
+        return report
+
+    def _lease(self, name: str, kinds: Sequence[str], *, now: datetime, limit: int) -> list[_Item]:
+        with self.store.tx() as session:
+            query = (
+                select(OutboxRow)
+                .where(
+                    OutboxRow.destination == name,
+                    OutboxRow.status == "pending",
+                    OutboxRow.kind.in_(list(kinds)),
+                    OutboxRow.next_attempt_at <= now,
+                )
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            if self.store.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
+            for row in rows:
+                row.next_attempt_at = now + LEASE
+                row.attempts += 1
+            return [_Item(r.id, r.kind, r.key, r.lead_id, r.attempts) for r in rows]
+
+    def _push_leads(
+        self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport
+    ) -> None:
+        writes: list[RecordWrite] = []
+        by_key: dict[str, _Item] = {}
+        failures: dict[int, str] = {}
+        fields = self._fields(dest, now)
+        with self.store.tx() as session:
+            for item in items:
+                found = repo.load_lead(session, item.lead_id)
+                if found is None:
+                    failures[item.id] = "lead_missing: the lead no longer exists in the hub"
+                    continue
+                lead = found[0]
+                result = apply_outbound(dest.mapping, lead_view(lead))
+                problems = [f"{e.target}: {e.message}" for e in result.errors]
+                problems += _picklist_problems(result.values, fields, dest.name)
+                if problems:
+                    failures[item.id] = "mapping: " + "; ".join(problems)
+                    continue
+                values = {k: _wire(v) for k, v in result.values.items()}
+                writes.append(RecordWrite(external_id=lead.id, fields=values))
+                by_key[lead.id] = item
+        outcomes: list[WriteOutcome] = []
+        if writes:
+            try:
+                outcomes = dest.connector.upsert(writes)
+            except BudgetExhausted:
+                raise
+            except RetryLater as exc:
+                self._retry_all(items, str(exc), now=now, retry_after=exc.retry_after, report=report)
+                return
+        with self.store.tx() as session:
+            for item_id, message in failures.items():
+                self._fail(session, item_id, message, now=now)
+                report.failed += 1
+            for outcome in outcomes:
+                item = by_key[outcome.key]
+                if outcome.ok:
+                    self._done(session, item.id, now=now)
+                    if outcome.crm_id:
+                        _link(session, item.lead_id, dest.name, outcome.crm_id)
+                    report.written += 1
+                else:
+                    self._settle_failure(session, dest, item, outcome, now=now, report=report)
+
+    def _push_tasks(
+        self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport
+    ) -> None:
+        writes: list[TaskWrite] = []
+        by_key: dict[str, _Item] = {}
+        waiting: list[_Item] = []
+        failures: dict[int, str] = {}
+        with self.store.tx() as session:
+            for item in items:
+                lead_id, _, step = item.key.partition(":")
+                crm_id = _crm_id(session, lead_id, dest.name)
+                if crm_id is None:
+                    waiting.append(item)  # the lead's own upsert has not landed yet
+                    continue
+                task = self._task(
+                    session, lead_id, step, crm_id, cancelled=item.kind == "cancel_task", now=now
+                )
+                if task is None:
+                    failures[item.id] = f"follow_up_missing: no follow-up {step!r} for lead {lead_id}"
+                    continue
+                writes.append(task)
+                by_key[task.key] = item
+        outcomes: list[WriteOutcome] = []
+        if writes:
+            try:
+                outcomes = dest.connector.upsert_tasks(writes)
+            except BudgetExhausted:
+                raise
+            except RetryLater as exc:
+                self._retry_all(
+                    list(by_key.values()), str(exc), now=now, retry_after=exc.retry_after, report=report
+                )
+                outcomes = []
+        with self.store.tx() as session:
+            for item in waiting:
+                self._retry(
+                    session,
+                    item,
+                    "waiting for the lead's record in the CRM",
+                    now=now,
+                    delay=timedelta(seconds=5),
+                )
+                report.retrying += 1
+            for item_id, message in failures.items():
+                self._fail(session, item_id, message, now=now)
+                report.failed += 1
+            for outcome in outcomes:
+                item = by_key[outcome.key]
+                if outcome.ok:
+                    self._done(session, item.id, now=now)
+                    lead_id, _, step = outcome.key.partition(":")
+                    if item.kind == "upsert_task":
+                        session.execute(
+                            update(FollowUpRow)
+                            .where(
+                                FollowUpRow.lead_id == lead_id,
+                                FollowUpRow.step_key == step,
+                                FollowUpRow.status == "task_requested",
+                            )
+                            .values(status="task_created", updated_at=now)
+                        )
+                    report.written += 1
+                else:
+                    self._settle_failure(session, dest, item, outcome, now=now, report=report)
+
+    def _task(
+        self, session: Session, lead_id: str, step: str, crm_id: str, *, cancelled: bool, now: datetime
+    ) -> TaskWrite | None:
+        state = TaskState.CANCELLED if cancelled else TaskState.OPEN
+        link = f" Open it in nurturehub: {self.base_url}/leads/{lead_id}" if self.base_url else ""
+        if step == REPAIR_STEP:
+            lead = repo.load_lead(session, lead_id)
+            queue = lead[0].next_action.owner_queue if lead and lead[0].next_action else "Front Desk"
+            return TaskWrite(
+                key=f"{lead_id}:{step}",
+                lead_crm_id=crm_id,
+                subject=f"Set the next action — lead {lead_id}",
+                body="This lead was marked contacted without a next action. Record what happens next "
+                "(book, call back, verify insurance …) with its due time." + link,
+                kind=TaskKind.TODO,
+                due_at=now,
+                owner_queue=queue,
+                state=state,
+            )
+        row = session.scalars(
+            select(FollowUpRow).where(FollowUpRow.lead_id == lead_id, FollowUpRow.step_key == step)
+        ).one_or_none()
+        if row is None:
+            return None
+        template = f" Approved script/template: {row.template}." if row.template else ""
+        return TaskWrite(
+            key=f"{lead_id}:{step}",
+            lead_crm_id=crm_id,
+            subject=f"{row.label} — lead {lead_id}",
+            body=f"nurturehub follow-up ({step}) by {row.channel or 'task'}.{template}{link}",
+            kind=_TASK_KIND.get(row.channel or "", TaskKind.TODO),
+            due_at=row.due_at,
+            owner_queue=row.owner_queue,
+            state=state,
+        )
+
+    def _fields(self, dest: Destination, now: datetime) -> Mapping[str, FieldInfo]:
+        """The CRM's fields (cached): what the picklist pre-flight checks against."""
+        if dest._describe is None or now - dest._describe[0] > dest.describe_ttl:
+            dest._describe = (now, dest.connector.describe(dest.connector.lead_object))
+        return dest._describe[1]
+
+    # --- recording outcomes -------------------------------------------------------------------
+
+    def _done(self, session: Session, item_id: int, *, now: datetime) -> None:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == item_id)
+            .values(status="done", done_at=now, last_error=None)
+        )
+
+    def _fail(self, session: Session, item_id: int, message: str, *, now: datetime) -> None:
+        """Not retriable as it is: a sync error for an admin, retriable after a fix."""
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == item_id)
+            .values(status="failed", last_error=message[:2000])
+        )
+        log.warning("outbox item %d failed: %s", item_id, message.split(":", 1)[0])
+
+    def _retry(
+        self, session: Session, item: _Item, message: str, *, now: datetime, delay: timedelta | None = None
+    ) -> None:
+        if item.attempts >= self.config.inbox.max_attempts:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == item.id)
+                .values(status="dead", last_error=message[:2000])
+            )
+            return
+        wait = delay if delay is not None else backoff(item.attempts, self._rng, base=2.0, cap=1800.0)
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == item.id)
+            .values(next_attempt_at=now + wait, last_error=message[:2000])
+        )
+
+    def _retry_all(
+        self,
+        items: Iterable[_Item],
+        message: str,
+        *,
+        now: datetime,
+        retry_after: float | None,
+        report: PushReport,
+    ) -> None:
+        delay = timedelta(seconds=retry_after) if retry_after else None
+        with self.store.tx() as session:
+            for item in items:
+                self._retry(session, item, f"retry_later: {message}", now=now, delay=delay)
+                report.retrying += 1
+
+    def _settle_failure(
+        self,
+        session: Session,
+        dest: Destination,
+        item: _Item,
+        outcome: WriteOutcome,
+        *,
+        now: datetime,
+        report: PushReport,
+    ) -> None:
+        where = f" [field {outcome.field}]" if outcome.field else ""
+        message = f"{outcome.code}: {outcome.message}{where} (lead {item.lead_id})"
+        if outcome.retriable:
+            self._retry(session, item, message, now=now)
+            report.retrying += 1
+        else:
+            self._fail(session, item.id, message, now=now)
+            report.failed += 1
+
+    # --- pausing on a spent budget ------------------------------------------------------------
+
+    def _connection(self, session: Session, name: str, now: datetime) -> ConnectionRow:
+        row = session.get(ConnectionRow, name)
+        if row is None:
+            row = ConnectionRow(name=name, status="connected", updated_at=now)
+            session.add(row)
+        return row
+
+    def _paused(self, name: str, now: datetime) -> bool:
+        with self.store.tx() as session:
+            row = session.get(ConnectionRow, name)
+            return bool(row and row.paused_until and row.paused_until > now)
+
+    def _pause(self, name: str, now: datetime, exc: BudgetExhausted) -> None:
+        until = now + timedelta(seconds=exc.retry_after or 3600)
+        with self.store.tx() as session:
+            row = self._connection(session, name, now)
+            row.paused_until, row.detail, row.updated_at = (
+                until,
+                "daily API allowance spent; queueing locally",
+                now,
+            )
+            # Give back the leases: nothing was sent for them.
+            session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.destination == name,
+                    OutboxRow.status == "pending",
+                    OutboxRow.next_attempt_at > now,
+                )
+                .values(next_attempt_at=until)
+            )
+        log.warning("%s: daily API allowance spent; calls paused until %s", name, until.isoformat())
+
+    def retry_failed(
+        self, *, name: str | None = None, item_ids: Sequence[int] | None = None, now: datetime
+    ) -> int:
+        """Send failed and dead items again (after the admin fixed the mapping or the CRM)."""
+        with self.store.tx() as session:
+            query = update(OutboxRow).where(OutboxRow.status.in_(("failed", "dead")))
+            if name is not None:
+                query = query.where(OutboxRow.destination == name)
+            if item_ids is not None:
+                query = query.where(OutboxRow.id.in_(list(item_ids)))
+            result = session.execute(query.values(status="pending", attempts=0, next_attempt_at=now))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------------------------------
+    # pull
+
+    def pull(self, name: str, *, now: datetime, backfill: bool = False) -> PullReport:
+        """Read lead and task changes from ``name`` since the saved cursors."""
+        dest = self.destinations[name]
+        report = PullReport()
+        if self._paused(name, now):
+            return report
+        try:
+            self._pull_records(dest, now=now, backfill=backfill, report=report)
+            self._pull_tasks(dest, now=now, backfill=backfill, report=report)
+        except BudgetExhausted as exc:
+            self._pause(name, now, exc)
+        with self.store.tx() as session:
+            self._connection(session, name, now).last_pull_at = now
+        return report
+
+    def _since(self, cursor_name: str, dest: Destination, backfill: bool) -> datetime | None:
+        if backfill:
+            return None
+        with self.store.tx() as session:
+            value = repo.get_cursor(session, cursor_name)
+        return datetime.fromisoformat(value) - dest.overlap if value else None
+
+    def _advance(self, cursor_name: str, seen: datetime | None, now: datetime) -> None:
+        if seen is None:
+            return
+        with self.store.tx() as session:
+            current = repo.get_cursor(session, cursor_name)
+            if current is None or datetime.fromisoformat(current) < seen:
+                repo.set_cursor(session, cursor_name, seen.isoformat(), now=now)
+
+    def _pull_records(self, dest: Destination, *, now: datetime, backfill: bool, report: PullReport) -> None:
+        cursor = f"{dest.name}:records"
+        fields = sorted({r.target for r in dest.mapping.inbound_rules()} | {dest.next_action_field})
+        seen: datetime | None = None
+        for change in dest.connector.read_changes(self._since(cursor, dest, backfill), fields):
+            report.records += 1
+            self._apply_change(dest, change, now=now, report=report)
+            seen = change.modified_at if seen is None else max(seen, change.modified_at)
+            if report.records % 500 == 0:  # a long backfill keeps its place
+                self._advance(cursor, seen, now)
+        self._advance(cursor, seen, now)
+
+    def _apply_change(self, dest: Destination, change: Change, *, now: datetime, report: PullReport) -> None:
+        with self.store.tx() as session:
+            lead_id = _lead_for(session, dest.name, change)
+            if lead_id is None:
+                # A record made in the CRM: the hub does not import it, but holds it to the rules.
+                if _contacted_without_next_action(dest, change):
+                    self._violation(session, f"crm:{dest.name}:{change.crm_id}", dest.name, now)
+                    report.violations += 1
+                return
+            found = repo.load_lead(session, lead_id, for_update=True)
+            if found is None:
+                return
+            lead, version = found
+            proposed = self._merge_inbound(dest, lead, change, now=now)
+            repair = _contacted_without_next_action(dest, change)
+            if repair:
+                self._violation(session, lead.id, dest.name, now)
+                report.violations += 1
+                repo.enqueue(
+                    session, destinations=[dest.name], kind="upsert_task", key=f"{lead.id}:{REPAIR_STEP}",
+                    lead_id=lead.id, now=now,
+                )  # fmt: skip
+                # The hub's next action goes back to the CRM with the next push.
+                repo.enqueue(
+                    session,
+                    destinations=[dest.name],
+                    kind="upsert_lead",
+                    key=lead.id,
+                    lead_id=lead.id,
+                    now=now,
+                )
+            if proposed == lead:
+                return
+            result = commit_lead(
+                session, before=lead, version=version, proposed=proposed, config=self.config, now=now,
+                actor=f"crm:{dest.name}", action="lead_changed_in_crm", destinations=self.names,
+            )  # fmt: skip
+            if result.ok:
+                report.changed += 1
+                _resolve_violations(session, lead.id, now)
+            else:
+                for v in result.violations:
+                    session.add(
+                        ViolationRow(
+                            lead_id=lead.id,
+                            source=dest.name,
+                            rule=v.rule,
+                            field=v.field,
+                            message=v.message,
+                            at=now,
+                        )
+                    )
+                report.violations += len(result.violations)
+
+    def _merge_inbound(self, dest: Destination, lead: Lead, change: Change, *, now: datetime) -> Lead:
+        """The lead with the CRM's changes that win under each field's conflict rule."""
+        inbound = apply_inbound(dest.mapping, change.fields)
+        view = lead_view(lead)
+        updates: dict[str, Any] = {}
+        for path, crm_value in inbound.values.items():
+            rule = _rule_from(dest.mapping, inbound.sources.get(path, ""))
+            hub_value = _at(view, path)
+            if path.startswith("consent."):
+                continue  # consent is handled below: revocations only
+            if rule is None:
+                continue
+            verdict = resolve(rule, hub_value, lead.updated_at, crm_value, change.modified_at)
+            if verdict.writes_hub:
+                updates[path] = verdict.value
+        proposed = _apply_contact_updates(lead, updates)
+        proposed = _revocations(proposed, inbound.values, dest.name, change.modified_at)
+        return _stage_from_crm(dest, proposed, change)
+
+    def _violation(self, session: Session, lead_id: str, source: str, now: datetime) -> None:
+        exists = session.scalar(
+            select(ViolationRow.id).where(
+                ViolationRow.lead_id == lead_id,
+                ViolationRow.rule == "contact_requires_next_action",
+                ViolationRow.resolved_at.is_(None),
+            )
+        )
+        if exists is None:
+            session.add(
+                ViolationRow(
+                    lead_id=lead_id,
+                    source=source,
+                    rule="contact_requires_next_action",
+                    field="stage,next_action",
+                    message=f"marked contacted in {source} without a next action",
+                    at=now,
+                )
+            )
+            log.info("lead %s: contacted in %s without a next action", lead_id, source)
+
+    def _pull_tasks(self, dest: Destination, *, now: datetime, backfill: bool, report: PullReport) -> None:
+        cursor = f"{dest.name}:tasks"
+        seen: datetime | None = None
+        for change in dest.connector.read_task_changes(self._since(cursor, dest, backfill)):
+            report.tasks += 1
+            if self._apply_task(dest, change, now=now):
+                report.touches += 1
+            seen = change.modified_at if seen is None else max(seen, change.modified_at)
+        self._advance(cursor, seen, now)
+
+    def _apply_task(self, dest: Destination, change: TaskChange, *, now: datetime) -> bool:
+        if change.key is None or change.state is not TaskState.COMPLETED:
+            return False
+        lead_id, _, step = change.key.partition(":")
+        with self.store.tx() as session:
+            found = repo.load_lead(session, lead_id, for_update=True)
+            if found is None:
+                return False
+            lead, version = found
+            at = change.completed_at or change.modified_at
+            if step == REPAIR_STEP:
+                return False
+            follow_up = session.scalars(
+                select(FollowUpRow).where(FollowUpRow.lead_id == lead_id, FollowUpRow.step_key == step)
+            ).one_or_none()
+            channel = (
+                ContactChannel(follow_up.channel) if follow_up and follow_up.channel else ContactChannel.CALL
+            )
+            outcome = _OUTCOME.get(change.outcome or "", TouchOutcome.ATTEMPTED)
+            touch = Touch(channel=channel, outcome=outcome, at=at, step=step)
+            if not repo.add_touch(session, lead_id, touch, source_ref=f"{dest.name}:task:{change.crm_id}"):
+                return False  # read before: nothing new
+            if follow_up is not None:
+                follow_up.status, follow_up.updated_at = "done", now
+            repo.mark_speed_to_lead(session, lead_id, touch)
+            proposed = _after_task(lead, change.outcome, at=at, now=now)
+            if change.outcome == "booked":
+                repo.mark_booked(session, lead_id, at)
+            result = commit_lead(
+                session, before=lead, version=version, proposed=proposed, config=self.config, now=now,
+                actor=f"crm:{dest.name}", action=f"task_completed:{change.outcome or 'attempted'}",
+                destinations=self.names,
+            )  # fmt: skip
+            if not result.ok:
+                for v in result.violations:
+                    session.add(
+                        ViolationRow(
+                            lead_id=lead_id,
+                            source=dest.name,
+                            rule=v.rule,
+                            field=v.field,
+                            message=v.message,
+                            at=now,
+                        )
+                    )
+            return True
+
+    # ------------------------------------------------------------------------------------------
+    # reconcile
+
+    def reconcile(self, name: str, *, now: datetime, chunk: int = 200) -> list[str]:
+        """Leads whose CRM record was merged away or deleted; their CRM id is dropped and flagged."""
+        dest = self.destinations[name]
+        with self.store.tx() as session:
+            rows = session.execute(
+                select(ExternalIdRow.lead_id, ExternalIdRow.external_id).where(ExternalIdRow.system == name)
+            ).all()
+        missing: list[str] = []
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            alive = dest.connector.existing([r.external_id for r in part])
+            missing += [r.lead_id for r in part if r.external_id not in alive]
+        if missing:
+            with self.store.tx() as session:
+                for lead_id in missing:
+                    session.execute(
+                        ExternalIdRow.__table__.delete().where(  # type: ignore[attr-defined]
+                            ExternalIdRow.lead_id == lead_id, ExternalIdRow.system == name
+                        )
+                    )
+                    session.add(
+                        ViolationRow(
+                            lead_id=lead_id, source=name, rule="crm_record_missing", field="external_ids",
+                            message=f"the {name} record was merged or deleted; check for duplicates",
+                            at=now,
+                        )
+                    )  # fmt: skip
+                    repo.audit(session, actor=f"crm:{name}", action="crm_record_missing", subject_type="lead",
+                               subject_id=lead_id, now=now)  # fmt: skip
+            log.warning("%s: %d CRM records merged or deleted", name, len(missing))
+        return missing
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _wire(value: Any) -> Any:
+    """A mapped value as a CRM expects it on the wire."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
+
+
+def _picklist_problems(values: Mapping[str, Any], fields: Mapping[str, FieldInfo], system: str) -> list[str]:
+    """Pre-flight: every value must be acceptable to the CRM before it is sent."""
+    problems = []
+    for name, value in values.items():
+        info = fields.get(name)
+        if info is None:
+            problems.append(
+                f"{name}: no such field in {system} (run nurturehub crm setup, or fix the mapping)"
+            )
+        elif not info.writable:
+            problems.append(f"{name}: the field is read-only in {system}")
+        elif (
+            info.picklist is not None
+            and info.restricted
+            and value not in (None, "")
+            and not isinstance(value, bool)
+            and str(value) not in info.picklist
+        ):
+            problems.append(f"{name}: {value!s} is not an active picklist value in {system}")
+    return problems
+
+
+def _link(session: Session, lead_id: str, system: str, crm_id: str) -> None:
+    row = session.scalars(
+        select(ExternalIdRow).where(ExternalIdRow.lead_id == lead_id, ExternalIdRow.system == system)
+    ).one_or_none()
+    if row is None:
+        session.add(ExternalIdRow(lead_id=lead_id, system=system, external_id=crm_id))
+    elif row.external_id != crm_id:
+        row.external_id = crm_id
+
+
+def _crm_id(session: Session, lead_id: str, system: str) -> str | None:
+    return session.scalar(
+        select(ExternalIdRow.external_id).where(
+            ExternalIdRow.lead_id == lead_id, ExternalIdRow.system == system
+        )
+    )
+
+
+def _lead_for(session: Session, system: str, change: Change) -> str | None:
+    if change.external_id and session.get(LeadRow, change.external_id) is not None:
+        return change.external_id
+    return session.scalar(
+        select(ExternalIdRow.lead_id).where(
+            ExternalIdRow.system == system, ExternalIdRow.external_id == change.crm_id
+        )
+    )
+
+
+def _rule_from(mapping: FieldMapping, target: str) -> Rule | None:
+    try:
+        return mapping.rule_for(target)
+    except KeyError:
+        return None
+
+
+def _at(view: Mapping[str, Any], path: str) -> Any:
+    value: Any = view
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _apply_contact_updates(lead: Lead, updates: Mapping[str, Any]) -> Lead:
+    """Fields the CRM may change in the hub (names, phone, email, language)."""
+    allowed = {
+        "contact.first_name": "first_name",
+        "contact.last_name": "last_name",
+        "contact.phone": "phone",
+        "contact.email": "email",
+        "preferred_language": "preferred_language",
+    }
+    changes = {allowed[p]: v for p, v in updates.items() if p in allowed and v not in (None, "")}
+    if "preferred_language" in changes and not (
+        isinstance(changes["preferred_language"], str) and len(changes["preferred_language"]) == 2
+    ):
+        changes.pop("preferred_language")
+    return lead.evolve(**changes) if changes else lead
+
+
+def _revocations(lead: Lead, values: Mapping[str, Any], system: str, at: datetime) -> Lead:
+    denied = [
+        channel
+        for channel in ContactChannel
+        if values.get(f"consent.{channel.value}.state") in ("denied", ConsentState.DENIED)
+        and lead.consent.state(channel) is not ConsentState.DENIED
+    ]
+    if not denied:
+        return lead
+    return lead.evolve(
+        consent=lead.consent.revoke(denied, at=at, source=f"crm:{system}", wording="opted out in the CRM")
+    )
+
+
+def _stage_rule(mapping: FieldMapping) -> tuple[Rule, dict[str, list[Stage]]] | None:
+    """The inbound rule writing the lead's stage to a CRM status, and each status's stages."""
+    for rule in mapping.inbound_rules():
+        if rule.sources == ("stage",):
+            for step in rule.transforms:
+                if step.name == "map_values":
+                    groups: dict[str, list[Stage]] = {}
+                    for stage, status in dict(step.params.get("table", {})).items():
+                        groups.setdefault(str(status), []).append(Stage(stage))
+                    return rule, groups
+    return None
+
+
+def _stage_from_crm(dest: Destination, lead: Lead, change: Change) -> Lead:
+    """A CRM status that no longer matches the hub's stage moves the stage (through the policy)."""
+    found = _stage_rule(dest.mapping)
+    if found is None:
+        return lead
+    rule, groups = found
+    status = change.fields.get(rule.target)
+    if not status or str(status) not in groups or lead.stage in groups[str(status)]:
+        return lead
+    for stage in sorted(groups[str(status)], key=list(Stage).index):
+        if stage in ALLOWED_TRANSITIONS[lead.stage]:
+            if stage.is_closed:
+                return lead.evolve(stage=stage, next_action=None, close_reason=f"closed in {dest.name}")
+            return lead.evolve(stage=stage)
+    return lead
+
+
+def _contacted_without_next_action(dest: Destination, change: Change) -> bool:
+    found = _stage_rule(dest.mapping)
+    if found is None:
+        return False
+    rule, groups = found
+    status = change.fields.get(rule.target)
+    stages = groups.get(str(status), [])
+    contacted = any(s in (Stage.ATTEMPTING, Stage.REACHED) for s in stages)
+    return contacted and not change.fields.get(dest.next_action_field)
+
+
+def _resolve_violations(session: Session, lead_id: str, now: datetime) -> None:
+    session.execute(
+        update(ViolationRow)
+        .where(ViolationRow.lead_id == lead_id, ViolationRow.resolved_at.is_(None))
+        .values(resolved_at=now)
+    )
+
+
+def _after_task(lead: Lead, outcome: str | None, *, at: datetime, now: datetime) -> Lead:
+    """The lead after staff completed one of its tasks with ``outcome``."""
+    if lead.stage.is_closed:
+        return lead
+    match outcome:
+        case "booked":
+            action = NextAction(
+                kind=NextActionKind.SEND_PREP_INFO,
+                due_at=now,
+                owner_queue=lead.next_action.owner_queue if lead.next_action else "Front Desk",
+                reason="booked",
+            )
+            return lead.evolve(stage=Stage.SCHEDULED, next_action=action)
+        case "declined":
+            return lead.evolve(
+                stage=Stage.DECLINED, next_action=None, close_reason="declined (recorded in the CRM)"
+            )
+        case "reached":
+            return lead.evolve(stage=Stage.REACHED) if lead.stage in (Stage.NEW, Stage.ATTEMPTING) else lead
+        case _:
+            return lead.evolve(stage=Stage.ATTEMPTING) if lead.stage is Stage.NEW else lead

@@ -1,0 +1,376 @@
+"""The sync engine against the in-memory CRM (the same engine runs on the sandboxes in
+tests/integration). Field names are Salesforce's, from the sandbox org's metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from itertools import count
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.base import FieldInfo
+from connectors.fake import FakeCrm
+from connectors.sandbox.salesforce_meta import LEAD
+from hub.config import HubConfig
+from hub.intake import Intake
+from hub.store import Store, repo
+from hub.store.models import OutboxRow, ViolationRow
+from hub.sync import Destination, SyncEngine
+from mapping.defaults import default_crm_mapping
+from nurture.consent import ConsentEntry
+from nurture.errors import BudgetExhausted
+from nurture.inquiry import Inquiry
+from nurture.vocab import Channel, ConsentState, ContactChannel, NextActionKind, Stage
+from tests.conftest import Clock
+
+
+def lead_fields() -> dict[str, FieldInfo]:
+    return {
+        f.name: FieldInfo(
+            name=f.name,
+            label=f.label,
+            type=f.type,
+            writable=f.createable or f.updateable,
+            picklist=tuple(p.value for p in f.picklist if p.active) if f.picklist else None,
+            restricted=f.restricted,
+            unique=f.unique or f.external_id,
+        )
+        for f in LEAD.fields
+    }
+
+
+class World:
+    """The hub with its intake and sync engine, and one or two fake CRMs."""
+
+    def __init__(
+        self, store: Store, config: HubConfig, clock: Clock, names: tuple[str, ...] = ("crm",)
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self.crms = {n: FakeCrm(system=n, fields=lead_fields(), clock=clock) for n in names}
+        ids = count(1)
+        self.intake = Intake(store, config, destinations=names, id_factory=lambda _: f"nh_{next(ids):04d}")
+        mapping = default_crm_mapping("salesforce", "Lead")
+        self.engine = SyncEngine(
+            store,
+            config,
+            {
+                n: Destination(name=n, connector=c, mapping=mapping, next_action_field="Next_Action__c")
+                for n, c in self.crms.items()
+            },
+        )
+        self.crm = self.crms[names[0]]
+
+    def inquiry(self, **kw: object) -> str:
+        values: dict[str, object] = {
+            "channel": Channel.WEBSITE_FORM,
+            "received_at": self.clock.now,
+            "first_name": "Ana",
+            "last_name": "Ruiz",
+            "phone": "(512) 555-0142",
+            "email": "ana.ruiz@example.org",
+            "text": "I'd like to book an appointment",
+        }
+        values.update(kw)
+        result = self.intake.submit(Inquiry(**values), actor="test")  # type: ignore[arg-type]
+        assert result.lead is not None
+        return result.lead.id
+
+    def sync(self) -> None:
+        for name in self.crms:
+            self.engine.push(name, now=self.clock.now)
+            self.engine.pull(name, now=self.clock.now)
+            self.engine.push(name, now=self.clock.now)
+
+    def lead(self, lead_id: str):  # type: ignore[no-untyped-def]
+        with self.store.tx() as s:
+            found = repo.load_lead(s, lead_id)
+        assert found is not None
+        return found[0]
+
+    def follow_ups(self, lead_id: str) -> dict[str, str]:
+        with self.store.tx() as s:
+            return {f.step_key: f.status for f in repo.follow_ups(s, lead_id)}
+
+
+@pytest.fixture
+def world(store: Store, config: HubConfig, clock: Clock) -> Iterator[World]:
+    yield World(store, config, clock)
+
+
+def sms_consent(world: World) -> tuple[ConsentEntry, ...]:
+    return (
+        ConsentEntry(
+            channel=ContactChannel.SMS,
+            state=ConsentState.GRANTED,
+            at=world.clock.now,
+            source="form:sms",
+            wording="Text me about my inquiry.",
+        ),
+    )
+
+
+def test_a_new_lead_becomes_a_crm_record_and_a_day0_call_task(world: World) -> None:
+    lead_id = world.inquiry()
+    world.engine.push("crm", now=world.clock.now)
+    crm_id, record = world.crm.by_external_id(lead_id) or ("", {})
+    assert record["LastName"] == "Ruiz"
+    assert record["Intent__c"] == "ready_to_schedule"
+    assert record["Next_Action__c"] == "book_appointment"
+    assert record["Score__c"] == "A"
+    assert record["Status"] == "Open - Not Contacted"
+    task = world.crm.tasks[f"{lead_id}:day0_call"]
+    assert task["lead_crm_id"] == crm_id
+    assert task["subject"] == f"Day 0 call — lead {lead_id}"
+    assert "Ana" not in task["subject"] + task["body"]
+    assert world.follow_ups(lead_id)["day0_call"] == "task_created"
+
+
+def test_a_crash_between_write_and_acknowledgement_duplicates_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead_id = world.inquiry()
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("worker killed after the CRM accepted the write")
+
+    monkeypatch.setattr(world.engine, "_done", crash)
+    with pytest.raises(RuntimeError):
+        world.engine.push("crm", now=world.clock.now)
+    monkeypatch.undo()
+    assert len(world.crm.records) == 1
+    world.clock.advance(minutes=6)  # the lease runs out
+    world.engine.push("crm", now=world.clock.now)
+    world.clock.advance(minutes=6)
+    world.engine.push("crm", now=world.clock.now)
+    assert len(world.crm.records) == 1
+    assert list(world.crm.tasks) == [f"{lead_id}:day0_call"]
+    with world.store.tx() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status != "done")) == 0
+
+
+def test_syncing_twice_writes_nothing_the_second_time(world: World) -> None:
+    world.inquiry()
+    world.sync()
+    calls = len(world.crm.calls)
+    modified = dict(world.crm.modified)
+    world.sync()
+    assert world.crm.modified == modified
+    assert [c for c in world.crm.calls[calls:] if c.startswith("upsert")] == []
+
+
+def test_the_hubs_own_writes_are_not_read_back_as_changes(world: World) -> None:
+    lead_id = world.inquiry()
+    world.engine.push("crm", now=world.clock.now)
+    report = world.engine.pull("crm", now=world.clock.now)
+    assert report.records == 1
+    assert report.changed == 0
+    assert world.lead(lead_id).updated_at == world.clock.now
+
+
+def test_contacted_in_the_crm_without_a_next_action_gets_a_repair_task(world: World) -> None:
+    lead_id = world.inquiry()
+    world.sync()
+    crm_id, _ = world.crm.by_external_id(lead_id) or ("", {})
+    world.clock.advance(minutes=20)
+    world.crm.edit(crm_id, Status="Working - Contacted", Next_Action__c=None)
+    report = world.engine.pull("crm", now=world.clock.now)
+    assert report.violations == 1
+    world.engine.push("crm", now=world.clock.now)
+    repair = world.crm.tasks[f"{lead_id}:set_next_action"]
+    assert repair["subject"] == f"Set the next action — lead {lead_id}"
+    assert world.crm.records[crm_id]["Next_Action__c"] == "book_appointment"  # the hub's, restored
+    with world.store.tx() as s:
+        rules = s.scalars(select(ViolationRow.rule).where(ViolationRow.lead_id == lead_id)).all()
+    assert rules == ["contact_requires_next_action"]
+    assert world.lead(lead_id).stage is Stage.ATTEMPTING
+
+
+def test_a_no_answer_disposition_plans_the_next_step(world: World) -> None:
+    lead_id = world.inquiry(consents=sms_consent(world))
+    world.sync()
+    world.clock.advance(minutes=10)
+    world.crm.complete_task(f"{lead_id}:day0_call", "no_answer")
+    report = world.engine.pull("crm", now=world.clock.now)
+    assert report.touches == 1
+    world.engine.push("crm", now=world.clock.now)
+    assert world.lead(lead_id).stage is Stage.ATTEMPTING
+    steps = world.follow_ups(lead_id)
+    assert steps["day0_call"] == "done"
+    assert steps["day0_text"] == "task_created"
+    assert world.crm.tasks[f"{lead_id}:day0_text"]["kind"] == "sms"
+
+
+def test_without_text_consent_a_no_answer_brings_an_email_not_a_text(world: World) -> None:
+    lead_id = world.inquiry()
+    world.sync()
+    world.clock.advance(minutes=10)
+    world.crm.complete_task(f"{lead_id}:day0_call", "no_answer")
+    world.sync()
+    assert world.crm.tasks[f"{lead_id}:day0_text"]["kind"] == "email"
+
+
+def test_reading_the_same_completion_twice_changes_nothing(world: World) -> None:
+    lead_id = world.inquiry()
+    world.sync()
+    world.crm.complete_task(f"{lead_id}:day0_call", "no_answer")
+    world.engine.pull("crm", now=world.clock.now)
+    again = world.engine.pull("crm", now=world.clock.now)  # the overlap window re-reads it
+    assert again.touches == 0
+
+
+def test_booked_stops_the_cadence(world: World) -> None:
+    lead_id = world.inquiry(consents=sms_consent(world))
+    world.sync()
+    world.crm.complete_task(f"{lead_id}:day0_call", "no_answer")
+    world.sync()
+    world.clock.advance(minutes=30)
+    world.crm.complete_task(f"{lead_id}:day0_text", "booked")
+    world.sync()
+    lead = world.lead(lead_id)
+    assert lead.stage is Stage.SCHEDULED
+    assert lead.next_action is not None
+    assert lead.next_action.kind is NextActionKind.SEND_PREP_INFO
+    assert {k: v for k, v in world.follow_ups(lead_id).items() if v in ("planned", "task_requested")} == {}
+
+
+def test_an_opt_out_in_one_crm_is_revoked_everywhere(store: Store, config: HubConfig, clock: Clock) -> None:
+    world = World(store, config, clock, names=("salesforce", "hubspot"))
+    lead_id = world.inquiry(consents=sms_consent(world))
+    world.sync()
+    world.crm.complete_task(f"{lead_id}:day0_call", "no_answer")
+    world.sync()
+    assert world.crms["hubspot"].tasks[f"{lead_id}:day0_text"]["state"] == "open"
+    world.clock.advance(minutes=5)
+    crm_id, _ = world.crm.by_external_id(lead_id) or ("", {})
+    world.crm.edit(crm_id, SMS_Consent__c="denied")
+    world.sync()
+    lead = world.lead(lead_id)
+    assert lead.consent.state(ContactChannel.SMS) is ConsentState.DENIED
+    entry = lead.consent.latest(ContactChannel.SMS)
+    assert entry is not None
+    assert entry.source == "crm:salesforce"
+    _, other = world.crms["hubspot"].by_external_id(lead_id) or ("", {})
+    assert other["SMS_Consent__c"] == "denied"
+    for crm in world.crms.values():  # no text is left pending: the follow-up is an email now
+        assert crm.tasks[f"{lead_id}:day0_text"]["kind"] == "email"
+        assert crm.tasks[f"{lead_id}:day0_text"]["state"] == "open"
+
+
+def test_a_consent_grant_never_comes_in_from_a_crm(world: World) -> None:
+    lead_id = world.inquiry()
+    world.sync()
+    crm_id, _ = world.crm.by_external_id(lead_id) or ("", {})
+    world.clock.advance(minutes=5)
+    world.crm.edit(crm_id, SMS_Consent__c="granted")
+    world.sync()
+    assert world.lead(lead_id).consent.state(ContactChannel.SMS) is ConsentState.UNKNOWN
+
+
+def test_a_value_the_crm_does_not_allow_is_caught_before_sending(world: World) -> None:
+    world.crm.fields["Score__c"] = FieldInfo(
+        name="Score__c", label="Score", type="picklist", writable=True, picklist=("B", "C"), restricted=True
+    )
+    good = world.inquiry(text="do you take medicaid?")  # score C
+    bad = world.inquiry(phone="512-555-0177", email="b@example.org")  # score A
+    report = world.engine.push("crm", now=world.clock.now)
+    assert world.crm.by_external_id(good) is not None
+    assert world.crm.by_external_id(bad) is None
+    assert report.failed >= 1
+    with world.store.tx() as s:
+        error = s.scalar(
+            select(OutboxRow.last_error).where(OutboxRow.key == bad, OutboxRow.kind == "upsert_lead")
+        )
+    assert error is not None
+    assert "Score__c: A is not an active picklist value" in error
+    assert "Ana" not in error
+
+
+def test_a_failed_item_is_sent_again_after_a_fix(world: World) -> None:
+    world.crm.fields["Score__c"] = FieldInfo(
+        name="Score__c", label="Score", type="picklist", writable=True, picklist=("B",), restricted=True
+    )
+    lead_id = world.inquiry()
+    world.engine.push("crm", now=world.clock.now)
+    assert world.crm.by_external_id(lead_id) is None
+    world.crm.fields["Score__c"] = lead_fields()["Score__c"]
+    world.clock.advance(hours=2)
+    assert world.engine.retry_failed(name="crm", now=world.clock.now) == 1
+    world.engine.push("crm", now=world.clock.now)
+    assert world.crm.by_external_id(lead_id) is not None
+
+
+def test_a_spent_daily_budget_pauses_calls_and_keeps_queueing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.inquiry()
+
+    def spent(records: object) -> object:
+        raise BudgetExhausted("TotalRequests Limit exceeded.", retry_after=3600)
+
+    monkeypatch.setattr(world.crm, "upsert", spent)
+    report = world.engine.push("crm", now=world.clock.now)
+    assert report.paused
+    calls = len(world.crm.calls)
+    assert world.engine.push("crm", now=world.clock.now + timedelta(minutes=30)).paused
+    assert len(world.crm.calls) == calls
+    monkeypatch.undo()
+    world.clock.advance(hours=1, minutes=1)
+    world.engine.push("crm", now=world.clock.now)
+    assert len(world.crm.records) == 1
+
+
+def test_resuming_from_any_saved_cursor_misses_nothing(world: World) -> None:
+    ids = [world.inquiry(phone=f"512-555-01{n:02d}", email=f"p{n}@example.org") for n in range(6)]
+    world.sync()
+    edited = {}
+    for lead_id in ids:
+        world.clock.advance(minutes=10)  # well apart: beyond the overlap window
+        crm_id, _ = world.crm.by_external_id(lead_id) or ("", {})
+        world.crm.edit(crm_id, SMS_Consent__c="denied")
+        edited[lead_id] = world.crm.modified[crm_id]
+    # Resume from each saved cursor in turn, newest first: every change at or after it is seen.
+    for lead_id, stamp in sorted(edited.items(), key=lambda kv: kv[1], reverse=True):
+        with world.store.tx() as s:
+            repo.set_cursor(s, "crm:records", stamp.isoformat(), now=world.clock.now)
+        world.engine.pull("crm", now=world.clock.now)
+        for other, other_stamp in edited.items():
+            revoked = world.lead(other).consent.state(ContactChannel.SMS) is ConsentState.DENIED
+            assert revoked == (other_stamp >= stamp), (lead_id, other)
+
+
+def test_a_record_changed_during_the_overlap_window_is_not_lost(world: World) -> None:
+    lead_id = world.inquiry()
+    world.sync()
+    crm_id, _ = world.crm.by_external_id(lead_id) or ("", {})
+    world.engine.pull("crm", now=world.clock.now)
+    # A change committed late, stamped before the cursor the last pull saved.
+    late = world.crm.modified[crm_id] - timedelta(minutes=2)
+    world.crm.records[crm_id]["SMS_Consent__c"] = "denied"
+    world.crm.modified[crm_id] = late
+    world.engine.pull("crm", now=world.clock.now)
+    assert world.lead(lead_id).consent.state(ContactChannel.SMS) is ConsentState.DENIED
+
+
+def test_a_cursor_in_the_future_reads_nothing(world: World) -> None:
+    world.inquiry()
+    world.sync()
+    with world.store.tx() as s:
+        repo.set_cursor(
+            s, "crm:records", (world.clock.now + timedelta(days=365)).isoformat(), now=world.clock.now
+        )
+    assert world.engine.pull("crm", now=world.clock.now).records == 0
+
+
+def test_reconcile_flags_records_merged_or_deleted_in_the_crm(world: World) -> None:
+    lead_id = world.inquiry()
+    world.sync()
+    crm_id, _ = world.crm.by_external_id(lead_id) or ("", {})
+    world.crm.delete(crm_id)
+    assert world.engine.reconcile("crm", now=world.clock.now) == [lead_id]
+    with world.store.tx() as s:
+        assert (
+            s.scalar(select(ViolationRow.rule).where(ViolationRow.lead_id == lead_id)) == "crm_record_missing"
+        )
