@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.config import HubConfig
-from nurture.errors import SkipRecord
 from hub.inquiry_schema import inquiry_from_json
 from hub.intake import Intake
 from hub.store import Store, repo
 from hub.store.models import AuditRow, LeadRow, OutboxRow
 from nurture.consent import ConsentEntry
+from nurture.errors import SkipRecord
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, ConsentState, ContactChannel, Intent, NextActionKind, Score, Stage
 from tests.factories import T0

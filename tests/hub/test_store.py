@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from nurture.errors import RetryLater
 from hub.store import Store, repo
 from hub.store.models import ConsentRow, FollowUpRow, LeadRow, OutboxRow
 from nurture.cadence import CadencePlan, PlannedStep
+from nurture.errors import RetryLater
 from nurture.lead import NextAction
 from nurture.touches import Touch
 from nurture.vocab import ContactChannel, Intent, Need, NextActionKind, Score, TouchOutcome

@@ -3,7 +3,6 @@ tests/integration). Field names are Salesforce's, from the sandbox org's metadat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from itertools import count
 
@@ -96,8 +95,8 @@ class World:
 
 
 @pytest.fixture
-def world(store: Store, config: HubConfig, clock: Clock) -> Iterator[World]:
-    yield World(store, config, clock)
+def world(store: Store, config: HubConfig, clock: Clock) -> World:
+    return World(store, config, clock)
 
 
 def sms_consent(world: World) -> tuple[ConsentEntry, ...]:
