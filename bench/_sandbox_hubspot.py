@@ -63,9 +63,7 @@ def bench_hubspot() -> dict[str, float]:
 
             def upserts() -> int:
                 for call in range(UPSERT_CALLS):
-                    first = (
-                        call // 2
-                    ) * BATCH  # every other call updates the records the call before created
+                    first = (call // 2) * BATCH  # every other call updates the records the call before created
                     batch_api.upsert(
                         BatchInputSimplePublicObjectBatchInputUpsert(
                             inputs=[

@@ -57,9 +57,7 @@ def bench_salesforce() -> dict[str, float]:
         session.verify = str(ca_path)
         session.trust_env = False
         try:
-            sf = Salesforce(
-                instance_url=server.url, session_id=sandbox.issue_token(), session=session, version="59.0"
-            )
+            sf = Salesforce(instance_url=server.url, session_id=sandbox.issue_token(), session=session, version="59.0")
             # Warm up: TLS handshake, describe cache.
             sf.Lead.describe()
 

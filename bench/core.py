@@ -52,10 +52,7 @@ def make_inputs(n: int, seed: int) -> list[tuple[TriageInput, dict[str, object]]
         created = start + timedelta(minutes=rng.randrange(365 * 24 * 60))
         granted = [c for c in (ContactChannel.SMS, ContactChannel.EMAIL) if rng.random() < 0.5]
         ledger = ConsentLedger(
-            tuple(
-                ConsentEntry(channel=c, state=ConsentState.GRANTED, at=created, source="form")
-                for c in granted
-            )
+            tuple(ConsentEntry(channel=c, state=ConsentState.GRANTED, at=created, source="form") for c in granted)
         )
         channel = rng.choice(list(Channel))
         text = rng.choice(TEXTS)

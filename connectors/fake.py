@@ -82,9 +82,7 @@ class FakeCrm:
     def read_changes(self, since: datetime | None, fields: Sequence[str]) -> Iterator[Change]:
         self.calls.append("read_changes")
         with self._lock:
-            rows = sorted(
-                (stamp, crm_id) for crm_id, stamp in self.modified.items() if since is None or stamp >= since
-            )
+            rows = sorted((stamp, crm_id) for crm_id, stamp in self.modified.items() if since is None or stamp >= since)
             snapshot = [(crm_id, stamp, dict(self.records[crm_id])) for stamp, crm_id in rows]
         for crm_id, stamp, record in snapshot:
             yield Change(

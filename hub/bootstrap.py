@@ -1,24 +1,33 @@
-"""The one composition root: configuration, store, vault, intake, inbox and clock, wired once.
-The CLI, the web app and the workers all start here; tests pass their own pieces in."""
+"""The one composition root: configuration, store, vault, intake, inbox, CRM connections, sync and
+clock, wired once. The CLI, the web app and the workers all start here; tests pass their own pieces
+in."""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.config import HubConfig, load_config
+from hub.crm import CrmSettings, StoredTokens, build_connector, load_crm_settings
 from hub.crypto import ENV_DATA_KEY, Vault, demo_data_key
 from hub.inbox import Inbox, Mapper
 from hub.intake import Intake
 from hub.store import Store
+from hub.sync import Destination, SyncEngine
+from mapping.defaults import default_crm_mapping
+from nurture.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Hub", "build_hub", "utc_now"]
+
+#: The CRM field that shows the hub's next action, per system (read by the repair rule).
+NEXT_ACTION_FIELD = {"salesforce": "Next_Action__c", "hubspot": "nurturehub_next_action"}
 
 
 def utc_now() -> datetime:
@@ -34,13 +43,57 @@ class Hub:
     vault: Vault
     intake: Intake
     inbox: Inbox
+    crm: Mapping[str, CrmSettings]
     environ: Mapping[str, str]
     clock: Callable[[], datetime] = field(default=utc_now)
+    base_url: str = ""
+    _sync: SyncEngine | None = field(default=None, repr=False)
+    _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def secret(self, env_name: str) -> str | None:
         """A secret from the environment, or None when it is not set."""
         value = self.environ.get(env_name)
         return value or None
+
+    def destinations(self) -> tuple[str, ...]:
+        """The CRMs every lead change is queued for (enabled in the config)."""
+        return tuple(name for name, settings in self.crm.items() if settings.enabled)
+
+    def tokens(self, name: str) -> StoredTokens:
+        settings = self.crm[name]
+        return StoredTokens(self.store, self.vault, settings, self.secret(settings.client_secret_env))
+
+    def sync_engine(self) -> SyncEngine | None:
+        """The sync engine over every enabled CRM that is connected (None when there is none).
+
+        Built on first use and again after ``reset_sync`` (a new connection)."""
+        with self._sync_lock:
+            if self._sync is None:
+                destinations = {}
+                for name in self.destinations():
+                    settings = self.crm[name]
+                    try:
+                        connector = build_connector(settings, self.tokens(name))
+                    except ConfigError as exc:
+                        log.warning("%s: not syncing: %s", name, exc.problems[0])
+                        continue
+                    obj = str(settings.options.get("object", "contacts"))
+                    destinations[name] = Destination(
+                        name=name,
+                        connector=connector,
+                        mapping=default_crm_mapping(name, obj if name == "salesforce" else "contacts"),
+                        next_action_field=NEXT_ACTION_FIELD[name],
+                        overlap=settings.overlap,
+                        max_attempts=self.config.inbox.max_attempts,
+                    )
+                if not destinations:
+                    return None
+                self._sync = SyncEngine(self.store, self.config, destinations, base_url=self.base_url)
+            return self._sync
+
+    def reset_sync(self) -> None:
+        with self._sync_lock:
+            self._sync = None
 
     def close(self) -> None:
         self.store.dispose()
@@ -62,6 +115,7 @@ def build_hub(
     mapper: Mapper | None = None,
     migrate: bool = True,
     instance_key: bool = True,
+    crm: Mapping[str, CrmSettings] | None = None,
 ) -> Hub:
     """Wire the hub.
 
@@ -75,9 +129,12 @@ def build_hub(
         instance_key: without ``NURTUREHUB_DATA_KEY`` in the environment, use (and create) a key
             file in the instance folder — right for the embedded demo, wrong for production,
             which is why the hub says so in the log.
+        crm: CRM settings (default: the config's ``[crm]`` section; the demo points them at the
+            sandboxes).
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     cfg = config or load_config(config_path, environ=env)
+    crm_settings = dict(crm) if crm is not None else load_crm_settings(cfg.raw)
     store = Store(database_url or cfg.effective_database_url)
     if migrate:
         store.migrate()
@@ -86,7 +143,16 @@ def build_hub(
     else:
         log.warning("NURTUREHUB_DATA_KEY is not set: using the key file in the instance folder (demo only)")
         vault = Vault(demo_data_key(cfg.instance_path))
-    destinations: tuple[str, ...] = ()
+    destinations = tuple(name for name, s in crm_settings.items() if s.enabled)
     intake = Intake(store, cfg, destinations=destinations)
     inbox = Inbox(store, cfg, vault, intake, mapper or default_mapper())
-    return Hub(config=cfg, store=store, vault=vault, intake=intake, inbox=inbox, environ=env, clock=clock)
+    return Hub(
+        config=cfg,
+        store=store,
+        vault=vault,
+        intake=intake,
+        inbox=inbox,
+        crm=crm_settings,
+        environ=env,
+        clock=clock,
+    )

@@ -44,9 +44,7 @@ def advance_cadence(
     if destinations:
         for lead_id in lead_ids:
             with store.tx() as session:
-                report.tasks_requested += request_due_tasks(
-                    session, lead_id, destinations=destinations, now=now
-                )
+                report.tasks_requested += request_due_tasks(session, lead_id, destinations=destinations, now=now)
     for lead_id in closing:
         with store.tx() as session:
             row = session.scalars(

@@ -1,4 +1,8 @@
-"""The ``nurturehub`` command line."""
+"""The ``nurturehub`` command line: the commands that need only the application (``hub``).
+
+The processes — ``run`` (the embedded default), ``serve`` and ``worker`` — live in ``jobs.cli``,
+which extends this parser; the console script points there.
+"""
 
 from __future__ import annotations
 
@@ -7,60 +11,54 @@ import getpass
 import json
 import logging
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from hub.bootstrap import Hub, build_hub
 from hub.config import load_config
-from hub.demo import DEMO_INQUIRIES
 from hub.inquiry_schema import inquiry_from_json
 from hub.logs import configure_logging
+from hub.speed import breaches
 from hub.store import repo
 from hub.views import lead_view
-from nurture.errors import ConfigError, SkipRecord
+from nurture.errors import ConfigError, RetryLater, SkipRecord
 
 log = logging.getLogger("nurturehub")
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_REJECTED, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 
+Handler = Callable[[argparse.Namespace], int]
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="nurturehub", description="Answer, route and follow up every new-patient inquiry."
-    )
-    p.add_argument(
-        "--config", help="configuration file (default: $NURTUREHUB_CONFIG, else the embedded defaults)"
-    )
+
+def build_parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The parser and its sub-command group (``jobs.cli`` adds the process commands to it)."""
+    p = argparse.ArgumentParser(prog="nurturehub", description="Answer, route and follow up every new-patient inquiry.")
+    p.add_argument("--config", help="configuration file (default: $NURTUREHUB_CONFIG, else the embedded defaults)")
     p.add_argument("--database-url", help="override the configured store (SQLAlchemy URL)")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("init", help="create the instance folder and the database, and run migrations")
-
-    run = sub.add_parser("run", help="the hub on its embedded defaults, with demo inquiries")
-    run.add_argument("--no-demo", action="store_true", help="do not add the demo inquiries")
+    sub.add_parser("init", help="create the instance folder and the database, and run migrations").set_defaults(
+        func=cmd_init
+    )
+    check = sub.add_parser("check-config", help="validate the configuration and report every problem")
+    check.add_argument("--json", action="store_true", help="print a JSON result")
+    check.set_defaults(func=cmd_check_config)
 
     sandbox = sub.add_parser("sandbox", help="run the local Salesforce and HubSpot sandboxes")
     sandbox.add_argument("--salesforce-port", type=int, default=8443)
     sandbox.add_argument("--hubspot-port", type=int, default=8090)
-    sandbox.add_argument(
-        "--memory", action="store_true", help="keep state in memory, not in the instance folder"
-    )
+    sandbox.add_argument("--memory", action="store_true", help="keep state in memory, not in the instance folder")
     sandbox.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
     sandbox.add_argument("--share-429", type=float, default=0.0, help="fraction of calls answered 429")
     sandbox.add_argument("--share-5xx", type=float, default=0.0, help="fraction of calls answered 503")
-    sandbox.add_argument(
-        "--expire-session-after", type=int, default=None, help="calls before a token expires"
-    )
+    sandbox.add_argument("--expire-session-after", type=int, default=None, help="calls before a token expires")
     sandbox.add_argument("--daily-budget", type=int, default=None, help="API calls allowed per day")
+    sandbox.set_defaults(func=cmd_sandbox)
 
-    check = sub.add_parser("check-config", help="validate the configuration and report every problem")
-    check.add_argument("--json", action="store_true", help="print a JSON result")
-
-    leads = sub.add_parser("leads", help="add and inspect leads").add_subparsers(
-        dest="leads_command", required=True
-    )
+    leads = sub.add_parser("leads", help="add and inspect leads").add_subparsers(dest="leads_command", required=True)
     add = leads.add_parser("add", help="add a lead through the same intake and policy path as a webhook")
     add.add_argument("--file", help="a JSON inquiry (see hub/inquiry_schema.py); '-' for standard input")
     add.add_argument("--channel", default=None)
@@ -75,16 +73,55 @@ def _parser() -> argparse.ArgumentParser:
         "--consent", action="append", default=[], metavar="CHANNEL", help="a channel the patient consented to"
     )
     add.add_argument("--json", action="store_true")
-
+    add.set_defaults(func=cmd_leads_add)
     show = leads.add_parser("show", help="a lead with its score, next action, consent and planned follow-ups")
     show.add_argument("lead_id")
     show.add_argument("--json", action="store_true")
-    return p
+    show.set_defaults(func=cmd_leads_show)
+    overdue = leads.add_parser("overdue", help="leads past their channel's response target with no first attempt")
+    overdue.add_argument("--json", action="store_true")
+    overdue.set_defaults(func=cmd_leads_overdue)
+
+    sync = sub.add_parser("sync", help="push and pull every connected CRM once, now")
+    sync.add_argument("--crm", choices=["salesforce", "hubspot"], help="only this CRM")
+    sync.add_argument("--backfill", action="store_true", help="first full sync: read every record, not only changes")
+    sync.add_argument("--json", action="store_true")
+    sync.set_defaults(func=cmd_sync)
+
+    connect = sub.add_parser("connect", help="connect a CRM by OAuth (the configured endpoints)")
+    connect.add_argument("crm", choices=["salesforce", "hubspot"])
+    connect.add_argument("--timeout", type=float, default=300, help="seconds to wait for the browser's redirect")
+    connect.set_defaults(func=cmd_connect)
+
+    crm = sub.add_parser("crm", help="CRM set-up").add_subparsers(dest="crm_command", required=True)
+    setup = crm.add_parser("setup", help="create the custom properties the hub writes (HubSpot)")
+    setup.add_argument("--crm", choices=["hubspot"], default="hubspot")
+    setup.set_defaults(func=cmd_crm_setup)
+
+    test_event = sub.add_parser("send-test-event", help="sign and post a sample payload to a running hub")
+    test_event.add_argument("source", help="a source name from the config ([sources.<name>])")
+    test_event.add_argument("--file", help="the payload to send (default: a realistic sample for its type)")
+    test_event.add_argument("--url", default="http://127.0.0.1:8000", help="the hub's base URL")
+    test_event.set_defaults(func=cmd_send_test_event)
+
+    inbox = sub.add_parser("inbox", help="the inbox of inbound events").add_subparsers(
+        dest="inbox_command", required=True
+    )
+    replay = inbox.add_parser("replay", help="send parked events through again (after fixing their mapping)")
+    replay.add_argument("--source")
+    replay.set_defaults(func=cmd_inbox_replay)
+    outbox = sub.add_parser("outbox", help="the outbox of CRM writes").add_subparsers(
+        dest="outbox_command", required=True
+    )
+    retry = outbox.add_parser("retry", help="send failed writes again (after fixing the cause)")
+    retry.add_argument("--crm", choices=["salesforce", "hubspot"])
+    retry.set_defaults(func=cmd_outbox_retry)
+    return p, sub
 
 
 def _emit(data: Any, *, as_json: bool, human: str) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
     else:
         sys.stdout.write(human + "\n")
 
@@ -96,6 +133,13 @@ def _actor() -> str:
         return "cli"
 
 
+def _hub(args: argparse.Namespace) -> Hub:
+    return build_hub(config_path=args.config, database_url=args.database_url)
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     hub = _hub(args)
     hub.config.instance_path.mkdir(parents=True, exist_ok=True)
@@ -104,32 +148,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    hub = _hub(args)
-    try:
-        hub.config.instance_path.mkdir(parents=True, exist_ok=True)
-        sys.stdout.write(f"nurturehub: {hub.config.settings.clinic_name}, store {hub.store.dialect}\n")
-        if not args.no_demo:
-            for data in DEMO_INQUIRIES:
-                now = hub.clock()
-                inquiry = inquiry_from_json(data, config=hub.config, received_at=now, source="demo")
-                result = hub.intake.submit(inquiry, actor="demo", now=now)
-                if result.lead is None:
-                    continue
-                action = result.lead.next_action
-                sys.stdout.write(
-                    f"  {result.lead.id}  {result.lead.channel:<20} score {result.lead.score}  "
-                    f"{action.kind if action else '-':<28} {action.owner_queue if action else ''}\n"
-                )
-        sys.stdout.write("see a lead with: nurturehub leads show <id>\n")
-        return EXIT_OK
-    finally:
-        hub.close()
-
-
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    import threading
-
     from connectors.sandbox.harness import Faults
     from hub.sandboxes import start_sandboxes
 
@@ -165,7 +184,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from hub.crm import load_crm_settings
+
     config = load_config(args.config)
+    crm = load_crm_settings(config.raw)
     s = config.settings
     summary = {
         "ok": True,
@@ -173,13 +195,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         "clinic": s.clinic_name,
         "timezone": s.hours.timezone,
         "channels": sorted(c.value for c in s.channels),
+        "sources": sorted(config.sources),
+        "crm": sorted(name for name, c in crm.items() if c.enabled),
         "cadence_steps": [step.key for step in s.cadence.steps],
         "templates": len(s.templates),
         "triage_rules": len(s.triage.rules),
     }
-    _emit(
-        summary, as_json=args.json, human=f"{config.source}: OK ({s.clinic_name}, {len(s.channels)} channels)"
-    )
+    _emit(summary, as_json=args.json, human=f"{config.source}: OK ({s.clinic_name}, {len(s.channels)} channels)")
     return EXIT_OK
 
 
@@ -189,9 +211,7 @@ def _inquiry_data(args: argparse.Namespace) -> dict[str, Any]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SkipRecord(
-                f"the file is not JSON: {exc.msg} at line {exc.lineno}", code="invalid_json"
-            ) from None
+            raise SkipRecord(f"the file is not JSON: {exc.msg} at line {exc.lineno}", code="invalid_json") from None
         if not isinstance(data, dict):
             raise SkipRecord("the file must hold one JSON object", code="invalid_json")
         return dict(data)
@@ -201,9 +221,7 @@ def _inquiry_data(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             flags[key] = value
     if args.consent:
-        flags["consent"] = {
-            c: {"granted": True, "wording": "given verbally", "source": "cli"} for c in args.consent
-        }
+        flags["consent"] = {c: {"granted": True, "wording": "given verbally", "source": "cli"} for c in args.consent}
     return flags
 
 
@@ -214,7 +232,7 @@ def cmd_leads_add(args: argparse.Namespace) -> int:
         inquiry = inquiry_from_json(_inquiry_data(args), config=hub.config, received_at=now, source="cli")
         result = hub.intake.submit(inquiry, actor=_actor(), now=now)
         if not result.ok or result.lead is None:
-            data = {"ok": False, "violations": [_v(v) for v in result.violations]}
+            data = {"ok": False, "violations": [_violation(v) for v in result.violations]}
             human = "rejected:\n" + "\n".join(f"  - {v.field}: {v.message}" for v in result.violations)
             _emit(data, as_json=args.json, human=human)
             return EXIT_REJECTED
@@ -230,7 +248,7 @@ def cmd_leads_add(args: argparse.Namespace) -> int:
         hub.close()
 
 
-def _v(v: Any) -> dict[str, str]:
+def _violation(v: Any) -> dict[str, str]:
     return {"field": v.field, "rule": v.rule, "message": v.message}
 
 
@@ -270,39 +288,144 @@ def _human_lead(view: dict[str, Any]) -> str:
         f"  intent: {view['intent'] or '(unknown)'}  needs: {', '.join(view['needs']) or '-'}"
         + ("  URGENT" if view["urgent"] else ""),
         "  next action: "
-        + (
-            f"{action['kind']} by {action['due_at']} ({action['owner_queue']})"
-            if action
-            else "(none: closed)"
-        ),
+        + (f"{action['kind']} by {action['due_at']} ({action['owner_queue']})" if action else "(none: closed)"),
         "  consent: " + ", ".join(f"{k} {v['state']}" for k, v in view["consent"].items()),
         "  follow-ups:",
     ]
-    lines += [
-        f"    {f['due_at']}  {f['label']:<40} {f['channel'] or '-':<6} {f['status']}"
-        for f in view["follow_ups"]
-    ]
+    lines += [f"    {f['due_at']}  {f['label']:<40} {f['channel'] or '-':<6} {f['status']}" for f in view["follow_ups"]]
     return "\n".join(lines)
 
 
-def _hub(args: argparse.Namespace) -> Hub:
-    return build_hub(config_path=args.config, database_url=args.database_url)
+def cmd_leads_overdue(args: argparse.Namespace) -> int:
+    hub = _hub(args)
+    try:
+        with hub.store.tx() as session:
+            found = breaches(session, now=hub.clock())
+        rows = [
+            {
+                "lead_id": b.lead_id,
+                "channel": b.channel,
+                "received_at": b.received_at.isoformat(),
+                "due_at": b.due_at.isoformat(),
+                "owner_queue": b.owner_queue,
+                "minutes_over": b.minutes_over,
+            }
+            for b in found
+        ]
+        human = "\n".join(
+            f"{r['lead_id']}  {r['channel']:<20} {r['owner_queue']:<22} {r['minutes_over']:>6} min over" for r in rows
+        )
+        _emit(
+            {"ok": True, "overdue": rows},
+            as_json=args.json,
+            human=human or "no lead is past its response target",
+        )
+        return EXIT_OK
+    finally:
+        hub.close()
 
 
-COMMANDS = {
-    ("init", None): cmd_init,
-    ("run", None): cmd_run,
-    ("sandbox", None): cmd_sandbox,
-    ("check-config", None): cmd_check_config,
-    ("leads", "add"): cmd_leads_add,
-    ("leads", "show"): cmd_leads_show,
-}
+def cmd_sync(args: argparse.Namespace) -> int:
+    hub = _hub(args)
+    try:
+        engine = hub.sync_engine()
+        if engine is None:
+            raise ConfigError(["crm: no enabled CRM is connected; see `nurturehub connect`"])
+        names = [args.crm] if args.crm else list(engine.names)
+        summary: dict[str, Any] = {}
+        for name in names:
+            if name not in engine.destinations:
+                raise ConfigError([f"crm.{name}: not enabled or not connected"])
+            now = hub.clock()
+            sys.stderr.write(f"{name}: pushing …\r")
+            pushed = engine.push(name, now=now, limit=100_000)
+            sys.stderr.write(f"{name}: pulling{' (backfill)' if args.backfill else ''} …\r")
+            pulled = engine.pull(name, now=hub.clock(), backfill=args.backfill)
+            again = engine.push(name, now=hub.clock(), limit=100_000)  # what the pull produced
+            summary[name] = {
+                "written": pushed.written + again.written,
+                "failed": pushed.failed + again.failed,
+                "retrying": pushed.retrying + again.retrying,
+                "paused": pushed.paused or again.paused,
+                "records_read": pulled.records,
+                "leads_changed": pulled.changed,
+                "violations": pulled.violations,
+                "task_completions": pulled.touches,
+            }
+        human = "\n".join(
+            f"{n}: wrote {s['written']} ({s['failed']} failed, {s['retrying']} to retry)"
+            f"{' PAUSED: daily API allowance spent' if s['paused'] else ''}; read {s['records_read']} records, "
+            f"{s['leads_changed']} leads changed, {s['task_completions']} completions, {s['violations']} violations"
+            for n, s in summary.items()
+        )
+        _emit({"ok": True, "crm": summary}, as_json=args.json, human=human)
+        return EXIT_OK
+    finally:
+        hub.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def cmd_connect(args: argparse.Namespace) -> int:
+    from hub.connect import connect_interactively
+
+    hub = _hub(args)
+    try:
+        detail = connect_interactively(hub, args.crm, timeout=args.timeout, out=sys.stdout)
+        sys.stdout.write(f"{args.crm}: {detail}\n")
+        return EXIT_OK
+    finally:
+        hub.close()
+
+
+def cmd_crm_setup(args: argparse.Namespace) -> int:
+    from connectors.hubspot import HubSpotConnector
+    from hub.crm import build_connector
+
+    hub = _hub(args)
+    try:
+        connector = build_connector(hub.crm[args.crm], hub.tokens(args.crm))
+        assert isinstance(connector, HubSpotConnector)
+        created = connector.ensure_schema()
+        sys.stdout.write(f"{args.crm}: created {', '.join(created) or 'nothing (all properties exist)'}\n")
+        return EXIT_OK
+    finally:
+        hub.close()
+
+
+def cmd_send_test_event(args: argparse.Namespace) -> int:
+    from hub.test_events import send_test_event
+
+    config = load_config(args.config)
+    response = send_test_event(config, args.source, url=args.url, payload_file=args.file)
+    sys.stdout.write(f"{response.status_code} {response.text.strip()}\n")
+    return EXIT_OK if response.status_code < 300 else EXIT_ERROR
+
+
+def cmd_inbox_replay(args: argparse.Namespace) -> int:
+    hub = _hub(args)
+    try:
+        count = hub.inbox.replay(source=args.source, now=hub.clock())
+        sys.stdout.write(f"{count} event(s) will be processed again\n")
+        return EXIT_OK
+    finally:
+        hub.close()
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    hub = _hub(args)
+    try:
+        engine = hub.sync_engine()
+        count = engine.retry_failed(name=args.crm, now=hub.clock()) if engine else 0
+        sys.stdout.write(f"{count} write(s) will be sent again\n")
+        return EXIT_OK
+    finally:
+        hub.close()
+
+
+def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run the command, turning the error tree into exit codes and messages."""
+    args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose)
-    handler = COMMANDS[(args.command, getattr(args, "leads_command", None))]
+    handler: Handler = args.func
     try:
         return handler(args)
     except ConfigError as exc:
@@ -321,3 +444,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             sys.stderr.write(f"invalid input: {exc}\n")
         return EXIT_ERROR
+    except RetryLater as exc:
+        sys.stderr.write(f"try again later: {exc}\n")
+        return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, _ = build_parser()
+    return dispatch(parser, argv)

@@ -113,9 +113,7 @@ class ClinicSchema(_Strict):
     timezone = fields.String(required=True, validate=_valid_zone)
     language = fields.String(load_default="en", validate=_LANG)
     callback_number = fields.String(load_default="", validate=_valid_phone)
-    phone_region = fields.String(
-        load_default="US", validate=validate.Regexp(r"^[A-Z]{2}$", error="must be like 'US'")
-    )
+    phone_region = fields.String(load_default="US", validate=validate.Regexp(r"^[A-Z]{2}$", error="must be like 'US'"))
     holidays = fields.List(fields.Date(), load_default=list)
     hours = fields.Nested(HoursSchema, required=True)
     locations = fields.List(fields.Nested(LocationSchema), load_default=list)
@@ -126,9 +124,7 @@ class RoutingSchema(_Strict):
     clinical_queue = fields.String(required=True, validate=validate.Length(min=1))
     insurance_queue = fields.String(required=True, validate=validate.Length(min=1))
     referral_queue = fields.String(required=True, validate=validate.Length(min=1))
-    language_queues = fields.Dict(
-        keys=fields.String(validate=_LANG), values=fields.String(), load_default=dict
-    )
+    language_queues = fields.Dict(keys=fields.String(validate=_LANG), values=fields.String(), load_default=dict)
 
 
 class ChannelSchema(_Strict):
@@ -162,14 +158,10 @@ class ConsentSchema(_Strict):
     )
     sms_per_day = fields.Integer(load_default=1, validate=validate.Range(min=0, max=10))
     sms_per_week = fields.Integer(load_default=3, validate=validate.Range(min=0, max=50))
-    response_needs_consent = fields.List(
-        fields.Enum(ContactChannel, by_value=True), load_default=lambda: ["sms"]
-    )
+    response_needs_consent = fields.List(fields.Enum(ContactChannel, by_value=True), load_default=lambda: ["sms"])
 
 
-_PHRASES = fields.Dict(
-    keys=fields.String(), values=fields.List(fields.String(validate=validate.Length(min=1)))
-)
+_PHRASES = fields.Dict(keys=fields.String(), values=fields.List(fields.String(validate=validate.Length(min=1))))
 
 
 class TriageSchema(_Strict):
@@ -219,17 +211,13 @@ class InstanceSchema(_Strict):
 class ConfigSchema(_Strict):
     clinic = fields.Nested(ClinicSchema, required=True)
     routing = fields.Nested(RoutingSchema, required=True)
-    channels = fields.Dict(
-        keys=fields.Enum(Channel, by_value=True), values=fields.Nested(ChannelSchema), required=True
-    )
+    channels = fields.Dict(keys=fields.Enum(Channel, by_value=True), values=fields.Nested(ChannelSchema), required=True)
     cadence = fields.Nested(CadenceSchema, required=True)
     consent = fields.Nested(ConsentSchema, load_default=lambda: ConsentSchema().load({}))
     triage = fields.Nested(TriageSchema, load_default=lambda: TriageSchema().load({}))
     templates = fields.List(fields.Nested(TemplateSchema), required=True)
     store = fields.Nested(StoreSchema, load_default=lambda: StoreSchema().load({}))
-    sources = fields.Dict(
-        keys=fields.String(validate=_IDENT), values=fields.Nested(SourceSchema), load_default=dict
-    )
+    sources = fields.Dict(keys=fields.String(validate=_IDENT), values=fields.Nested(SourceSchema), load_default=dict)
     inbox = fields.Nested(InboxSchema, load_default=lambda: InboxSchema().load({}))
     instance = fields.Nested(InstanceSchema, load_default=lambda: InstanceSchema().load({}))
 
@@ -350,12 +338,7 @@ def _secrets_in(data: Any, prefix: str = "") -> list[str]:
     if isinstance(data, Mapping):
         for key, value in data.items():
             path = f"{prefix}.{key}" if prefix else str(key)
-            if (
-                isinstance(value, str)
-                and value
-                and _SECRET_KEY.search(str(key))
-                and not str(key).endswith("_env")
-            ):
+            if isinstance(value, str) and value and _SECRET_KEY.search(str(key)) and not str(key).endswith("_env"):
                 found.append(
                     f"{path}: secrets do not belong in the config file; name an environment variable "
                     f"with '{key}_env' instead"
@@ -466,9 +449,7 @@ def _build(
     except ValueError as exc:
         problems.append(f"cadence.steps: {exc}")
         cadence = Cadence(
-            steps=(
-                CadenceStep(key="day0_call", label="Day 0 call", day=0, action=StepAction.CALL, template="x"),
-            )
+            steps=(CadenceStep(key="day0_call", label="Day 0 call", day=0, action=StepAction.CALL, template="x"),)
         )
 
     channels: dict[Channel, ChannelSettings] = {}
@@ -479,9 +460,7 @@ def _build(
             problems.append(f"channels.{channel}.first_response_template: no template has the id {missing!r}")
     if Channel.OTHER not in channels:
         problems.append("channels.other: required: the fallback channel for sources without one")
-        channels[Channel.OTHER] = ChannelSettings(
-            channel=Channel.OTHER, owner_queue="Front Desk", response_minutes=30
-        )
+        channels[Channel.OTHER] = ChannelSettings(channel=Channel.OTHER, owner_queue="Front Desk", response_minutes=30)
 
     consent = data["consent"]
     contact = ContactRules(

@@ -80,13 +80,9 @@ class Inbox:
 
     # --- the request path ---------------------------------------------------------------------
 
-    def accept(
-        self, *, source: str, event_id: str, event_type: str, payload: Any, received_at: datetime
-    ) -> bool:
+    def accept(self, *, source: str, event_id: str, event_type: str, payload: Any, received_at: datetime) -> bool:
         """Store one verified event. Returns True when it is new, False for a duplicate delivery."""
-        blob = self.vault.encrypt(
-            json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        )
+        blob = self.vault.encrypt(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
         values = {
             "source": source,
             "event_id": event_id[:200],
@@ -148,9 +144,7 @@ class Inbox:
                 if source is None:
                     raise SkipRecord(f"source {row.source!r} is no longer configured", code="unknown_source")
                 if row.payload is None:
-                    raise SkipRecord(
-                        "payload was purged; it cannot be processed again", code="payload_purged"
-                    )
+                    raise SkipRecord("payload was purged; it cannot be processed again", code="payload_purged")
                 payload = json.loads(self.vault.decrypt(row.payload))
                 data = self.mapper(source, payload)
                 lead_id = None
@@ -158,7 +152,7 @@ class Inbox:
                     from hub.inquiry_schema import inquiry_from_json
 
                     inquiry = inquiry_from_json(
-                        {**data, "channel": source.channel.value},
+                        _with_channel(source, data),
                         config=self.config,
                         received_at=row.received_at,
                         source=f"{source.type}:{source.name}",
@@ -197,9 +191,7 @@ class Inbox:
             session.execute(
                 update(InboxRow)
                 .where(InboxRow.id == row_id)
-                .values(
-                    status="parked", error=reason[:2000], processed_at=now, attempts=InboxRow.attempts + 1
-                )
+                .values(status="parked", error=reason[:2000], processed_at=now, attempts=InboxRow.attempts + 1)
             )
 
     def _retry(self, row_id: int, error: str, *, now: datetime) -> bool:
@@ -217,21 +209,15 @@ class Inbox:
 
     # --- operations ---------------------------------------------------------------------------
 
-    def replay(
-        self, *, source: str | None = None, row_ids: Sequence[int] | None = None, now: datetime
-    ) -> int:
+    def replay(self, *, source: str | None = None, row_ids: Sequence[int] | None = None, now: datetime) -> int:
         """Send parked (and dead) events through again from the start. Returns how many."""
         with self.store.tx() as session:
-            query = update(InboxRow).where(
-                InboxRow.status.in_(("parked", "dead")), InboxRow.payload.is_not(None)
-            )
+            query = update(InboxRow).where(InboxRow.status.in_(("parked", "dead")), InboxRow.payload.is_not(None))
             if source is not None:
                 query = query.where(InboxRow.source == source)
             if row_ids is not None:
                 query = query.where(InboxRow.id.in_(list(row_ids)))
-            result = session.execute(
-                query.values(status="pending", next_attempt_at=now, attempts=0, error=None)
-            )
+            result = session.execute(query.values(status="pending", next_attempt_at=now, attempts=0, error=None))
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     def purge(self, *, now: datetime) -> int:
@@ -240,9 +226,7 @@ class Inbox:
         with self.store.tx() as session:
             result = session.execute(
                 update(InboxRow)
-                .where(
-                    InboxRow.status == "done", InboxRow.processed_at < cutoff, InboxRow.payload.is_not(None)
-                )
+                .where(InboxRow.status == "done", InboxRow.processed_at < cutoff, InboxRow.payload.is_not(None))
                 .values(payload=None)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
@@ -251,3 +235,11 @@ class Inbox:
 def backoff(attempt: int, rng: random.Random, *, base: float = 5.0, cap: float = 3600.0) -> timedelta:
     """Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2**attempt)] s."""
     return timedelta(seconds=rng.uniform(0, min(cap, base * 2**attempt)))
+
+
+def _with_channel(source: Source, data: dict[str, Any]) -> dict[str, Any]:
+    """The source's channel, unless a Standard Webhooks sender (which posts the hub's own inquiry
+    JSON) named a more specific one — a call-tracking service covering GBP calls and phone calls."""
+    if source.type == "standard_webhook" and data.get("channel"):
+        return data
+    return {**data, "channel": source.channel.value}

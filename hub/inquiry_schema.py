@@ -97,9 +97,7 @@ def inquiry_from_json(
         loaded = InquirySchema().load(data)
     except ValidationError as exc:
         problems = flatten_errors(exc.messages)
-        raise SkipRecord(
-            "; ".join(problems), field=problems[0].split(":", 1)[0], code="invalid_inquiry"
-        ) from None
+        raise SkipRecord("; ".join(problems), field=problems[0].split(":", 1)[0], code="invalid_inquiry") from None
     problems = []
     if loaded["location"] and loaded["location"] not in config.locations:
         problems.append(f"location: unknown location id; known: {', '.join(sorted(config.locations))}")

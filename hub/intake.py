@@ -50,9 +50,7 @@ class Intake:
         with self.store.tx() as session:
             return self.submit_in(session, inquiry, actor=actor, now=now)
 
-    def submit_in(
-        self, session: Session, inquiry: Inquiry, *, actor: str, now: datetime | None = None
-    ) -> CommitResult:
+    def submit_in(self, session: Session, inquiry: Inquiry, *, actor: str, now: datetime | None = None) -> CommitResult:
         """Commit ``inquiry`` inside the caller's transaction (the inbox worker marks the event
         processed in the same one).
 
@@ -61,11 +59,7 @@ class Intake:
         """
         at = now or inquiry.received_at
         try:
-            phone = (
-                normalize_phone(inquiry.phone, default_region=self.config.phone_region)
-                if inquiry.phone
-                else None
-            )
+            phone = normalize_phone(inquiry.phone, default_region=self.config.phone_region) if inquiry.phone else None
             email = normalize_email(inquiry.email) if inquiry.email else None
         except InvalidContact as exc:
             field = "phone" if str(exc).startswith("phone") else "email"

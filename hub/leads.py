@@ -90,15 +90,9 @@ def commit_lead(
     lead = decision.lead
     new_version = repo.save_lead(session, lead, expected_version=version)
     plan = plan_for(lead, session, config, now=now)
-    owner = (
-        lead.next_action.owner_queue
-        if lead.next_action
-        else config.settings.channel(lead.channel).owner_queue
-    )
+    owner = lead.next_action.owner_queue if lead.next_action else config.settings.channel(lead.channel).owner_queue
     changes = repo.replace_plan(session, lead.id, plan, owner_queue=owner, now=now)
-    repo.enqueue(
-        session, destinations=destinations, kind="upsert_lead", key=lead.id, lead_id=lead.id, now=now
-    )
+    repo.enqueue(session, destinations=destinations, kind="upsert_lead", key=lead.id, lead_id=lead.id, now=now)
     for kind, keys in (("cancel_task", changes.cancel), ("upsert_task", changes.resend)):
         for step_key in keys:
             key = f"{lead.id}:{step_key}"

@@ -28,9 +28,7 @@ OUTBOX_PROCESSED = Counter(
     ["destination", "outcome"],
     registry=REGISTRY,
 )
-API_CALLS = Counter(
-    "nurturehub_crm_api_calls_total", "API calls made to a CRM", ["destination"], registry=REGISTRY
-)
+API_CALLS = Counter("nurturehub_crm_api_calls_total", "API calls made to a CRM", ["destination"], registry=REGISTRY)
 API_BUDGET_REMAINING = Gauge(
     "nurturehub_crm_api_budget_remaining",
     "Daily API calls left, as the CRM last reported",
@@ -38,9 +36,7 @@ API_BUDGET_REMAINING = Gauge(
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge("nurturehub_queue_depth", "Pending items", ["queue"], registry=REGISTRY)
-QUEUE_AGE = Gauge(
-    "nurturehub_queue_oldest_age_seconds", "Age of the oldest pending item", ["queue"], registry=REGISTRY
-)
+QUEUE_AGE = Gauge("nurturehub_queue_oldest_age_seconds", "Age of the oldest pending item", ["queue"], registry=REGISTRY)
 SPEED_TO_LEAD = Histogram(
     "nurturehub_speed_to_lead_seconds",
     "Receipt to first attempt, per channel",

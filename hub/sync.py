@@ -196,9 +196,7 @@ class SyncEngine:
                 row.attempts += 1
             return [_Item(r.id, r.kind, r.key, r.lead_id, r.attempts) for r in rows]
 
-    def _push_leads(
-        self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport
-    ) -> None:
+    def _push_leads(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
         writes: list[RecordWrite] = []
         by_key: dict[str, _Item] = {}
         failures: dict[int, str] = {}
@@ -242,9 +240,7 @@ class SyncEngine:
                 else:
                     self._settle_failure(session, dest, item, outcome, now=now, report=report)
 
-    def _push_tasks(
-        self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport
-    ) -> None:
+    def _push_tasks(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
         writes: list[TaskWrite] = []
         by_key: dict[str, _Item] = {}
         waiting: list[_Item] = []
@@ -256,9 +252,7 @@ class SyncEngine:
                 if crm_id is None:
                     waiting.append(item)  # the lead's own upsert has not landed yet
                     continue
-                task = self._task(
-                    session, lead_id, step, crm_id, cancelled=item.kind == "cancel_task", now=now
-                )
+                task = self._task(session, lead_id, step, crm_id, cancelled=item.kind == "cancel_task", now=now)
                 if task is None:
                     failures[item.id] = f"follow_up_missing: no follow-up {step!r} for lead {lead_id}"
                     continue
@@ -271,9 +265,7 @@ class SyncEngine:
             except BudgetExhausted:
                 raise
             except RetryLater as exc:
-                self._retry_all(
-                    list(by_key.values()), str(exc), now=now, retry_after=exc.retry_after, report=report
-                )
+                self._retry_all(list(by_key.values()), str(exc), now=now, retry_after=exc.retry_after, report=report)
                 outcomes = []
         with self.store.tx() as session:
             for item in waiting:
@@ -353,17 +345,13 @@ class SyncEngine:
 
     def _done(self, session: Session, item_id: int, *, now: datetime) -> None:
         session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == item_id)
-            .values(status="done", done_at=now, last_error=None)
+            update(OutboxRow).where(OutboxRow.id == item_id).values(status="done", done_at=now, last_error=None)
         )
 
     def _fail(self, session: Session, item_id: int, message: str, *, now: datetime) -> None:
         """Not retriable as it is: a sync error for an admin, retriable after a fix."""
         session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == item_id)
-            .values(status="failed", last_error=message[:2000])
+            update(OutboxRow).where(OutboxRow.id == item_id).values(status="failed", last_error=message[:2000])
         )
         log.warning("outbox item %d failed: %s", item_id, message.split(":", 1)[0])
 
@@ -372,9 +360,7 @@ class SyncEngine:
     ) -> None:
         if item.attempts >= self.config.inbox.max_attempts:
             session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == item.id)
-                .values(status="dead", last_error=message[:2000])
+                update(OutboxRow).where(OutboxRow.id == item.id).values(status="dead", last_error=message[:2000])
             )
             return
         wait = delay if delay is not None else backoff(item.attempts, self._rng, base=2.0, cap=1800.0)
@@ -453,9 +439,7 @@ class SyncEngine:
             )
         log.warning("%s: daily API allowance spent; calls paused until %s", name, until.isoformat())
 
-    def retry_failed(
-        self, *, name: str | None = None, item_ids: Sequence[int] | None = None, now: datetime
-    ) -> int:
+    def retry_failed(self, *, name: str | None = None, item_ids: Sequence[int] | None = None, now: datetime) -> int:
         """Send failed and dead items again (after the admin fixed the mapping or the CRM)."""
         with self.store.tx() as session:
             query = update(OutboxRow).where(OutboxRow.status.in_(("failed", "dead")))
@@ -630,9 +614,7 @@ class SyncEngine:
             follow_up = session.scalars(
                 select(FollowUpRow).where(FollowUpRow.lead_id == lead_id, FollowUpRow.step_key == step)
             ).one_or_none()
-            channel = (
-                ContactChannel(follow_up.channel) if follow_up and follow_up.channel else ContactChannel.CALL
-            )
+            channel = ContactChannel(follow_up.channel) if follow_up and follow_up.channel else ContactChannel.CALL
             outcome = _OUTCOME.get(change.outcome or "", TouchOutcome.ATTEMPTED)
             touch = Touch(channel=channel, outcome=outcome, at=at, step=step)
             if not repo.add_touch(session, lead_id, touch, source_ref=f"{dest.name}:task:{change.crm_id}"):
@@ -714,9 +696,7 @@ def _picklist_problems(values: Mapping[str, Any], fields: Mapping[str, FieldInfo
     for name, value in values.items():
         info = fields.get(name)
         if info is None:
-            problems.append(
-                f"{name}: no such field in {system} (run nurturehub crm setup, or fix the mapping)"
-            )
+            problems.append(f"{name}: no such field in {system} (run nurturehub crm setup, or fix the mapping)")
         elif not info.writable:
             problems.append(f"{name}: the field is read-only in {system}")
         elif (
@@ -742,9 +722,7 @@ def _link(session: Session, lead_id: str, system: str, crm_id: str) -> None:
 
 def _crm_id(session: Session, lead_id: str, system: str) -> str | None:
     return session.scalar(
-        select(ExternalIdRow.external_id).where(
-            ExternalIdRow.lead_id == lead_id, ExternalIdRow.system == system
-        )
+        select(ExternalIdRow.external_id).where(ExternalIdRow.lead_id == lead_id, ExternalIdRow.system == system)
     )
 
 
@@ -752,9 +730,7 @@ def _lead_for(session: Session, system: str, change: Change) -> str | None:
     if change.external_id and session.get(LeadRow, change.external_id) is not None:
         return change.external_id
     return session.scalar(
-        select(ExternalIdRow.lead_id).where(
-            ExternalIdRow.system == system, ExternalIdRow.external_id == change.crm_id
-        )
+        select(ExternalIdRow.lead_id).where(ExternalIdRow.system == system, ExternalIdRow.external_id == change.crm_id)
     )
 
 
@@ -868,9 +844,7 @@ def _after_task(lead: Lead, outcome: str | None, *, at: datetime, now: datetime)
             )
             return lead.evolve(stage=Stage.SCHEDULED, next_action=action)
         case "declined":
-            return lead.evolve(
-                stage=Stage.DECLINED, next_action=None, close_reason="declined (recorded in the CRM)"
-            )
+            return lead.evolve(stage=Stage.DECLINED, next_action=None, close_reason="declined (recorded in the CRM)")
         case "reached":
             return lead.evolve(stage=Stage.REACHED) if lead.stage in (Stage.NEW, Stage.ATTEMPTING) else lead
         case _:

@@ -17,9 +17,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def lead_view(
-    lead: Lead, *, follow_ups: Sequence[FollowUpRow] = (), touches: Sequence[Touch] = ()
-) -> dict[str, Any]:
+def lead_view(lead: Lead, *, follow_ups: Sequence[FollowUpRow] = (), touches: Sequence[Touch] = ()) -> dict[str, Any]:
     """Everything about one lead (PHI included: callers audit the view)."""
     action = lead.next_action
     return {
@@ -80,7 +78,6 @@ def lead_view(
             for f in follow_ups
         ],
         "touches": [
-            {"channel": t.channel.value, "outcome": t.outcome.value, "at": _iso(t.at), "step": t.step}
-            for t in touches
+            {"channel": t.channel.value, "outcome": t.outcome.value, "at": _iso(t.at), "step": t.step} for t in touches
         ],
     }

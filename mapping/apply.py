@@ -178,9 +178,7 @@ def _map_rules(
         if is_empty(value):
             if rule.required:
                 looked = ", ".join(rule.sources) or "its default"
-                errors.append(
-                    FieldError(rule.target, f"required, but there is no value (looked at {looked})")
-                )
+                errors.append(FieldError(rule.target, f"required, but there is no value (looked at {looked})"))
             else:
                 absent.append(rule.target)
             continue
@@ -304,9 +302,7 @@ def _reverse(rules: Sequence[Rule], crm_record: Mapping[str, Any]) -> MappingRes
         if hub_path in values:
             if values[hub_path] != value:
                 warnings.append(
-                    FieldError(
-                        hub_path, f"{sources[hub_path]} and {rule.target} disagree; kept {sources[hub_path]}"
-                    )
+                    FieldError(hub_path, f"{sources[hub_path]} and {rule.target} disagree; kept {sources[hub_path]}")
                 )
             continue
         values[hub_path] = value
@@ -415,8 +411,7 @@ class Preview:
                 "sources": list(row.sources),
                 "has_errors": row.has_errors,
                 "cells": [
-                    {"status": c.status, "value": c.value, "error": c.error, "source": c.source}
-                    for c in row.cells
+                    {"status": c.status, "value": c.value, "error": c.error, "source": c.source} for c in row.cells
                 ],
             }
             for row in self.rows

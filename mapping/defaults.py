@@ -160,9 +160,7 @@ def _typeform() -> FieldMapping:
             ),
             _rule("consent.sms.source", transforms=[_t("default", constant="typeform:sms_consent")]),
             _rule("campaign", "form_response.hidden.utm_campaign", transforms=[_t("trim")]),
-            _rule(
-                "external_ids.typeform", "form_response.token", required=True, transforms=[_t("to_string")]
-            ),
+            _rule("external_ids.typeform", "form_response.token", required=True, transforms=[_t("to_string")]),
         ),
     )
 
@@ -224,9 +222,7 @@ def _calcom() -> FieldMapping:
                 *name_sources,
                 transforms=[_t("split_full_name", part="last", first_path=f"{attendee}.firstName")],
             ),
-            _rule(
-                "email", f"{attendee}.email", f"{responses}.email.value", transforms=[_t("normalize_email")]
-            ),
+            _rule("email", f"{attendee}.email", f"{responses}.email.value", transforms=[_t("normalize_email")]),
             _rule(
                 "phone",
                 f"{attendee}.phoneNumber",
@@ -292,9 +288,7 @@ def _calendly() -> FieldMapping:
                 *name_sources,
                 transforms=[_t("split_full_name", part="last", first_path="payload.first_name")],
             ),
-            _rule(
-                "email", "payload.email", f"{qa}[question=Email].answer", transforms=[_t("normalize_email")]
-            ),
+            _rule("email", "payload.email", f"{qa}[question=Email].answer", transforms=[_t("normalize_email")]),
             _rule(
                 "phone",
                 "payload.text_reminder_number",
@@ -317,9 +311,7 @@ def _calendly() -> FieldMapping:
             ),
             _rule("consent.sms.granted", f'{qa}[question="{consent_q}"].answer', transforms=[_t("boolean")]),
             _rule("consent.sms.wording", f'{qa}[question="{consent_q}"].question'),
-            _rule(
-                "consent.sms.source", transforms=[_t("default", constant="calendly:questions_and_answers")]
-            ),
+            _rule("consent.sms.source", transforms=[_t("default", constant="calendly:questions_and_answers")]),
             _rule("campaign", "payload.tracking.utm_campaign", transforms=[_t("trim")]),
             _rule("external_ids.calendly", "payload.uri", required=True),
         ),
@@ -464,9 +456,7 @@ def _salesforce(object_name: str) -> FieldMapping:
                 ("Voicemail", ContactChannel.VOICEMAIL),
             )
         ),
-        _rule(
-            "Preferred_Language__c", "preferred_language", direction=_BOTH, conflict=Conflict.FILL_IF_BLANK
-        ),
+        _rule("Preferred_Language__c", "preferred_language", direction=_BOTH, conflict=Conflict.FILL_IF_BLANK),
         _rule("Channel__c", "channel", direction=_HUB, conflict=Conflict.HUB_WINS),
         _rule("Urgent__c", "urgent", direction=_HUB, conflict=Conflict.HUB_WINS),
     ]
@@ -494,9 +484,7 @@ def _hubspot() -> FieldMapping:
         _rule("nurturehub_intent", "intent", direction=_HUB, conflict=Conflict.HUB_WINS),
         _rule("nurturehub_next_action", "next_action.kind", direction=_HUB, conflict=Conflict.HUB_WINS),
         _rule("nurturehub_next_action_due", "next_action.due_at", direction=_HUB, conflict=Conflict.HUB_WINS),
-        _rule(
-            "nurturehub_owner_queue", "next_action.owner_queue", direction=_HUB, conflict=Conflict.HUB_WINS
-        ),
+        _rule("nurturehub_owner_queue", "next_action.owner_queue", direction=_HUB, conflict=Conflict.HUB_WINS),
         _rule("nurturehub_score", "score", direction=_HUB, conflict=Conflict.HUB_WINS),
         _rule("nurturehub_stage", "stage", direction=_HUB, conflict=Conflict.HUB_WINS),
         *(

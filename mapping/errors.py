@@ -27,9 +27,7 @@ class MappingError(ValueError):
     """
 
     def __init__(self, problems: Sequence[str | tuple[str, str]], *, source: str = "mapping") -> None:
-        self.pairs: tuple[tuple[str, str], ...] = tuple(
-            p if isinstance(p, tuple) else _split(p) for p in problems
-        )
+        self.pairs: tuple[tuple[str, str], ...] = tuple(p if isinstance(p, tuple) else _split(p) for p in problems)
         self.problems: tuple[str, ...] = tuple(f"{k}: {m}" if k else m for k, m in self.pairs)
         self.source = source
         lines = "\n".join(f"  - {p}" for p in self.problems)

@@ -146,8 +146,7 @@ def picklist_problems(mapping: FieldMapping, describe: Mapping[str, FieldInfo]) 
             problems.append(
                 FieldError(
                     rule.target,
-                    f"{rule.target}: hub value {_show(origin)} of {rule.sources[0]} "
-                    f"cannot be written ({message})",
+                    f"{rule.target}: hub value {_show(origin)} of {rule.sources[0]} cannot be written ({message})",
                 )
             )
         if info.picklist_values is not None:

@@ -241,9 +241,7 @@ def _plain(value: Any) -> Any:
 class _StrictBoolean(fields.Field[bool]):
     default_error_messages = {"invalid": "must be true or false"}  # noqa: RUF012
 
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> bool:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> bool:
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
@@ -252,9 +250,7 @@ class _StrictBoolean(fields.Field[bool]):
 class _AwareDateTimeText(fields.Field[str]):
     default_error_messages = {"invalid": "must be an ISO 8601 date and time with a UTC offset"}  # noqa: RUF012
 
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> str:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
         if not isinstance(value, str):
             raise self.make_error("invalid")
         try:

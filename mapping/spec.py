@@ -210,9 +210,7 @@ def _own_problems(rule: Rule) -> list[tuple[str, str]]:
         if not isinstance(step, TransformStep):
             problems.append((f"transforms[{i}]", "must be a TransformStep"))
     if not rule.sources and not (
-        rule.transforms
-        and isinstance(rule.transforms[0], TransformStep)
-        and rule.transforms[0].definition.fills_empty
+        rule.transforms and isinstance(rule.transforms[0], TransformStep) and rule.transforms[0].definition.fills_empty
     ):
         problems.append(("sources", "give a source path, or start the chain with default or concat"))
     return problems
@@ -289,9 +287,7 @@ def target_overlaps(targets: Iterable[tuple[int, str]]) -> dict[int, tuple[str, 
     return found
 
 
-def mapping_problems(
-    kind: MappingKind, rules: Iterable[tuple[int, Rule]]
-) -> dict[int, list[tuple[str, str]]]:
+def mapping_problems(kind: MappingKind, rules: Iterable[tuple[int, Rule]]) -> dict[int, list[tuple[str, str]]]:
     """Every rule's problems within a mapping of ``kind``, by rule index (overlapping targets included).
 
     Args:

@@ -70,9 +70,7 @@ class _ScalarField(fields.Field[Scalar]):
 
     default_error_messages = {"invalid": "must be text, a number or true/false"}  # noqa: RUF012
 
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> Scalar:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Scalar:
         if not _is_scalar(value):
             raise self.make_error("invalid")
         return value  # type: ignore[no-any-return]
@@ -214,9 +212,7 @@ class _BooleanParams(Schema):
 
     @validates_schema
     def _disjoint(self, data: Mapping[str, Any], **_: Any) -> None:
-        both = {_fold(v) for v in data.get("true_values", [])} & {
-            _fold(v) for v in data.get("false_values", [])
-        }
+        both = {_fold(v) for v in data.get("true_values", [])} & {_fold(v) for v in data.get("false_values", [])}
         if both:
             raise ValidationError("a word cannot be both true and false", "false_values")
 
@@ -356,9 +352,7 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 @lru_cache(maxsize=4)
 def _datetime_formats(order: str) -> tuple[str, ...]:
-    return tuple(
-        f"{d}{sep}{t}" for d in _DATE_FORMATS[order] for sep in (" ", ", ", " at ") for t in _TIME_FORMATS
-    )
+    return tuple(f"{d}{sep}{t}" for d in _DATE_FORMATS[order] for sep in (" ", ", ", " at ") for t in _TIME_FORMATS)
 
 
 def _parse_date_text(text: str, order: str) -> date | None:

@@ -38,8 +38,7 @@ CONVERSATION_ACTIONS = frozenset(
 def has_nurture_consent(lead: Lead) -> bool:
     """True when the patient granted consent on a channel a nurture sequence can use."""
     return any(
-        lead.consent.state(channel) is ConsentState.GRANTED
-        for channel in (ContactChannel.EMAIL, ContactChannel.SMS)
+        lead.consent.state(channel) is ConsentState.GRANTED for channel in (ContactChannel.EMAIL, ContactChannel.SMS)
     )
 
 

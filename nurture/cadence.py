@@ -124,9 +124,7 @@ class Cadence:
 
 DEFAULT_CADENCE = Cadence(
     steps=(
-        CadenceStep(
-            key="day0_call", label="Day 0 call", day=0, action=StepAction.CALL, template="first_response"
-        ),
+        CadenceStep(key="day0_call", label="Day 0 call", day=0, action=StepAction.CALL, template="first_response"),
         CadenceStep(
             key="day0_text",
             label="Day 0 text or email after missed call",
@@ -265,9 +263,7 @@ def plan_cadence(
             assert missed_touch is not None
             due = _first_allowed(ctx, max(now, missed_touch.at + cadence.text_delay), contact=True)
         else:
-            target_day = hours.next_open_day(
-                max(day0 + timedelta(days=step.day), previous_day + timedelta(days=1))
-            )
+            target_day = hours.next_open_day(max(day0 + timedelta(days=step.day), previous_day + timedelta(days=1)))
             avoid = window_of(first_call_at, ctx.patient_tz) if step.different_time_of_day else None
             due = _slot_on_day(ctx, target_day, avoid=avoid, contact=channel is not None)
         if previous_due is not None and due < previous_due + cadence.min_gap:
@@ -319,10 +315,7 @@ def _stop_reason(lead: Lead, touches: Sequence[Touch]) -> str | None:
         return "booked"
     if lead.stage is Stage.REACHED or any(t.made_contact for t in touches):
         return "reached"
-    if all(
-        lead.consent.state(c) == "denied"
-        for c in (ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL)
-    ):
+    if all(lead.consent.state(c) == "denied" for c in (ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL)):
         return "opted_out"
     return None
 
@@ -392,9 +385,7 @@ def _allowed_on(ctx: _Context, day: date, *, contact: bool) -> tuple[Interval, .
 
 
 @lru_cache(maxsize=65536)
-def _allowed(
-    hours: ClinicHours, window: DailyWindow | None, patient_tz: ZoneInfo, day: date
-) -> tuple[Interval, ...]:
+def _allowed(hours: ClinicHours, window: DailyWindow | None, patient_tz: ZoneInfo, day: date) -> tuple[Interval, ...]:
     opening = hours.intervals_on(day)
     if window is None:
         return opening

@@ -189,9 +189,7 @@ class ContactRules:
         """The calling window for a patient in ``region``: the stricter of federal and state rules."""
         if region and region.upper() in self.state_quiet_hours:
             state = self.state_quiet_hours[region.upper()]
-            return DailyWindow(
-                start=max(state.start, self.quiet_hours.start), end=min(state.end, self.quiet_hours.end)
-            )
+            return DailyWindow(start=max(state.start, self.quiet_hours.start), end=min(state.end, self.quiet_hours.end))
         return self.quiet_hours
 
 
@@ -215,9 +213,7 @@ def may_contact(
     require_aware(at, "at")
     state = ledger.state(channel)
     if state is ConsentState.DENIED:
-        return ContactDecision(
-            allowed=False, reason="consent_denied", detail=f"the patient opted out of {channel}"
-        )
+        return ContactDecision(allowed=False, reason="consent_denied", detail=f"the patient opted out of {channel}")
     if state is not ConsentState.GRANTED:
         if purpose is Purpose.NURTURE:
             return ContactDecision(
@@ -237,9 +233,7 @@ def may_contact(
         local = at.astimezone(tz)
         today = window.on(local.date(), tz)
         if not today.contains(at):
-            earliest = (
-                today.start if at < today.start else window.on(local.date() + timedelta(days=1), tz).start
-            )
+            earliest = today.start if at < today.start else window.on(local.date() + timedelta(days=1), tz).start
             return ContactDecision(
                 allowed=False,
                 reason="quiet_hours",
@@ -256,9 +250,7 @@ def may_contact(
                 allowed=False,
                 reason="sms_daily_cap",
                 detail=f"at most {rules.sms_per_day} text(s) a day",
-                earliest=last_day[len(last_day) - rules.sms_per_day] + timedelta(days=1)
-                if rules.sms_per_day
-                else None,
+                earliest=last_day[len(last_day) - rules.sms_per_day] + timedelta(days=1) if rules.sms_per_day else None,
             )
         if len(last_week) >= rules.sms_per_week:
             return ContactDecision(

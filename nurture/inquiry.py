@@ -147,12 +147,7 @@ def merge_inquiry(
         merged = merged.evolve(intent=Intent.CLINICAL_QUESTION)
     if reopened:
         merged = merged.evolve(stage=Stage.NEW, close_reason=None, created_at=existing.created_at)
-    if (
-        reopened
-        or merged.urgent != existing.urgent
-        or merged.intent != existing.intent
-        or existing.next_action is None
-    ):
+    if reopened or merged.urgent != existing.urgent or merged.intent != existing.intent or existing.next_action is None:
         merged = merged.evolve(next_action=propose_next_action(merged, settings, now=now))
     return merged
 

@@ -47,10 +47,7 @@ _OPEN_FLOW: Mapping[Stage, frozenset[Stage]] = {
 #: back with a new inquiry, or answered after all) or be marked a duplicate.
 ALLOWED_TRANSITIONS: Mapping[Stage, frozenset[Stage]] = {
     **{stage: nexts | CLOSED_STAGES for stage, nexts in _OPEN_FLOW.items()},
-    **{
-        stage: frozenset({Stage.NEW, Stage.ATTEMPTING, Stage.REACHED, Stage.DUPLICATE})
-        for stage in CLOSED_STAGES
-    },
+    **{stage: frozenset({Stage.NEW, Stage.ATTEMPTING, Stage.REACHED, Stage.DUPLICATE}) for stage in CLOSED_STAGES},
 }
 
 #: Stages that mean someone has been in contact or is trying to be ("contacted"/"working").
@@ -78,9 +75,7 @@ class Rejected:
     ok: bool = False
 
 
-def enforce(
-    before: Lead | None, proposed: Lead, settings: NurtureSettings, *, now: datetime
-) -> Accepted | Rejected:
+def enforce(before: Lead | None, proposed: Lead, settings: NurtureSettings, *, now: datetime) -> Accepted | Rejected:
     """Check ``proposed`` (the lead after a change; ``before`` is None for a new lead)."""
     lead = proposed
     if before is None and lead.next_action is None and lead.stage is Stage.NEW:
@@ -95,11 +90,7 @@ def enforce(
 def _check(before: Lead | None, lead: Lead) -> list[Violation]:
     out: list[Violation] = []
     action = lead.next_action
-    if (
-        before is not None
-        and before.stage is not lead.stage
-        and lead.stage not in ALLOWED_TRANSITIONS[before.stage]
-    ):
+    if before is not None and before.stage is not lead.stage and lead.stage not in ALLOWED_TRANSITIONS[before.stage]:
         out.append(
             Violation(
                 field="stage",
@@ -109,11 +100,7 @@ def _check(before: Lead | None, lead: Lead) -> list[Violation]:
         )
     if lead.stage.is_closed:
         if not (lead.close_reason or "").strip():
-            out.append(
-                Violation(
-                    field="close_reason", rule="close_requires_reason", message="closing needs a reason"
-                )
-            )
+            out.append(Violation(field="close_reason", rule="close_requires_reason", message="closing needs a reason"))
         if action is not None and action.kind not in (
             NextActionKind.CLOSE_DECLINED,
             NextActionKind.CLOSE_NOT_A_FIT,
@@ -183,7 +170,5 @@ def _check(before: Lead | None, lead: Lead) -> list[Violation]:
         action.kind in (NextActionKind.CLOSE_DECLINED, NextActionKind.CLOSE_NOT_A_FIT)
         and not (lead.close_reason or "").strip()
     ):
-        out.append(
-            Violation(field="close_reason", rule="close_requires_reason", message="closing needs a reason")
-        )
+        out.append(Violation(field="close_reason", rule="close_requires_reason", message="closing needs a reason"))
     return out

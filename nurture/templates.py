@@ -81,9 +81,7 @@ class Template:
         """The body with ``values`` filled in; only allowed fields are ever read."""
         problems = check_template(self)
         if problems:
-            raise ValueError(
-                f"template {self.id}/{self.kind}/{self.language} is not approved: {problems[0].message}"
-            )
+            raise ValueError(f"template {self.id}/{self.kind}/{self.language} is not approved: {problems[0].message}")
         return self.body.format_map({k: values.get(k, "") for k in self.fields})
 
 
@@ -106,23 +104,18 @@ def check_template(template: Template) -> list[TemplateProblem]:
     for name in sorted(used):
         if not name.isidentifier():
             problems.append(
-                TemplateProblem(
-                    template=template.id, field=name, message=f"placeholder {{{name}}} is not a field name"
-                )
+                TemplateProblem(template=template.id, field=name, message=f"placeholder {{{name}}} is not a field name")
             )
         elif name not in allowed:
             problems.append(
                 TemplateProblem(
                     template=template.id,
                     field=name,
-                    message=f"{template.kind} templates may not use {{{name}}} "
-                    f"(allowed: {', '.join(sorted(allowed))})",
+                    message=f"{template.kind} templates may not use {{{name}}} (allowed: {', '.join(sorted(allowed))})",
                 )
             )
     if template.kind is TemplateKind.SMS:
-        sample = (
-            template.body.format_map({k: "x" * 12 for k in used if k.isidentifier()}) if not problems else ""
-        )
+        sample = template.body.format_map({k: "x" * 12 for k in used if k.isidentifier()}) if not problems else ""
         if len(sample) > SMS_MAX_CHARS:
             problems.append(
                 TemplateProblem(
@@ -144,9 +137,7 @@ class TemplateCatalog:
         for template in templates:
             key = (template.id, template.kind, template.language)
             if key in self._by_key:
-                raise ValueError(
-                    f"template {template.id}/{template.kind}/{template.language} is defined twice"
-                )
+                raise ValueError(f"template {template.id}/{template.kind}/{template.language} is defined twice")
             self._by_key[key] = template
         self.fallback_language = fallback_language
 

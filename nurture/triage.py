@@ -61,9 +61,7 @@ class KeywordRule:
         if not fold(self.phrase):
             raise ValueError("a keyword rule needs a phrase")
         if self.intent is None and self.need is None and not self.urgent:
-            raise ValueError(
-                f"keyword rule {self.phrase!r} implies nothing: give an intent, a need or urgent"
-            )
+            raise ValueError(f"keyword rule {self.phrase!r} implies nothing: give an intent, a need or urgent")
 
     @property
     def prefix(self) -> bool:

@@ -12,18 +12,12 @@ from nurture.vocab import Channel, ConsentState, ContactChannel
 T0 = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # Tuesday 10:00 in Austin
 
 
-def consent(
-    *granted: ContactChannel, denied: tuple[ContactChannel, ...] = (), at: datetime = T0
-) -> ConsentLedger:
+def consent(*granted: ContactChannel, denied: tuple[ContactChannel, ...] = (), at: datetime = T0) -> ConsentLedger:
     entries = [
-        ConsentEntry(
-            channel=c, state=ConsentState.GRANTED, at=at, source="form:consent", wording="You may text me."
-        )
+        ConsentEntry(channel=c, state=ConsentState.GRANTED, at=at, source="form:consent", wording="You may text me.")
         for c in granted
     ]
-    entries += [
-        ConsentEntry(channel=c, state=ConsentState.DENIED, at=at, source="form:consent") for c in denied
-    ]
+    entries += [ConsentEntry(channel=c, state=ConsentState.DENIED, at=at, source="form:consent") for c in denied]
     return ConsentLedger(tuple(entries))
 
 

@@ -38,9 +38,7 @@ def sign_calcom(secret: str, body: bytes) -> dict[str, str]:
     return {HEADER: hmac_sha256(secret_bytes(secret), body).hex()}
 
 
-def verify_calcom(
-    request: InboundRequest, *, secret: str, now: datetime, tolerance: timedelta | None
-) -> VerifiedEvent:
+def verify_calcom(request: InboundRequest, *, secret: str, now: datetime, tolerance: timedelta | None) -> VerifiedEvent:
     """Verify a Cal.com delivery (``now`` and ``tolerance`` are unused: Cal.com signs no time).
 
     Raises:

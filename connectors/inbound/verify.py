@@ -46,9 +46,7 @@ __all__ = [
 ]
 
 #: The source types :func:`verify` knows, one module each in this package.
-SOURCE_TYPES: Final = frozenset(
-    {"standard_webhook", "typeform", "calcom", "calendly", "jotform", "hubspot_v3"}
-)
+SOURCE_TYPES: Final = frozenset({"standard_webhook", "typeform", "calcom", "calendly", "jotform", "hubspot_v3"})
 
 #: Longest event id we hand out: the inbox's ``event_id`` column is ``String(200)``.
 MAX_EVENT_ID: Final = 200

@@ -295,9 +295,7 @@ class HubSpotSandbox:
             raise rate_limit_error("SECONDLY", self.faults.retry_after_s)
         if roll == "5xx":
             status = 502 if secrets.randbelow(2) else 503
-            raise HubSpotError.of(
-                status, "INTERNAL_ERROR", "Bad Gateway" if status == 502 else "Service Unavailable"
-            )
+            raise HubSpotError.of(status, "INTERNAL_ERROR", "Bad Gateway" if status == 502 else "Service Unavailable")
         return caller
 
     def _limit_headers(self, caller: _Caller, daily: int, used: int) -> dict[str, str]:
@@ -349,9 +347,7 @@ class HubSpotSandbox:
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise validation_error(
-                f"Invalid input JSON on line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from exc
+            raise validation_error(f"Invalid input JSON on line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
 
     @staticmethod
     def _inputs(body: Any) -> list[Any]:
@@ -359,9 +355,7 @@ class HubSpotSandbox:
         if not isinstance(inputs, list):
             raise validation_error("inputs is required")
         if len(inputs) > BATCH_MAX_INPUTS:
-            raise validation_error(
-                f"Batch input limit exceeded: {len(inputs)} inputs, the limit is {BATCH_MAX_INPUTS}"
-            )
+            raise validation_error(f"Batch input limit exceeded: {len(inputs)} inputs, the limit is {BATCH_MAX_INPUTS}")
         return inputs
 
     @staticmethod
@@ -413,9 +407,7 @@ class HubSpotSandbox:
         to_types = self._csv_arg(request, "associations")
         result: Json = {"results": [self._with_associations(ot, o, properties, to_types) for o in chosen]}
         if next_after is not None:
-            link = f"{request.host_url.rstrip('/')}{request.path}?" + urlencode(
-                {"after": next_after, "limit": limit}
-            )
+            link = f"{request.host_url.rstrip('/')}{request.path}?" + urlencode({"after": next_after, "limit": limit})
             result["paging"] = {"next": {"after": str(next_after), "link": link}}
         return _json(result)
 
@@ -491,9 +483,7 @@ class HubSpotSandbox:
         started = self._started()
         parsed = [_create_input(item) for item in inputs]
         created = self.crm.create_many(ot, parsed)
-        results = [
-            self.crm.render_written(ot, o, props) for o, (props, _) in zip(created, parsed, strict=True)
-        ]
+        results = [self.crm.render_written(ot, o, props) for o, (props, _) in zip(created, parsed, strict=True)]
         return _json(self._batch_envelope(started, results, []), 201)
 
     def _h_batch_update(self, request: Request, *, caller: _Caller, otype: str) -> Response:
@@ -520,9 +510,7 @@ class HubSpotSandbox:
             rendered = self.crm.render_written(ot, obj, written)
             rendered["new"] = new
             results.append(rendered)
-        logger.info(
-            "hubspot sandbox: upserted %d %s (%d new)", len(done), ot.name, sum(1 for _, n, _ in done if n)
-        )
+        logger.info("hubspot sandbox: upserted %d %s (%d new)", len(done), ot.name, sum(1 for _, n, _ in done if n))
         return _json(self._batch_envelope(started, results, []))
 
     def _h_batch_archive(self, request: Request, *, caller: _Caller, otype: str) -> Response:
@@ -660,9 +648,7 @@ class HubSpotSandbox:
         if not isinstance(body, dict) or not body.get("name") or not body.get("label"):
             raise validation_error("name and label are required")
         if body["name"] in self.store.groups(ot.name):
-            raise HubSpotError.of(
-                409, "OBJECT_ALREADY_EXISTS", f"Property group '{body['name']}' already exists."
-            )
+            raise HubSpotError.of(409, "OBJECT_ALREADY_EXISTS", f"Property group '{body['name']}' already exists.")
         group = {
             "name": body["name"],
             "label": body["label"],
@@ -692,9 +678,7 @@ class HubSpotSandbox:
         result: Json = {"results": chosen}
         if chosen and any(int(o["id"]) > int(chosen[-1]["id"]) for o in owners):
             after_id = chosen[-1]["id"]
-            link = f"{request.host_url.rstrip('/')}/crm/v3/owners/?" + urlencode(
-                {"after": after_id, "limit": limit}
-            )
+            link = f"{request.host_url.rstrip('/')}/crm/v3/owners/?" + urlencode({"after": after_id, "limit": limit})
             result["paging"] = {"next": {"after": after_id, "link": link}}
         return _json(result)
 
@@ -828,9 +812,7 @@ class HubSpotSandbox:
             result["paging"] = {"next": {"after": str(chosen[-1]["toObjectId"])}}
         return _json(result)
 
-    def _h_assoc_batch_read(
-        self, request: Request, *, caller: _Caller, from_type: str, to_type: str
-    ) -> Response:
+    def _h_assoc_batch_read(self, request: Request, *, caller: _Caller, from_type: str, to_type: str) -> Response:
         from_t, to_t = _object_type(from_type), _object_type(to_type)
         inputs = self._inputs(self._body(request))
         started = self._started()
@@ -839,9 +821,7 @@ class HubSpotSandbox:
         for item in inputs:
             raw_id = str(item.get("id", "")) if isinstance(item, dict) else ""
             source = self.crm.resolve(from_t, raw_id, None)
-            grouped = (
-                _group_links(self.store.associations(from_t.name, source.id, to_t.name)) if source else []
-            )
+            grouped = _group_links(self.store.associations(from_t.name, source.id, to_t.name)) if source else []
             if grouped:
                 results.append({"from": {"id": raw_id}, "to": grouped})
             else:
@@ -860,9 +840,7 @@ class HubSpotSandbox:
         ]
         return _json(self._batch_envelope(started, results, errors), 207 if errors else 200)
 
-    def _h_assoc_batch_default(
-        self, request: Request, *, caller: _Caller, from_type: str, to_type: str
-    ) -> Response:
+    def _h_assoc_batch_default(self, request: Request, *, caller: _Caller, from_type: str, to_type: str) -> Response:
         inputs = self._inputs(self._body(request))
         started = self._started()
         results: list[Json] = []
@@ -872,9 +850,7 @@ class HubSpotSandbox:
             results += self._associate_default(from_type, from_id, to_type, to_id)
         return _json(self._batch_envelope(started, results, []))
 
-    def _h_assoc_batch_create(
-        self, request: Request, *, caller: _Caller, from_type: str, to_type: str
-    ) -> Response:
+    def _h_assoc_batch_create(self, request: Request, *, caller: _Caller, from_type: str, to_type: str) -> Response:
         inputs = self._inputs(self._body(request))
         started = self._started()
         results: list[Json] = []
@@ -885,15 +861,11 @@ class HubSpotSandbox:
                 to_type,
                 str((item.get("to") or {}).get("id", "")),
             )
-            self.store.associate(
-                [self._link(from_t, source.id, to_t, target.id, s) for s in item.get("types") or []]
-            )
+            self.store.associate([self._link(from_t, source.id, to_t, target.id, s) for s in item.get("types") or []])
             results.append(self._labels_between(from_t, source.id, to_t, target.id))
         return _json(self._batch_envelope(started, results, []), 201)
 
-    def _h_assoc_batch_archive(
-        self, request: Request, *, caller: _Caller, from_type: str, to_type: str
-    ) -> Response:
+    def _h_assoc_batch_archive(self, request: Request, *, caller: _Caller, from_type: str, to_type: str) -> Response:
         from_t, to_t = _object_type(from_type), _object_type(to_type)
         for item in self._inputs(self._body(request)):
             source = self.crm.resolve(from_t, str((item.get("from") or {}).get("id", "")), None)
@@ -985,9 +957,7 @@ class HubSpotSandbox:
             or (data.get("expires_at_ms") is not None and now >= data["expires_at_ms"])
         ):
             raise HubSpotError.of(404, "OBJECT_NOT_FOUND", "Access token not found or expired")
-        expires_in = (
-            (data["expires_at_ms"] - now) // 1000 if data.get("expires_at_ms") else ACCESS_TOKEN_TTL_S
-        )
+        expires_in = (data["expires_at_ms"] - now) // 1000 if data.get("expires_at_ms") else ACCESS_TOKEN_TTL_S
         return _json(
             {
                 "token": token,
@@ -1107,11 +1077,7 @@ def _create_input(item: Any) -> tuple[dict[str, Any], list[AssociationInput]]:
 
 
 def _update_input(item: Any) -> tuple[str, str | None, dict[str, Any]]:
-    if (
-        not isinstance(item, dict)
-        or not isinstance(item.get("properties"), dict)
-        or item.get("id") in (None, "")
-    ):
+    if not isinstance(item, dict) or not isinstance(item.get("properties"), dict) or item.get("id") in (None, ""):
         raise validation_error("Each input needs an id and properties")
     return str(item["id"]), (item.get("idProperty") or None), dict(item["properties"])
 
@@ -1140,9 +1106,7 @@ def _v3_type_name(type_id: int) -> str:
 def _group_links(links: Sequence[Association]) -> list[Json]:
     grouped: dict[int, list[Json]] = {}
     for a in links:
-        grouped.setdefault(a.to_id, []).append(
-            {"category": a.category, "typeId": a.type_id, "label": a.label}
-        )
+        grouped.setdefault(a.to_id, []).append({"category": a.category, "typeId": a.type_id, "label": a.label})
     return [{"toObjectId": to_id, "associationTypes": types} for to_id, types in sorted(grouped.items())]
 
 

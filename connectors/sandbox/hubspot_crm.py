@@ -96,9 +96,7 @@ class Crm:
         unique_property_objects: object types on which ``hasUniqueValue`` properties may be created.
     """
 
-    def __init__(
-        self, store: HubSpotStore, *, portal_id: int, unique_property_objects: Collection[str]
-    ) -> None:
+    def __init__(self, store: HubSpotStore, *, portal_id: int, unique_property_objects: Collection[str]) -> None:
         self.store = store
         self.portal_id = portal_id
         self.unique_property_objects = frozenset(unique_property_objects)
@@ -139,9 +137,7 @@ class Crm:
 
     def render_written(self, ot: ObjectType, obj: CrmObject, written: Iterable[str]) -> Json:
         """What a write answers with: the properties it set plus the always-included ones."""
-        return self.render(
-            ot, obj, [n for n in written if n in obj.properties] or list(self.always_included(ot))
-        )
+        return self.render(ot, obj, [n for n in written if n in obj.properties] or list(self.always_included(ot)))
 
     # --- validation -----------------------------------------------------------------------------
 
@@ -197,9 +193,7 @@ class Crm:
             chosen = value.split(";") if definition.get("fieldType") == "checkbox" else [value]
             for item in chosen:
                 if item not in allowed:
-                    message = (
-                        f"{item} was not one of the allowed options: {options_listing(definition['options'])}"
-                    )
+                    message = f"{item} was not one of the allowed options: {options_listing(definition['options'])}"
                     return PropertyProblem(name=name, code="INVALID_OPTION", message=message), value
             return None, value
         if kind == "number":
@@ -213,9 +207,7 @@ class Crm:
         if kind in ("datetime", "date"):
             ms = parse_datetime_ms(value)
             if ms is None:
-                return PropertyProblem(
-                    name=name, code="INVALID_DATE", message=f"{value} is not a valid date"
-                ), value
+                return PropertyProblem(name=name, code="INVALID_DATE", message=f"{value} is not a valid date"), value
             return None, (iso_ms(ms) if kind == "datetime" else iso_ms(ms)[:10])
         if kind == "bool":
             lowered = value.lower()
@@ -282,9 +274,7 @@ class Crm:
             values[ot.created_property] = iso_ms(created)
         return values
 
-    def _apply(
-        self, ot: ObjectType, base: Mapping[str, str], changes: Mapping[str, str], now: int
-    ) -> dict[str, str]:
+    def _apply(self, ot: ObjectType, base: Mapping[str, str], changes: Mapping[str, str], now: int) -> dict[str, str]:
         merged = dict(base)
         for name, value in changes.items():
             if value == "":
@@ -366,9 +356,7 @@ class Crm:
             for category, type_id in a.types:
                 known = association_by_id(type_id)
                 if category != "HUBSPOT_DEFINED" or known is None or known.from_type != ot.name:
-                    raise validation_error(
-                        f"{category} {type_id} is not a valid association type from {ot.singular}."
-                    )
+                    raise validation_error(f"{category} {type_id} is not a valid association type from {ot.singular}.")
                 if self.store.get(known.to_type, a.to_id) is None:
                     raise validation_error(
                         f"One or more associations are invalid: {known.to_type} {a.to_id} does not exist."
@@ -424,14 +412,10 @@ class Crm:
             now = self.store.stamp()
             results: list[tuple[CrmObject, bool, list[str]]] = []
             staged: dict[tuple[str, str], int] = {}
-            fresh_ids = iter(
-                self.store.allocate_ids(sum(1 for r, p, _ in inputs if self.resolve(ot, r, p) is None))
-            )
+            fresh_ids = iter(self.store.allocate_ids(sum(1 for r, p, _ in inputs if self.resolve(ot, r, p) is None)))
             for raw_id, id_prop, props in inputs:
                 assert id_prop is not None
-                values = self._check_values(
-                    ot, {**props, id_prop: raw_id} if id_prop != "hs_object_id" else props
-                )
+                values = self._check_values(ot, {**props, id_prop: raw_id} if id_prop != "hs_object_id" else props)
                 obj = self.resolve(ot, raw_id, id_prop)
                 if obj is None:
                     if id_prop == "hs_object_id":
@@ -508,9 +492,7 @@ class Crm:
 
     def _check_filter_limits(self, groups: Sequence[Any]) -> None:
         if len(groups) > MAX_FILTER_GROUPS:
-            raise validation_error(
-                f"Too many filter groups: {len(groups)}. The maximum is {MAX_FILTER_GROUPS}."
-            )
+            raise validation_error(f"Too many filter groups: {len(groups)}. The maximum is {MAX_FILTER_GROUPS}.")
         total = 0
         for group in groups:
             count = len(group.get("filters") or [])
@@ -525,16 +507,12 @@ class Crm:
     @staticmethod
     def _sort_spec(raw: Any) -> tuple[str, bool]:
         if isinstance(raw, Mapping):
-            return str(raw.get("propertyName")), str(
-                raw.get("direction", "ASCENDING")
-            ).upper() == "DESCENDING"
+            return str(raw.get("propertyName")), str(raw.get("direction", "ASCENDING")).upper() == "DESCENDING"
         text = str(raw)
         return (text[1:], True) if text.startswith("-") else (text, False)
 
     def _group_matches(self, obj: CrmObject, group: Mapping[str, Any], defs: Mapping[str, Json]) -> bool:
-        return all(
-            self._filter_matches(obj, f, defs[f["propertyName"]]["type"]) for f in group.get("filters") or []
-        )
+        return all(self._filter_matches(obj, f, defs[f["propertyName"]]["type"]) for f in group.get("filters") or [])
 
     @staticmethod
     def _filter_matches(obj: CrmObject, f: Mapping[str, Any], kind: str) -> bool:
@@ -579,9 +557,7 @@ class Crm:
 
     # --- listing --------------------------------------------------------------------------------
 
-    def page(
-        self, ot: ObjectType, *, limit: int, after: int, archived: bool
-    ) -> tuple[list[CrmObject], int | None]:
+    def page(self, ot: ObjectType, *, limit: int, after: int, archived: bool) -> tuple[list[CrmObject], int | None]:
         """One page of ``GET /crm/v3/objects/{type}`` and the next cursor."""
         items = self.store.records(ot.name, archived=archived)
         chosen = [o for o in items if o.id > after][:limit]

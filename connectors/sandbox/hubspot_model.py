@@ -116,12 +116,8 @@ class AssociationType:
 
 
 ASSOCIATION_TYPES: tuple[AssociationType, ...] = (
-    AssociationType(
-        from_type="contacts", to_type="tasks", type_id=203, name="contact_to_task", inverse_id=204
-    ),
-    AssociationType(
-        from_type="tasks", to_type="contacts", type_id=204, name="task_to_contact", inverse_id=203
-    ),
+    AssociationType(from_type="contacts", to_type="tasks", type_id=203, name="contact_to_task", inverse_id=204),
+    AssociationType(from_type="tasks", to_type="contacts", type_id=204, name="task_to_contact", inverse_id=203),
 )
 
 
@@ -403,9 +399,7 @@ def standard_groups(object_type: str) -> list[Json]:
         "contacts": [("contactinformation", "Contact information"), ("sales_properties", "Sales properties")],
         "tasks": [("task", "Task information")],
     }[object_type]
-    return [
-        {"name": n, "label": lab, "displayOrder": i, "archived": False} for i, (n, lab) in enumerate(names)
-    ]
+    return [{"name": n, "label": lab, "displayOrder": i, "archived": False} for i, (n, lab) in enumerate(names)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

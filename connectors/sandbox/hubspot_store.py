@@ -201,9 +201,7 @@ class HubSpotStore:
                 )
             for r in conn.execute("SELECT token, kind, data FROM tokens"):
                 self._mem.tokens[r["token"]] = (r["kind"], json.loads(r["data"]))
-            self._mem.owners = [
-                json.loads(r["definition"]) for r in conn.execute("SELECT * FROM owners ORDER BY id")
-            ]
+            self._mem.owners = [json.loads(r["definition"]) for r in conn.execute("SELECT * FROM owners ORDER BY id")]
 
     @contextmanager
     def tx(self) -> Iterator[Any]:
@@ -251,11 +249,7 @@ class HubSpotStore:
     def property_defs(self, object_type: str, *, archived: bool = False) -> dict[str, Json]:
         """Property definitions by name (live ones, or archived ones when ``archived``)."""
         with self._lock:
-            return {
-                n: d
-                for n, d in self._mem.properties.get(object_type, {}).items()
-                if d.get("archived") == archived
-            }
+            return {n: d for n, d in self._mem.properties.get(object_type, {}).items() if d.get("archived") == archived}
 
     def put_property(self, object_type: str, definition: Json) -> None:
         """Insert or replace one property definition."""
@@ -474,9 +468,7 @@ def _seed_owner_rows(now_ms: int) -> list[Json]:
             "createdAt": _iso(now_ms),
             "updatedAt": _iso(now_ms),
             "archived": False,
-            "teams": [
-                {"id": str(zlib.crc32(o.team.encode()) % 900_000 + 100_000), "name": o.team, "primary": True}
-            ],
+            "teams": [{"id": str(zlib.crc32(o.team.encode()) % 900_000 + 100_000), "name": o.team, "primary": True}],
         }
         for o in SEED_OWNERS
     ]

@@ -248,9 +248,7 @@ class _Store:
         for name in self._indexed[sobject]:
             value = record.get(name)
             if value is not None:
-                self._index.setdefault((sobject, name), {}).setdefault(str(value).casefold(), set()).add(
-                    record["Id"]
-                )
+                self._index.setdefault((sobject, name), {}).setdefault(str(value).casefold(), set()).add(record["Id"])
 
     def _unindex(self, sobject: str, record: Record) -> None:
         for name in self._indexed[sobject]:
@@ -382,9 +380,7 @@ _URLS: Final = Map(
         Rule(_api("/query/<locator>"), endpoint="query_more", methods=["GET"]),
         Rule(_api("/queryAll/<locator>"), endpoint="query_more", methods=["GET"]),
         Rule(_api("/composite/sobjects/"), endpoint="collections", methods=["POST", "PATCH", "DELETE"]),
-        Rule(
-            _api("/composite/sobjects/<sobject>/"), endpoint="collections_retrieve", methods=["GET", "POST"]
-        ),
+        Rule(_api("/composite/sobjects/<sobject>/"), endpoint="collections_retrieve", methods=["GET", "POST"]),
         Rule(
             _api("/composite/sobjects/<sobject>/<field_name>/"),
             endpoint="collections_upsert",
@@ -647,15 +643,11 @@ class SalesforceSandbox:
 
     def _persist_token(self, token_value: str, token: _Token) -> None:
         with self._state.tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO sf_tokens (token, body) VALUES (?, ?)", (token_value, token.to_json())
-            )
+            conn.execute("INSERT OR REPLACE INTO sf_tokens (token, body) VALUES (?, ?)", (token_value, token.to_json()))
 
     def _new_access_token(self, *, client_id: str, scope: str, refresh: str | None) -> str:
         value = f"{ORG_ID[:15]}!AQ{secrets.token_urlsafe(72)}"
-        token = _Token(
-            kind="access", client_id=client_id, scope=scope, issued_at=time.time(), refresh=refresh
-        )
+        token = _Token(kind="access", client_id=client_id, scope=scope, issued_at=time.time(), refresh=refresh)
         self._tokens[value] = token
         self._persist_token(value, token)
         return value
@@ -744,9 +736,7 @@ class SalesforceSandbox:
     def _body(request: Request) -> Any:
         raw = request.get_data(as_text=True)
         if not raw.strip():
-            raise ApiError.of(
-                400, "JSON_PARSER_ERROR", "No content to map due to end-of-input at [line:1, column:0]"
-            )
+            raise ApiError.of(400, "JSON_PARSER_ERROR", "No content to map due to end-of-input at [line:1, column:0]")
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -769,12 +759,8 @@ class SalesforceSandbox:
     def _url(version: str, sobject: str, record_id: str) -> str:
         return f"/services/data/v{version}/sobjects/{sobject}/{record_id}"
 
-    def _project(
-        self, record: Mapping[str, Any], sobject: str, fields: Sequence[str], version: str
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "attributes": {"type": sobject, "url": self._url(version, sobject, record["Id"])}
-        }
+    def _project(self, record: Mapping[str, Any], sobject: str, fields: Sequence[str], version: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"attributes": {"type": sobject, "url": self._url(version, sobject, record["Id"])}}
         for name in fields:
             out[name] = record.get(name)
         return out
@@ -831,9 +817,7 @@ class SalesforceSandbox:
                 continue
             f = spec.field(key)
             if f is None:
-                raise ApiError.of(
-                    400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {spec.name}"
-                )
+                raise ApiError.of(400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {spec.name}")
             values[f.name] = self._coerce(spec, f, raw)
         return values
 
@@ -906,8 +890,7 @@ class SalesforceSandbox:
             if value is None:
                 continue
             if (
-                f.type
-                in {"string", "email", "phone", "url", "textarea", "picklist", "multipicklist", "combobox"}
+                f.type in {"string", "email", "phone", "url", "textarea", "picklist", "multipicklist", "combobox"}
                 and f.length
                 and len(value) > f.length
             ):
@@ -942,23 +925,18 @@ class SalesforceSandbox:
                     raise _RecordFailure(
                         SfError(
                             "DUPLICATE_VALUE",
-                            f"duplicate value found: {f.name} duplicates value on record with id: "
-                            f"{id15(clash[0])}",
+                            f"duplicate value found: {f.name} duplicates value on record with id: {id15(clash[0])}",
                             (),
                         )
                     )
 
     def _check_reference(self, f: FieldSpec, value: str) -> None:
         if not is_salesforce_id(value):
-            raise _RecordFailure(
-                SfError("MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}", (f.name,))
-            )
+            raise _RecordFailure(SfError("MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}", (f.name,)))
         target_type = object_for_prefix(value[:3])
         if target_type not in f.reference_to:
             raise _RecordFailure(
-                SfError(
-                    "FIELD_INTEGRITY_EXCEPTION", f"{f.label}: id value of incorrect type: {value}", (f.name,)
-                )
+                SfError("FIELD_INTEGRITY_EXCEPTION", f"{f.label}: id value of incorrect type: {value}", (f.name,))
             )
         if self._store.live(normalize_id(value)) is None:
             raise _RecordFailure(SfError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ()))
@@ -1003,9 +981,7 @@ class SalesforceSandbox:
             ],
         }
         raise _RecordFailure(
-            SfError(
-                "DUPLICATES_DETECTED", "Use one of these records?", (), {"duplicateResult": duplicate_result}
-            )
+            SfError("DUPLICATES_DETECTED", "Use one of these records?", (), {"duplicateResult": duplicate_result})
         )
 
     @staticmethod
@@ -1045,9 +1021,7 @@ class SalesforceSandbox:
                 if f.name == "OwnerId":
                     default = ctx.user_id
                 record[f.name] = default
-        record.update(
-            {k: v for k, v in values.items() if v is not None or not spec.require(k).fills_on_create}
-        )
+        record.update({k: v for k, v in values.items() if v is not None or not spec.require(k).fills_on_create})
         missing = [f.name for f in spec.fields if f.required_on_create and record.get(f.name) is None]
         if missing:
             raise _RecordFailure(
@@ -1096,9 +1070,7 @@ class SalesforceSandbox:
         record.update(values)
         if "Email" in values and values["Email"] != current.get("Email"):
             self._check_duplicates(spec, record, ctx)
-        record.update(
-            {"LastModifiedDate": ctx.stamp, "LastModifiedById": ctx.user_id, "SystemModstamp": ctx.stamp}
-        )
+        record.update({"LastModifiedDate": ctx.stamp, "LastModifiedById": ctx.user_id, "SystemModstamp": ctx.stamp})
         self._derive(spec, record, current, ctx)
         self._store.put(spec.name, record)
         return str(record["Id"])
@@ -1147,8 +1119,7 @@ class SalesforceSandbox:
             raise _RecordFailure(
                 SfError(
                     "DUPLICATE_EXTERNAL_ID",
-                    "more than one record found for external id field: "
-                    f"[{', '.join(id15(m) for m in matches)}]",
+                    f"more than one record found for external id field: [{', '.join(id15(m) for m in matches)}]",
                     (ext.name,),
                 )
             )
@@ -1209,9 +1180,7 @@ class SalesforceSandbox:
             return 200, sobject_root_info(spec, version, items), {}
         return self._create_single(request, version, spec)
 
-    def _create_single(
-        self, request: Request, version: str, spec: ObjectSpec
-    ) -> tuple[int, Any, dict[str, str]]:
+    def _create_single(self, request: Request, version: str, spec: ObjectSpec) -> tuple[int, Any, dict[str, str]]:
         values = self._deserialize(spec, self._body(request))
         ctx = self._context(request, version)
         try:
@@ -1371,8 +1340,7 @@ class SalesforceSandbox:
                 rollback()
                 rolled = SfError(
                     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                    "Record rolled back because not all records were valid and the request was "
-                    "using AllOrNone header",
+                    "Record rolled back because not all records were valid and the request was using AllOrNone header",
                 )
                 outcomes = [o if not o.ok else _Outcome(error=rolled) for o in outcomes]
         return outcomes
@@ -1422,16 +1390,10 @@ class SalesforceSandbox:
     def _collection_create(self, spec: ObjectSpec, values: dict[str, Any], ctx: _Context) -> _Outcome:
         return _Outcome(record_id=self._create_one(spec, values, ctx))
 
-    def _collection_update(
-        self, spec: ObjectSpec, values: dict[str, Any], raw_id: Any, ctx: _Context
-    ) -> _Outcome:
+    def _collection_update(self, spec: ObjectSpec, values: dict[str, Any], raw_id: Any, ctx: _Context) -> _Outcome:
         if raw_id is None:
             raise _RecordFailure(SfError("MISSING_ARGUMENT", "Id not specified in an update call", ()))
-        if (
-            not isinstance(raw_id, str)
-            or not is_salesforce_id(raw_id)
-            or object_for_prefix(raw_id[:3]) != spec.name
-        ):
+        if not isinstance(raw_id, str) or not is_salesforce_id(raw_id) or object_for_prefix(raw_id[:3]) != spec.name:
             raise _RecordFailure(
                 SfError("MALFORMED_ID", f"{spec.label} ID: id value of incorrect type: {raw_id}", ("Id",))
             )
@@ -1472,9 +1434,7 @@ class SalesforceSandbox:
         outcomes = self._run_batch(all_or_none, steps)
         return 200, [self._result(o) for o in outcomes], {}
 
-    def _h_collections_retrieve(
-        self, request: Request, version: str, sobject: str
-    ) -> tuple[int, Any, dict[str, str]]:
+    def _h_collections_retrieve(self, request: Request, version: str, sobject: str) -> tuple[int, Any, dict[str, str]]:
         spec = self._object(sobject)
         if request.method == "POST":
             body = self._body(request)
@@ -1591,9 +1551,7 @@ class SalesforceSandbox:
 
     def _page(self, cursor: _Cursor, start: int, locator: str | None) -> dict[str, Any]:
         end = min(start + cursor.batch_size, len(cursor.records))
-        records = [
-            self._project(r, cursor.sobject, cursor.fields, cursor.version) for r in cursor.records[start:end]
-        ]
+        records = [self._project(r, cursor.sobject, cursor.fields, cursor.version) for r in cursor.records[start:end]]
         body: dict[str, Any] = {"totalSize": len(cursor.records), "done": end >= len(cursor.records)}
         if end < len(cursor.records):
             if locator is None:
@@ -1711,12 +1669,7 @@ class SalesforceSandbox:
         if grant == "refresh_token":
             refresh_value = form.get("refresh_token") or ""
             refresh = self._tokens.get(refresh_value)
-            if (
-                refresh is None
-                or refresh.kind != "refresh"
-                or refresh.revoked
-                or refresh.client_id != client_id
-            ):
+            if refresh is None or refresh.kind != "refresh" or refresh.revoked or refresh.client_id != client_id:
                 return self._oauth_error("invalid_grant", "expired access/refresh token")
             access = self._new_access_token(client_id=client_id, scope=refresh.scope, refresh=refresh_value)
             return self._token_response(request, access, None, refresh.scope)
@@ -1877,9 +1830,7 @@ def _s256(verifier: str) -> str:
 
 def _redirect(uri: str, params: Mapping[str, str | None]) -> Response:
     parts = urlsplit(uri)
-    query = "&".join(
-        p for p in (parts.query, urlencode({k: v for k, v in params.items() if v is not None})) if p
-    )
+    query = "&".join(p for p in (parts.query, urlencode({k: v for k, v in params.items() if v is not None})) if p)
     location = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
     return Response(status=302, headers={"Location": location})
 

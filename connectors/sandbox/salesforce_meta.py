@@ -314,9 +314,7 @@ def _is_deleted() -> FieldSpec:
 
 
 def _bool(name: str, label: str) -> FieldSpec:
-    return FieldSpec(
-        name=name, label=label, type="boolean", nillable=False, defaulted_on_create=True, default=False
-    )
+    return FieldSpec(name=name, label=label, type="boolean", nillable=False, defaulted_on_create=True, default=False)
 
 
 def _text(name: str, label: str, length: int, **kw: Any) -> FieldSpec:
@@ -326,9 +324,7 @@ def _text(name: str, label: str, length: int, **kw: Any) -> FieldSpec:
 def _pick(
     name: str, label: str, values: tuple[PicklistValue, ...], *, restricted: bool = False, **kw: Any
 ) -> FieldSpec:
-    return FieldSpec(
-        name=name, label=label, type="picklist", length=255, picklist=values, restricted=restricted, **kw
-    )
+    return FieldSpec(name=name, label=label, type="picklist", length=255, picklist=values, restricted=restricted, **kw)
 
 
 _CONSENT = _snake("granted", "denied", "unknown", default="unknown")
@@ -685,9 +681,7 @@ GROUP: Final = ObjectSpec(
     deletable=False,
     fields=(
         _id(),
-        FieldSpec(
-            name="Name", label="Name", type="string", length=40, nillable=False, name_field=True, **_RO
-        ),
+        FieldSpec(name="Name", label="Name", type="string", length=40, nillable=False, name_field=True, **_RO),
         FieldSpec(name="DeveloperName", label="Developer Name", type="string", length=80, **_RO),
         FieldSpec(
             name="Type",
@@ -1011,8 +1005,7 @@ def describe_sobject(spec: ObjectSpec, version: str) -> dict[str, Any]:
                     "name": "Master",
                     "recordTypeId": "012000000000000AAA",
                     "urls": {
-                        "layout": f"/services/data/v{version}/sobjects/{spec.name}/describe/layouts/"
-                        "012000000000000AAA"
+                        "layout": f"/services/data/v{version}/sobjects/{spec.name}/describe/layouts/012000000000000AAA"
                     },
                 }
             ],
@@ -1029,6 +1022,4 @@ def describe_sobject(spec: ObjectSpec, version: str) -> dict[str, Any]:
 
 def versions() -> list[dict[str, str]]:
     """The body of ``GET /services/data/``."""
-    return [
-        {"label": release_label(v), "url": f"/services/data/v{v}", "version": v} for v in SUPPORTED_VERSIONS
-    ]
+    return [{"label": release_label(v), "url": f"/services/data/v{v}", "version": v} for v in SUPPORTED_VERSIONS]

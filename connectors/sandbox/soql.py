@@ -229,8 +229,7 @@ def _unescape(body: str, pos: int, query: str, *, like: bool) -> str:
                     _located(
                         query,
                         pos + i,
-                        f"Invalid string literal '{body}'. Illegal character sequence "
-                        f"'\\{nxt}' in string literal.",
+                        f"Invalid string literal '{body}'. Illegal character sequence '\\{nxt}' in string literal.",
                     ),
                 )
             i += 2
@@ -602,8 +601,7 @@ class _Parser:
             _located(
                 self.query,
                 tok.pos,
-                f"value of filter criterion for field '{spec.name}' must be of type {type_word} and "
-                f"{quoting}",
+                f"value of filter criterion for field '{spec.name}' must be of type {type_word} and {quoting}",
             ),
         )
 

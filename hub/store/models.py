@@ -102,13 +102,9 @@ class ExternalIdRow(Base):
     """Ids of a lead in other systems: CRMs, form tools, booking tools."""
 
     __tablename__ = "lead_external_ids"
-    __table_args__ = (
-        UniqueConstraint("system", "external_id", name="uq_lead_external_ids_system_external_id"),
-    )
+    __table_args__ = (UniqueConstraint("system", "external_id", name="uq_lead_external_ids_system_external_id"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     system: Mapped[str] = mapped_column(String(64))
     external_id: Mapped[str] = mapped_column(String(200))
@@ -117,9 +113,7 @@ class ExternalIdRow(Base):
 class ConsentRow(Base):
     __tablename__ = "consent_entries"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
@@ -132,9 +126,7 @@ class TouchRow(Base):
     __tablename__ = "touches"
     __table_args__ = (UniqueConstraint("lead_id", "source_ref", name="uq_touches_lead_id_source_ref"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(20))
@@ -151,9 +143,7 @@ class FollowUpRow(Base):
     __tablename__ = "follow_ups"
     __table_args__ = (UniqueConstraint("lead_id", "step_key", name="uq_follow_ups_lead_id_step_key"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     step_key: Mapped[str] = mapped_column(String(40))
     label: Mapped[str] = mapped_column(String(80))
@@ -176,9 +166,7 @@ class InboxRow(Base):
         Index("ix_inbox_events_status_received_at", "status", "received_at"),
     )
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[str] = mapped_column(String(200))
     event_type: Mapped[str] = mapped_column(String(64), default="")
@@ -197,13 +185,9 @@ class OutboxRow(Base):
     retry always sends the newest state; ``key`` makes the write idempotent at the destination."""
 
     __tablename__ = "outbox_items"
-    __table_args__ = (
-        Index("ix_outbox_items_status_destination_next", "status", "destination", "next_attempt_at"),
-    )
+    __table_args__ = (Index("ix_outbox_items_status_destination_next", "status", "destination", "next_attempt_at"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     destination: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))  # upsert_lead | upsert_task | cancel_task | …
     key: Mapped[str] = mapped_column(String(200))  # lead id, or lead id + step key
@@ -229,9 +213,7 @@ class AuditRow(Base):
 
     __tablename__ = "audit_events"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(64))
@@ -265,9 +247,7 @@ class ViolationRow(Base):
 
     __tablename__ = "lead_violations"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     lead_id: Mapped[str] = mapped_column(String(60), index=True)  # a hub id, or "crm:<system>:<id>"
     source: Mapped[str] = mapped_column(String(64))
     rule: Mapped[str] = mapped_column(String(64))
@@ -275,3 +255,23 @@ class ViolationRow(Base):
     message: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class JobRunRow(Base):
+    """One run of a scheduled job for one tick. The unique key is what makes a schedule run at
+    most once per tick, even when the scheduler's leadership moves to another process mid-tick."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "tick", name="uq_job_runs_job_tick"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(120))
+    tick: Mapped[datetime]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    runner: Mapped[str] = mapped_column(String(120))
+    outcome: Mapped[str | None] = mapped_column(String(200))
+
+
+# --- admin UI: accounts, web sessions, versioned settings (hub.users, hub.settings_store) ----------
+

@@ -66,9 +66,7 @@ def load_lead(session: Session, lead_id: str, *, for_update: bool = False) -> tu
     row = session.scalars(query).one_or_none()
     if row is None:
         return None
-    consents = session.scalars(
-        select(ConsentRow).where(ConsentRow.lead_id == lead_id).order_by(ConsentRow.id)
-    ).all()
+    consents = session.scalars(select(ConsentRow).where(ConsentRow.lead_id == lead_id).order_by(ConsentRow.id)).all()
     ids = session.scalars(select(ExternalIdRow).where(ExternalIdRow.lead_id == lead_id)).all()
     return _to_lead(row, consents, ids), row.version
 
@@ -194,9 +192,7 @@ def save_lead(session: Session, lead: Lead, *, expected_version: int | None) -> 
                     wording=entry.wording,
                 )
             )
-    known = {
-        i.system: i for i in session.scalars(select(ExternalIdRow).where(ExternalIdRow.lead_id == lead.id))
-    }
+    known = {i.system: i for i in session.scalars(select(ExternalIdRow).where(ExternalIdRow.lead_id == lead.id))}
     for system, external_id in lead.external_ids.items():
         row = known.get(system)
         if row is None:
@@ -227,10 +223,7 @@ def find_lead_id(
         if not value:
             continue
         rows = session.execute(
-            select(LeadRow.id, LeadRow.stage)
-            .where(column == value)
-            .order_by(LeadRow.created_at.desc())
-            .limit(20)
+            select(LeadRow.id, LeadRow.stage).where(column == value).order_by(LeadRow.created_at.desc()).limit(20)
         ).all()
         if rows:
             open_rows = [r for r in rows if not Stage(r.stage).is_closed]
@@ -242,9 +235,7 @@ def find_lead_id(
 
 
 def load_touches(session: Session, lead_id: str) -> list[Touch]:
-    rows = session.scalars(
-        select(TouchRow).where(TouchRow.lead_id == lead_id).order_by(TouchRow.at, TouchRow.id)
-    )
+    rows = session.scalars(select(TouchRow).where(TouchRow.lead_id == lead_id).order_by(TouchRow.at, TouchRow.id))
     return [
         Touch(
             channel=ContactChannel(r.channel),
@@ -281,11 +272,7 @@ def add_touch(session: Session, lead_id: str, touch: Touch, *, source_ref: str |
 
 
 def follow_ups(session: Session, lead_id: str) -> list[FollowUpRow]:
-    return list(
-        session.scalars(
-            select(FollowUpRow).where(FollowUpRow.lead_id == lead_id).order_by(FollowUpRow.due_at)
-        )
-    )
+    return list(session.scalars(select(FollowUpRow).where(FollowUpRow.lead_id == lead_id).order_by(FollowUpRow.due_at)))
 
 
 #: Follow-up states in which a CRM task exists (or is on its way).
@@ -301,9 +288,7 @@ class PlanChanges:
     resend: tuple[str, ...] = ()
 
 
-def replace_plan(
-    session: Session, lead_id: str, plan: CadencePlan, *, owner_queue: str, now: datetime
-) -> PlanChanges:
+def replace_plan(session: Session, lead_id: str, plan: CadencePlan, *, owner_queue: str, now: datetime) -> PlanChanges:
     """Make the stored follow-ups match ``plan``.
 
     Planned rows not in the plan any more are cancelled; rows still in it are moved; new steps are
@@ -362,9 +347,7 @@ def replace_plan(
 # --- outbox -------------------------------------------------------------------------------------
 
 
-def enqueue(
-    session: Session, *, destinations: Iterable[str], kind: str, key: str, lead_id: str, now: datetime
-) -> int:
+def enqueue(session: Session, *, destinations: Iterable[str], kind: str, key: str, lead_id: str, now: datetime) -> int:
     """Queue one external write per destination. A write already pending for the same destination,
     kind and key is not queued twice (its payload is built at send time, so it will carry the
     newest state anyway). Returns the number of rows added."""
@@ -398,9 +381,7 @@ def enqueue(
 
 def outbox_depth(session: Session) -> dict[str, int]:
     rows = session.execute(
-        select(OutboxRow.destination, func.count())
-        .where(OutboxRow.status == "pending")
-        .group_by(OutboxRow.destination)
+        select(OutboxRow.destination, func.count()).where(OutboxRow.status == "pending").group_by(OutboxRow.destination)
     ).all()
     return {str(d): int(n) for d, n in rows}
 
@@ -464,6 +445,4 @@ def mark_speed_to_lead(session: Session, lead_id: str, touch: Touch) -> None:
 
 
 def mark_booked(session: Session, lead_id: str, at: datetime) -> None:
-    session.execute(
-        update(LeadRow).where(LeadRow.id == lead_id, LeadRow.booked_at.is_(None)).values(booked_at=at)
-    )
+    session.execute(update(LeadRow).where(LeadRow.id == lead_id, LeadRow.booked_at.is_(None)).values(booked_at=at))

@@ -10,7 +10,7 @@ import pytest
 from connectors.base import CrmConnector, RecordWrite, TaskKind, TaskState, TaskWrite
 from tests.connectors.under_test import CrmUnderTest
 
-IMPLEMENTATIONS = ["fake_crm"]
+IMPLEMENTATIONS = ["fake_crm", "salesforce_crm", "hubspot_crm"]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

@@ -252,9 +252,7 @@ def relax_request_required(spec: Json, models_module: str) -> list[str]:
 
 def add_rate_limit_responses(spec: Json) -> None:
     """Fix 5: every CRM operation may answer HubSpot's documented 429 body."""
-    spec.setdefault("components", {}).setdefault("schemas", {})["RateLimitError"] = copy.deepcopy(
-        RATE_LIMIT_SCHEMA
-    )
+    spec.setdefault("components", {}).setdefault("schemas", {})["RateLimitError"] = copy.deepcopy(RATE_LIMIT_SCHEMA)
     for path, item in spec["paths"].items():
         if not path.startswith("/crm/"):
             continue
@@ -262,9 +260,7 @@ def add_rate_limit_responses(spec: Json) -> None:
             if method in ("get", "post", "put", "patch", "delete") and isinstance(op, dict):
                 op.setdefault("responses", {})["429"] = {
                     "description": "rate limited",
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/RateLimitError"}}
-                    },
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RateLimitError"}}},
                 }
 
 

@@ -180,9 +180,7 @@ def prepare(raw: Json, objects: tuple[str, ...] = OBJECTS) -> Json:
     for name, keys in _REQUIRED.items():
         if name in schemas:
             schemas[name]["required"] = list(keys)
-    fields_items = (
-        schemas.get("DescribeSObjectResult", {}).get("properties", {}).get("fields", {}).get("items")
-    )
+    fields_items = schemas.get("DescribeSObjectResult", {}).get("properties", {}).get("fields", {}).get("items")
     if isinstance(fields_items, dict):
         fields_items["required"] = list(_REQUIRED_FIELD_KEYS)
     for schema in schemas.values():

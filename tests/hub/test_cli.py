@@ -52,13 +52,9 @@ def test_check_config_lists_every_problem(tmp_path: Path, capsys: pytest.Capture
     assert any(str(p).startswith("channels.gbp_call.response_minutes:") for p in problems)
 
 
-def test_leads_add_from_a_file_then_show(
-    db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_leads_add_from_a_file_then_show(db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     payload = tmp_path / "lead.json"
-    payload.write_text(
-        json.dumps(canary_inquiry_json() | {"consent": {"sms": {"granted": True}}}), encoding="utf-8"
-    )
+    payload.write_text(json.dumps(canary_inquiry_json() | {"consent": {"sms": {"granted": True}}}), encoding="utf-8")
     code, added = run_json(capsys, *db, "leads", "add", "--file", str(payload), "--json")
     assert code == 0
     lead = added["lead"]
@@ -73,9 +69,7 @@ def test_leads_add_from_a_file_then_show(
     assert shown["lead"]["follow_ups"][0]["step"] == "day0_call"
 
 
-def test_leads_add_from_flags_prints_a_readable_summary(
-    db: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_leads_add_from_flags_prints_a_readable_summary(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code = main([*db, "leads", "add", "--phone", "5125550142", "--text", "Tengo dolor de pecho"])
     out = capsys.readouterr().out
     assert code == 0

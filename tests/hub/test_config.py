@@ -74,9 +74,7 @@ def test_cross_references_are_checked() -> None:
 
 def test_templates_that_fail_the_phi_guard_are_refused_at_start_up() -> None:
     raw = example()
-    raw["templates"].append(
-        {"id": "leaky", "kind": "sms", "language": "en", "body": "Your {service_name} visit"}
-    )
+    raw["templates"].append({"id": "leaky", "kind": "sms", "language": "en", "body": "Your {service_name} visit"})
     assert any("may not use {service_name}" in p for p in problems(raw))
 
 

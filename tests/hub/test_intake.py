@@ -84,16 +84,12 @@ def test_a_second_inquiry_from_the_same_person_updates_the_same_lead(intake: Int
     assert result.lead.consent.state(ContactChannel.SMS) is ConsentState.GRANTED
     with store.tx() as s:
         assert s.scalar(select(func.count()).select_from(LeadRow)) == 1
-        assert (
-            s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.kind == "upsert_lead")) == 1
-        )
+        assert s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.kind == "upsert_lead")) == 1
 
 
 def test_a_red_flag_in_a_later_message_makes_the_lead_urgent(intake: Intake) -> None:
     intake.submit(inquiry(), actor="test")
-    result = intake.submit(
-        inquiry(received_at=T0 + timedelta(minutes=5), text="now I have chest pain"), actor="test"
-    )
+    result = intake.submit(inquiry(received_at=T0 + timedelta(minutes=5), text="now I have chest pain"), actor="test")
     assert result.lead is not None
     assert result.lead.urgent
     assert result.lead.next_action is not None
@@ -160,7 +156,5 @@ def test_json_consent_lands_in_the_ledger_with_its_wording(config: HubConfig) ->
 
 
 def test_unknown_locations_and_services_name_the_known_ones(config: HubConfig) -> None:
-    with pytest.raises(
-        SkipRecord, match="location: unknown location id; known: downtown, eastside, telehealth"
-    ):
+    with pytest.raises(SkipRecord, match="location: unknown location id; known: downtown, eastside, telehealth"):
         inquiry_from_json({"phone": "5125550142", "location": "uptown"}, config=config, received_at=T0)

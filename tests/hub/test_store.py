@@ -54,9 +54,7 @@ def test_consent_entries_are_appended_not_rewritten(store: Store) -> None:
     with store.tx() as s:
         repo.save_lead(s, original, expected_version=None)
     revoked = original.evolve(
-        consent=original.consent.revoke(
-            [ContactChannel.SMS], at=T0 + timedelta(hours=1), source="sms_keyword"
-        )
+        consent=original.consent.revoke([ContactChannel.SMS], at=T0 + timedelta(hours=1), source="sms_keyword")
     )
     with store.tx() as s:
         repo.save_lead(s, revoked, expected_version=1)
@@ -104,13 +102,8 @@ def test_leads_are_matched_by_external_id_then_phone_then_email(store: Store) ->
     with store.tx() as s:
         assert repo.find_lead_id(s, external_ids={"salesforce": "00Q000000000001AAA"}, phone=None, email=None)
         assert repo.find_lead_id(s, external_ids={}, phone="+15125550142", email=None) == "nh_test0001"
-        assert (
-            repo.find_lead_id(s, external_ids={}, phone=None, email="ana.ruiz@example.org") == "nh_test0001"
-        )
-        assert (
-            repo.find_lead_id(s, external_ids={"hubspot": "1"}, phone="+15125550199", email="x@example.org")
-            is None
-        )
+        assert repo.find_lead_id(s, external_ids={}, phone=None, email="ana.ruiz@example.org") == "nh_test0001"
+        assert repo.find_lead_id(s, external_ids={"hubspot": "1"}, phone="+15125550199", email="x@example.org") is None
 
 
 def test_a_pending_write_is_queued_once(store: Store) -> None:
@@ -143,15 +136,11 @@ def test_replanning_moves_cancels_and_reports_requested_tasks(store: Store) -> N
         )
 
     with store.tx() as s:
-        repo.replace_plan(
-            s, "nh_test0001", CadencePlan(steps=(step("a", 1), step("b", 2))), owner_queue="Q", now=T0
-        )
+        repo.replace_plan(s, "nh_test0001", CadencePlan(steps=(step("a", 1), step("b", 2))), owner_queue="Q", now=T0)
         for row in s.scalars(select(FollowUpRow)):
             row.status = "task_requested"
     with store.tx() as s:
-        changes = repo.replace_plan(
-            s, "nh_test0001", CadencePlan(steps=(step("a", 3),)), owner_queue="Q", now=T0
-        )
+        changes = repo.replace_plan(s, "nh_test0001", CadencePlan(steps=(step("a", 3),)), owner_queue="Q", now=T0)
         assert changes == repo.PlanChanges(cancel=("b",), resend=("a",))
         rows = {r.step_key: r for r in repo.follow_ups(s, "nh_test0001")}
     assert rows["a"].due_at == T0 + timedelta(hours=3)

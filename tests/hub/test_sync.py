@@ -43,9 +43,7 @@ def lead_fields() -> dict[str, FieldInfo]:
 class World:
     """The hub with its intake and sync engine, and one or two fake CRMs."""
 
-    def __init__(
-        self, store: Store, config: HubConfig, clock: Clock, names: tuple[str, ...] = ("crm",)
-    ) -> None:
+    def __init__(self, store: Store, config: HubConfig, clock: Clock, names: tuple[str, ...] = ("crm",)) -> None:
         self.clock = clock
         self.store = store
         self.crms = {n: FakeCrm(system=n, fields=lead_fields(), clock=clock) for n in names}
@@ -279,9 +277,7 @@ def test_a_value_the_crm_does_not_allow_is_caught_before_sending(world: World) -
     assert world.crm.by_external_id(bad) is None
     assert report.failed >= 1
     with world.store.tx() as s:
-        error = s.scalar(
-            select(OutboxRow.last_error).where(OutboxRow.key == bad, OutboxRow.kind == "upsert_lead")
-        )
+        error = s.scalar(select(OutboxRow.last_error).where(OutboxRow.key == bad, OutboxRow.kind == "upsert_lead"))
     assert error is not None
     assert "Score__c: A is not an active picklist value" in error
     assert "Ana" not in error
@@ -301,9 +297,7 @@ def test_a_failed_item_is_sent_again_after_a_fix(world: World) -> None:
     assert world.crm.by_external_id(lead_id) is not None
 
 
-def test_a_spent_daily_budget_pauses_calls_and_keeps_queueing(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_spent_daily_budget_pauses_calls_and_keeps_queueing(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     world.inquiry()
 
     def spent(records: object) -> object:
@@ -357,9 +351,7 @@ def test_a_cursor_in_the_future_reads_nothing(world: World) -> None:
     world.inquiry()
     world.sync()
     with world.store.tx() as s:
-        repo.set_cursor(
-            s, "crm:records", (world.clock.now + timedelta(days=365)).isoformat(), now=world.clock.now
-        )
+        repo.set_cursor(s, "crm:records", (world.clock.now + timedelta(days=365)).isoformat(), now=world.clock.now)
     assert world.engine.pull("crm", now=world.clock.now).records == 0
 
 
@@ -370,6 +362,4 @@ def test_reconcile_flags_records_merged_or_deleted_in_the_crm(world: World) -> N
     world.crm.delete(crm_id)
     assert world.engine.reconcile("crm", now=world.clock.now) == [lead_id]
     with world.store.tx() as s:
-        assert (
-            s.scalar(select(ViolationRow.rule).where(ViolationRow.lead_id == lead_id)) == "crm_record_missing"
-        )
+        assert s.scalar(select(ViolationRow.rule).where(ViolationRow.lead_id == lead_id)) == "crm_record_missing"

@@ -138,9 +138,7 @@ JOTFORM_FIELDS = {
     "rawRequest": json.dumps(JOTFORM_ANSWERS),
     "type": "WEB",
 }
-JOTFORM_BODY, JOTFORM_CONTENT_TYPE = encode_jotform_submission(
-    JOTFORM_FIELDS, boundary="----jotformBoundary7MA4YWxk"
-)
+JOTFORM_BODY, JOTFORM_CONTENT_TYPE = encode_jotform_submission(JOTFORM_FIELDS, boundary="----jotformBoundary7MA4YWxk")
 
 BODIES = {
     "standard_webhook": STANDARD_BODY,
@@ -163,9 +161,7 @@ def request(
     return InboundRequest(method=method, url=url, headers=dict(headers), body=body, path_token=path_token)
 
 
-def signed(
-    source_type: str, body: bytes | None = None, *, at: datetime = NOW, url: str = URL
-) -> InboundRequest:
+def signed(source_type: str, body: bytes | None = None, *, at: datetime = NOW, url: str = URL) -> InboundRequest:
     """A request exactly as the vendor would send it: right secret, right time, right headers."""
     body = BODIES[source_type] if body is None else body
     if source_type == "jotform":

@@ -114,14 +114,10 @@ def requests(draw: st.DrawFn, source_type: str) -> tuple[InboundRequest, datetim
     headers: dict[str, str] = {}
     if source_type == "jotform":
         headers["Content-Type"] = draw(
-            st.sampled_from(MULTIPART_TYPES)
-            | anything.map(lambda tail: "multipart/form-data; " + tail)
-            | anything
+            st.sampled_from(MULTIPART_TYPES) | anything.map(lambda tail: "multipart/form-data; " + tail) | anything
         )
     elif draw(st.booleans()):
-        headers.update(
-            sign_request(source_type, body, secret=SECRETS[source_type], now=NOW, url=url, method=method)
-        )
+        headers.update(sign_request(source_type, body, secret=SECRETS[source_type], now=NOW, url=url, method=method))
     for name in draw(st.lists(st.sampled_from(HEADER_NAMES) | anything, max_size=4)):
         name = draw(st.sampled_from([name, name.upper(), name.lower()]))
         headers[name] = draw(anything | st.sampled_from(HEADER_VALUES))

@@ -83,9 +83,7 @@ def test_signature_is_base64_hmac_of_method_uri_body_and_millisecond_timestamp()
 )
 def test_our_verdict_matches_the_sdk(url: str, sdk_uri: str, tamper: str) -> None:
     now, ms = real_now()
-    headers = sign_hubspot_v3(
-        SECRET if tamper != "secret" else "not-the-secret", "POST", url, HUBSPOT_BODY, ms
-    )
+    headers = sign_hubspot_v3(SECRET if tamper != "secret" else "not-the-secret", "POST", url, HUBSPOT_BODY, ms)
     method, body = "POST", HUBSPOT_BODY
     if tamper == "body":
         body = HUBSPOT_BODY.replace(b'"lead"', b'"customer"')
@@ -138,17 +136,12 @@ def test_a_retry_of_the_same_events_keeps_the_event_id() -> None:
     ms = int(NOW.timestamp() * 1000)
     retry = json.dumps([{**e, "attemptNumber": 1} for e in json.loads(HUBSPOT_BODY)]).encode()
     headers = sign_hubspot_v3(SECRET, "POST", PLAIN_URL, retry, ms)
-    assert (
-        verify("hubspot_v3", request(headers, retry, url=PLAIN_URL), secret=SECRET, now=NOW).event_id
-        == "100,101"
-    )
+    assert verify("hubspot_v3", request(headers, retry, url=PLAIN_URL), secret=SECRET, now=NOW).event_id == "100,101"
 
 
 def test_a_large_batch_id_is_hashed_to_fit_the_inbox() -> None:
     ms = int(NOW.timestamp() * 1000)
-    body = json.dumps(
-        [{"eventId": 10**12 + i, "subscriptionType": "contact.creation"} for i in range(100)]
-    ).encode()
+    body = json.dumps([{"eventId": 10**12 + i, "subscriptionType": "contact.creation"} for i in range(100)]).encode()
     headers = sign_hubspot_v3(SECRET, "POST", PLAIN_URL, body, ms)
     event_id = verify("hubspot_v3", request(headers, body, url=PLAIN_URL), secret=SECRET, now=NOW).event_id
     assert event_id.startswith("ids-sha256:")

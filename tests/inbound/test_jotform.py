@@ -24,14 +24,10 @@ TOKEN = SECRETS["jotform"]
 
 
 def post(body: bytes, content_type: str = JOTFORM_CONTENT_TYPE, token: str | None = TOKEN) -> VerifiedEvent:
-    return verify(
-        "jotform", request({"Content-Type": content_type}, body, path_token=token), secret=TOKEN, now=NOW
-    )
+    return verify("jotform", request({"Content-Type": content_type}, body, path_token=token), secret=TOKEN, now=NOW)
 
 
-def rejection(
-    body: bytes, content_type: str = JOTFORM_CONTENT_TYPE, token: str | None = TOKEN
-) -> tuple[str, int]:
+def rejection(body: bytes, content_type: str = JOTFORM_CONTENT_TYPE, token: str | None = TOKEN) -> tuple[str, int]:
     with pytest.raises(WebhookRejected) as excinfo:
         post(body, content_type, token)
     return excinfo.value.code, excinfo.value.status
@@ -65,9 +61,7 @@ def test_a_path_token_with_non_ascii_characters_is_simply_wrong() -> None:
     assert rejection(JOTFORM_BODY, token="jf-tökén-2b9c7e1f0a6d4e8b") == ("bad_path_token", 401)
 
 
-@pytest.mark.parametrize(
-    "content_type", ["application/json", "application/x-www-form-urlencoded", "text/plain", ""]
-)
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded", "text/plain", ""])
 def test_a_body_that_is_not_multipart_form_data_is_unsupported_media(content_type: str) -> None:
     assert rejection(JOTFORM_BODY, content_type) == ("unsupported_media_type", 415)
 

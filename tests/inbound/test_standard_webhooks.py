@@ -68,9 +68,7 @@ def test_header_names_are_case_insensitive() -> None:
 
 
 def test_type_and_timestamp_of_the_payload_become_event_type_and_time() -> None:
-    event = verify(
-        "standard_webhook", signed("standard_webhook"), secret=SECRETS["standard_webhook"], now=NOW
-    )
+    event = verify("standard_webhook", signed("standard_webhook"), secret=SECRETS["standard_webhook"], now=NOW)
     assert event.event_type == "inquiry.created"
     assert event.occurred_at == datetime(2026, 3, 2, 15, 3, 56, tzinfo=UTC)
 
@@ -158,9 +156,7 @@ def test_unknown_versions_are_ignored_even_when_their_value_would_match() -> Non
     assert code_of(vector_headers(**{"webhook-signature": only_unknown})) == ("bad_signature_format", 400)
 
 
-@pytest.mark.parametrize(
-    "value", ["v1,not base64!", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE", "v1", "v1,"]
-)
+@pytest.mark.parametrize("value", ["v1,not base64!", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE", "v1", "v1,"])
 def test_a_v1_entry_that_is_not_base64_is_malformed(value: str) -> None:
     assert code_of(vector_headers(**{"webhook-signature": value})) == ("bad_signature_format", 400)
 

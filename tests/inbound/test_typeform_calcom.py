@@ -15,9 +15,7 @@ from connectors.inbound.typeform import sign_typeform
 from tests.inbound.helpers import CALCOM_BODY, NOW, SECRETS, TYPEFORM_BODY, request, signed
 
 
-def rejection(
-    source_type: str, headers: dict[str, str], body: bytes, secret: str | None = None
-) -> tuple[str, int]:
+def rejection(source_type: str, headers: dict[str, str], body: bytes, secret: str | None = None) -> tuple[str, int]:
     with pytest.raises(WebhookRejected) as excinfo:
         verify(source_type, request(headers, body), secret=secret or SECRETS[source_type], now=NOW)
     return excinfo.value.code, excinfo.value.status
@@ -106,9 +104,7 @@ def test_a_signed_calcom_booking_verifies_with_the_body_digest_as_its_id() -> No
 
 
 def test_an_uppercase_hex_calcom_signature_is_accepted() -> None:
-    headers = {
-        "x-cal-signature-256": sign_calcom(SECRETS["calcom"], CALCOM_BODY)["X-Cal-Signature-256"].upper()
-    }
+    headers = {"x-cal-signature-256": sign_calcom(SECRETS["calcom"], CALCOM_BODY)["X-Cal-Signature-256"].upper()}
     assert verify("calcom", request(headers, CALCOM_BODY), secret=SECRETS["calcom"], now=NOW).event_type
 
 

@@ -66,9 +66,7 @@ def test_rejections_never_echo_the_body_the_secret_or_the_expected_signature(sou
     attempts = [
         request(genuine.headers, genuine.body.replace(b"a", b"b", 1), path_token=None),
         request({}, genuine.body, path_token="x" * 16),
-        request(
-            {name: value + "0" for name, value in genuine.headers.items()}, genuine.body, path_token=token
-        ),
+        request({name: value + "0" for name, value in genuine.headers.items()}, genuine.body, path_token=token),
         request({"Content-Type": "text/plain"}, genuine.body, path_token=token),
     ]
     if source_type == "jotform":  # unsigned: a wrong token, the wrong media type, a broken body
@@ -108,9 +106,7 @@ def test_a_json_error_does_not_carry_the_document_in_its_context() -> None:
 )
 def test_json_that_a_database_could_not_store_is_invalid(body: bytes) -> None:
     with pytest.raises(WebhookRejected) as excinfo:
-        verify(
-            "calcom", request(sign_calcom(SECRETS["calcom"], body), body), secret=SECRETS["calcom"], now=NOW
-        )
+        verify("calcom", request(sign_calcom(SECRETS["calcom"], body), body), secret=SECRETS["calcom"], now=NOW)
     assert excinfo.value.code == "invalid_json"
 
 
@@ -181,15 +177,11 @@ def test_verified_events_validate_their_fields() -> None:
 
 def test_the_fallback_event_id_is_the_sha256_of_source_type_and_body() -> None:
     body = b'{"triggerEvent":"BOOKING_CREATED"}'
-    event = verify(
-        "calcom", request(sign_calcom(SECRETS["calcom"], body), body), secret=SECRETS["calcom"], now=NOW
-    )
+    event = verify("calcom", request(sign_calcom(SECRETS["calcom"], body), body), secret=SECRETS["calcom"], now=NOW)
     assert event.event_id == hashlib.sha256(b"calcom" + body).hexdigest()
 
 
 def test_an_escaped_surrogate_pair_is_ordinary_json() -> None:
     body = b'{"triggerEvent": "BOOKING_CREATED", "note": "\\ud83d\\ude00"}'
-    event = verify(
-        "calcom", request(sign_calcom(SECRETS["calcom"], body), body), secret=SECRETS["calcom"], now=NOW
-    )
+    event = verify("calcom", request(sign_calcom(SECRETS["calcom"], body), body), secret=SECRETS["calcom"], now=NOW)
     assert event.payload["note"] == "\U0001f600"

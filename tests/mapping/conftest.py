@@ -14,11 +14,11 @@ from nurture.lead import NextAction
 from nurture.vocab import ContactChannel, Intent, NextActionKind, Score, Stage
 from tests.factories import T0, consent, lead
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(__file__).resolve().parents[2] / "mapping" / "samples"
 
 
 def load_payload(name: str) -> Any:
-    """The sample payload ``tests/mapping/payloads/<name>.json``."""
+    """The sample payload ``mapping/samples/<name>.json``."""
     return json.loads((PAYLOADS / f"{name}.json").read_text(encoding="utf-8"))
 
 

@@ -26,9 +26,7 @@ def rule(conflict: Conflict | None, direction: Direction = Direction.BOTH) -> Ru
         (Conflict.FILL_IF_BLANK, "a", "b", Winner.NEITHER, "a"),
     ],
 )
-def test_fixed_policies(
-    conflict: Conflict, hub: str | None, crm: str | None, winner: Winner, value: str
-) -> None:
+def test_fixed_policies(conflict: Conflict, hub: str | None, crm: str | None, winner: Winner, value: str) -> None:
     outcome = resolve_conflict(rule(conflict), hub, EARLIER, crm, LATER)
     assert (outcome.winner, outcome.value) == (winner, value)
 

@@ -83,14 +83,10 @@ def test_a_worked_lead_goes_out_to_hubspot_contact_properties(view: dict[str, An
         (Stage.DUPLICATE, "Closed - Not Converted", "UNQUALIFIED"),
     ],
 )
-def test_every_stage_has_a_crm_status(
-    view: dict[str, Any], stage: Stage, status: str, hs_status: str
-) -> None:
+def test_every_stage_has_a_crm_status(view: dict[str, Any], stage: Stage, status: str, hs_status: str) -> None:
     view["stage"] = stage.value
     assert apply_outbound(default_crm_mapping("salesforce", "Lead"), view).values["Status"] == status
-    assert (
-        apply_outbound(default_crm_mapping("hubspot", "contacts"), view).values["hs_lead_status"] == hs_status
-    )
+    assert apply_outbound(default_crm_mapping("hubspot", "contacts"), view).values["hs_lead_status"] == hs_status
 
 
 def test_a_lead_without_a_last_name_gets_a_placeholder_that_does_not_come_back(view: dict[str, Any]) -> None:
@@ -103,21 +99,15 @@ def test_a_lead_without_a_last_name_gets_a_placeholder_that_does_not_come_back(v
 
 def test_an_opt_out_ticked_in_salesforce_comes_back_as_a_denial() -> None:
     mapping = default_crm_mapping("salesforce", "Lead")
-    back = apply_inbound(
-        mapping, {"DoNotCall": True, "HasOptedOutOfEmail": False, "Email": "ANA@example.org"}
-    )
+    back = apply_inbound(mapping, {"DoNotCall": True, "HasOptedOutOfEmail": False, "Email": "ANA@example.org"})
     assert back.values == {"consent.call.state": "denied", "contact.email": "ana@example.org"}
     assert "consent.email.state" in back.absent  # "not opted out" says nothing about consent
 
 
 def test_two_crm_fields_that_disagree_about_one_hub_field_keep_the_first_and_warn() -> None:
-    back = apply_inbound(
-        default_crm_mapping("salesforce", "Lead"), {"DoNotCall": True, "Call_Consent__c": "granted"}
-    )
+    back = apply_inbound(default_crm_mapping("salesforce", "Lead"), {"DoNotCall": True, "Call_Consent__c": "granted"})
     assert back.values["consent.call.state"] == "denied"
-    assert back.warnings == (
-        ("consent.call.state", "DoNotCall and Call_Consent__c disagree; kept DoNotCall"),
-    )
+    assert back.warnings == (("consent.call.state", "DoNotCall and Call_Consent__c disagree; kept DoNotCall"),)
 
 
 def test_a_status_changed_by_staff_is_observed_though_it_cannot_map_back() -> None:
@@ -184,8 +174,7 @@ def lead_views(draw: st.DrawFn) -> dict[str, Any]:
         "channel": draw(st.sampled_from([c.value for c in Channel])),
         "preferred_language": draw(st.sampled_from(["en", "es", "vi", "zh"])),
         "consent": {
-            c.value: {"state": draw(_STATE), "source": None, "at": None, "wording": None}
-            for c in ContactChannel
+            c.value: {"state": draw(_STATE), "source": None, "at": None, "wording": None} for c in ContactChannel
         },
         "external_ids": {},
         "contact": {

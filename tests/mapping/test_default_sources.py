@@ -46,8 +46,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "language": "es",
         "contact_window": "afternoon",
         "intent": "insurance_authorization",
-        "text": "Pregunta sobre seguro\n¿Aceptan el seguro de Blue Cross? "
-        "Mi hija necesita terapia del habla.",
+        "text": "Pregunta sobre seguro\n¿Aceptan el seguro de Blue Cross? Mi hija necesita terapia del habla.",
         "consent": {
             "sms": {
                 "granted": False,
@@ -71,8 +70,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "consent": {
             "sms": {
                 "granted": True,
-                "wording": "I agree to receive text messages from Hill Country Physical Therapy "
-                "about my inquiry.",
+                "wording": "I agree to receive text messages from Hill Country Physical Therapy about my inquiry.",
                 "source": "jotform:q8_smsConsent",
             }
         },

@@ -106,9 +106,7 @@ def test_syntax_errors_say_what_was_expected_and_where(text: str, expected: str)
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
     max_leaves=25,
 )
 _KEY = st.from_regex(r"[A-Za-z0-9_]{1,6}", fullmatch=True)

@@ -80,9 +80,7 @@ def test_a_stage_missing_from_a_strict_value_table_is_reported() -> None:
                 target="hs_lead_status",
                 sources=("stage",),
                 transforms=(
-                    TransformStep(
-                        name="map_values", params={"table": {"new": "NEW", "reached": "CONNECTED"}}
-                    ),
+                    TransformStep(name="map_values", params={"table": {"new": "NEW", "reached": "CONNECTED"}}),
                 ),
                 direction=Direction.BOTH,
                 conflict=Conflict.NEWEST_WINS,

@@ -114,9 +114,7 @@ def test_crm_rules_need_a_direction_a_known_lead_view_path_and_a_conflict_rule_w
 
 
 def test_problem_lines_never_repeat_payload_like_values() -> None:
-    doc = source_doc(
-        {"target": "phone", "sources": ["p"], "transforms": [{"name": "e164", "params": {"region": 5}}]}
-    )
+    doc = source_doc({"target": "phone", "sources": ["p"], "transforms": [{"name": "e164", "params": {"region": 5}}]})
     assert problems_of(doc) == ["rules[0].transforms[0].params.region: Not a valid string."]
 
 

@@ -21,10 +21,7 @@ def test_every_default_mapping_round_trips_through_toml_exactly(name: str) -> No
 
 def test_the_toml_is_readable_and_leaves_defaults_out() -> None:
     text = to_toml(DEFAULT_MAPPINGS["salesforce_lead_default"])
-    assert (
-        '[[rules]]\ntarget = "Status"\nsources = ["stage"]\ndirection = "both"\nconflict = "newest_wins"'
-        in text
-    )
+    assert '[[rules]]\ntarget = "Status"\nsources = ["stage"]\ndirection = "both"\nconflict = "newest_wins"' in text
     assert '[rules.transforms.params.table]\nnew = "Open - Not Contacted"' in text
     assert "required = false" not in text
 

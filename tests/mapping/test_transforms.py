@@ -78,9 +78,7 @@ def test_case_transforms_refuse_what_is_not_text(name: str) -> None:
         ("", "", ""),
     ],
 )
-def test_split_full_name_handles_commas_single_names_particles_and_suffixes(
-    full: str, first: str, last: str
-) -> None:
+def test_split_full_name_handles_commas_single_names_particles_and_suffixes(full: str, first: str, last: str) -> None:
     assert split_full_name(full) == (first, last)
 
 

@@ -103,9 +103,7 @@ def test_a_missed_call_brings_a_text_when_consented(settings: NurtureSettings) -
 def test_a_missed_call_brings_an_email_without_text_consent(settings: NurtureSettings) -> None:
     the_lead = lead()
     call = the_lead.created_at + timedelta(minutes=4)
-    assert (
-        steps(plan(settings, the_lead, [missed(call)], now=call))["day0_text"].channel is ContactChannel.EMAIL
-    )
+    assert steps(plan(settings, the_lead, [missed(call)], now=call))["day0_text"].channel is ContactChannel.EMAIL
 
 
 def test_no_text_and_no_email_when_neither_is_allowed(settings: NurtureSettings) -> None:
@@ -168,9 +166,7 @@ def test_clinic_hours_hold_across_the_spring_dst_change(settings: NurtureSetting
 def test_booking_declining_reaching_or_opting_out_stops_the_cadence(settings: NurtureSettings) -> None:
     assert plan(settings, lead(stage=Stage.SCHEDULED)).stopped == "booked"
     assert plan(settings, lead(stage=Stage.DECLINED, close_reason="no")).stopped == "closed:declined"
-    reached = Touch(
-        channel=ContactChannel.CALL, outcome=TouchOutcome.REACHED, at=lead().created_at, step="day0_call"
-    )
+    reached = Touch(channel=ContactChannel.CALL, outcome=TouchOutcome.REACHED, at=lead().created_at, step="day0_call")
     assert plan(settings, lead(), [reached]).stopped == "reached"
     all_out = consent(denied=(ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL))
     p = plan(settings, lead(consent=all_out))
@@ -231,9 +227,7 @@ def assert_sound(settings: NurtureSettings, the_lead: Lead, touches: list[Touch]
             local_day = step.due_at.astimezone(patient).date()
             assert window.on(local_day, patient).contains(step.due_at), f"{step.key} in quiet hours"
         if previous is not None:
-            assert step.due_at >= previous + settings.cadence.min_gap, (
-                f"{step.key} too close to the step before"
-            )
+            assert step.due_at >= previous + settings.cadence.min_gap, f"{step.key} too close to the step before"
         previous = step.due_at
         if step.channel is ContactChannel.SMS:
             from nurture.vocab import ConsentState

@@ -98,9 +98,7 @@ def test_texts_need_a_grant_even_to_answer_the_inquiry() -> None:
 
 def test_a_call_answering_the_inquiry_needs_no_grant_but_a_denial_blocks_it() -> None:
     assert decide(ContactChannel.CALL).allowed
-    assert (
-        decide(ContactChannel.CALL, ledger=consent(denied=(ContactChannel.CALL,))).reason == "consent_denied"
-    )
+    assert decide(ContactChannel.CALL, ledger=consent(denied=(ContactChannel.CALL,))).reason == "consent_denied"
 
 
 def test_nurture_needs_an_explicit_grant_on_every_channel() -> None:
@@ -130,9 +128,7 @@ def test_email_has_no_calling_hours() -> None:
 
 def test_texts_are_capped_per_day_and_per_week() -> None:
     ledger = consent(ContactChannel.SMS)
-    sent = [
-        Touch(channel=ContactChannel.SMS, outcome=TouchOutcome.TEXTED, at=NOON_CHICAGO - timedelta(hours=3))
-    ]
+    sent = [Touch(channel=ContactChannel.SMS, outcome=TouchOutcome.TEXTED, at=NOON_CHICAGO - timedelta(hours=3))]
     decision = decide(ContactChannel.SMS, ledger=ledger, touches=sent)
     assert decision.reason == "sms_daily_cap"
     assert decision.earliest == NOON_CHICAGO + timedelta(hours=21)

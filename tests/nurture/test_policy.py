@@ -152,9 +152,7 @@ def test_spanish_speakers_are_routed_to_bilingual_staff(settings: NurtureSetting
 
 def test_a_requested_callback_time_becomes_the_next_action(settings: NurtureSettings) -> None:
     at = T0 + timedelta(days=1, hours=1)  # Wednesday 11:00 in Austin
-    proposed = propose_next_action(
-        lead(intent=Intent.READY_TO_SCHEDULE, requested_callback_at=at), settings, now=T0
-    )
+    proposed = propose_next_action(lead(intent=Intent.READY_TO_SCHEDULE, requested_callback_at=at), settings, now=T0)
     assert (proposed.kind, proposed.due_at) == (NextActionKind.CALL_BACK_REQUESTED_TIME, at)
 
 
@@ -162,9 +160,7 @@ def test_a_requested_time_when_the_clinic_is_closed_moves_to_its_next_opening(
     settings: NurtureSettings,
 ) -> None:
     lunch = T0 + timedelta(days=1, hours=2)  # Wednesday 12:00, the lunch closure
-    proposed = propose_next_action(
-        lead(intent=Intent.READY_TO_SCHEDULE, requested_callback_at=lunch), settings, now=T0
-    )
+    proposed = propose_next_action(lead(intent=Intent.READY_TO_SCHEDULE, requested_callback_at=lunch), settings, now=T0)
     assert proposed.due_at == lunch + timedelta(hours=1)
 
 
@@ -191,7 +187,5 @@ def test_not_ready_with_consent_joins_the_nurture_sequence(settings: NurtureSett
         (NextActionKind.CLOSE_NOT_A_FIT, Intent.SERVICE_FIT, Score.E),
     ],
 )
-def test_the_score_derives_from_the_next_action(
-    kind: NextActionKind, intent: Intent | None, score: Score
-) -> None:
+def test_the_score_derives_from_the_next_action(kind: NextActionKind, intent: Intent | None, score: Score) -> None:
     assert score_for(action(kind), intent) is score

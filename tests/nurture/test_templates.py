@@ -13,27 +13,21 @@ def test_the_shipped_templates_pass_the_phi_guard(settings: NurtureSettings) -> 
 
 @pytest.mark.parametrize("kind", [TemplateKind.SMS, TemplateKind.VOICEMAIL, TemplateKind.SOCIAL])
 def test_texts_voicemail_and_social_may_not_name_the_service(kind: TemplateKind) -> None:
-    template = Template(
-        id="t", kind=kind, language="en", body="Hi {first_name}, about your {service_name} visit"
-    )
+    template = Template(id="t", kind=kind, language="en", body="Hi {first_name}, about your {service_name} visit")
     problems = check_template(template)
     assert [p.field for p in problems] == ["service_name"]
     assert "may not use {service_name}" in problems[0].message
 
 
 def test_voicemail_is_limited_to_name_and_callback_number() -> None:
-    ok = Template(
-        id="vm", kind=TemplateKind.VOICEMAIL, language="en", body="Hi {first_name}, call {callback_number}."
-    )
+    ok = Template(id="vm", kind=TemplateKind.VOICEMAIL, language="en", body="Hi {first_name}, call {callback_number}.")
     link = Template(id="vm", kind=TemplateKind.VOICEMAIL, language="en", body="Book at {scheduling_link}")
     assert check_template(ok) == []
     assert [p.field for p in check_template(link)] == ["scheduling_link"]
 
 
 def test_email_may_name_the_service() -> None:
-    t = Template(
-        id="e", kind=TemplateKind.EMAIL, language="en", body="About {service_name} at {location_name}"
-    )
+    t = Template(id="e", kind=TemplateKind.EMAIL, language="en", body="About {service_name} at {location_name}")
     assert check_template(t) == []
 
 

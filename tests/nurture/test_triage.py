@@ -61,9 +61,7 @@ def test_a_red_flag_wins_over_a_structured_booking_intent() -> None:
 
 
 def test_structured_form_fields_come_before_free_text() -> None:
-    result = run(
-        "how much does it cost?", intent_hint=Intent.READY_TO_SCHEDULE, needs_hint=frozenset({Need.LANGUAGE})
-    )
+    result = run("how much does it cost?", intent_hint=Intent.READY_TO_SCHEDULE, needs_hint=frozenset({Need.LANGUAGE}))
     assert result.intent is Intent.READY_TO_SCHEDULE
     assert result.intent_source == "form"
     assert {Need.LANGUAGE, Need.INSURANCE} <= result.needs
@@ -135,9 +133,7 @@ FILLER = st.lists(
 
 @settings(max_examples=300)
 @given(before=FILLER, after=FILLER, flag=st.sampled_from(RED_FLAGS_EN + RED_FLAGS_ES), shout=st.booleans())
-def test_a_red_flag_anywhere_in_any_case_is_urgent(
-    before: list[str], after: list[str], flag: str, shout: bool
-) -> None:
+def test_a_red_flag_anywhere_in_any_case_is_urgent(before: list[str], after: list[str], flag: str, shout: bool) -> None:
     phrase = flag.upper() if shout else flag
     text = " ".join([*before, phrase, *after])
     assert run(text).urgent

@@ -134,9 +134,7 @@ def test_sdk_scenario_through_prism_breaks_no_contract(hubspot_prism: PrismProxy
         BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": task.id}, {"id": other.id}]),
     )
     route("GET", "/crm/v3/owners/").crm.owners.owners_api.get_page(limit=2)
-    info = route("GET", "/oauth/v1/access-tokens/{}").oauth.access_tokens_api.get(
-        hubspot_prism.sandbox.issue_token()
-    )
+    info = route("GET", "/oauth/v1/access-tokens/{}").oauth.access_tokens_api.get(hubspot_prism.sandbox.issue_token())
     assert info.hub_id == 1234567
 
     hubspot_prism.sandbox.faults.share_429 = 1.0

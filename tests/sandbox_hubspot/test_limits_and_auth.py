@@ -128,9 +128,7 @@ def test_session_expires_after_the_configured_calls(
     assert body["message"] == "The OAuth token used to make this call expired 0 second(s) ago."
     assert list(body["context"]) == ["expire time"]
     assert _failure(hubspot_client).status == 401  # stays expired
-    fresh = hubspot.Client.create(
-        access_token=hubspot_sandbox.issue_token(), host=hubspot_server.url, retry=no_retry()
-    )
+    fresh = hubspot.Client.create(access_token=hubspot_sandbox.issue_token(), host=hubspot_server.url, retry=no_retry())
     _page(fresh)
 
 

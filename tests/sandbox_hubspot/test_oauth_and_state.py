@@ -52,13 +52,9 @@ def test_code_flow_then_refresh_with_authlib(oauth: OAuth2Session, hubspot_serve
     token = oauth.fetch_token(f"{hubspot_server.url}/oauth/v1/token", authorization_response=callback)
     assert (token["token_type"], token["expires_in"]) == ("bearer", 1800)
     client = hubspot.Client.create(access_token=token["access_token"], host=hubspot_server.url)
-    client.crm.contacts.basic_api.create(
-        SimplePublicObjectInputForCreate(properties={"email": "a@example.com"})
-    )
+    client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={"email": "a@example.com"}))
 
-    refreshed = oauth.refresh_token(
-        f"{hubspot_server.url}/oauth/v1/token", refresh_token=token["refresh_token"]
-    )
+    refreshed = oauth.refresh_token(f"{hubspot_server.url}/oauth/v1/token", refresh_token=token["refresh_token"])
     assert refreshed["access_token"] != token["access_token"]
     assert refreshed["refresh_token"] == token["refresh_token"]  # HubSpot keeps the refresh token
     info = client.oauth.access_tokens_api.get(refreshed["access_token"])
@@ -144,9 +140,7 @@ def test_oauth_access_token_expires_after_1800_seconds(
 ) -> None:
     callback = _authorize(oauth, hubspot_server)
     token = oauth.fetch_token(f"{hubspot_server.url}/oauth/v1/token", authorization_response=callback)
-    client = hubspot.Client.create(
-        access_token=token["access_token"], host=hubspot_server.url, retry=no_retry()
-    )
+    client = hubspot.Client.create(access_token=token["access_token"], host=hubspot_server.url, retry=no_retry())
     client.crm.contacts.basic_api.get_page(limit=1)
     hubspot_clock.advance(seconds=1805)
     with pytest.raises(ContactsApiException) as caught:
@@ -154,9 +148,7 @@ def test_oauth_access_token_expires_after_1800_seconds(
     body = json.loads(caught.value.body)
     assert (caught.value.status, body["category"]) == (401, "EXPIRED_AUTHENTICATION")
     assert body["message"] == "The OAuth token used to make this call expired 5 second(s) ago."
-    refreshed = oauth.refresh_token(
-        f"{hubspot_server.url}/oauth/v1/token", refresh_token=token["refresh_token"]
-    )
+    refreshed = oauth.refresh_token(f"{hubspot_server.url}/oauth/v1/token", refresh_token=token["refresh_token"])
     fresh = hubspot.Client.create(access_token=refreshed["access_token"], host=hubspot_server.url)
     assert fresh.crm.contacts.basic_api.get_page(limit=1).results == []
     oauth.close()

@@ -141,14 +141,10 @@ def test_update_stamps_lastmodifieddate_later_even_on_a_frozen_clock(hubspot_cli
     assert ISO_MS.match(read.properties["lastmodifieddate"])
 
 
-def test_timestamps_follow_the_injected_clock(
-    hubspot_client: hubspot.Client, hubspot_clock: ManualClock
-) -> None:
+def test_timestamps_follow_the_injected_clock(hubspot_client: hubspot.Client, hubspot_clock: ManualClock) -> None:
     contact_id = _create(hubspot_client, email="ana@example.com")
     hubspot_clock.advance(hours=2, milliseconds=250)
-    hubspot_client.crm.contacts.basic_api.update(
-        contact_id, SimplePublicObjectInput(properties={"firstname": "A"})
-    )
+    hubspot_client.crm.contacts.basic_api.update(contact_id, SimplePublicObjectInput(properties={"firstname": "A"}))
     read = hubspot_client.crm.contacts.basic_api.get_by_id(contact_id)
     assert read.properties["lastmodifieddate"] == "2026-11-26T12:00:00.250Z"
     assert read.updated_at.isoformat() == "2026-11-26T12:00:00.250000+00:00"
@@ -191,9 +187,7 @@ def test_batch_create_then_batch_read_reports_missing_ids_with_207(hubspot_clien
     assert read.errors[0].context == {"ids": ["999999"]}
 
 
-def test_batch_create_is_all_or_nothing(
-    hubspot_client: hubspot.Client, hubspot_sandbox: HubSpotSandbox
-) -> None:
+def test_batch_create_is_all_or_nothing(hubspot_client: hubspot.Client, hubspot_sandbox: HubSpotSandbox) -> None:
     with pytest.raises(ApiException) as caught:
         hubspot_client.crm.contacts.batch_api.create(
             BatchInputSimplePublicObjectBatchInputForCreate(
@@ -210,9 +204,7 @@ def test_batch_create_is_all_or_nothing(
 def test_batch_update_changes_every_input(hubspot_client: hubspot.Client) -> None:
     ids = [_create(hubspot_client, email=f"p{i}@example.com") for i in range(2)]
     updated = hubspot_client.crm.contacts.batch_api.update(
-        BatchInputSimplePublicObjectBatchInput(
-            inputs=[{"id": i, "properties": {"lastname": "Q"}} for i in ids]
-        )
+        BatchInputSimplePublicObjectBatchInput(inputs=[{"id": i, "properties": {"lastname": "Q"}} for i in ids])
     )
     assert [r.properties["lastname"] for r in updated.results] == ["Q", "Q"]
 
@@ -274,8 +266,7 @@ def test_upsert_by_a_non_unique_property_is_hubspots_400(hubspot_client: hubspot
     body = json.loads(caught.value.body)
     assert caught.value.status == 400
     assert (
-        body["message"]
-        == "Unable to perform update/upsert by non-unique 0-1 property firstname in portal ID 1234567"
+        body["message"] == "Unable to perform update/upsert by non-unique 0-1 property firstname in portal ID 1234567"
     )
 
 

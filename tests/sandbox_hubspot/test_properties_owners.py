@@ -32,9 +32,7 @@ def test_created_property_reads_back(hubspot_client: hubspot.Client) -> None:
         "string",
         "text",
     )
-    assert "nurturehub_id" in {
-        p.name for p in hubspot_client.crm.properties.core_api.get_all("contacts").results
-    }
+    assert "nurturehub_id" in {p.name for p in hubspot_client.crm.properties.core_api.get_all("contacts").results}
 
 
 def test_creating_an_existing_property_is_a_409(hubspot_client: hubspot.Client) -> None:
@@ -93,9 +91,7 @@ def test_property_needs_an_existing_group_and_a_group_can_be_made(hubspot_client
     with pytest.raises(ApiException) as caught:
         hubspot_client.crm.properties.core_api.create("contacts", spec)
     assert caught.value.status == 400
-    hubspot_client.crm.properties.groups_api.create(
-        "contacts", PropertyGroupCreate(name="nurturehub", label="nh")
-    )
+    hubspot_client.crm.properties.groups_api.create("contacts", PropertyGroupCreate(name="nurturehub", label="nh"))
     assert hubspot_client.crm.properties.core_api.create("contacts", spec).group_name == "nurturehub"
 
 

@@ -111,9 +111,7 @@ def test_sorts_ascending_and_descending(hubspot_client: hubspot.Client, people: 
     assert [r.properties["firstname"] for r in up.results] == ["Bo", "Cy", "Di", "Ana"]
 
 
-def test_search_answers_default_properties_and_total(
-    hubspot_client: hubspot.Client, people: dict[str, str]
-) -> None:
+def test_search_answers_default_properties_and_total(hubspot_client: hubspot.Client, people: dict[str, str]) -> None:
     found = search(hubspot_client, limit=1)
     assert found.total == 4
     assert set(found.results[0].properties) == {
@@ -126,9 +124,7 @@ def test_search_answers_default_properties_and_total(
     }
 
 
-def test_paging_with_after_walks_every_result_once(
-    hubspot_client: hubspot.Client, people: dict[str, str]
-) -> None:
+def test_paging_with_after_walks_every_result_once(hubspot_client: hubspot.Client, people: dict[str, str]) -> None:
     seen: list[str] = []
     after: str | None = None
     while True:
@@ -140,9 +136,7 @@ def test_paging_with_after_walks_every_result_once(
     assert seen == ["Ana", "Bo", "Cy", "Di"]
 
 
-def test_free_text_query_matches_name_prefixes(
-    hubspot_client: hubspot.Client, people: dict[str, str]
-) -> None:
+def test_free_text_query_matches_name_prefixes(hubspot_client: hubspot.Client, people: dict[str, str]) -> None:
     found = search(hubspot_client, query="sil", properties=["firstname"])
     assert [r.properties["firstname"] for r in found.results] == ["Ana"]
 
@@ -151,9 +145,7 @@ def test_incremental_pull_by_lastmodifieddate_window(
     hubspot_client: hubspot.Client, people: dict[str, str], hubspot_clock: ManualClock
 ) -> None:
     hubspot_clock.advance(minutes=5)
-    hubspot_client.crm.contacts.basic_api.update(
-        people["Cy"], SimplePublicObjectInput(properties={"lastname": "D"})
-    )
+    hubspot_client.crm.contacts.basic_api.update(people["Cy"], SimplePublicObjectInput(properties={"lastname": "D"}))
     since = "2026-11-26T10:04:00.000Z"
     until = str(int(hubspot_clock().timestamp() * 1000) + 60_000)  # epoch ms works too
     found = search(
@@ -177,9 +169,7 @@ def _error(caught: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:
     return body
 
 
-def test_more_than_five_filter_groups_is_rejected(
-    hubspot_client: hubspot.Client, people: dict[str, str]
-) -> None:
+def test_more_than_five_filter_groups_is_rejected(hubspot_client: hubspot.Client, people: dict[str, str]) -> None:
     group = {"filters": [{"propertyName": "firstname", "operator": "HAS_PROPERTY"}]}
     with pytest.raises(ApiException) as caught:
         search(hubspot_client, filter_groups=[group] * 6)
@@ -187,9 +177,7 @@ def test_more_than_five_filter_groups_is_rejected(
     assert _error(caught)["category"] == "VALIDATION_ERROR"
 
 
-def test_more_than_twenty_five_filters_is_rejected(
-    hubspot_client: hubspot.Client, people: dict[str, str]
-) -> None:
+def test_more_than_twenty_five_filters_is_rejected(hubspot_client: hubspot.Client, people: dict[str, str]) -> None:
     group = {"filters": [{"propertyName": "firstname", "operator": "HAS_PROPERTY"}] * 6}
     with pytest.raises(ApiException) as caught:
         search(hubspot_client, filter_groups=[group] * 5)
@@ -229,9 +217,7 @@ def test_paging_past_ten_thousand_results_is_a_400(
     }
 
 
-def test_a_page_reaching_past_ten_thousand_is_a_400(
-    hubspot_client: hubspot.Client, people: dict[str, str]
-) -> None:
+def test_a_page_reaching_past_ten_thousand_is_a_400(hubspot_client: hubspot.Client, people: dict[str, str]) -> None:
     with pytest.raises(ApiException) as caught:
         search(hubspot_client, limit=200, after="9900")
     assert caught.value.status == 400

@@ -25,9 +25,7 @@ TASK_TO_CONTACT = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId"
 
 @pytest.fixture
 def contact_id(hubspot_client: hubspot.Client) -> str:
-    return str(
-        hubspot_client.crm.contacts.basic_api.create(ContactIn(properties={"email": "ana@example.com"})).id
-    )
+    return str(hubspot_client.crm.contacts.basic_api.create(ContactIn(properties={"email": "ana@example.com"})).id)
 
 
 def _task(client: hubspot.Client, contact: str | None = None, **properties: str) -> Any:
@@ -38,22 +36,18 @@ def _task(client: hubspot.Client, contact: str | None = None, **properties: str)
     )
 
 
-def test_task_with_inline_association_is_linked_both_ways(
-    hubspot_client: hubspot.Client, contact_id: str
-) -> None:
+def test_task_with_inline_association_is_linked_both_ways(hubspot_client: hubspot.Client, contact_id: str) -> None:
     task = _task(hubspot_client, contact_id, hs_task_type="CALL", hs_task_priority="HIGH")
     assert task.properties["hs_timestamp"] == "2026-11-27T15:00:00.000Z"
     to_contacts = hubspot_client.crm.associations.v4.basic_api.get_page("tasks", task.id, "contacts")
-    assert [
-        (r.to_object_id, [(t.category, t.type_id) for t in r.association_types]) for r in to_contacts.results
-    ] == [(contact_id, [("HUBSPOT_DEFINED", 204)])]
+    assert [(r.to_object_id, [(t.category, t.type_id) for t in r.association_types]) for r in to_contacts.results] == [
+        (contact_id, [("HUBSPOT_DEFINED", 204)])
+    ]
     to_tasks = hubspot_client.crm.associations.v4.basic_api.get_page("contacts", contact_id, "tasks")
     assert [(r.to_object_id, r.association_types[0].type_id) for r in to_tasks.results] == [(task.id, 203)]
 
 
-def test_task_read_with_associations_uses_v3_type_names(
-    hubspot_client: hubspot.Client, contact_id: str
-) -> None:
+def test_task_read_with_associations_uses_v3_type_names(hubspot_client: hubspot.Client, contact_id: str) -> None:
     task = _task(hubspot_client, contact_id)
     read = hubspot_client.crm.objects.tasks.basic_api.get_by_id(task.id, associations=["contacts"])
     assert read.associations["contacts"].results[0].id == contact_id
@@ -75,13 +69,9 @@ def test_inline_association_to_a_missing_contact_is_rejected(hubspot_client: hub
     assert caught.value.status == 400
 
 
-def test_v4_default_association_then_batch_read_then_archive(
-    hubspot_client: hubspot.Client, contact_id: str
-) -> None:
+def test_v4_default_association_then_batch_read_then_archive(hubspot_client: hubspot.Client, contact_id: str) -> None:
     task = _task(hubspot_client)
-    made = hubspot_client.crm.associations.v4.basic_api.create_default(
-        "tasks", task.id, "contacts", contact_id
-    )
+    made = hubspot_client.crm.associations.v4.basic_api.create_default("tasks", task.id, "contacts", contact_id)
     assert {(r._from.id, r.to.id, r.association_spec.association_type_id) for r in made.results} == {
         (task.id, contact_id, 204),
         (contact_id, task.id, 203),

@@ -14,9 +14,7 @@ from connectors.sandbox.salesforce_meta import make_id
 
 ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-    "message": (
-        "Record rolled back because not all records were valid and the request was using AllOrNone header"
-    ),
+    "message": ("Record rolled back because not all records were valid and the request was using AllOrNone header"),
     "fields": [],
 }
 
@@ -74,9 +72,7 @@ def test_all_or_none_rolls_back_every_record(sf: Salesforce) -> None:
 
 
 def test_all_or_none_succeeds_when_every_record_is_valid(sf: Salesforce) -> None:
-    results = sf.restful(
-        "composite/sobjects", method="POST", json={"allOrNone": True, "records": [lead(), lead()]}
-    )
+    results = sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": [lead(), lead()]})
 
     assert all(r["success"] for r in results)
     assert count(sf) == 2
@@ -99,9 +95,7 @@ def test_a_record_without_a_type_is_refused_as_a_whole(sf: Salesforce) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.restful("composite/sobjects", method="POST", json={"records": [{"LastName": "x", "Company": "y"}]})
 
-    assert caught.value.content == [
-        {"message": "Must send a concrete entity type.", "errorCode": "INVALID_TYPE"}
-    ]
+    assert caught.value.content == [{"message": "Must send a concrete entity type.", "errorCode": "INVALID_TYPE"}]
 
 
 def test_update_by_id_returns_save_results(sf: Salesforce) -> None:
@@ -164,9 +158,7 @@ def test_upsert_rejects_a_record_without_the_external_id(sf: Salesforce) -> None
 
     assert results[0] == {
         "success": False,
-        "errors": [
-            {"statusCode": "MISSING_ARGUMENT", "message": "Nurture_Id__c not specified", "fields": []}
-        ],
+        "errors": [{"statusCode": "MISSING_ARGUMENT", "message": "Nurture_Id__c not specified", "fields": []}],
     }
     assert results[1]["success"] is True
 
@@ -204,8 +196,7 @@ def test_upsert_all_or_none_rolls_back_updates_too(sf: Salesforce) -> None:
 def test_upsert_of_tasks_by_nurture_task_key(sf: Salesforce) -> None:
     lead_id = sf.Lead.create({"LastName": "Ng", "Company": "Self"})["id"]
     tasks = [
-        typed("Task", Nurture_Task_Key__c=f"{lead_id}:{step}", WhoId=lead_id, Subject=f"Step {step}")
-        for step in (1, 2)
+        typed("Task", Nurture_Task_Key__c=f"{lead_id}:{step}", WhoId=lead_id, Subject=f"Step {step}") for step in (1, 2)
     ]
 
     first = sf.restful("composite/sobjects/Task/Nurture_Task_Key__c", method="PATCH", json={"records": tasks})
@@ -239,9 +230,7 @@ def test_delete_by_ids(sf: Salesforce) -> None:
     created = sf.restful("composite/sobjects", method="POST", json={"records": [lead(), lead()]})
     ids = [r["id"] for r in created]
 
-    results = sf.restful(
-        "composite/sobjects", method="DELETE", params={"ids": ",".join(ids), "allOrNone": "false"}
-    )
+    results = sf.restful("composite/sobjects", method="DELETE", params={"ids": ",".join(ids), "allOrNone": "false"})
     again = sf.restful("composite/sobjects", method="DELETE", params={"ids": ids[0]})
 
     assert results == [{"id": i, "success": True, "errors": []} for i in ids]

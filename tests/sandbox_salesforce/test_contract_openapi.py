@@ -80,9 +80,9 @@ def check(openapi: OpenAPI, response: requests.Response, *, request_too: bool = 
 def test_create_get_update_delete_match_the_spec(
     sf: Salesforce, openapi: OpenAPI, recorded: list[requests.Response]
 ) -> None:
-    lead_id = sf.Lead.create(
-        {"LastName": "Rivera", "Company": "Self", "Next_Action_Due__c": "2026-11-27T15:00:00Z"}
-    )["id"]
+    lead_id = sf.Lead.create({"LastName": "Rivera", "Company": "Self", "Next_Action_Due__c": "2026-11-27T15:00:00Z"})[
+        "id"
+    ]
     sf.Lead.get(lead_id)
     sf.Lead.update(lead_id, {"Stage__c": "reached", "Email": "ana@example.org"})
     contact_id = sf.Contact.create({"LastName": "Ng", "SMS_Consent__c": "granted"})["id"]
@@ -97,9 +97,7 @@ def test_create_get_update_delete_match_the_spec(
         check(openapi, response)
 
 
-def test_read_only_objects_match_the_spec(
-    sf: Salesforce, openapi: OpenAPI, recorded: list[requests.Response]
-) -> None:
+def test_read_only_objects_match_the_spec(sf: Salesforce, openapi: OpenAPI, recorded: list[requests.Response]) -> None:
     queue_id = sf.query("SELECT Id FROM Group WHERE Type = 'Queue' LIMIT 1")["records"][0]["Id"]
     user_id = sf.query("SELECT Id FROM User LIMIT 1")["records"][0]["Id"]
     recorded.clear()
@@ -132,9 +130,7 @@ def test_error_responses_match_the_spec(
     sf.Lead.delete(lead_id)
     attempts = [
         lambda: sf.Lead.create({"FirstName": "no last name"}),  # 400 REQUIRED_FIELD_MISSING
-        lambda: sf.Lead.create(
-            {"LastName": "x", "Company": "y", "Status": "Nope"}
-        ),  # 400 restricted picklist
+        lambda: sf.Lead.create({"LastName": "x", "Company": "y", "Status": "Nope"}),  # 400 restricted picklist
         lambda: sf.Lead.create({"LastName": "x", "Company": "y", "Bogus__c": 1}),  # 400 INVALID_FIELD
         lambda: sf.Lead.get(lead_id),  # 404 NOT_FOUND
         lambda: sf.Lead.update(lead_id, {"FirstName": "x"}),  # 404 NOT_FOUND
@@ -208,9 +204,7 @@ def test_the_validator_catches_broken_responses(
 
 
 def test_the_validator_accepts_the_same_shapes_when_correct(openapi: OpenAPI) -> None:
-    request, response = mock(
-        "post", "/sobjects/Lead", 201, {"id": "00Q5g0000004C93EAE", "success": True, "errors": []}
-    )
+    request, response = mock("post", "/sobjects/Lead", 201, {"id": "00Q5g0000004C93EAE", "success": True, "errors": []})
 
     openapi.validate_response(request, response)
 
@@ -234,9 +228,7 @@ def _raw_matches(method: str, concrete: str) -> list[str]:
     return hits
 
 
-def test_every_path_simple_salesforce_calls_is_in_the_spec_or_documented(
-    sf: Salesforce, sf_sandbox: Any
-) -> None:
+def test_every_path_simple_salesforce_calls_is_in_the_spec_or_documented(sf: Salesforce, sf_sandbox: Any) -> None:
     lead_id = sf.Lead.create({"LastName": "Rivera", "Company": "Self"})["id"]
     sf.Lead.get(lead_id)
     sf.Lead.update(lead_id, {"FirstName": "Ana"})
@@ -259,11 +251,7 @@ def test_every_path_simple_salesforce_calls_is_in_the_spec_or_documented(
     sf.restful(
         "composite/sobjects/Lead/Nurture_Id__c",
         method="PATCH",
-        json={
-            "records": [
-                {"attributes": {"type": "Lead"}, "Nurture_Id__c": "inq-2", "LastName": "x", "Company": "y"}
-            ]
-        },
+        json={"records": [{"attributes": {"type": "Lead"}, "Nurture_Id__c": "inq-2", "LastName": "x", "Company": "y"}]},
     )
     sf.restful("composite/sobjects/Lead", params={"ids": lead_id, "fields": "Id"})
     sf.query_all("SELECT Id FROM Lead")

@@ -40,9 +40,7 @@ def authorize(org: SalesforceOrg, client: OAuth2Session, **kwargs: str) -> str:
     return location
 
 
-def test_code_flow_with_client_secret_gives_a_working_token(
-    sf_org: SalesforceOrg, oauth: OAuth2Session
-) -> None:
+def test_code_flow_with_client_secret_gives_a_working_token(sf_org: SalesforceOrg, oauth: OAuth2Session) -> None:
     callback = authorize(sf_org, oauth, state="xyz")
 
     token = oauth.fetch_token(f"{sf_org.server.url}/services/oauth2/token", authorization_response=callback)
@@ -61,9 +59,7 @@ def test_code_flow_with_client_secret_gives_a_working_token(
     assert token["token_type"] == "Bearer"
     assert token["instance_url"] == sf_org.server.url
     assert token["id"].endswith(f"/id/00D5g000004NHXYEA4/{sf_org.sandbox.user_id}")
-    sf = Salesforce(
-        instance_url=token["instance_url"], session_id=token["access_token"], session=sf_org.session
-    )
+    sf = Salesforce(instance_url=token["instance_url"], session_id=token["access_token"], session=sf_org.session)
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 0
 
 
@@ -91,9 +87,7 @@ def test_code_flow_with_pkce_and_no_secret(sf_org: SalesforceOrg) -> None:
 def test_pkce_with_the_wrong_verifier_is_invalid_request(sf_org: SalesforceOrg) -> None:
     session = sf_org.new_session()
     challenge_for = secrets.token_urlsafe(48)
-    client = OAuth2Session(
-        client_id=sf_org.sandbox.client_id, redirect_uri=REDIRECT_URI, code_challenge_method="S256"
-    )
+    client = OAuth2Session(client_id=sf_org.sandbox.client_id, redirect_uri=REDIRECT_URI, code_challenge_method="S256")
     client.verify = str(sf_org.ca_path)
     client.trust_env = False
     with client:
@@ -119,15 +113,11 @@ def test_refresh_token_gives_a_new_access_token(sf_org: SalesforceOrg, oauth: OA
     callback = authorize(sf_org, oauth)
     first = oauth.fetch_token(f"{sf_org.server.url}/services/oauth2/token", authorization_response=callback)
 
-    refreshed = oauth.refresh_token(
-        f"{sf_org.server.url}/services/oauth2/token", refresh_token=first["refresh_token"]
-    )
+    refreshed = oauth.refresh_token(f"{sf_org.server.url}/services/oauth2/token", refresh_token=first["refresh_token"])
 
     assert refreshed["access_token"] != first["access_token"]
     assert "refresh_token" not in refreshed or refreshed["refresh_token"] == first["refresh_token"]
-    sf = Salesforce(
-        instance_url=sf_org.server.url, session_id=refreshed["access_token"], session=sf_org.session
-    )
+    sf = Salesforce(instance_url=sf_org.server.url, session_id=refreshed["access_token"], session=sf_org.session)
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 0
 
 
@@ -200,12 +190,8 @@ def test_revoking_the_refresh_token_ends_its_sessions(sf_org: SalesforceOrg, oau
     token = oauth.fetch_token(f"{sf_org.server.url}/services/oauth2/token", authorization_response=callback)
     session = sf_org.new_session()
 
-    revoked = session.post(
-        f"{sf_org.server.url}/services/oauth2/revoke", data={"token": token["refresh_token"]}
-    )
-    after = session.get(
-        f"{sf_org.api_url}/sobjects", headers={"Authorization": f"Bearer {token['access_token']}"}
-    )
+    revoked = session.post(f"{sf_org.server.url}/services/oauth2/revoke", data={"token": token["refresh_token"]})
+    after = session.get(f"{sf_org.api_url}/sobjects", headers={"Authorization": f"Bearer {token['access_token']}"})
     refresh = session.post(
         f"{sf_org.server.url}/services/oauth2/token",
         data={
@@ -225,12 +211,8 @@ def test_userinfo_describes_the_integration_user(sf_org: SalesforceOrg) -> None:
     session: requests.Session = sf_org.new_session()
     token = sf_org.sandbox.issue_token()
 
-    info = session.get(
-        f"{sf_org.server.url}/services/oauth2/userinfo", headers={"Authorization": f"Bearer {token}"}
-    )
-    bad = session.get(
-        f"{sf_org.server.url}/services/oauth2/userinfo", headers={"Authorization": "Bearer nope"}
-    )
+    info = session.get(f"{sf_org.server.url}/services/oauth2/userinfo", headers={"Authorization": f"Bearer {token}"})
+    bad = session.get(f"{sf_org.server.url}/services/oauth2/userinfo", headers={"Authorization": "Bearer nope"})
 
     assert info.json()["user_id"] == sf_org.sandbox.user_id
     assert info.json()["organization_id"] == "00D5g000004NHXYEA4"
@@ -238,9 +220,7 @@ def test_userinfo_describes_the_integration_user(sf_org: SalesforceOrg) -> None:
 
 
 def test_pkce_without_a_verifier_is_invalid_grant(sf_org: SalesforceOrg) -> None:
-    client = OAuth2Session(
-        client_id=sf_org.sandbox.client_id, redirect_uri=REDIRECT_URI, code_challenge_method="S256"
-    )
+    client = OAuth2Session(client_id=sf_org.sandbox.client_id, redirect_uri=REDIRECT_URI, code_challenge_method="S256")
     with client:
         callback = authorize(sf_org, client, code_verifier=secrets.token_urlsafe(48))
     code = parse_qs(urlsplit(callback).query)["code"][0]

@@ -69,9 +69,7 @@ def test_describe_lists_restricted_picklists_for_preflight(sf: Salesforce) -> No
         assert fields[name]["restrictedPicklist"] is True
         assert [v["value"] for v in fields[name]["picklistValues"]] == values
         assert all(v["active"] for v in fields[name]["picklistValues"])
-    assert [v["value"] for v in fields["Status"]["picklistValues"] if v["defaultValue"]] == [
-        "Open - Not Contacted"
-    ]
+    assert [v["value"] for v in fields["Status"]["picklistValues"] if v["defaultValue"]] == ["Open - Not Contacted"]
 
 
 def test_describe_reports_field_properties(sf: Salesforce) -> None:
@@ -126,9 +124,7 @@ def test_spent_daily_budget_is_refused_until_the_day_resets(make_sf_org: Any) ->
 
     with pytest.raises(SalesforceRefusedRequest) as caught:
         sf.query("SELECT Id FROM Lead")
-    assert caught.value.content == [
-        {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
-    ]
+    assert caught.value.content == [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
 
     org.sandbox.reset_day()
     sf.query("SELECT Id FROM Lead")
@@ -145,9 +141,7 @@ def test_session_expires_after_the_configured_calls(make_sf_org: Any) -> None:
         sf.query("SELECT Id FROM Lead")
 
     assert caught.value.status == 401
-    assert caught.value.content == [
-        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
-    ]
+    assert caught.value.content == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
     assert org.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 0
 
 
@@ -211,9 +205,7 @@ def test_latency_is_added_to_every_call(make_sf_org: Any) -> None:
     assert time.perf_counter() - started >= 0.06
 
 
-def test_request_log_counts_calls_by_method_path_and_status(
-    sf: Salesforce, sf_sandbox: SalesforceSandbox
-) -> None:
+def test_request_log_counts_calls_by_method_path_and_status(sf: Salesforce, sf_sandbox: SalesforceSandbox) -> None:
     sf.restful(
         "composite/sobjects",
         method="POST",

@@ -91,9 +91,7 @@ def test_delete_answers_204_and_the_record_is_gone(sf: Salesforce) -> None:
 
     with pytest.raises(SalesforceResourceNotFound) as caught:
         sf.Lead.get(lead_id)
-    assert caught.value.content == [
-        {"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}
-    ]
+    assert caught.value.content == [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
 
 
 def test_unknown_id_is_404_not_found(sf: Salesforce) -> None:
@@ -175,9 +173,7 @@ def test_upsert_by_unknown_field_is_404_and_by_plain_field_is_400(sf: Salesforce
     with pytest.raises(SalesforceMalformedRequest) as plain:
         sf.Lead.upsert("LastName/Rivera", lead())
 
-    assert missing.value.content == [
-        {"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}
-    ]
+    assert missing.value.content == [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
     assert plain.value.content[0]["errorCode"] == "INVALID_FIELD"
     assert "is not an External ID or indexed field for Lead" in plain.value.content[0]["message"]
 
@@ -194,9 +190,7 @@ def test_task_upsert_by_nurture_task_key_is_idempotent(sf: Salesforce) -> None:
     task = {"WhoId": lead_id, "Subject": "Call back", "ActivityDate": "2026-11-27", "TaskSubtype": "Call"}
 
     first = sf.Task.upsert(f"Nurture_Task_Key__c/{lead_id}-step-1", task, raw_response=True).json()
-    second = sf.Task.upsert(
-        f"Nurture_Task_Key__c/{lead_id}-step-1", {"Subject": "Call back"}, raw_response=True
-    ).json()
+    second = sf.Task.upsert(f"Nurture_Task_Key__c/{lead_id}-step-1", {"Subject": "Call back"}, raw_response=True).json()
 
     assert first["created"] is True
     assert second == {"id": first["id"], "success": True, "errors": [], "created": False}
@@ -216,9 +210,7 @@ def test_task_completion_and_call_disposition_read_back(sf: Salesforce) -> None:
     )["id"]
     opened = sf.Task.get(task_id)
 
-    sf.Task.update(
-        task_id, {"Status": "Completed", "CallDisposition": "Left voicemail", "CallType": "Outbound"}
-    )
+    sf.Task.update(task_id, {"Status": "Completed", "CallDisposition": "Left voicemail", "CallType": "Outbound"})
 
     done = sf.Task.get(task_id)
     assert opened["Status"] == "Not Started"
@@ -240,9 +232,7 @@ def test_task_subtype_cannot_be_changed_after_create(sf: Salesforce) -> None:
 
 
 def test_queues_and_users_are_seeded_and_read_only(sf: Salesforce) -> None:
-    queues = sf.query("SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' ORDER BY Name")[
-        "records"
-    ]
+    queues = sf.query("SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' ORDER BY Name")["records"]
     users = sf.query("SELECT Id, Name, IsActive FROM User WHERE IsActive = true")["records"]
 
     assert [q["Name"] for q in queues] == [

@@ -20,9 +20,7 @@ def typed(sobject: str, **fields: Any) -> dict[str, Any]:
 def bulk_create(sf: Salesforce, records: list[dict[str, Any]]) -> list[str]:
     ids: list[str] = []
     for start in range(0, len(records), 200):
-        results = sf.restful(
-            "composite/sobjects", method="POST", json={"records": records[start : start + 200]}
-        )
+        results = sf.restful("composite/sobjects", method="POST", json={"records": records[start : start + 200]})
         assert all(r["success"] for r in results)
         ids.extend(r["id"] for r in results)
     return ids
@@ -139,9 +137,7 @@ def test_count_returns_total_size_without_records(sf: Salesforce, people: dict[s
 
 
 def test_records_carry_attributes_and_canonical_field_names(sf: Salesforce, people: dict[str, str]) -> None:
-    record = sf.query("select id, lastname, next_action_due__c from LEAD where lastname = 'rivera'")[
-        "records"
-    ][0]
+    record = sf.query("select id, lastname, next_action_due__c from LEAD where lastname = 'rivera'")["records"][0]
 
     assert record == {
         "attributes": {"type": "Lead", "url": f"/services/data/v59.0/sobjects/Lead/{people['Rivera']}"},
@@ -196,9 +192,7 @@ def test_unknown_query_locator_is_invalid_query_locator(sf: Salesforce) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query_more("01g5g0000000000AAA-2000")
 
-    assert caught.value.content == [
-        {"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}
-    ]
+    assert caught.value.content == [{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}]
 
 
 def test_query_all_includes_deleted_records(sf: Salesforce, people: dict[str, str]) -> None:
@@ -326,9 +320,7 @@ def test_stamps_are_strictly_increasing_even_when_the_clock_stands_still(
     ]
 
 
-def test_records_written_in_one_collection_call_share_a_stamp(
-    make_sf_org: Any, sf_clock: ManualClock
-) -> None:
+def test_records_written_in_one_collection_call_share_a_stamp(make_sf_org: Any, sf_clock: ManualClock) -> None:
     sf = make_sf_org(clock=sf_clock).sf
 
     bulk_create(sf, [typed("Lead", LastName=f"L{n}", Company="x") for n in range(3)])

@@ -57,9 +57,7 @@ def test_clearing_a_required_field_is_rejected(sf: Salesforce) -> None:
         ("Channel__c", "fax", "Channel"),
     ],
 )
-def test_restricted_picklists_reject_unknown_values(
-    sf: Salesforce, field: str, value: str, label: str
-) -> None:
+def test_restricted_picklists_reject_unknown_values(sf: Salesforce, field: str, value: str, label: str) -> None:
     error = rejected(sf.Lead.create, lead(**{field: value}))
 
     assert error == {
@@ -211,9 +209,7 @@ def test_duplicate_rule_header_allows_the_save(make_sf_org: Any) -> None:
     sf = make_sf_org(duplicate_rule=True).sf
     sf.Lead.create(lead(Email="ana@example.org"))
 
-    second = sf.Lead.create(
-        lead(Email="ana@example.org"), headers={"Sforce-Duplicate-Rule-Header": "allowSave=true"}
-    )
+    second = sf.Lead.create(lead(Email="ana@example.org"), headers={"Sforce-Duplicate-Rule-Header": "allowSave=true"})
 
     assert second["success"] is True
 
@@ -228,8 +224,7 @@ def test_duplicate_rule_in_collections_is_a_per_record_error(make_sf_org: Any) -
     sf = make_sf_org(duplicate_rule=True).sf
     sf.Lead.create(lead(Email="ana@example.org"))
     records = [
-        {"attributes": {"type": "Lead"}, **lead(Email=email)}
-        for email in ("new@example.org", "ana@example.org")
+        {"attributes": {"type": "Lead"}, **lead(Email=email)} for email in ("new@example.org", "ana@example.org")
     ]
 
     results = sf.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": records})
@@ -237,7 +232,5 @@ def test_duplicate_rule_in_collections_is_a_per_record_error(make_sf_org: Any) -
     assert results[0]["success"] is True
     assert results[1] == {
         "success": False,
-        "errors": [
-            {"statusCode": "DUPLICATES_DETECTED", "message": "Use one of these records?", "fields": []}
-        ],
+        "errors": [{"statusCode": "DUPLICATES_DETECTED", "message": "Use one of these records?", "fields": []}],
     }

@@ -168,9 +168,7 @@ def test_collection_results_have_the_documented_shapes(sf: Salesforce) -> None:
         method="PATCH",
         json={"records": [lead(Nurture_Id__c="a"), lead()]},
     )
-    retrieved = sf.restful(
-        "composite/sobjects/Lead", params={"ids": created[0]["id"], "fields": "Id,SystemModstamp"}
-    )
+    retrieved = sf.restful("composite/sobjects/Lead", params={"ids": created[0]["id"], "fields": "Id,SystemModstamp"})
     deleted = sf.restful("composite/sobjects", method="DELETE", params={"ids": created[0]["id"]})
 
     for result in [*created, *rolled, *updated, *deleted]:

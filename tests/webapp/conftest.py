@@ -23,10 +23,8 @@ from webapp import create_app
 #: Secrets for every source of the example config, as a deployment would set them.
 SECRETS = {
     "NURTUREHUB_SECRET_WEBSITE_FORM": "typeform-secret-0123456789",
-    "NURTUREHUB_SECRET_LANDING_PAGE": "whsec_"
-    + base64.b64encode(b"landing-page-secret-32-bytes-ok!").decode(),
-    "NURTUREHUB_SECRET_REFERRAL_PORTAL": "whsec_"
-    + base64.b64encode(b"referral-portal-secret-32-bytes!").decode(),
+    "NURTUREHUB_SECRET_LANDING_PAGE": "whsec_" + base64.b64encode(b"landing-page-secret-32-bytes-ok!").decode(),
+    "NURTUREHUB_SECRET_REFERRAL_PORTAL": "whsec_" + base64.b64encode(b"referral-portal-secret-32-bytes!").decode(),
     "NURTUREHUB_SECRET_CONTACT_FORM": "jotform-path-token-0123456789abcdef",
     "NURTUREHUB_SECRET_BOOKING": "calcom-secret-0123456789",
     "NURTUREHUB_SECRET_INTRO_CALL": "calendly-signing-key-0123456789",
@@ -40,9 +38,7 @@ def environ() -> dict[str, str]:
 
 @pytest.fixture
 def hub(tmp_path: Path, config: HubConfig, clock: Clock) -> Iterator[Hub]:
-    the_hub = build_hub(
-        config, database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}", environ=environ(), clock=clock
-    )
+    the_hub = build_hub(config, database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}", environ=environ(), clock=clock)
     yield the_hub
     the_hub.close()
 

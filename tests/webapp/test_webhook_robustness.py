@@ -48,9 +48,7 @@ def count(hub: Hub, model: type) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_the_same_event_delivered_50_times_at_once_makes_one_lead(
-    served_hub: tuple[Hub, str], clock: Clock
-) -> None:
+def test_the_same_event_delivered_50_times_at_once_makes_one_lead(served_hub: tuple[Hub, str], clock: Clock) -> None:
     hub, base = served_hub
     body = json.dumps({"channel": "paid_search", "first_name": "Maya", "phone": "(512) 555-0101"}).encode()
     headers = sign_request(
@@ -89,21 +87,15 @@ HEADER_NAMES = st.sampled_from(
 )  # fmt: skip
 HEADER_VALUES = st.one_of(
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80),
-    st.sampled_from(
-        ["v1,", "v1,AAAA", "sha256=", "t=1,v1=zz", "multipart/form-data; boundary=x", "0", "-1", "9" * 30]
-    ),
+    st.sampled_from(["v1,", "v1,AAAA", "sha256=", "t=1,v1=zz", "multipart/form-data; boundary=x", "0", "-1", "9" * 30]),
 )
-SOURCES = st.sampled_from(
-    ["website_form", "landing_page", "contact_form", "booking", "intro_call", "crm_events", "x"]
-)
+SOURCES = st.sampled_from(["website_form", "landing_page", "contact_form", "booking", "intro_call", "crm_events", "x"])
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     source=SOURCES,
-    token=st.one_of(
-        st.none(), st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=40)
-    ),
+    token=st.one_of(st.none(), st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=40)),
     headers=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=5),
     body=st.one_of(
         st.binary(max_size=600),

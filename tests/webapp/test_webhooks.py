@@ -18,7 +18,7 @@ from tests.canary import CANARY_EMAIL, canary_inquiry_json
 from tests.conftest import Clock
 from tests.webapp.conftest import SECRETS, signed
 
-PAYLOADS = Path(__file__).resolve().parents[1] / "mapping" / "payloads"
+PAYLOADS = Path(__file__).resolve().parents[2] / "mapping" / "samples"
 
 
 def rows(hub: Hub) -> list[InboxRow]:
@@ -35,9 +35,7 @@ def inquiry() -> dict[str, object]:
     return {"channel": "paid_search", "first_name": "Maya", "phone": "(512) 555-0101", "text": "book me in"}
 
 
-def test_a_signed_event_is_stored_and_acknowledged_with_202(
-    client: FlaskClient, hub: Hub, clock: Clock
-) -> None:
+def test_a_signed_event_is_stored_and_acknowledged_with_202(client: FlaskClient, hub: Hub, clock: Clock) -> None:
     response = signed(client, "landing_page", inquiry(), now=clock.now, event_id="msg_1")
     assert response.status_code == 202
     assert response.json == {"status": "accepted", "event_id": "msg_1"}
@@ -54,9 +52,7 @@ def test_the_raw_payload_is_encrypted_at_rest(client: FlaskClient, hub: Hub, clo
     assert CANARY_EMAIL.encode() in hub.vault.decrypt(row.payload)
 
 
-def test_a_duplicate_delivery_answers_200_and_changes_nothing(
-    client: FlaskClient, hub: Hub, clock: Clock
-) -> None:
+def test_a_duplicate_delivery_answers_200_and_changes_nothing(client: FlaskClient, hub: Hub, clock: Clock) -> None:
     first = signed(client, "landing_page", inquiry(), now=clock.now, event_id="msg_1")
     again = signed(client, "landing_page", inquiry(), now=clock.now + timedelta(seconds=30), event_id="msg_1")
     assert (first.status_code, again.status_code) == (202, 200)
@@ -64,9 +60,7 @@ def test_a_duplicate_delivery_answers_200_and_changes_nothing(
     assert len(rows(hub)) == 1
 
 
-def test_a_forged_signature_is_refused_and_nothing_is_written(
-    client: FlaskClient, hub: Hub, clock: Clock
-) -> None:
+def test_a_forged_signature_is_refused_and_nothing_is_written(client: FlaskClient, hub: Hub, clock: Clock) -> None:
     body = json.dumps(inquiry()).encode()
     response = client.post(
         "/webhooks/landing_page",
@@ -90,9 +84,7 @@ def test_a_stale_timestamp_is_refused(client: FlaskClient, hub: Hub, clock: Cloc
     assert response.json["error"] == "stale_timestamp"
 
 
-def test_unknown_sources_and_oversized_bodies_are_refused(
-    client: FlaskClient, hub: Hub, clock: Clock
-) -> None:
+def test_unknown_sources_and_oversized_bodies_are_refused(client: FlaskClient, hub: Hub, clock: Clock) -> None:
     assert client.post("/webhooks/nope", data=b"{}").status_code == 404
     big = b"{" + b" " * (300 * 1024) + b"}"
     response = client.post("/webhooks/landing_page", data=big, headers={"Content-Type": "application/json"})
@@ -123,9 +115,7 @@ def test_jotform_authenticates_by_its_secret_path_token(client: FlaskClient, hub
     assert [r.event_id for r in rows(hub)] == ["5801"]
 
 
-def test_the_worker_turns_a_typeform_submission_into_a_routed_lead(
-    client: FlaskClient, hub: Hub, clock: Clock
-) -> None:
+def test_the_worker_turns_a_typeform_submission_into_a_routed_lead(client: FlaskClient, hub: Hub, clock: Clock) -> None:
     payload = json.loads((PAYLOADS / "typeform_insurance_es.json").read_text(encoding="utf-8"))
     assert signed(client, "website_form", payload, now=clock.now).status_code == 202
     report = hub.inbox.process(now=clock.now)
@@ -161,9 +151,7 @@ def test_an_unmappable_event_is_parked_with_a_reason_and_replayed_after_the_fix(
     assert hub.inbox.process(now=clock.now).parked == 1
 
 
-def test_processed_payloads_are_purged_after_the_retention_period(
-    client: FlaskClient, hub: Hub, clock: Clock
-) -> None:
+def test_processed_payloads_are_purged_after_the_retention_period(client: FlaskClient, hub: Hub, clock: Clock) -> None:
     signed(client, "landing_page", inquiry(), now=clock.now)
     hub.inbox.process(now=clock.now)
     assert hub.inbox.purge(now=clock.now + timedelta(days=29)) == 0
@@ -195,10 +183,7 @@ def test_every_source_types_sample_becomes_a_lead(client: FlaskClient, hub: Hub,
         {"formID": "243345678901234", "submissionID": submission, "rawRequest": json.dumps(raw)}
     )
     token = SECRETS["NURTUREHUB_SECRET_CONTACT_FORM"]
-    assert (
-        client.post(f"/webhooks/contact_form/{token}", data=body, content_type=content_type).status_code
-        == 202
-    )
+    assert client.post(f"/webhooks/contact_form/{token}", data=body, content_type=content_type).status_code == 202
     report = hub.inbox.process(now=clock.now)
     assert (report.done, report.parked) == (5, 0), [(r.source, r.status, r.error) for r in rows(hub)]
     assert leads(hub) == 5

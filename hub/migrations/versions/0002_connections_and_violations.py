@@ -36,9 +36,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "lead_violations",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("lead_id", sa.String(length=60), nullable=False),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("rule", sa.String(length=64), nullable=False),

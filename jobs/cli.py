@@ -1,0 +1,227 @@
+"""The processes: ``nurturehub run`` (the embedded default), ``serve`` and ``worker``; plus every
+command of ``hub.cli``. This is the console script's entry point."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hub.bootstrap import build_hub
+from hub.cli import EXIT_OK, build_parser, dispatch
+from hub.config import HubConfig, load_config
+from hub.crm import load_crm_settings
+from jobs.runtime import Runtime
+
+log = logging.getLogger("nurturehub")
+
+__all__ = ["main"]
+
+#: The sandboxes' published test app credentials (see connectors/sandbox).
+SANDBOX_CLIENT_ID = "nurturehub-sandbox"
+SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the local sandboxes' fixed test secret
+
+
+def add_commands(sub: Any) -> None:
+    run = sub.add_parser("run", help="everything on the embedded defaults: sandbox CRMs, hub, web UI, demo data")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000, help="web port (0 picks a free one)")
+    run.add_argument("--no-demo", action="store_true", help="do not send the demo inquiries")
+    run.add_argument("--duration", type=float, default=None, help="stop after this many seconds (tests)")
+    run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="the web app (gunicorn; --dev for Flask's server)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    serve.add_argument("--dev", action="store_true", help="Flask's development server instead of gunicorn")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="the inbox and outbox workers, and the scheduler when this process leads")
+    worker.add_argument("--no-scheduler", action="store_true", help="never take part in the scheduler election")
+    worker.add_argument("--duration", type=float, default=None, help="stop after this many seconds (tests)")
+    worker.set_defaults(func=cmd_worker)
+
+
+def _wait(duration: float | None) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait(duration)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    hub = build_hub(config_path=args.config, database_url=args.database_url)
+    runtime = Runtime(hub, scheduler=not args.no_scheduler).start()
+    sys.stdout.write(f"worker {runtime.name} running; Ctrl-C stops it\n")
+    sys.stdout.flush()
+    try:
+        _wait(args.duration)
+    finally:
+        runtime.stop()
+        hub.close()
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.dev:
+        from werkzeug.serving import run_simple
+
+        from webapp import create_app
+
+        hub = build_hub(config_path=args.config, database_url=args.database_url)
+        run_simple(args.host, args.port, create_app(hub), threaded=True)
+        return EXIT_OK
+    env = dict(os.environ)
+    if args.config:
+        env["NURTUREHUB_CONFIG"] = args.config
+    if args.database_url:
+        env["NURTUREHUB_DATABASE_URL"] = args.database_url
+    command = [
+        sys.executable, "-m", "gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
+        "--access-logfile", "-", "webapp.wsgi:app",
+    ]  # fmt: skip
+    return subprocess.call(command, env=env)  # noqa: S603 - our own interpreter and fixed arguments
+
+
+# --- the embedded default -------------------------------------------------------------------------
+
+
+def _demo_environ(config: HubConfig) -> dict[str, str]:
+    """The demo's secrets: generated once into the instance folder; the real environment wins."""
+    path = config.instance_path / "demo-secrets.json"
+    if path.exists():
+        values: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        import base64
+
+        values = {}
+        for source in config.sources.values():
+            if source.type == "standard_webhook":
+                values[source.secret_env] = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+            else:
+                values[source.secret_env] = secrets.token_urlsafe(24)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(values, fh)
+    values["NURTUREHUB_SALESFORCE_CLIENT_SECRET"] = SANDBOX_CLIENT_SECRET
+    values["NURTUREHUB_HUBSPOT_CLIENT_SECRET"] = SANDBOX_CLIENT_SECRET
+    return {**values, **os.environ}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from hub.connect import connect_with_agent
+    from hub.logs import configure_logging
+    from hub.sandboxes import start_sandboxes
+    from webapp import create_app
+
+    configure_logging(verbose=args.verbose)
+    for noisy in ("werkzeug", "apscheduler", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    config = load_config(args.config)
+    config.instance_path.mkdir(parents=True, exist_ok=True)
+    environ = _demo_environ(config)
+    sandboxes = start_sandboxes(config.instance_path)
+    web = make_server(args.host, args.port, None, threaded=True)  # type: ignore[arg-type]
+    base_url = f"http://{args.host}:{web.server_port}"
+    sf, hs = sandboxes.salesforce_server.url, sandboxes.hubspot_server.url
+    common = {"enabled": True, "client_id": SANDBOX_CLIENT_ID, "pull_minutes": 1, "overlap_seconds": 60}
+    salesforce = {
+        **common,
+        "login_url": sf,
+        "ca_bundle": str(sandboxes.salesforce_ca),
+        "redirect_uri": f"{base_url}/connections/salesforce/callback",
+    }
+    hubspot = {
+        **common,
+        "api_host": hs,
+        "authorize_url": f"{hs}/oauth/authorize",
+        "token_url": f"{hs}/oauth/v1/token",
+        "redirect_uri": f"{base_url}/connections/hubspot/callback",
+    }
+    crm = load_crm_settings({"crm": {"salesforce": salesforce, "hubspot": hubspot}})
+    hub = build_hub(config, database_url=args.database_url, environ=environ, crm=crm)
+    hub.base_url = base_url
+    for name in ("salesforce", "hubspot"):
+        connect_with_agent(hub, name)
+    from connectors.hubspot import HubSpotConnector
+
+    engine = hub.sync_engine()
+    assert engine is not None
+    hubspot_connector = engine.destinations["hubspot"].connector
+    assert isinstance(hubspot_connector, HubSpotConnector)
+    hubspot_connector.ensure_schema()
+
+    app = create_app(hub)
+    web.app = app
+    threading.Thread(target=web.serve_forever, name="web", daemon=True).start()
+    runtime = Runtime(hub).start()
+    banner = [
+        f"nurturehub is running for {config.settings.clinic_name}",
+        f"  web:                {base_url}   (health: {base_url}/healthz, metrics: {base_url}/metrics)",
+        f"  webhooks:           {base_url}/webhooks/<source>   sources: {', '.join(sorted(config.sources))}",
+        f"  salesforce sandbox: {sf}   (CA bundle {sandboxes.salesforce_ca})",
+        f"  hubspot sandbox:    {hs}",
+        f"  store:              {hub.store.url.split('?')[0]}",
+        "  demo inquiries arrive over the next two minutes; watch them with:",
+        "    .venv/bin/nurturehub leads overdue     .venv/bin/nurturehub leads show <id>",
+        "Ctrl-C stops everything.",
+    ]
+    sys.stdout.write("\n".join(banner) + "\n")
+    sys.stdout.flush()
+    stream = None
+    if not args.no_demo:
+        stream = threading.Thread(target=_demo_stream, args=(config, environ, base_url), name="demo", daemon=True)
+        stream.start()
+    try:
+        _wait(args.duration)
+    finally:
+        runtime.stop()
+        web.shutdown()
+        sandboxes.stop()
+        hub.close()
+    return EXIT_OK
+
+
+def _demo_stream(config: HubConfig, environ: dict[str, str], base_url: str) -> None:
+    """Demo inquiries arriving as real signed webhooks: a few at once, then one every few seconds."""
+    from hub.demo import DEMO_INQUIRIES
+    from hub.test_events import send_test_event
+
+    folder = config.instance_path / "demo-events"
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, inquiry in enumerate(DEMO_INQUIRIES):
+        path = folder / f"{index:02d}.json"
+        path.write_text(json.dumps(inquiry), encoding="utf-8")
+        source = "referral_portal" if inquiry.get("channel") == "referral_partner" else "landing_page"
+        try:
+            response = send_test_event(config, source, url=base_url, payload_file=str(path), environ=environ)
+            log.info("demo inquiry %d: %s", index, response.status_code)
+        except Exception:
+            log.exception("demo inquiry %d could not be sent", index)
+        time.sleep(0.5 if index < 4 else 8)
+    for sample in ("website_form", "contact_form", "booking", "intro_call"):
+        try:
+            send_test_event(config, sample, url=base_url, environ=environ)
+        except Exception:
+            log.exception("demo sample %s could not be sent", sample)
+        time.sleep(5)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, sub = build_parser()
+    add_commands(sub)
+    return dispatch(parser, argv)

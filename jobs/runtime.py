@@ -1,0 +1,265 @@
+"""The processes' moving parts: worker loops (inbox, outbox per CRM) and the scheduler.
+
+Workers run in every worker process and need no leader: they claim rows (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, SQLite's single writer otherwise). The APScheduler schedules run in exactly one
+process at a time — the holder of the leadership lease (``jobs.leader``); every process keeps
+trying, so when the leader dies another takes over within ``LEADER_POLL`` seconds. Each scheduled
+run first records its (job, tick) in ``job_runs``; a second run for the same tick — a new leader
+repeating the old one's last tick — finds the row and does nothing.
+
+Job functions take names and ids, not objects: they find the running hub through this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from hub.bootstrap import Hub
+from hub.cadence import advance_cadence
+from hub.metrics import LEADER, QUEUE_AGE, QUEUE_DEPTH
+from hub.speed import breaches
+from hub.store.models import InboxRow, JobRunRow, OutboxRow
+from jobs.leader import Leadership, leadership_for
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Runtime", "run_job"]
+
+LEADER_POLL = 5.0
+_current: Runtime | None = None
+
+
+def run_job(job: str, **ids: str) -> None:
+    """The entry point APScheduler calls: finds the running hub and runs ``job`` once per tick."""
+    runtime = _current
+    if runtime is None:
+        log.warning("job %s fired with no runtime", job)
+        return
+    runtime.run_scheduled(job, **ids)
+
+
+def _floor(at: datetime, every: timedelta) -> datetime:
+    seconds = int(every.total_seconds())
+    epoch = int(at.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=at.tzinfo)
+
+
+class Runtime:
+    """Worker loops and (when leading) the scheduler, for one process.
+
+    Args:
+        hub: the wired hub.
+        workers: run the inbox and outbox loops.
+        scheduler: take part in the leadership election and run the schedules when leading.
+        idle: how long a loop sleeps when it found nothing to do.
+    """
+
+    def __init__(self, hub: Hub, *, workers: bool = True, scheduler: bool = True, idle: float = 0.5) -> None:
+        self.hub = hub
+        self.workers = workers
+        self.scheduler_enabled = scheduler
+        self.idle = idle
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._scheduler: BackgroundScheduler | None = None
+        self._lease: Leadership = leadership_for(hub.store.engine, hub.config.instance_path)
+        self.jobs_run: list[tuple[str, datetime]] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Runtime:
+        global _current
+        _current = self
+        if self.workers:
+            self._spawn("inbox", self._inbox_loop)
+            for name in self.hub.destinations():
+                self._spawn(f"outbox:{name}", self._outbox_worker(name))
+        if self.scheduler_enabled:
+            self._spawn("leader", self._leader_loop)
+        return self
+
+    def stop(self) -> None:
+        global _current
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._stop_scheduler()
+        self._lease.release()
+        if _current is self:
+            _current = None
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=self._guard(name, target), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _guard(self, name: str, target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    target()
+                    return
+                except Exception:
+                    log.exception("loop %s crashed; restarting in 5 s", name)
+                    self._stop.wait(5)
+
+        return run
+
+    # --- workers ------------------------------------------------------------------------------
+
+    def _inbox_loop(self) -> None:
+        while not self._stop.is_set():
+            report = self.hub.inbox.process(now=self.hub.clock(), limit=50)
+            if report.handled == 0:
+                self._stop.wait(self.idle)
+
+    def _outbox_worker(self, name: str) -> Callable[[], None]:
+        return lambda: self._outbox_loop(name)
+
+    def _outbox_loop(self, name: str) -> None:
+        while not self._stop.is_set():
+            engine = self.hub.sync_engine()
+            if engine is None or name not in engine.destinations:
+                self._stop.wait(self.idle * 10)
+                continue
+            report = engine.push(name, now=self.hub.clock(), limit=1000)
+            if report.calls == 0 or report.paused:
+                self._stop.wait(self.idle)
+
+    # --- scheduler ----------------------------------------------------------------------------
+
+    def _leader_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                leading = self._lease.acquire()
+            except Exception:
+                log.exception("scheduler: leadership check failed")
+                leading = False
+            if leading and self._scheduler is None:
+                self._start_scheduler()
+            elif not leading and self._scheduler is not None:
+                self._stop_scheduler()
+            LEADER.set(1 if leading else 0)
+            self._stop.wait(LEADER_POLL)
+
+    def schedules(self) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+        """(trigger, trigger arguments, job arguments) for every schedule."""
+        tz = self.hub.config.settings.hours.timezone
+        out: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+            ("interval", {"seconds": 60}, {"job": "cadence"}),
+            ("interval", {"seconds": 60}, {"job": "breaches"}),
+            ("interval", {"seconds": 15}, {"job": "metrics"}),
+            ("cron", {"hour": 2, "minute": 30, "timezone": tz}, {"job": "reconcile"}),
+            ("cron", {"hour": 3, "minute": 15, "timezone": tz}, {"job": "purge"}),
+        ]
+        for name, settings in self.hub.crm.items():
+            if settings.enabled:
+                minutes = int(settings.pull_interval.total_seconds() // 60)
+                out.append(("interval", {"minutes": minutes}, {"job": "pull", "crm": name}))
+        return out
+
+    def _start_scheduler(self) -> None:
+        scheduler = BackgroundScheduler(timezone=self.hub.config.settings.hours.timezone)
+        for trigger, args, job_args in self.schedules():
+            job_id = ":".join(job_args.values())
+            scheduler.add_job(
+                run_job,
+                trigger,
+                id=job_id,
+                kwargs=job_args,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=30,
+                replace_existing=True,
+                **args,
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("scheduler started with %d schedules", len(scheduler.get_jobs()))
+
+    def _stop_scheduler(self) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+            log.info("scheduler stopped")
+
+    #: Tick length per job: a run records its tick, so a tick never runs twice.
+    TICKS: ClassVar[Mapping[str, timedelta]] = {
+        "cadence": timedelta(minutes=1),
+        "breaches": timedelta(minutes=1),
+        "metrics": timedelta(seconds=15),
+        "reconcile": timedelta(days=1),
+        "purge": timedelta(days=1),
+    }
+
+    def run_scheduled(self, job: str, **ids: str) -> bool:
+        """Run ``job`` for the current tick unless it already ran for it. Returns True if it ran."""
+        now = self.hub.clock()
+        every = self.TICKS.get(job)
+        if every is None and job == "pull":
+            every = self.hub.crm[ids["crm"]].pull_interval
+        tick = _floor(now, every or timedelta(minutes=1))
+        key = ":".join([job, *ids.values()])
+        try:
+            with self.hub.store.tx() as session:
+                session.add(JobRunRow(job=key, tick=tick, started_at=now, runner=self.name))
+        except IntegrityError:
+            log.info("job %s already ran for tick %s", key, tick.isoformat())
+            return False
+        outcome = self._run(job, now=now, **ids)
+        with self.hub.store.tx() as session:
+            row = session.scalars(select(JobRunRow).where(JobRunRow.job == key, JobRunRow.tick == tick)).one()
+            row.finished_at, row.outcome = self.hub.clock(), outcome[:200]
+        self.jobs_run.append((key, tick))
+        return True
+
+    def _run(self, job: str, *, now: datetime, **ids: str) -> str:
+        hub = self.hub
+        engine = hub.sync_engine()
+        destinations = engine.names if engine else ()
+        if job == "cadence":
+            report = advance_cadence(hub.store, hub.config, destinations=destinations, now=now)
+            return f"tasks={report.tasks_requested} closed={report.closed}"
+        if job == "breaches":
+            with hub.store.tx() as session:
+                found = breaches(session, now=now)
+            if found:
+                log.warning("speed to lead: %d leads past their response target", len(found))
+            return f"breached={len(found)}"
+        if job == "pull":
+            if engine is None or ids["crm"] not in engine.destinations:
+                return "not connected"
+            pulled = engine.pull(ids["crm"], now=now)
+            return f"records={pulled.records} changed={pulled.changed} touches={pulled.touches}"
+        if job == "reconcile":
+            missing = [m for name in destinations for m in engine.reconcile(name, now=now)] if engine else []
+            return f"missing={len(missing)}"
+        if job == "purge":
+            return f"purged={hub.inbox.purge(now=now)}"
+        if job == "metrics":
+            self.update_metrics(now)
+            return "ok"
+        raise ValueError(f"unknown job {job!r}")
+
+    def update_metrics(self, now: datetime) -> None:
+        with self.hub.store.tx() as session:
+            for queue, model, due in (
+                ("inbox", InboxRow, InboxRow.received_at),
+                ("outbox", OutboxRow, OutboxRow.created_at),
+            ):
+                depth, oldest = session.execute(
+                    select(func.count(), func.min(due)).where(model.status == "pending")
+                ).one()
+                QUEUE_DEPTH.labels(queue=queue).set(depth)
+                QUEUE_AGE.labels(queue=queue).set((now - oldest).total_seconds() if oldest else 0)

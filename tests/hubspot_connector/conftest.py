@@ -1,0 +1,36 @@
+"""The connector tests' sandbox: the shared one, plus a switch for which objects accept unique
+properties (``@pytest.mark.parametrize("hubspot_unique_objects", [("contacts",)])``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.sandbox.harness import Faults
+from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits
+from tests.fixtures.hubspot_sandbox import ManualClock
+
+
+@pytest.fixture
+def hubspot_unique_objects() -> tuple[str, ...]:
+    """Object types on which the portal accepts ``hasUniqueValue`` properties."""
+    return ("contacts", "tasks")
+
+
+@pytest.fixture
+def hubspot_sandbox(
+    hubspot_faults: Faults,
+    hubspot_limits: RateLimits,
+    hubspot_clock: ManualClock,
+    hubspot_unique_objects: tuple[str, ...],
+) -> Iterator[HubSpotSandbox]:
+    """A fresh in-memory portal on the manual clock."""
+    sandbox = HubSpotSandbox(
+        faults=hubspot_faults,
+        limits=hubspot_limits,
+        clock=hubspot_clock,
+        unique_property_objects=hubspot_unique_objects,
+    )
+    yield sandbox
+    sandbox.close()

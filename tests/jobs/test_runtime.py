@@ -1,0 +1,160 @@
+"""Scheduled jobs: once per tick whoever leads, leadership that moves when its holder dies, and the
+cadence clock driving a lead from a Friday-evening inquiry to its close, across a DST change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select
+
+from hub.bootstrap import build_hub
+from hub.cadence import advance_cadence
+from hub.config import HubConfig, parse_config
+from hub.store import Store, repo
+from hub.store.models import JobRunRow
+from jobs.leader import FileLease, PgAdvisoryLease
+from jobs.runtime import Runtime
+from nurture.clock import window_of
+from nurture.vocab import Channel, Stage
+from tests.conftest import Clock
+from tests.hub.test_sync import World
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def hub_for(store: Store, config: HubConfig, clock: Clock, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return build_hub(
+        config.__class__(**{**{f: getattr(config, f) for f in config.__dataclass_fields__}, "instance_path": tmp_path}),
+        database_url=store.url,
+        environ={"NURTUREHUB_DATA_KEY": Fernet.generate_key().decode()},
+        clock=clock,
+        migrate=False,
+    )
+
+
+def test_a_scheduled_job_runs_once_per_tick_whoever_runs_it(
+    store: Store, config: HubConfig, clock: Clock, tmp_path: Path
+) -> None:
+    first = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
+    second = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
+    assert first.run_scheduled("cadence")
+    assert not second.run_scheduled("cadence")  # a new leader repeating the same tick
+    clock.advance(minutes=1)
+    assert second.run_scheduled("cadence")
+    with store.tx() as s:
+        assert s.scalar(select(func.count()).select_from(JobRunRow)) == 2
+    first.hub.close()
+    second.hub.close()
+
+
+def test_a_file_lease_admits_one_holder_and_frees_on_release(tmp_path: Path) -> None:
+    a, b = FileLease(tmp_path / "scheduler.lock"), FileLease(tmp_path / "scheduler.lock")
+    assert a.acquire()
+    assert a.acquire()  # still ours
+    assert not b.acquire()
+    a.release()
+    assert b.acquire()
+    b.release()
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from sqlalchemy import create_engine
+    from jobs.leader import PgAdvisoryLease
+    lease = PgAdvisoryLease(create_engine(sys.argv[1]))
+    assert lease.acquire()
+    print("leading", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.mark.postgres
+def test_leadership_moves_within_seconds_when_the_leader_is_killed(pg_schema_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, pg_schema_url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "leading"
+        engine = create_engine(pg_schema_url)
+        lease = PgAdvisoryLease(engine)
+        assert not lease.acquire()
+        holder.kill()  # SIGKILL: no chance to release anything
+        holder.wait()
+        start = time.monotonic()
+        while not lease.acquire():
+            assert time.monotonic() - start < 30, "no takeover within 30 s"
+            time.sleep(0.2)
+        took = time.monotonic() - start
+        assert took < 30
+        lease.release()
+        engine.dispose()
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def weekday_config() -> HubConfig:
+    """The example clinic, closed at weekends: closes at 19:00 on Fridays, opens at 08:00 on Mondays."""
+    raw = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    raw["clinic"]["hours"]["sat"] = []
+    return parse_config(raw, environ={})
+
+
+def test_the_cadence_clock_from_friday_evening_through_day_7_across_dst(store: Store) -> None:
+    config = weekday_config()
+    # Friday 30 October 2026, 18:55 in Austin; US daylight saving time ends on Sunday 1 November.
+    clock = Clock(datetime(2026, 10, 30, 18, 55, tzinfo=CHICAGO).astimezone(UTC))
+    world = World(store, config, clock)
+    lead_id = world.inquiry(channel=Channel.WEBSITE_FORM, received_at=clock.now)
+    world.sync()
+    with store.tx() as s:
+        due = {f.step_key: f.due_at for f in repo.follow_ups(s, lead_id)}
+    local = {k: v.astimezone(CHICAGO) for k, v in due.items()}
+    assert local["day0_call"] == datetime(2026, 11, 2, 8, 0, tzinfo=CHICAGO)  # Monday's opening, CST
+    assert local["day0_call"].utcoffset() == timedelta(hours=-6)
+    # Staff never reach the patient: every call task is completed "no answer" when it is due.
+    attempts = []
+    for _ in range(12):
+        with store.tx() as s:
+            pending = [
+                f for f in repo.follow_ups(s, lead_id) if f.status in ("planned", "task_requested", "task_created")
+            ]
+        if not pending:
+            break
+        step = min(pending, key=lambda f: f.due_at)
+        clock.now = max(clock.now, step.due_at)
+        advance_cadence(store, config, destinations=world.engine.names, now=clock.now)
+        world.sync()
+        task = world.crm.tasks.get(f"{lead_id}:{step.step_key}")
+        if task is not None and task["state"] == "open":
+            attempts.append((step.step_key, clock.now.astimezone(CHICAGO)))
+            world.crm.complete_task(f"{lead_id}:{step.step_key}", "no_answer")
+            clock.advance(minutes=5)
+            world.sync()
+    steps = [key for key, _ in attempts]
+    assert steps == ["day0_call", "day0_text", "day1_call", "day3_followup", "day7_final"]
+    when = dict(attempts)
+    assert window_of(when["day1_call"], CHICAGO) is not window_of(when["day0_call"], CHICAGO)
+    assert [when[k].date().isoformat() for k in ("day1_call", "day3_followup", "day7_final")] == [
+        "2026-11-03", "2026-11-05", "2026-11-09",
+    ]  # fmt: skip
+    for at in when.values():
+        assert config.settings.hours.is_open(at)
+    lead = world.lead(lead_id)
+    assert lead.stage is Stage.UNREACHABLE
+    assert lead.close_reason == "no contact after the full cadence"
