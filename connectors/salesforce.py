@@ -107,12 +107,8 @@ class SalesforceConnector:
         self._session = session if session is not None else _new_session(settings.verify)
         self._session.hooks["response"].append(self._remember_retry_after)
         self._monotonic = monotonic
-        self._bucket = TokenBucket(
-            settings.requests_per_second, settings.burst, monotonic=monotonic, sleep=sleep
-        )
-        self._task_zone: tzinfo | None = (
-            zone(settings.task_date_timezone) if settings.task_date_timezone else None
-        )
+        self._bucket = TokenBucket(settings.requests_per_second, settings.burst, monotonic=monotonic, sleep=sleep)
+        self._task_zone: tzinfo | None = zone(settings.task_date_timezone) if settings.task_date_timezone else None
         self._lock = threading.Lock()
         self._local = threading.local()
         self._client: Salesforce | None = None
@@ -129,9 +125,7 @@ class SalesforceConnector:
         try:
             self._call("check", lambda sf: sf.restful("", timeout=self.settings.timeout_s))
         except HubError as exc:
-            return ConnectionStatus(
-                ok=False, detail=_first_line(exc), api_used=self.api_used, api_limit=self.api_limit
-            )
+            return ConnectionStatus(ok=False, detail=_first_line(exc), api_used=self.api_used, api_limit=self.api_limit)
         host = urlsplit(self._tokens.token().instance_url or "").netloc or "?"
         return ConnectionStatus(
             ok=True,
@@ -199,9 +193,7 @@ class SalesforceConnector:
         if since is not None:
             where += f" AND SystemModstamp >= {soql.datetime_literal(since)}"
         fields = ("Id", key, "WhoId", "Status", "IsClosed", "CallDisposition", "CompletedDateTime")
-        query = soql.select(
-            (*fields, "SystemModstamp"), "Task", where=where, order_by=("SystemModstamp", "Id")
-        )
+        query = soql.select((*fields, "SystemModstamp"), "Task", where=where, order_by=("SystemModstamp", "Id"))
         return self._task_changes(query, since)
 
     def existing(self, crm_ids: Sequence[str]) -> set[str]:
@@ -270,9 +262,7 @@ class SalesforceConnector:
         is alone and fails by itself."""
         path = f"composite/sobjects/{sobject}/{key_field}"
         body = {"allOrNone": False, "records": list(payloads)}
-        headers = (
-            {"Sforce-Duplicate-Rule-Header": "allowSave=true"} if self.settings.allow_duplicate_save else {}
-        )
+        headers = {"Sforce-Duplicate-Rule-Header": "allowSave=true"} if self.settings.allow_duplicate_save else {}
         try:
             results = self._call(
                 f"{sobject} upsert",
@@ -299,9 +289,7 @@ class SalesforceConnector:
                 self._upsert_collection(sobject, key_field, keys[mid:], payloads[mid:])
             )
         if not isinstance(results, list) or len(results) != len(payloads):
-            raise FatalError(
-                f"Salesforce {sobject} upsert answered {len(results or [])} results for {len(payloads)}"
-            )
+            raise FatalError(f"Salesforce {sobject} upsert answered {len(results or [])} results for {len(payloads)}")
         return [
             record_outcome(key, result, _values(payload))
             for key, result, payload in zip(keys, results, payloads, strict=True)
@@ -549,9 +537,7 @@ class SalesforceConnector:
 
     def _build(self, token: OAuthToken) -> Salesforce:
         if not token.instance_url:
-            raise ConfigError(
-                ["token: the access token carries no instance_url"], source=self.settings.connection_name
-            )
+            raise ConfigError(["token: the access token carries no instance_url"], source=self.settings.connection_name)
         return Salesforce(
             instance_url=token.instance_url,
             session_id=token.access_token,

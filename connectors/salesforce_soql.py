@@ -147,9 +147,7 @@ _OUTCOME_PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
 _OUTCOME_PATTERNS: Final = tuple(
     (
         outcome,
-        re.compile(
-            r"\b(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + r")\b"
-        ),
+        re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + r")\b"),
     )
     for outcome, phrases in _OUTCOME_PHRASES
 )

@@ -274,4 +274,3 @@ class JobRunRow(Base):
 
 
 # --- admin UI: accounts, web sessions, versioned settings (hub.users, hub.settings_store) ----------
-

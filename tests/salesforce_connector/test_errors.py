@@ -125,9 +125,7 @@ def test_each_429_is_waited_out_for_its_retry_after_on_the_connectors_clock(
 ) -> None:
     # The sandbox logs real time, so with a virtual clock the waits are asserted on that clock.
     faults = Faults(share_429=0.5, retry_after_s=7, seed=1)
-    crm, org = make_sf_connector(
-        faults=faults, sleep=sf_virtual_clock.sleep, monotonic=sf_virtual_clock.monotonic
-    )
+    crm, org = make_sf_connector(faults=faults, sleep=sf_virtual_clock.sleep, monotonic=sf_virtual_clock.monotonic)
     for n in range(4):
         assert crm.upsert(batch(1, f"nh_wait{n}"))[0].ok
     throttled = org.sandbox.log.count(status=429)
@@ -159,9 +157,7 @@ def test_an_untrusted_certificate_is_a_configuration_error(make_sf_connector: Ma
             crm.upsert(batch(1))
 
 
-def test_every_call_waits_its_turn_in_the_token_bucket(
-    make_sf_connector: Make, sf_virtual_clock: VirtualClock
-) -> None:
+def test_every_call_waits_its_turn_in_the_token_bucket(make_sf_connector: Make, sf_virtual_clock: VirtualClock) -> None:
     crm, org = make_sf_connector(
         sleep=sf_virtual_clock.sleep, monotonic=sf_virtual_clock.monotonic, requests_per_second=2, burst=1
     )

@@ -105,31 +105,23 @@ def test_a_value_of_the_wrong_type_splits_the_batch_until_its_record_fails_alone
 def test_a_field_the_org_lacks_is_a_configuration_error_naming_it(make_sf_connector: Make) -> None:
     crm, _ = make_sf_connector()
     with pytest.raises(ConfigError, match="Favourite_Colour__c"):
-        crm.upsert(
-            [RecordWrite(external_id="nh_x", fields={**lead_fields(1), "Favourite_Colour__c": "teal"})]
-        )
+        crm.upsert([RecordWrite(external_id="nh_x", fields={**lead_fields(1), "Favourite_Colour__c": "teal"})])
 
 
 def test_contacts_need_no_company(make_sf_connector: Make) -> None:
     crm, org = make_sf_connector(lead_object="Contact")
-    outcomes = crm.upsert(
-        [RecordWrite(external_id="nh_c1", fields={"LastName": "Contact1", "Score__c": "B"})]
-    )
+    outcomes = crm.upsert([RecordWrite(external_id="nh_c1", fields={"LastName": "Contact1", "Score__c": "B"})])
     assert outcomes[0].ok
     assert outcomes[0].crm_id is not None
     assert outcomes[0].crm_id.startswith("003")
-    assert (
-        org.sandbox.log.count("PATCH", "/services/data/v59.0/composite/sobjects/Contact/Nurture_Id__c") == 1
-    )
+    assert org.sandbox.log.count("PATCH", "/services/data/v59.0/composite/sobjects/Contact/Nurture_Id__c") == 1
     changes = list(crm.read_changes(None, ["LastName", "Score__c"]))
     assert [(c.external_id, c.fields["Score__c"]) for c in changes] == [("nh_c1", "B")]
     assert crm.describe("Contact")["Nurture_Id__c"].unique
 
 
 def test_a_lead_named_for_a_hub_queue_is_owned_by_that_salesforce_queue(make_sf_connector: Make) -> None:
-    crm, org = make_sf_connector(
-        lead_queue_owners={"Front Desk": "Front_Desk", "Clinical Triage": "Clinical Triage"}
-    )
+    crm, org = make_sf_connector(lead_queue_owners={"Front Desk": "Front_Desk", "Clinical Triage": "Clinical Triage"})
     outcomes = crm.upsert(
         [
             RecordWrite(external_id="nh_q1", fields={**lead_fields(1), "Owner_Queue__c": "Front Desk"}),
