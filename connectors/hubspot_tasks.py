@@ -411,17 +411,20 @@ class HubSpotTasks:
                 )
 
     def _contacts_of(self, task_ids: list[str]) -> dict[str, str]:
-        body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": i} for i in task_ids])
-        data = self.edge.call(
-            "associations.tasks.contacts.read",
-            lambda a: a.associations.get_page_with_http_info("tasks", "contacts", body, _request_timeout=a.timeout),
-        )
         found: dict[str, str] = {}
-        for result in data.results or []:
-            targets = sorted((str(t.to_object_id) for t in result.to or []), key=lambda v: (len(v), v))
-            if targets:
-                found[str(result._from.id)] = targets[0]  # the SDK names "from" `_from`
+        # Batch inputs are capped at 100 per call, as on every CRM batch endpoint.
+        for chunk in chunked(task_ids, 100):
+            data = self.edge.call("associations.tasks.contacts.read", _read_links(chunk))
+            for result in data.results or []:
+                targets = sorted((str(t.to_object_id) for t in result.to or []), key=lambda v: (len(v), v))
+                if targets:
+                    found[str(result._from.id)] = targets[0]  # the SDK names "from" `_from`
         return found
+
+
+def _read_links(task_ids: list[str]) -> Any:
+    body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": i} for i in task_ids])
+    return lambda a: a.associations.get_page_with_http_info("tasks", "contacts", body, _request_timeout=a.timeout)
 
 
 def _priors(results: Sequence[Any] | None, key_property: str, keys: set[str]) -> dict[str, _Prior]:

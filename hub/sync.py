@@ -565,7 +565,8 @@ class SyncEngine:
             if verdict.writes_hub:
                 updates[path] = verdict.value
         proposed = _apply_contact_updates(lead, updates)
-        proposed = _revocations(proposed, inbound.values, dest.name, change.modified_at)
+        # A revocation takes effect when the hub learns of it at the latest (CRM clocks can lag ours).
+        proposed = _revocations(proposed, inbound.values, dest.name, max(change.modified_at, now))
         return _stage_from_crm(dest, proposed, change)
 
     def _violation(self, session: Session, lead_id: str, source: str, now: datetime) -> None:

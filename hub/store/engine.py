@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,12 @@ class Store:
             database = parsed.database or ""
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            # One connection per checkout, no pooling surprises across threads and processes.
-            kwargs["poolclass"] = NullPool
+            # A small pool of long-lived connections: opening one per transaction costs a WAL
+            # checkpoint when the last one closes (milliseconds per webhook). Connections move
+            # between threads, never share a transaction (check_same_thread off, one per checkout).
+            kwargs["poolclass"] = QueuePool
+            kwargs["pool_size"] = 5
+            kwargs["max_overflow"] = 20
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
