@@ -200,6 +200,12 @@ class InboxSchema(_Strict):
     max_attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=100))
 
 
+class JobsSchema(_Strict):
+    lease_seconds = fields.Integer(load_default=300, validate=validate.Range(min=5, max=3600))
+    worker_idle_seconds = fields.Float(load_default=0.25, validate=validate.Range(min=0.01, max=60))
+    leader_poll_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0.1, max=60))
+
+
 class StoreSchema(_Strict):
     database_url = fields.String(load_default="")
 
@@ -219,6 +225,7 @@ class ConfigSchema(_Strict):
     store = fields.Nested(StoreSchema, load_default=lambda: StoreSchema().load({}))
     sources = fields.Dict(keys=fields.String(validate=_IDENT), values=fields.Nested(SourceSchema), load_default=dict)
     inbox = fields.Nested(InboxSchema, load_default=lambda: InboxSchema().load({}))
+    jobs = fields.Nested(JobsSchema, load_default=lambda: JobsSchema().load({}))
     instance = fields.Nested(InstanceSchema, load_default=lambda: InstanceSchema().load({}))
 
 
@@ -263,6 +270,22 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobsSettings:
+    """Worker timing.
+
+    Attributes:
+        lease_seconds: how long a claimed outbox batch is reserved for its worker; after a crash
+            the batch is sent again once this has passed (safely: every write is an upsert).
+        worker_idle_seconds: how long a worker loop sleeps when it found nothing to do.
+        leader_poll_seconds: how often every process tries to take (or keep) the scheduler lease.
+    """
+
+    lease_seconds: int
+    worker_idle_seconds: float
+    leader_poll_seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InboxSettings:
     retention_days: int
     max_body_kb: int
@@ -293,6 +316,7 @@ class HubConfig:
     raw: Mapping[str, Any]
     sources: Mapping[str, Source]
     inbox: InboxSettings
+    jobs: JobsSettings
 
     @property
     def effective_database_url(self) -> str:
@@ -351,7 +375,7 @@ def _secrets_in(data: Any, prefix: str = "") -> list[str]:
 
 
 #: Top-level sections later components validate themselves (connectors, sources, web, jobs).
-EXTENSION_SECTIONS = ("crm", "scheduling", "web", "jobs", "demo")
+EXTENSION_SECTIONS = ("crm", "scheduling", "web", "demo")
 
 
 def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> HubConfig:
@@ -541,4 +565,5 @@ def _build(
         raw=raw,
         sources={name: Source(name=name, **values) for name, values in data["sources"].items()},
         inbox=InboxSettings(**data["inbox"]),
+        jobs=JobsSettings(**data["jobs"]),
     )

@@ -44,11 +44,11 @@ class CommitResult:
         return not self.violations
 
 
-def plan_for(lead: Lead, session: Session, config: HubConfig, *, now: datetime) -> CadencePlan:
+def plan_for(lead: Lead, session: Session, config: HubConfig, *, now: datetime, new: bool = False) -> CadencePlan:
     settings = config.settings
     return plan_cadence(
         lead,
-        repo.load_touches(session, lead.id),
+        [] if new else repo.load_touches(session, lead.id),
         cadence=settings.cadence,
         hours=settings.hours,
         rules=settings.contact,
@@ -89,15 +89,16 @@ def commit_lead(
         return CommitResult(lead=None, version=version, plan=None, violations=decision.violations)
     lead = decision.lead
     new_version = repo.save_lead(session, lead, expected_version=version)
-    plan = plan_for(lead, session, config, now=now)
+    new = before is None  # nothing hangs off a new lead yet: skip the look-ups
+    plan = plan_for(lead, session, config, now=now, new=new)
     owner = lead.next_action.owner_queue if lead.next_action else config.settings.channel(lead.channel).owner_queue
-    changes = repo.replace_plan(session, lead.id, plan, owner_queue=owner, now=now)
-    repo.enqueue(session, destinations=destinations, kind="upsert_lead", key=lead.id, lead_id=lead.id, now=now)
+    changes = repo.replace_plan(session, lead.id, plan, owner_queue=owner, now=now, new=new)
+    repo.enqueue(session, destinations=destinations, kind="upsert_lead", key=lead.id, lead_id=lead.id, now=now, new=new)
     for kind, keys in (("cancel_task", changes.cancel), ("upsert_task", changes.resend)):
         for step_key in keys:
             key = f"{lead.id}:{step_key}"
             repo.enqueue(session, destinations=destinations, kind=kind, key=key, lead_id=lead.id, now=now)
-    request_due_tasks(session, lead.id, destinations=destinations, now=now)
+    request_due_tasks(session, lead.id, destinations=destinations, now=now, new=new)
     repo.audit(
         session,
         actor=actor,
@@ -125,7 +126,9 @@ def commit_lead(
     return CommitResult(lead=lead, version=new_version, plan=plan)
 
 
-def request_due_tasks(session: Session, lead_id: str, *, destinations: Sequence[str], now: datetime) -> int:
+def request_due_tasks(
+    session: Session, lead_id: str, *, destinations: Sequence[str], now: datetime, new: bool = False
+) -> int:
     """Queue CRM tasks for planned contact follow-ups due within :data:`TASK_HORIZON`."""
     count = 0
     if not destinations:
@@ -140,6 +143,7 @@ def request_due_tasks(session: Session, lead_id: str, *, destinations: Sequence[
             key=f"{lead_id}:{row.step_key}",
             lead_id=lead_id,
             now=now,
+            new=new,
         )
         row.status, row.updated_at = "task_requested", now
         count += 1

@@ -61,8 +61,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Destination", "PullReport", "PushReport", "SyncEngine"]
 
-#: How long a claimed outbox item is reserved for the worker that claimed it.
-LEASE = timedelta(minutes=5)
 #: The repair task's step key: "set the next action" for a lead contacted without one.
 REPAIR_STEP = "set_next_action"
 _TASK_KIND = {"call": TaskKind.CALL, "email": TaskKind.EMAIL, "sms": TaskKind.SMS}
@@ -142,6 +140,8 @@ class SyncEngine:
         self.destinations = dict(destinations)
         self._rng = rng or random.Random()
         self.base_url = base_url.rstrip("/")
+        #: How long a claimed outbox item is reserved for the worker that claimed it.
+        self.lease = timedelta(seconds=config.jobs.lease_seconds)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -192,7 +192,7 @@ class SyncEngine:
                 query = query.with_for_update(skip_locked=True)
             rows = list(session.scalars(query))
             for row in rows:
-                row.next_attempt_at = now + LEASE
+                row.next_attempt_at = now + self.lease
                 row.attempts += 1
             return [_Item(r.id, r.kind, r.key, r.lead_id, r.attempts) for r in rows]
 

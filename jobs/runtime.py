@@ -3,7 +3,7 @@
 Workers run in every worker process and need no leader: they claim rows (``FOR UPDATE SKIP LOCKED``
 on PostgreSQL, SQLite's single writer otherwise). The APScheduler schedules run in exactly one
 process at a time — the holder of the leadership lease (``jobs.leader``); every process keeps
-trying, so when the leader dies another takes over within ``LEADER_POLL`` seconds. Each scheduled
+trying, so when the leader dies another takes over within ``[jobs] leader_poll_seconds``. Each scheduled
 run first records its (job, tick) in ``job_runs``; a second run for the same tick — a new leader
 repeating the old one's last tick — finds the row and does nothing.
 
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Runtime", "run_job"]
 
-LEADER_POLL = 5.0
 _current: Runtime | None = None
 
 
@@ -64,11 +63,12 @@ class Runtime:
         idle: how long a loop sleeps when it found nothing to do.
     """
 
-    def __init__(self, hub: Hub, *, workers: bool = True, scheduler: bool = True, idle: float = 0.5) -> None:
+    def __init__(self, hub: Hub, *, workers: bool = True, scheduler: bool = True, idle: float | None = None) -> None:
         self.hub = hub
         self.workers = workers
         self.scheduler_enabled = scheduler
-        self.idle = idle
+        self.idle = hub.config.jobs.worker_idle_seconds if idle is None else idle
+        self.leader_poll = hub.config.jobs.leader_poll_seconds
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -151,7 +151,7 @@ class Runtime:
             elif not leading and self._scheduler is not None:
                 self._stop_scheduler()
             LEADER.set(1 if leading else 0)
-            self._stop.wait(LEADER_POLL)
+            self._stop.wait(self.leader_poll)
 
     def schedules(self) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
         """(trigger, trigger arguments, job arguments) for every schedule."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.store.models import (
@@ -175,11 +175,16 @@ def save_lead(session: Session, lead: Lead, *, expected_version: int | None) -> 
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise RetryLater(f"lead {lead.id} changed concurrently; retry")
         version = expected_version + 1
-    session.flush()
-    stored = {
-        (c.channel, c.state, c.at, c.source)
-        for c in session.scalars(select(ConsentRow).where(ConsentRow.lead_id == lead.id)).all()
-    }
+    session.flush()  # the lead row first: consent and id rows refer to it
+    new = expected_version is None  # nothing hangs off a new lead yet: no need to look
+    stored = (
+        set()
+        if new
+        else {
+            (c.channel, c.state, c.at, c.source)
+            for c in session.scalars(select(ConsentRow).where(ConsentRow.lead_id == lead.id)).all()
+        }
+    )
     for entry in lead.consent.entries:
         if (entry.channel.value, entry.state.value, entry.at, entry.source) not in stored:
             session.add(
@@ -192,7 +197,11 @@ def save_lead(session: Session, lead: Lead, *, expected_version: int | None) -> 
                     wording=entry.wording,
                 )
             )
-    known = {i.system: i for i in session.scalars(select(ExternalIdRow).where(ExternalIdRow.lead_id == lead.id))}
+    known = (
+        {}
+        if new
+        else {i.system: i for i in session.scalars(select(ExternalIdRow).where(ExternalIdRow.lead_id == lead.id))}
+    )
     for system, external_id in lead.external_ids.items():
         row = known.get(system)
         if row is None:
@@ -211,23 +220,29 @@ def find_lead_id(
     Among several leads with the same phone or email, the most recently created open one wins
     (then the most recent of all).
     """
-    for system, external_id in external_ids.items():
-        found = session.scalar(
-            select(ExternalIdRow.lead_id).where(
-                ExternalIdRow.system == system, ExternalIdRow.external_id == external_id
-            )
-        )
-        if found:
-            return found
-    for column, value in ((LeadRow.phone, phone), (LeadRow.email, email)):
-        if not value:
-            continue
-        rows = session.execute(
-            select(LeadRow.id, LeadRow.stage).where(column == value).order_by(LeadRow.created_at.desc()).limit(20)
-        ).all()
-        if rows:
-            open_rows = [r for r in rows if not Stage(r.stage).is_closed]
-            return str((open_rows or rows)[0].id)
+    if external_ids:
+        pairs = [(ExternalIdRow.system == s) & (ExternalIdRow.external_id == e) for s, e in external_ids.items()]
+        linked = session.execute(select(ExternalIdRow.system, ExternalIdRow.lead_id).where(or_(*pairs))).all()
+        by_system = {r.system: r.lead_id for r in linked}
+        for system in external_ids:  # in the inquiry's order of preference
+            if system in by_system:
+                return str(by_system[system])
+    contacts = [c == v for c, v in ((LeadRow.phone, phone), (LeadRow.email, email)) if v]
+    if not contacts:
+        return None
+    rows = session.execute(
+        select(LeadRow.id, LeadRow.stage, LeadRow.phone)
+        .where(or_(*contacts))
+        .order_by(LeadRow.created_at.desc())
+        .limit(40)
+    ).all()
+    for match in (
+        [r for r in rows if phone and r.phone == phone],
+        [r for r in rows if not (phone and r.phone == phone)],
+    ):
+        if match:
+            open_rows = [r for r in match if not Stage(r.stage).is_closed]
+            return str((open_rows or match)[0].id)
     return None
 
 
@@ -288,14 +303,16 @@ class PlanChanges:
     resend: tuple[str, ...] = ()
 
 
-def replace_plan(session: Session, lead_id: str, plan: CadencePlan, *, owner_queue: str, now: datetime) -> PlanChanges:
+def replace_plan(
+    session: Session, lead_id: str, plan: CadencePlan, *, owner_queue: str, now: datetime, new: bool = False
+) -> PlanChanges:
     """Make the stored follow-ups match ``plan``.
 
     Planned rows not in the plan any more are cancelled; rows still in it are moved; new steps are
     added. Rows whose CRM task exists are reported: cancelled ones to cancel in the CRM, changed
     ones to send again (the same task key, so the CRM updates the task in place).
     """
-    existing = {r.step_key: r for r in follow_ups(session, lead_id)}
+    existing = {} if new else {r.step_key: r for r in follow_ups(session, lead_id)}
     wanted = {s.key: s for s in plan.steps}
     cancel: list[str] = []
     resend: list[str] = []
@@ -347,21 +364,38 @@ def replace_plan(session: Session, lead_id: str, plan: CadencePlan, *, owner_que
 # --- outbox -------------------------------------------------------------------------------------
 
 
-def enqueue(session: Session, *, destinations: Iterable[str], kind: str, key: str, lead_id: str, now: datetime) -> int:
+def enqueue(
+    session: Session,
+    *,
+    destinations: Iterable[str],
+    kind: str,
+    key: str,
+    lead_id: str,
+    now: datetime,
+    new: bool = False,
+) -> int:
     """Queue one external write per destination. A write already pending for the same destination,
     kind and key is not queued twice (its payload is built at send time, so it will carry the
-    newest state anyway). Returns the number of rows added."""
-    added = 0
-    for destination in destinations:
-        pending = session.scalar(
-            select(OutboxRow.id).where(
-                OutboxRow.destination == destination,
-                OutboxRow.kind == kind,
-                OutboxRow.key == key,
-                OutboxRow.status == "pending",
+    newest state anyway). ``new``: the caller knows nothing is queued for this key yet. Returns the
+    number of rows added."""
+    wanted = list(destinations)
+    if not wanted:
+        return 0
+    pending: set[str] = set()
+    if not new:
+        pending = set(
+            session.scalars(
+                select(OutboxRow.destination).where(
+                    OutboxRow.destination.in_(wanted),
+                    OutboxRow.kind == kind,
+                    OutboxRow.key == key,
+                    OutboxRow.status == "pending",
+                )
             )
         )
-        if pending is not None:
+    added = 0
+    for destination in wanted:
+        if destination in pending:
             continue
         session.add(
             OutboxRow(

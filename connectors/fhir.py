@@ -1,0 +1,944 @@
+"""The FHIR R4 scheduling connector: free ``Slot``s of the EHR's ``Schedule``s, ``Appointment``s
+booked against them, through the EHR's FHIR API with a SMART Backend Services token.
+
+How the protocol maps to FHIR R4 (4.0.1):
+
+- ``find_slots``: the ``Schedule``s of the wanted service, location and provider (read once and
+  cached with their ``Practitioner`` and ``Location``, resolved by reference: provider languages come
+  from ``Practitioner.communication``, telehealth from ``Location.physicalType`` ``vi``), then
+  ``GET Slot?schedule=…&status=free&start=ge…&start=lt…&service-type=…`` following the Bundle's
+  ``next`` links to the last page. An interpreter booked for a slot is the extension
+  ``interpreter_extension`` (``valueCode``: the language).
+- ``book``: ``POST Appointment`` referencing the slot, with ``If-None-Exist: identifier=…`` so a
+  retried request never books twice; the patient participates by the hub's lead identifier (no
+  name, no contact details: the EHR matches the patient at registration); practitioner and location
+  participate by reference; an interpreter is asked for with a participant of type ``INTP``.
+  A hold is an appointment with status ``pending`` (the slot becomes ``busy-tentative``).
+- ``cancel`` / :meth:`FhirScheduling.mark_no_show`: read the appointment, ``PUT`` it back with the
+  new status and ``If-Match`` its version (a 412 re-reads once).
+- ``read_bookings``: ``GET Appointment?_lastUpdated=ge…&_sort=_lastUpdated``, every page.
+
+Authentication (:class:`SmartBackendTokens`): OAuth 2.0 client credentials with Authlib, the client
+authenticated by ``private_key_jwt`` (an RS384/ES384 assertion with ``kid``, five-minute expiry and
+a fresh ``jti``, as SMART Backend Services require) or by a client secret; the token endpoint comes
+from configuration or from ``.well-known/smart-configuration``.
+
+Every failure goes through one table, :data:`RULES` (first match wins)::
+
+    status        action        becomes
+    401           REFRESH       a new token once, then ConfigError
+    403           CONFIG        ConfigError (scopes or access)
+    404, 410      REFUSED       BookingNotFound (reads) / ConfigError (types the server lacks)
+    409           REFUSED       SlotUnavailable (book) — the double booking was refused
+    412           REFUSED       read again and retry once (cancel, no-show), then RetryLater
+    422           REFUSED       SlotUnavailable for a conflict, else SkipRecord with the issue code
+    429, 5xx      WAIT          Retry-After / backoff, retried, then RetryLater
+    other 4xx     FATAL         FatalError: a request we should never have sent
+
+Messages carry resource ids and ``OperationOutcome`` issue codes; diagnostics are cut short. Nothing
+here logs PHI (appointments carry the lead id only).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import requests
+from authlib.common.urls import add_params_to_qs
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import private_key_jwt_sign
+from joserfc.jwk import ECKey, RSAKey
+
+from connectors.base import ConnectionStatus, OAuthToken, TokenSource
+from connectors.limits import TokenBucket, parse_retry_after
+from connectors.scheduling import (
+    AvailabilityQuery,
+    Booking,
+    BookingNotFound,
+    BookingRequest,
+    Slot,
+    SlotUnavailable,
+)
+from nurture.capacity import ServiceInfo
+from nurture.errors import ConfigError, FatalError, RetryLater, SkipRecord
+from nurture.prep import AppointmentStatus
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "RULES",
+    "Action",
+    "FhirScheduling",
+    "FhirSettings",
+    "SmartBackendTokens",
+]
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = "fhir"
+FHIR_JSON = "application/fhir+json"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+BCP47 = "urn:ietf:bcp:47"
+PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+CANCEL_REASON = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
+PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
+
+#: SMART v1 system scopes the connector needs (read the calendar, write appointments).
+DEFAULT_SCOPES: Final = (
+    "system/Schedule.read",
+    "system/Slot.read",
+    "system/Practitioner.read",
+    "system/Location.read",
+    "system/HealthcareService.read",
+    "system/Appointment.read",
+    "system/Appointment.write",
+)
+
+#: FHIR Appointment.status → the hub's appointment status.
+STATUS: Final[Mapping[str, AppointmentStatus]] = MappingProxyType(
+    {
+        "proposed": AppointmentStatus.HELD,
+        "pending": AppointmentStatus.HELD,
+        "waitlist": AppointmentStatus.HELD,
+        "booked": AppointmentStatus.BOOKED,
+        "arrived": AppointmentStatus.KEPT,
+        "checked-in": AppointmentStatus.KEPT,
+        "fulfilled": AppointmentStatus.KEPT,
+        "cancelled": AppointmentStatus.CANCELLED,
+        "entered-in-error": AppointmentStatus.CANCELLED,
+        "noshow": AppointmentStatus.NO_SHOW,
+    }
+)
+
+_AUTH_METHODS = ("private_key_jwt", "client_secret_basic", "client_secret_post")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FhirSettings:
+    """How the hub talks to one EHR's FHIR R4 API.
+
+    Attributes:
+        base_url: the FHIR base (``https://ehr.example.org/fhir/r4``).
+        client_id: the backend client's id registered with the EHR.
+        token_url: the token endpoint; None discovers it from ``.well-known/smart-configuration``.
+        auth_method: ``private_key_jwt`` (SMART Backend Services), ``client_secret_basic`` or
+            ``client_secret_post``.
+        jwt_alg: the client assertion's algorithm (RS384 or ES384, as SMART requires).
+        key_id: the ``kid`` of the client's key in the JWKS registered with the EHR.
+        scopes: the system scopes to ask for.
+        service_system: the code system of ``Schedule``/``Slot.serviceType`` codes.
+        services: hub service id → the EHR's service code (unlisted ids are used as they are).
+        locations: hub location id → the EHR's ``Location`` id (unlisted ids are used as they are).
+        interpreter_extension: the extension URL that marks a slot's interpreter language.
+        lead_system: the identifier system of the hub's lead ids (the patient participant).
+        booking_system: the identifier system of the hub's booking keys (idempotent creates).
+        page_size: ``_count`` of each search page.
+        requests_per_second, burst: client-side rate limit.
+        max_retries: retries of one call after 429, 5xx and network errors.
+        max_wait_s: the longest Retry-After or backoff slept in place; longer raises ``RetryLater``.
+        backoff_s: the first backoff (doubling).
+        timeout_s: socket timeout of one request.
+        cache_s: how long schedules, practitioners and locations are cached.
+    """
+
+    base_url: str
+    client_id: str
+    token_url: str | None = None
+    auth_method: str = "private_key_jwt"
+    jwt_alg: str = "RS384"
+    key_id: str = ""
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    service_system: str = "https://nurturehub.dev/fhir/CodeSystem/service"
+    services: Mapping[str, str] = field(default_factory=dict)
+    locations: Mapping[str, str] = field(default_factory=dict)
+    interpreter_extension: str = "https://nurturehub.dev/fhir/StructureDefinition/interpreter-language"
+    lead_system: str = "https://nurturehub.dev/fhir/lead"
+    booking_system: str = "https://nurturehub.dev/fhir/booking"
+    requirement_system: str = "https://nurturehub.dev/fhir/CodeSystem/service-requirement"
+    page_size: int = 50
+    requests_per_second: float = 10.0
+    burst: int = 10
+    max_retries: int = 4
+    max_wait_s: float = 30.0
+    backoff_s: float = 0.5
+    timeout_s: float = 30.0
+    cache_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for name in ("base_url", "token_url"):
+            value = getattr(self, name)
+            if value is not None and not str(value).startswith(("https://", "http://")):
+                problems.append(f"{name} must be an http(s) URL")
+        if not self.client_id.strip():
+            problems.append("client_id must not be empty")
+        if self.auth_method not in _AUTH_METHODS:
+            problems.append(f"auth_method must be one of {', '.join(_AUTH_METHODS)}")
+        if self.auth_method == "private_key_jwt":
+            if self.jwt_alg not in ("RS384", "ES384"):
+                problems.append("jwt_alg must be RS384 or ES384 (SMART Backend Services)")
+            if not self.key_id:
+                problems.append("key_id (the kid of the registered public key) is required for private_key_jwt")
+        if not self.scopes:
+            problems.append("scopes must not be empty")
+        if not 1 <= self.page_size <= 1000:
+            problems.append("page_size must be between 1 and 1000")
+        for name in ("requests_per_second", "max_wait_s", "timeout_s"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be positive")
+        if self.max_retries < 0 or self.backoff_s < 0 or self.burst < 1 or self.cache_s < 0:
+            problems.append("max_retries, backoff_s and cache_s must not be negative; burst at least 1")
+        if problems:
+            raise ValueError("FhirSettings: " + "; ".join(problems))
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        object.__setattr__(self, "services", MappingProxyType(dict(self.services)))
+        object.__setattr__(self, "locations", MappingProxyType(dict(self.locations)))
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+
+class _SmartAssertion:
+    """Authlib client authentication for SMART Backend Services: ``private_key_jwt`` with the
+    ``kid`` header and a five-minute expiry (Authlib's own default is an hour)."""
+
+    name = "private_key_jwt"
+
+    def __init__(self, token_url: str, key: RSAKey | ECKey, *, alg: str, kid: str) -> None:
+        self.token_url = token_url
+        self.key = key
+        self.alg = alg
+        self.kid = kid
+
+    def __call__(self, auth: Any, method: str, uri: str, headers: Any, body: str) -> tuple[str, Any, str]:
+        assertion = private_key_jwt_sign(
+            self.key,
+            client_id=auth.client_id,
+            token_endpoint=self.token_url,
+            alg=self.alg,
+            header={"kid": self.kid, "typ": "JWT"},
+            expires_in=300,
+        )
+        body = add_params_to_qs(
+            body or "", [("client_assertion_type", ASSERTION_TYPE), ("client_assertion", assertion)]
+        )
+        return uri, headers, body
+
+
+class SmartBackendTokens:
+    """A :class:`~connectors.base.TokenSource` for a FHIR server: client-credentials tokens from
+    Authlib, cached until a minute before they expire.
+
+    Args:
+        settings: the connection's settings.
+        credential: the client's private key (PEM) for ``private_key_jwt``, or its client secret.
+        session: the HTTP session (CA bundle, proxies) discovery and the token request use.
+        clock: seconds since the epoch (tests move it).
+    """
+
+    def __init__(
+        self,
+        settings: FhirSettings,
+        credential: str,
+        *,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not credential:
+            raise ConfigError([f"fhir: no credential for client {settings.client_id} (private key or secret)"])
+        self.settings = settings
+        self._credential = credential
+        self._key: RSAKey | ECKey | None = None
+        if settings.auth_method == "private_key_jwt":
+            try:
+                if settings.jwt_alg.startswith("ES"):
+                    self._key = ECKey.import_key(credential)
+                else:
+                    self._key = RSAKey.import_key(credential)
+            except Exception:  # joserfc raises several types for a malformed key
+                raise ConfigError([f"fhir: the private key for client {settings.client_id} cannot be read"]) from None
+        self._session = session or requests.Session()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: OAuthToken | None = None
+        self._expires: float = 0.0
+        self._token_url = settings.token_url
+        self.fetches = 0
+
+    def __repr__(self) -> str:
+        return f"SmartBackendTokens(client_id={self.settings.client_id!r})"
+
+    def token(self) -> OAuthToken:
+        with self._lock:
+            if self._token is not None and self._clock() < self._expires - 60:
+                return self._token
+        return self.refresh()
+
+    def refresh(self) -> OAuthToken:
+        with self._lock:
+            token_url = self._token_url or self._discover()
+            self._token_url = token_url
+            s = self.settings
+            oauth = OAuth2Session(
+                client_id=s.client_id,
+                client_secret=None if self._key is not None else self._credential,
+                scope=" ".join(s.scopes),
+                token_endpoint_auth_method=s.auth_method,
+            )
+            oauth.verify, oauth.trust_env, oauth.proxies = (
+                self._session.verify,
+                self._session.trust_env,
+                dict(self._session.proxies),
+            )
+            if self._key is not None:
+                oauth.register_client_auth_method(_SmartAssertion(token_url, self._key, alg=s.jwt_alg, kid=s.key_id))
+            try:
+                raw = oauth.fetch_token(token_url, grant_type="client_credentials", timeout=s.timeout_s)
+            except OAuthError as exc:
+                error = str(getattr(exc, "error", "") or "error")
+                raise ConfigError(
+                    [f"fhir: the token endpoint refused client {s.client_id} ({error}); check its key or secret"]
+                ) from None
+            except (requests.RequestException, ValueError) as exc:
+                raise RetryLater(f"fhir: the token endpoint did not answer ({type(exc).__name__})") from None
+            finally:
+                oauth.close()
+            self.fetches += 1
+            expires_in = float(raw.get("expires_in") or 300)
+            self._expires = self._clock() + expires_in
+            self._token = OAuthToken(
+                access_token=str(raw["access_token"]),
+                expires_at=datetime.fromtimestamp(self._expires, UTC),
+            )
+            logger.info("fhir: access token obtained for client %s (expires in %ds)", s.client_id, int(expires_in))
+            return self._token
+
+    def _discover(self) -> str:
+        url = f"{self.settings.base_url}/.well-known/smart-configuration"
+        try:
+            response = self._session.get(url, timeout=self.settings.timeout_s, headers={"Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise RetryLater(f"fhir: SMART discovery failed ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise ConfigError([f"fhir.token_url: not set, and {url} answered {response.status_code}"])
+        endpoint = response.json().get("token_endpoint")
+        if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+            raise ConfigError([f"fhir.token_url: not set, and {url} names no token_endpoint"])
+        return endpoint
+
+
+# --- the error table ---------------------------------------------------------------------------
+
+
+class Action(StrEnum):
+    """What the connector does about a failed response."""
+
+    REFRESH = "refresh"
+    CONFIG = "config"
+    REFUSED = "refused"  # the caller decides (not found, conflict, business rule)
+    WAIT = "wait"
+    FATAL = "fatal"
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    statuses: range
+    action: Action
+
+
+def _s(*codes: int) -> range:
+    return range(codes[0], codes[-1] + 1)
+
+
+RULES: Final[tuple[_Rule, ...]] = (
+    _Rule(_s(401), Action.REFRESH),
+    _Rule(_s(403), Action.CONFIG),
+    _Rule(_s(404), Action.REFUSED),
+    _Rule(_s(409, 410), Action.REFUSED),
+    _Rule(_s(412), Action.REFUSED),
+    _Rule(_s(422), Action.REFUSED),
+    _Rule(_s(429), Action.WAIT),
+    _Rule(_s(500, 599), Action.WAIT),
+    _Rule(_s(300, 499), Action.FATAL),
+)
+
+
+def classify(status: int) -> Action:
+    """The action :data:`RULES` gives a failed status."""
+    for rule in RULES:
+        if status in rule.statuses:
+            return rule.action
+    return Action.FATAL
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, diagnostics: str) -> None:
+        super().__init__(f"{status} {code}: {diagnostics}")
+        self.status = status
+        self.code = code
+        self.diagnostics = diagnostics
+
+
+def _issue(response: requests.Response) -> tuple[str, str]:
+    """The first issue's code and (shortened) diagnostics of an OperationOutcome body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "unknown", f"HTTP {response.status_code}"
+    issues = body.get("issue") if isinstance(body, dict) else None
+    if not issues:
+        return "unknown", f"HTTP {response.status_code}"
+    first = issues[0]
+    text = str(first.get("diagnostics") or first.get("details", {}).get("text") or "")
+    return str(first.get("code", "unknown")), text[:200]
+
+
+# --- the connector ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    id: str
+    services: tuple[str, ...]
+    provider: str | None
+    location: str | None  # the hub's id
+    languages: frozenset[str]
+    telehealth: bool
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise FatalError(f"fhir: the server sent a time without a zone ({value!r})")
+    return parsed
+
+
+def _instant(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _ref_id(reference: str, rtype: str) -> str | None:
+    marker = f"{rtype}/"
+    if marker not in reference:
+        return None
+    return reference.rsplit(marker, 1)[1].split("/")[0] or None
+
+
+class FhirScheduling:
+    """A :class:`~connectors.scheduling.SchedulingConnector` for an EHR's FHIR R4 API.
+
+    Args:
+        settings: the connection's settings.
+        tokens: the access token source (:class:`SmartBackendTokens`; tests may pass static tokens).
+        session: the HTTP session (CA bundle, proxies); one is made when None.
+        sleep, monotonic: waiting and the rate limiter's clock (tests pass fakes).
+
+    Attributes:
+        calls: requests sent (tests and metrics count them).
+    """
+
+    system = SYSTEM
+
+    def __init__(
+        self,
+        settings: FhirSettings,
+        tokens: TokenSource,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.tokens = tokens
+        self.session = session or requests.Session()
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._bucket = TokenBucket(settings.requests_per_second, settings.burst, monotonic=monotonic, sleep=sleep)
+        self._lock = threading.Lock()
+        self._schedules: tuple[float, dict[str, _Schedule]] | None = None
+        self._refs: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._to_hub_location = {v: k for k, v in settings.locations.items()}
+        self._to_hub_service = {v: k for k, v in settings.services.items()}
+        self.calls = 0
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+    # --- transport ------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Sequence[tuple[str, str]] | None = None,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        what: str,
+    ) -> requests.Response:
+        """One call with the rate limit, a token refresh on 401, and retries on 429/5xx/network.
+
+        Raises:
+            _Refused: 404, 409, 410, 412 or 422 (the caller translates).
+        """
+        s = self.settings
+        refreshed = False
+        attempt = 0
+        while True:
+            self._bucket.acquire()
+            token = self.tokens.token()
+            send_headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {token.access_token}", **(headers or {})}
+            if body is not None:
+                send_headers["Content-Type"] = FHIR_JSON
+            self.calls += 1
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=body, headers=send_headers, timeout=s.timeout_s
+                )
+            except requests.RequestException as exc:
+                wait = s.backoff_s * 2**attempt
+                failure = f"fhir: {what} failed ({type(exc).__name__})"
+                attempt = self._wait_or_raise(attempt, wait, failure, retry_after=None)
+                continue
+            if response.status_code < 300:
+                return response
+            action = classify(response.status_code)
+            code, diagnostics = _issue(response)
+            if action is Action.REFRESH:
+                if refreshed:
+                    raise ConfigError([f"fhir: {what} was refused after a token refresh (401 {code})"])
+                self.tokens.refresh()
+                refreshed = True
+                continue
+            if action is Action.CONFIG:
+                raise ConfigError([f"fhir: {what} is not allowed ({response.status_code} {code}); check the scopes"])
+            if action is Action.REFUSED:
+                raise _Refused(response.status_code, code, diagnostics)
+            if action is Action.WAIT:
+                retry_after = response.headers.get("Retry-After")
+                wait = parse_retry_after(retry_after, s.backoff_s * 2**attempt)
+                failure = f"fhir: {what} failed ({response.status_code} {code})"
+                if retry_after is not None:
+                    self._bucket.hold_until(wait)
+                attempt = self._wait_or_raise(
+                    attempt, wait, failure, retry_after=wait if retry_after is not None else None
+                )
+                continue
+            raise FatalError(f"fhir: {what} was rejected ({response.status_code} {code}: {diagnostics})")
+
+    def _wait_or_raise(self, attempt: int, wait: float, failure: str, *, retry_after: float | None) -> int:
+        if attempt >= self.settings.max_retries or wait > self.settings.max_wait_s:
+            raise RetryLater(failure, retry_after=retry_after)
+        logger.info("%s; retrying in %.1fs", failure, wait)
+        self._sleep(wait)
+        return attempt + 1
+
+    def _url(self, path: str) -> str:
+        return f"{self.settings.base_url}/{path}"
+
+    def _same_origin(self, url: str) -> bool:
+        mine, theirs = urlsplit(self.settings.base_url), urlsplit(url)
+        return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
+
+    def _search(self, rtype: str, params: Sequence[tuple[str, str]], *, what: str) -> Iterator[dict[str, Any]]:
+        """Every resource a search matches, following ``next`` links page by page."""
+        url: str | None = self._url(rtype)
+        query: Sequence[tuple[str, str]] | None = [*params, ("_count", str(self.settings.page_size))]
+        pages = 0
+        while url is not None:
+            try:
+                response = self._request("GET", url, params=query, what=what)
+            except _Refused as exc:
+                raise ConfigError(
+                    [f"fhir: {what} failed ({exc.status} {exc.code}); the server lacks {rtype}"]
+                ) from None
+            bundle = response.json()
+            if bundle.get("resourceType") != "Bundle":
+                raise FatalError(f"fhir: {what} answered a {bundle.get('resourceType')} instead of a Bundle")
+            for entry in bundle.get("entry", []):
+                resource = entry.get("resource")
+                if isinstance(resource, dict) and resource.get("resourceType") == rtype:
+                    yield resource  # included resources and OperationOutcomes are skipped
+            url = next((link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"), None)
+            query = None  # a next link carries the whole query
+            pages += 1
+            if url is not None and (not self._same_origin(url) or pages >= 10_000):
+                raise FatalError(f"fhir: {what}: the next link leaves the server or never ends")
+
+    def _read(self, rtype: str, rid: str, *, what: str) -> tuple[dict[str, Any], str | None]:
+        response = self._request("GET", self._url(f"{rtype}/{rid}"), what=what)
+        return response.json(), response.headers.get("ETag")
+
+    # --- reference data -------------------------------------------------------------------------
+
+    def _by_reference(self, reference: str) -> dict[str, Any] | None:
+        """A Practitioner or Location by reference, cached."""
+        now = self._monotonic()
+        with self._lock:
+            cached = self._refs.get(reference)
+        if cached is not None and now - cached[0] < self.settings.cache_s:
+            return cached[1]
+        rtype, _, rid = reference.partition("/")
+        try:
+            resource, _ = self._read(rtype, rid, what=f"reading {reference}")
+        except _Refused:
+            return None
+        with self._lock:
+            self._refs[reference] = (now, resource)
+        return resource
+
+    def _hub_location(self, fhir_id: str) -> str:
+        return self._to_hub_location.get(fhir_id, fhir_id)
+
+    def _fhir_location(self, hub_id: str) -> str:
+        return self.settings.locations.get(hub_id, hub_id)
+
+    def _hub_service(self, code: str) -> str:
+        return self._to_hub_service.get(code, code)
+
+    def _fhir_service(self, hub_id: str) -> str:
+        return self.settings.services.get(hub_id, hub_id)
+
+    def _service_codes(self, concepts: Any) -> tuple[str, ...]:
+        return tuple(
+            self._hub_service(str(c["code"]))
+            for concept in concepts or []
+            for c in concept.get("coding", [])
+            if c.get("system") == self.settings.service_system and c.get("code")
+        )
+
+    def _catalog(self) -> dict[str, _Schedule]:
+        """Active schedules with their provider's languages and location, cached."""
+        now = self._monotonic()
+        with self._lock:
+            cached = self._schedules
+        if cached is not None and now - cached[0] < self.settings.cache_s:
+            return cached[1]
+        out: dict[str, _Schedule] = {}
+        for schedule in self._search("Schedule", [("active", "true")], what="reading schedules"):
+            provider = location = None
+            languages: set[str] = set()
+            telehealth = False
+            for actor in schedule.get("actor", []):
+                reference = str(actor.get("reference", ""))
+                if (pid := _ref_id(reference, "Practitioner")) is not None:
+                    provider = pid
+                    practitioner = self._by_reference(f"Practitioner/{pid}") or {}
+                    languages |= {
+                        str(c["code"]).split("-")[0].lower()
+                        for comm in practitioner.get("communication", [])
+                        for c in comm.get("coding", [])
+                        if c.get("system") == BCP47 and c.get("code")
+                    }
+                elif (lid := _ref_id(reference, "Location")) is not None:
+                    location = self._hub_location(lid)
+                    place = self._by_reference(f"Location/{lid}") or {}
+                    telehealth = any(
+                        c.get("system") == PHYSICAL_TYPE and c.get("code") == "vi"
+                        for c in place.get("physicalType", {}).get("coding", [])
+                    )
+            out[schedule["id"]] = _Schedule(
+                id=schedule["id"],
+                services=self._service_codes(schedule.get("serviceType")),
+                provider=provider,
+                location=location,
+                languages=frozenset(languages),
+                telehealth=telehealth,
+            )
+        with self._lock:
+            self._schedules = (now, out)
+        return out
+
+    def services(self) -> list[ServiceInfo]:
+        """The EHR's services with their requirements (``HealthcareService.characteristic``)."""
+        out: list[ServiceInfo] = []
+        for service in self._search("HealthcareService", [], what="reading services"):
+            codes = self._service_codes(service.get("type"))
+            marks = {
+                str(c.get("code"))
+                for concept in service.get("characteristic", [])
+                for c in concept.get("coding", [])
+                if c.get("system") == self.settings.requirement_system
+            }
+            out.extend(
+                ServiceInfo(
+                    id=code,
+                    requires_referral="referral-required" in marks,
+                    requires_authorization="prior-authorization-required" in marks,
+                )
+                for code in codes
+            )
+        return out
+
+    # --- the protocol -----------------------------------------------------------------------------
+
+    def check(self) -> ConnectionStatus:
+        """The server's CapabilityStatement (FHIR 4.0.x) and a token for the configured client."""
+        try:
+            response = self.session.get(
+                self._url("metadata"), headers={"Accept": FHIR_JSON}, timeout=self.settings.timeout_s
+            )
+        except requests.RequestException as exc:
+            return ConnectionStatus(ok=False, detail=f"the FHIR server did not answer ({type(exc).__name__})")
+        if response.status_code != 200:
+            return ConnectionStatus(ok=False, detail=f"GET metadata answered {response.status_code}")
+        capability = response.json()
+        version = str(capability.get("fhirVersion", ""))
+        if not version.startswith("4.0"):
+            return ConnectionStatus(ok=False, detail=f"the server speaks FHIR {version or '?'}, not R4 (4.0.x)")
+        try:
+            self.tokens.refresh()
+        except (ConfigError, RetryLater) as exc:
+            return ConnectionStatus(ok=False, detail=str(exc).splitlines()[-1].strip(" -"))
+        software = capability.get("software", {}).get("name", "a FHIR server")
+        return ConnectionStatus(
+            ok=True, detail=f"connected to {software} (FHIR {version}) as {self.settings.client_id}"
+        )
+
+    def find_slots(self, query: AvailabilityQuery) -> Iterator[Slot]:
+        catalog = self._catalog()
+        wanted = [
+            s
+            for s in catalog.values()
+            if (query.service is None or query.service in s.services)
+            and (query.location is None or s.location == query.location)
+            and (query.provider is None or s.provider == query.provider)
+        ]
+        if not wanted:
+            return iter(())
+        chunks = [wanted[i : i + 20] for i in range(0, len(wanted), 20)]
+        streams = [self._slots(chunk, query) for chunk in chunks]
+        return heapq.merge(*streams, key=lambda slot: (slot.start, slot.id))
+
+    def _slots(self, schedules: Sequence[_Schedule], query: AvailabilityQuery) -> Iterator[Slot]:
+        by_id = {s.id: s for s in schedules}
+        params = [
+            ("schedule", ",".join(f"Schedule/{s.id}" for s in schedules)),
+            ("status", "free"),
+            ("start", f"ge{_instant(query.start)}"),
+            ("start", f"lt{_instant(query.end)}"),
+            ("_sort", "start"),
+        ]
+        if query.service is not None:
+            params.append(("service-type", f"{self.settings.service_system}|{self._fhir_service(query.service)}"))
+        for resource in self._search("Slot", params, what="searching free slots"):
+            slot = self._slot(resource, by_id)
+            if slot is not None and query.matches(slot):
+                yield slot
+
+    def _slot(self, resource: Mapping[str, Any], schedules: Mapping[str, _Schedule]) -> Slot | None:
+        schedule = schedules.get(_ref_id(str(resource.get("schedule", {}).get("reference", "")), "Schedule") or "")
+        if schedule is None or schedule.location is None:
+            return None
+        services = self._service_codes(resource.get("serviceType")) or schedule.services
+        if not services:
+            return None
+        interpreters = frozenset(
+            str(ext["valueCode"]).lower()
+            for ext in resource.get("extension", [])
+            if ext.get("url") == self.settings.interpreter_extension and ext.get("valueCode")
+        )
+        return Slot(
+            id=str(resource["id"]),
+            system=SYSTEM,
+            start=_parse_time(resource["start"]),
+            end=_parse_time(resource["end"]),
+            service=services[0],
+            location=schedule.location,
+            provider=schedule.provider,
+            languages=schedule.languages,
+            interpreter_languages=interpreters,
+            telehealth=schedule.telehealth,
+            free=resource.get("status") == "free",
+        )
+
+    def _appointment_body(self, request: BookingRequest, identifier: str) -> dict[str, Any]:
+        slot = request.slot
+        participants: list[dict[str, Any]] = [
+            {
+                "actor": {"identifier": {"system": self.settings.lead_system, "value": request.attendee.lead_id}},
+                "required": "required",
+                "status": "accepted",
+            },
+            {"actor": {"reference": f"Location/{self._fhir_location(slot.location)}"}, "status": "accepted"},
+        ]
+        if slot.provider:
+            participants.insert(1, {"actor": {"reference": f"Practitioner/{slot.provider}"}, "status": "accepted"})
+        body: dict[str, Any] = {
+            "resourceType": "Appointment",
+            "identifier": [{"system": self.settings.booking_system, "value": identifier}],
+            "status": "pending" if request.hold else "booked",
+            "serviceType": [
+                {"coding": [{"system": self.settings.service_system, "code": self._fhir_service(slot.service)}]}
+            ],
+            "start": _instant(slot.start),
+            "end": _instant(slot.end),
+            "slot": [{"reference": f"Slot/{slot.id}"}],
+            "participant": participants,
+        }
+        if request.interpreter_language:
+            body["extension"] = [
+                {"url": self.settings.interpreter_extension, "valueCode": request.interpreter_language.lower()}
+            ]
+            participants.append(
+                {
+                    "type": [{"coding": [{"system": PARTICIPATION_TYPE, "code": "INTP", "display": "interpreter"}]}],
+                    "status": "needs-action",
+                }
+            )
+        return body
+
+    def book(self, request: BookingRequest) -> Booking:
+        if request.slot.system != SYSTEM:
+            raise FatalError(f"fhir: cannot book a {request.slot.system} slot")
+        identifier = request.key
+        for _ in range(2):
+            body = self._appointment_body(request, identifier)
+            try:
+                response = self._request(
+                    "POST",
+                    self._url("Appointment"),
+                    body=body,
+                    headers={
+                        "If-None-Exist": f"identifier={self.settings.booking_system}|{identifier}",
+                        "Prefer": "return=representation",
+                    },
+                    what=f"booking Slot/{request.slot.id}",
+                )
+            except _Refused as exc:
+                if exc.status == 409 or (exc.status == 422 and exc.code in ("conflict", "business-rule")):
+                    raise SlotUnavailable(
+                        f"Slot/{request.slot.id} is not free any more: the EHR refused a double booking "
+                        f"({exc.status} {exc.code})"
+                    ) from None
+                if exc.status == 404:
+                    raise ConfigError(["fhir: the server does not accept Appointment creates (404)"]) from None
+                raise SkipRecord(
+                    f"fhir: booking Slot/{request.slot.id} was refused ({exc.status} {exc.code}: {exc.diagnostics})",
+                    field="slot",
+                    code=exc.code,
+                ) from None
+            booking = self._booking(response.json())
+            if booking.status is not AppointmentStatus.CANCELLED:
+                logger.info("fhir: booked Slot/%s as Appointment/%s", request.slot.id, booking.id)
+                return booking
+            # The same request was booked and cancelled before: this is a new booking of that slot.
+            identifier = f"{request.key}.{booking.id}"
+        raise FatalError(f"fhir: booking Slot/{request.slot.id} keeps returning a cancelled appointment")
+
+    def _set_status(self, booking_id: str, status: str, *, reason: str = "") -> Booking:
+        what = f"setting Appointment/{booking_id} to {status}"
+        for _ in range(2):
+            try:
+                resource, etag = self._read("Appointment", booking_id, what=f"reading Appointment/{booking_id}")
+            except _Refused as exc:
+                raise BookingNotFound(f"fhir: Appointment/{booking_id} does not exist ({exc.status})") from None
+            if resource.get("status") == status:
+                return self._booking(resource)
+            resource["status"] = status
+            if status == "cancelled":
+                code = "prov" if reason == "clinic" else "pat"
+                resource["cancelationReason"] = {"coding": [{"system": CANCEL_REASON, "code": code}]}
+            headers = {"If-Match": etag} if etag else {}
+            try:
+                response = self._request(
+                    "PUT", self._url(f"Appointment/{booking_id}"), body=resource, headers=headers, what=what
+                )
+            except _Refused as exc:
+                if exc.status == 412:
+                    continue  # changed meanwhile: read it again
+                if exc.status in (404, 410):
+                    raise BookingNotFound(f"fhir: Appointment/{booking_id} does not exist ({exc.status})") from None
+                raise SkipRecord(
+                    f"fhir: {what} was refused ({exc.status} {exc.code}: {exc.diagnostics})",
+                    field="booking",
+                    code=exc.code,
+                ) from None
+            return self._booking(response.json())
+        raise RetryLater(f"fhir: Appointment/{booking_id} kept changing while {what}")
+
+    def cancel(self, booking_id: str, *, reason: str = "") -> Booking:
+        """Cancel an appointment (``reason``: ``"clinic"`` when the clinic cancelled; the patient
+        otherwise). The EHR frees the slot."""
+        return self._set_status(booking_id, "cancelled", reason=reason)
+
+    def mark_no_show(self, booking_id: str) -> Booking:
+        """Record that the patient did not come (``noshow``)."""
+        return self._set_status(booking_id, "noshow")
+
+    def get_booking(self, booking_id: str) -> Booking:
+        try:
+            resource, _ = self._read("Appointment", booking_id, what=f"reading Appointment/{booking_id}")
+        except _Refused as exc:
+            raise BookingNotFound(f"fhir: Appointment/{booking_id} does not exist ({exc.status})") from None
+        return self._booking(resource)
+
+    def read_bookings(self, since: datetime | None) -> Iterator[Booking]:
+        params = [("_sort", "_lastUpdated")]
+        if since is not None:
+            params.append(("_lastUpdated", f"ge{_instant(since)}"))
+        for resource in self._search("Appointment", params, what="reading changed appointments"):
+            yield self._booking(resource)
+
+    def _booking(self, resource: Mapping[str, Any]) -> Booking:
+        status = STATUS.get(str(resource.get("status")))
+        if status is None:
+            raise FatalError(f"fhir: Appointment/{resource.get('id')} has an unknown status")
+        lead_id = provider = location = None
+        telehealth = False
+        for participant in resource.get("participant", []):
+            actor = participant.get("actor", {})
+            ident = actor.get("identifier", {})
+            if ident.get("system") == self.settings.lead_system and ident.get("value"):
+                lead_id = str(ident["value"])
+            reference = str(actor.get("reference", ""))
+            if (pid := _ref_id(reference, "Practitioner")) is not None:
+                provider = pid
+            elif (lid := _ref_id(reference, "Location")) is not None:
+                location = self._hub_location(lid)
+                place = self._by_reference(f"Location/{lid}") or {}
+                telehealth = any(
+                    c.get("system") == PHYSICAL_TYPE and c.get("code") == "vi"
+                    for c in place.get("physicalType", {}).get("coding", [])
+                )
+        services = self._service_codes(resource.get("serviceType"))
+        slots = [_ref_id(str(s.get("reference", "")), "Slot") for s in resource.get("slot", [])]
+        interpreter = next(
+            (
+                str(ext["valueCode"])
+                for ext in resource.get("extension", [])
+                if ext.get("url") == self.settings.interpreter_extension and ext.get("valueCode")
+            ),
+            None,
+        )
+        meta = resource.get("meta", {})
+        updated = meta.get("lastUpdated") or resource.get("created") or resource.get("start")
+        if not resource.get("start") or not resource.get("end") or not updated:
+            raise FatalError(f"fhir: Appointment/{resource.get('id')} lacks its times")
+        return Booking(
+            id=str(resource["id"]),
+            system=SYSTEM,
+            status=status,
+            start=_parse_time(resource["start"]),
+            end=_parse_time(resource["end"]),
+            updated_at=_parse_time(updated),
+            created_at=_parse_time(resource["created"]) if resource.get("created") else None,
+            service=services[0] if services else None,
+            location=location,
+            provider=provider,
+            slot_id=slots[0] if slots else None,
+            lead_id=lead_id,
+            telehealth=telehealth,
+            interpreter_language=interpreter,
+        )
