@@ -7,19 +7,24 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from hub.config import HubConfig, load_config
+from hub import settings_store
+from hub.config import HubConfig, Source, load_config
 from hub.crm import CrmSettings, StoredTokens, build_connector, load_crm_settings
 from hub.crypto import ENV_DATA_KEY, Vault, demo_data_key
 from hub.inbox import Inbox, Mapper
 from hub.intake import Intake
+from hub.mapper import map_event
+from hub.scheduling import load_calcom_settings
 from hub.store import Store
 from hub.sync import Destination, SyncEngine
-from mapping.defaults import default_crm_mapping
+from mapping.spec import FieldMapping
 from nurture.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -36,9 +41,15 @@ def utc_now() -> datetime:
 
 @dataclass(slots=True, kw_only=True)
 class Hub:
-    """The wired application."""
+    """The wired application.
+
+    ``config`` is the configuration in force: the file's (``file_config``) with the sections an
+    admin saved in the web UI in their place. ``refresh()`` picks up a newer save (every process
+    calls it now and then: the web app per request, workers per loop).
+    """
 
     config: HubConfig
+    file_config: HubConfig
     store: Store
     vault: Vault
     intake: Intake
@@ -47,8 +58,12 @@ class Hub:
     environ: Mapping[str, str]
     clock: Callable[[], datetime] = field(default=utc_now)
     base_url: str = ""
+    mapper: Mapper | None = None
     _sync: SyncEngine | None = field(default=None, repr=False)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _settings_mark: int = field(default=-1, repr=False)
+    _refreshed_at: float = field(default=0.0, repr=False)
+    _mappings: dict[str, FieldMapping | None] = field(default_factory=dict, repr=False)
 
     def secret(self, env_name: str) -> str | None:
         """A secret from the environment, or None when it is not set."""
@@ -77,11 +92,13 @@ class Hub:
                     except ConfigError as exc:
                         log.warning("%s: not syncing: %s", name, exc.problems[0])
                         continue
-                    obj = str(settings.options.get("object", "contacts"))
+                    obj = str(settings.options.get("object", "contacts")) if name == "salesforce" else "contacts"
+                    with self.store.read() as session:
+                        crm_mapping = settings_store.crm_mapping_for(session, name, obj)
                     destinations[name] = Destination(
                         name=name,
                         connector=connector,
-                        mapping=default_crm_mapping(name, obj if name == "salesforce" else "contacts"),
+                        mapping=crm_mapping,
                         next_action_field=NEXT_ACTION_FIELD[name],
                         overlap=settings.overlap,
                         max_attempts=self.config.inbox.max_attempts,
@@ -95,14 +112,47 @@ class Hub:
         with self._sync_lock:
             self._sync = None
 
+    # --- settings saved in the admin UI ---------------------------------------------------------
+
+    def reload_settings(self) -> None:
+        """Rebuild everything that depends on configuration from the file and the stored sections."""
+        with self.store.read() as session:
+            self._settings_mark = settings_store.latest_change(session)
+            config = settings_store.effective_config(self.file_config, session)
+        self.config = config
+        self._mappings.clear()
+        self.intake = Intake(self.store, config, destinations=self.destinations())
+        self.inbox = Inbox(
+            self.store,
+            config,
+            self.vault,
+            self.intake,
+            self.mapper or self.map_event,
+            calcom=load_calcom_settings(config),
+        )
+        self.reset_sync()
+
+    def refresh(self, *, at_most_every: float = 1.0) -> None:
+        """Reload when an admin saved settings since the last look (one cheap query, at most once
+        every ``at_most_every`` seconds)."""
+        now = time.monotonic()
+        if now - self._refreshed_at < at_most_every:
+            return
+        self._refreshed_at = now
+        with self.store.read() as session:
+            mark = settings_store.latest_change(session)
+        if mark != self._settings_mark:
+            self.reload_settings()
+
+    def map_event(self, source: Source, payload: Any) -> dict[str, Any] | None:
+        """Map an inbound event with the mapping in force for its source (stored, else built in)."""
+        if source.name not in self._mappings:
+            with self.store.read() as session:  # also called inside the inbox worker's write transaction
+                self._mappings[source.name] = settings_store.source_mapping_for(session, source)
+        return map_event(source, payload, self._mappings[source.name])
+
     def close(self) -> None:
         self.store.dispose()
-
-
-def default_mapper() -> Mapper:
-    from hub.mapper import map_event
-
-    return map_event
 
 
 def build_hub(
@@ -145,14 +195,17 @@ def build_hub(
         vault = Vault(demo_data_key(cfg.instance_path))
     destinations = tuple(name for name, s in crm_settings.items() if s.enabled)
     intake = Intake(store, cfg, destinations=destinations)
-    inbox = Inbox(store, cfg, vault, intake, mapper or default_mapper())
-    return Hub(
+    hub = Hub(
         config=cfg,
+        file_config=cfg,
         store=store,
         vault=vault,
         intake=intake,
-        inbox=inbox,
+        inbox=Inbox(store, cfg, vault, intake, mapper or map_event),
         crm=crm_settings,
         environ=env,
         clock=clock,
+        mapper=mapper,
     )
+    hub.reload_settings()  # the sections an admin saved, and the stored mappings
+    return hub

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from connectors.calcom_api import CalcomSettings
 from hub.config import HubConfig, Source
 from hub.crypto import Vault
 from hub.intake import Intake
@@ -70,6 +71,7 @@ class Inbox:
         mapper: Mapper,
         *,
         rng: random.Random | None = None,
+        calcom: CalcomSettings | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -77,6 +79,7 @@ class Inbox:
         self.intake = intake
         self.mapper = mapper
         self._rng = rng or random.Random()
+        self.calcom = calcom
 
     # --- the request path ---------------------------------------------------------------------
 
@@ -162,6 +165,8 @@ class Inbox:
                         rules = ", ".join(f"{v.field}: {v.rule}" for v in result.violations)
                         raise SkipRecord(f"the policy refused the lead ({rules})", code="policy_violation")
                     lead_id = result.lead.id if result.lead else None
+                    if source.type == "calcom" and lead_id is not None:
+                        self._booking(session, source, payload, lead_id, now=now)
                 row.status, row.processed_at, row.lead_id, row.error = "done", now, lead_id, None
                 row.attempts += 1
             report.done += 1
@@ -185,6 +190,30 @@ class Inbox:
                 type(exc).__name__,
                 "dead" if dead else "will retry",
             )
+
+    def _booking(self, session: Session, source: Source, payload: Any, lead_id: str, *, now: datetime) -> None:
+        """A Cal.com booking, cancellation or no-show moves its lead (the attendee's inquiry was
+        committed just before, so the lead exists)."""
+        from connectors.calcom_api import booking_event
+        from hub.scheduling import apply_booking
+        from hub.store import repo
+
+        if not isinstance(payload, dict):
+            return
+        event = booking_event(payload, self.calcom or CalcomSettings())
+        if event is None or event.booking is None:
+            return  # a form event (an inquiry only), or a no-show flag the API must be asked about
+        found = repo.load_lead(session, lead_id, for_update=True)
+        if found is None:
+            return
+        lead, version = found
+        result = apply_booking(
+            session, lead=lead, version=version, booking=event.booking, config=self.config, now=now,
+            actor=f"source:{source.name}", destinations=self.intake.destinations,
+        )  # fmt: skip
+        if not result.ok:
+            rules = ", ".join(f"{v.field}: {v.rule}" for v in result.violations)
+            raise SkipRecord(f"the policy refused the booking ({rules})", code="policy_violation")
 
     def _park(self, row_id: int, reason: str, *, now: datetime) -> None:
         with self.store.tx() as session:

@@ -20,6 +20,7 @@ from hub.store import repo
 from nurture.cadence import CadencePlan, plan_cadence
 from nurture.lead import Lead
 from nurture.policy import Accepted, Violation, enforce
+from nurture.vocab import Stage
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,19 @@ class CommitResult:
 
 
 def plan_for(lead: Lead, session: Session, config: HubConfig, *, now: datetime, new: bool = False) -> CadencePlan:
+    """The follow-ups still to come: the nurture cadence, or — for a lead with an appointment — its
+    preparation (or, after a no-show, re-booking) sequence."""
     settings = config.settings
+    touches = [] if new else repo.load_touches(session, lead.id)
+    if lead.stage in (Stage.SCHEDULED, Stage.PREPARED, Stage.NO_SHOW):
+        from hub.scheduling import appointment_plan  # scheduling commits through this module
+
+        planned = appointment_plan(session, lead, touches, config, now=now)
+        if planned is not None:
+            return planned
     return plan_cadence(
         lead,
-        [] if new else repo.load_touches(session, lead.id),
+        touches,
         cadence=settings.cadence,
         hours=settings.hours,
         rules=settings.contact,

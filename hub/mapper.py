@@ -25,8 +25,13 @@ def source_mapping(source: Source) -> FieldMapping:
     return default_source_mapping(source.type)
 
 
-def map_event(source: Source, payload: Any) -> dict[str, Any] | None:
+def map_event(source: Source, payload: Any, mapping: FieldMapping | None = None) -> dict[str, Any] | None:
     """The inquiry dict for one event, or None when the event carries no inquiry.
+
+    Args:
+        source: the event's source.
+        payload: the verified payload.
+        mapping: the mapping in force (the admin's stored version); the built-in default if None.
 
     Raises:
         SkipRecord: the payload cannot be mapped; the message names every field at fault.
@@ -40,7 +45,7 @@ def map_event(source: Source, payload: Any) -> dict[str, Any] | None:
             "submissionID": payload.get("submissionID"),
             "formID": payload.get("formID"),
         }
-    result = apply(source_mapping(source), payload)
+    result = apply(mapping or source_mapping(source), payload)
     if result.errors:
         problems = "; ".join(f"{e.target}: {e.message}" for e in result.errors)
         raise SkipRecord(problems, field=result.errors[0].target, code="unmappable")

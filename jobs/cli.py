@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -132,6 +133,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     for noisy in ("werkzeug", "apscheduler", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     config = load_config(args.config)
+    if args.host in ("127.0.0.1", "localhost"):  # the demo's own http:// server: no HTTPS-only cookies
+        config = dataclasses.replace(
+            config, raw={**config.raw, "web": {**config.raw.get("web", {}), "secure_cookies": False}}
+        )
     config.instance_path.mkdir(parents=True, exist_ok=True)
     environ = _demo_environ(config)
     sandboxes = start_sandboxes(config.instance_path)
@@ -155,6 +160,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     crm = load_crm_settings({"crm": {"salesforce": salesforce, "hubspot": hubspot}})
     hub = build_hub(config, database_url=args.database_url, environ=environ, crm=crm)
     hub.base_url = base_url
+    from hub.users import demo_admin
+
+    admin, password = demo_admin(hub.store, config.instance_path, now=hub.clock())
     for name in ("salesforce", "hubspot"):
         connect_with_agent(hub, name)
     from connectors.hubspot import HubSpotConnector
@@ -171,7 +179,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     runtime = Runtime(hub).start()
     banner = [
         f"nurturehub is running for {config.settings.clinic_name}",
-        f"  web:                {base_url}   (health: {base_url}/healthz, metrics: {base_url}/metrics)",
+        f"  web UI:             {base_url}   sign in as {admin} / {password}",
+        f"  health, metrics:    {base_url}/healthz  {base_url}/readyz  {base_url}/metrics",
         f"  webhooks:           {base_url}/webhooks/<source>   sources: {', '.join(sorted(config.sources))}",
         f"  salesforce sandbox: {sf}   (CA bundle {sandboxes.salesforce_ca})",
         f"  hubspot sandbox:    {hs}",

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.bootstrap import Hub
 from hub.cadence import advance_cadence
 from hub.metrics import LEADER, QUEUE_AGE, QUEUE_DEPTH
+from hub.reports import generate_weekly, previous_week
 from hub.speed import breaches
 from hub.store.models import InboxRow, JobRunRow, OutboxRow
 from jobs.leader import Leadership, leadership_for
@@ -120,6 +121,7 @@ class Runtime:
 
     def _inbox_loop(self) -> None:
         while not self._stop.is_set():
+            self.hub.refresh()  # settings an admin saved in the web UI
             report = self.hub.inbox.process(now=self.hub.clock(), limit=50)
             if report.handled == 0:
                 self._stop.wait(self.idle)
@@ -162,6 +164,7 @@ class Runtime:
             ("interval", {"seconds": 15}, {"job": "metrics"}),
             ("cron", {"hour": 2, "minute": 30, "timezone": tz}, {"job": "reconcile"}),
             ("cron", {"hour": 3, "minute": 15, "timezone": tz}, {"job": "purge"}),
+            ("cron", {"day_of_week": "mon", "hour": 6, "minute": 30, "timezone": tz}, {"job": "weekly_review"}),
         ]
         for name, settings in self.hub.crm.items():
             if settings.enabled:
@@ -201,6 +204,7 @@ class Runtime:
         "metrics": timedelta(seconds=15),
         "reconcile": timedelta(days=1),
         "purge": timedelta(days=1),
+        "weekly_review": timedelta(days=7),
     }
 
     def run_scheduled(self, job: str, **ids: str) -> bool:
@@ -247,6 +251,10 @@ class Runtime:
             return f"missing={len(missing)}"
         if job == "purge":
             return f"purged={hub.inbox.purge(now=now)}"
+        if job == "weekly_review":
+            week = previous_week(now.astimezone(hub.config.settings.hours.tz).date())
+            generate_weekly(hub.store, hub.config, week, now=now)
+            return f"week={week}"
         if job == "metrics":
             self.update_metrics(now)
             return "ok"

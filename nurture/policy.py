@@ -6,7 +6,8 @@ score derived, its next action routed, and — for a brand-new lead only — its
 or :class:`Rejected` with every violation found, each naming the field and the rule:
 
 - ``intent_required``: an open lead past "new" has an intent, or its next action is triage;
-- ``next_action_required``: an open lead has exactly one next action with a due time and a queue;
+- ``next_action_required``: an open lead has exactly one next action with a due time and a queue
+  (a lead whose first appointment was kept has none left);
 - ``contact_requires_next_action``: a lead cannot move to attempting/reached (the CRM's
   "contacted"/"working") without its next action — the violation names ``stage`` and ``next_action``;
 - ``nurture_requires_consent``: "add to nurture" needs a granted email or SMS consent;
@@ -44,10 +45,13 @@ _OPEN_FLOW: Mapping[Stage, frozenset[Stage]] = {
 }
 
 #: Allowed stage transitions. Any open stage may close; a closed lead may reopen (the patient came
-#: back with a new inquiry, or answered after all) or be marked a duplicate.
+#: back with a new inquiry, answered after all, or booked on their own) or be marked a duplicate.
 ALLOWED_TRANSITIONS: Mapping[Stage, frozenset[Stage]] = {
     **{stage: nexts | CLOSED_STAGES for stage, nexts in _OPEN_FLOW.items()},
-    **{stage: frozenset({Stage.NEW, Stage.ATTEMPTING, Stage.REACHED, Stage.DUPLICATE}) for stage in CLOSED_STAGES},
+    **{
+        stage: frozenset({Stage.NEW, Stage.ATTEMPTING, Stage.REACHED, Stage.SCHEDULED, Stage.DUPLICATE})
+        for stage in CLOSED_STAGES
+    },
 }
 
 #: Stages that mean someone has been in contact or is trying to be ("contacted"/"working").
@@ -114,7 +118,9 @@ def _check(before: Lead | None, lead: Lead) -> list[Violation]:
             )
         return out
 
-    if action is None:
+    if action is None and lead.stage is Stage.KEPT:
+        pass  # the first appointment was kept: the lead's work is done
+    elif action is None:
         if lead.stage in CONTACT_STAGES:
             out.append(
                 Violation(

@@ -22,12 +22,23 @@ def create_app(hub: Hub | None = None, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=the_hub.config.inbox.max_body_kb * 1024,
         JSON_SORT_KEYS=False,
     )
+    from webapp import auth
+
+    # Session, cookie and security settings first, so that the caller's overrides win.
+    auth.configure(app, the_hub, testing=bool(overrides.get("TESTING")), secret_key=overrides.get("SECRET_KEY"))
     app.config.update(overrides)
 
-    from webapp import health, webhooks
+    from webapp import admin, health, webhooks
 
-    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(webhooks.bp)  # authenticated by signatures: exempt from sessions and CSRF
     app.register_blueprint(health.bp)
+    auth.init_app(app, the_hub)
+    admin.register(app)
+
+    @app.before_request
+    def pick_up_saved_settings() -> None:
+        # Another replica (or this one) may have saved settings in the admin UI since the last look.
+        the_hub.refresh()
 
     @app.errorhandler(404)
     def not_found(_: Exception) -> Any:

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Store"]
 
+READ_ONLY = "nurturehub_read_only"
+
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
     cfg = AlembicConfig()
@@ -69,6 +71,17 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction. On SQLite it does not take the write lock (a deferred BEGIN), so
+        it can run while this thread or another holds a write transaction (WAL readers never wait)."""
+        with self._sessions() as session:
+            session.connection(execution_options={READ_ONLY: True})  # begins the transaction, deferred
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     def session(self) -> Session:
         return self._sessions()
 
@@ -100,4 +113,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Writers take the lock at BEGIN: no deadlock-prone read→write upgrades between processes.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only transactions (Store.read) begin deferred and never take it.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")

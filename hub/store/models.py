@@ -274,3 +274,100 @@ class JobRunRow(Base):
 
 
 # --- admin UI: accounts, web sessions, versioned settings (hub.users, hub.settings_store) ----------
+
+
+class UserRow(Base):
+    """A person who signs in to the admin UI: a local account (argon2 hash) or one made at the first
+    single sign-on (``sso_subject``, no password)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(120), unique=True)  # lower case
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin | coordinator | viewer
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sso_subject: Mapped[str | None] = mapped_column(String(400), unique=True)  # "<issuer>|<sub>"
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_sign_in_at: Mapped[datetime | None]
+
+
+class SignInFailureRow(Base):
+    """One failed sign-in, per account name (known or not): what the throttle counts."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime]
+
+
+class WebSessionRow(Base):
+    """A signed-in browser. The cookie holds a random token; the store keeps only its SHA-256, so a
+    copy of the database does not sign anyone in."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's token
+    user_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(16), default="password")  # password | sso
+
+
+class SettingsVersionRow(Base):
+    """One saved version of an admin-editable document: a field mapping (``kind = "mapping"``) or a
+    configuration section (``kind = "section"``: channels, sources, routing, cadence, templates).
+    Versions are never changed or deleted; a roll back saves the old document as a new version."""
+
+    __tablename__ = "settings_versions"
+    __table_args__ = (UniqueConstraint("kind", "name", "version", name="uq_settings_versions_kind_name_version"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[Any] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(16), default="save")  # save | rollback | import
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+
+
+class WeeklyReportRow(Base):
+    """A rendered weekly review, kept in the hub (HTML to read, PDF and CSV to download)."""
+
+    __tablename__ = "weekly_reports"
+
+    week: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO week, "2026-W48"
+    generated_at: Mapped[datetime]
+    html: Mapped[str] = mapped_column(Text)
+    csv: Mapped[str] = mapped_column(Text)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AppointmentRow(Base):
+    """A lead's appointment in a scheduling system (Cal.com, FHIR): what the preparation sequence
+    is timed from, and what a cancellation or no-show changes."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (UniqueConstraint("system", "ref", name="uq_appointments_system_ref"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    system: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(200))
+    service: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    booked_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    telehealth: Mapped[bool] = mapped_column(Boolean, default=False)
+    provider: Mapped[str | None] = mapped_column(String(120))
+    updated_at: Mapped[datetime]

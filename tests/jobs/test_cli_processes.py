@@ -27,7 +27,7 @@ EXAMPLE = (Path(__file__).resolve().parents[2] / "config.example.toml").read_tex
 def test_run_starts_everything_and_leads_reach_the_sandbox_crms_within_seconds(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NURTUREHUB_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "run", "--port", "0", "--duration", "40"],
+        [sys.executable, "-m", "jobs", "run", "--port", "0", "--duration", "90"],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         stdout=subprocess.PIPE,
@@ -42,11 +42,11 @@ def test_run_starts_everything_and_leads_reach_the_sandbox_crms_within_seconds(t
             if line.startswith("Ctrl-C stops everything"):
                 break
         text = "".join(banner)
-        web = re.search(r"web:\s+(http://\S+)", text)
+        web = re.search(r"web UI:\s+(http://\S+)", text)
         assert web, text
         assert requests.get(f"{web.group(1)}/readyz", timeout=5).json()["status"] == "ok"
         crm = tmp_path / "instance" / "sandbox" / "salesforce.sqlite3"
-        deadline = time.monotonic() + 25
+        deadline = time.monotonic() + 60
         leads = tasks = 0
         while time.monotonic() < deadline and (leads < 4 or tasks < 4):
             time.sleep(1)

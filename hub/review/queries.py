@@ -1,0 +1,370 @@
+"""The queries behind the review: exactly the columns each measure needs, streamed.
+
+Counting that SQL does as well on SQLite as on PostgreSQL is left to SQL (the funnel, the repeated
+questions and the weekly trend are ``GROUP BY`` queries that return a few hundred rows however many
+leads there are); what needs the clinic's opening hours, its time zone or exact percentiles (speed to
+lead, follow-up timing, stalled reasons) is streamed row by row (``yield_per``) into the pure
+functions of :mod:`hub.review.measures`. Every query touches only indexed ranges: the cohort by
+``leads.created_at``, touches by ``touches.lead_id``, stalled leads by ``leads.next_action_due_at``.
+
+No PHI is selected: ids, codes and times only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Integer,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from hub.review.measures import (
+    MAX_ATTEMPT_LABEL,
+    READY_INTENTS,
+    SCHEDULED_STAGES,
+    AttemptCell,
+    FunnelCell,
+    LeadTiming,
+    QuestionCell,
+    ReplyFact,
+    StalledFact,
+    TouchFact,
+    TrendCell,
+)
+from hub.review.period import Filters, Period
+from hub.store.models import LeadRow, TouchRow
+from nurture.clock import zone
+from nurture.vocab import CLOSED_STAGES, Stage, TouchOutcome
+
+__all__ = [
+    "attempt_cells",
+    "funnel_cells",
+    "lead_timings",
+    "question_cells",
+    "stalled_facts",
+    "touch_facts",
+    "trend_cells",
+]
+
+#: Rows fetched per round trip when streaming.
+BATCH = 5000
+
+
+def _stream(session: Session, statement: Executable) -> Iterator[Any]:
+    result = session.execute(statement, execution_options={"yield_per": BATCH})
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+def filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """SQL conditions on ``leads`` for ``filters``."""
+    out: list[ColumnElement[bool]] = []
+    if filters.channel is not None:
+        out.append(LeadRow.channel == filters.channel)
+    if filters.location is not None:
+        out.append(LeadRow.location == filters.location)
+    if filters.service is not None:
+        out.append(LeadRow.service == filters.service)
+    return out
+
+
+def cohort_conditions(period: Period, filters: Filters) -> list[ColumnElement[bool]]:
+    """The leads created in ``period`` that pass ``filters``, duplicates left out."""
+    return [
+        LeadRow.created_at >= period.start,
+        LeadRow.created_at < period.end,
+        LeadRow.stage != Stage.DUPLICATE.value,
+        *filter_conditions(filters),
+    ]
+
+
+def funnel_cells(session: Session, period: Period, filters: Filters) -> Iterator[FunnelCell]:
+    """The cohort grouped by every attribute the funnels look at, with counts."""
+    contacted = LeadRow.first_contact_at.is_not(None).label("contacted")
+    booked = LeadRow.booked_at.is_not(None).label("booked")
+    ready = LeadRow.intent.in_([i.value for i in READY_INTENTS]).label("ready")
+    keys = (
+        LeadRow.channel,
+        LeadRow.campaign,
+        LeadRow.location,
+        LeadRow.service,
+        LeadRow.preferred_language,
+        ready,
+        LeadRow.stage,
+        contacted,
+        booked,
+    )
+    statement = select(*keys, func.count().label("n")).where(*cohort_conditions(period, filters)).group_by(*keys)
+    for row in _stream(session, statement):
+        yield FunnelCell(
+            channel=row[0],
+            campaign=row[1],
+            location=row[2],
+            service=row[3],
+            language=row[4],
+            ready=bool(row[5]),
+            stage=row[6],
+            contacted=bool(row[7]),
+            booked=bool(row[8]),
+            n=int(row[9]),
+        )
+
+
+def lead_timings(session: Session, period: Period, filters: Filters) -> Iterator[LeadTiming]:
+    """Each cohort lead's speed-to-lead clock."""
+    statement = select(LeadRow.channel, LeadRow.created_at, LeadRow.first_attempt_at, LeadRow.first_contact_at).where(
+        *cohort_conditions(period, filters)
+    )
+    for row in _stream(session, statement):
+        yield LeadTiming(*row)
+
+
+def question_cells(session: Session, period: Period, filters: Filters) -> Iterator[QuestionCell]:
+    """The cohort grouped by channel, intent, needs and fired keywords (the lists as JSON text)."""
+    needs = cast(LeadRow.needs, Text)
+    keywords = cast(LeadRow.triage_keywords, Text)
+    statement = (
+        select(LeadRow.channel, LeadRow.intent, needs, keywords, func.count())
+        .where(*cohort_conditions(period, filters))
+        .group_by(LeadRow.channel, LeadRow.intent, needs, keywords)
+    )
+    for row in _stream(session, statement):
+        yield QuestionCell(channel=row[0], intent=row[1], needs=row[2] or "", keywords=row[3] or "", n=int(row[4]))
+
+
+def stalled_facts(session: Session, filters: Filters, *, as_of: datetime) -> Iterator[StalledFact]:
+    """Open leads (any creation date) whose next action was due before ``as_of``, with their
+    outbound attempt counts."""
+    attempts = (
+        select(func.count())
+        .select_from(TouchRow)
+        .where(TouchRow.lead_id == LeadRow.id, TouchRow.outbound.is_(True))
+        .scalar_subquery()
+    )
+    statement = select(
+        LeadRow.id,
+        LeadRow.channel,
+        LeadRow.service,
+        LeadRow.location,
+        LeadRow.stage,
+        LeadRow.next_action_kind,
+        LeadRow.next_action_queue,
+        LeadRow.next_action_reason,
+        LeadRow.next_action_due_at,
+        LeadRow.preferred_language,
+        cast(LeadRow.needs, Text),
+        LeadRow.first_contact_at.is_not(None),
+        attempts,
+    ).where(
+        LeadRow.next_action_due_at < as_of,
+        LeadRow.next_action_kind.is_not(None),
+        LeadRow.stage.not_in([s.value for s in CLOSED_STAGES]),
+        *filter_conditions(filters),
+    )
+    needs: dict[str, tuple[str, ...]] = {}  # JSON text → flags, parsed once per distinct list
+    for row in _stream(session, statement):
+        text = row[10] or "[]"
+        flags = needs.get(text)
+        if flags is None:
+            flags = needs[text] = tuple(str(v) for v in json.loads(text))
+        yield StalledFact(
+            id=row[0],
+            channel=row[1],
+            service=row[2],
+            location=row[3],
+            stage=row[4],
+            kind=row[5],
+            queue=row[6] or "",
+            reason=row[7],
+            due_at=row[8],
+            language=row[9],
+            needs=flags,
+            contacted=bool(row[11]),
+            attempts=int(row[12]),
+        )
+
+
+def _utc_offsets(timezone: str, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """The clinic's UTC offset (minutes) over [start, end]: ``(from, offset)`` pairs, the first
+    ``from`` being ``start``; each later one the exact instant of a daylight-saving change."""
+    tz = zone(timezone)
+
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(tz).utcoffset()
+        return int(delta.total_seconds() // 60) if delta is not None else 0
+
+    out = [(start, offset(start))]
+    day = start
+    while day < end:
+        following = min(day + timedelta(days=1), end)
+        if offset(following) != out[-1][1]:
+            low, high = day, following  # offset(low) is the current one, offset(high) the new one
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if offset(middle) == out[-1][1] else (low, middle)
+            out.append((high.replace(microsecond=0), offset(following)))
+        day = following
+    return out
+
+
+def local_hour(session: Session, column: Any, timezone: str, start: datetime, end: datetime) -> ColumnElement[int]:
+    """SQL for the local hour (0–23) of the UTC time ``column`` in ``timezone``.
+
+    PostgreSQL converts with its own time-zone database; SQLite, which has none, adds the offset
+    in force, from a CASE over the daylight-saving changes between ``start`` and ``end`` (computed
+    with the same zoneinfo data the rest of the hub uses). Times outside the span take the nearest
+    offset.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(extract("hour", func.timezone(timezone, column)), Integer)
+    offsets = _utc_offsets(timezone, start, end)
+    modifier: ColumnElement[str] = literal(f"{offsets[-1][1]:+d} minutes", String)
+    if len(offsets) > 1:
+        modifier = case(
+            *(
+                (column < until, literal(f"{minutes:+d} minutes", String))
+                for (_, minutes), (until, _) in itertools.pairwise(offsets)
+            ),
+            else_=literal(f"{offsets[-1][1]:+d} minutes", String),
+        )
+    # Whole seconds: SQLite rounds fractions to milliseconds, and 59.9996 s must not become the next hour.
+    return cast(func.strftime("%H", func.substr(column, 1, 19), modifier), Integer)
+
+
+def attempt_cells(
+    session: Session, period: Period, filters: Filters, *, timezone: str, as_of: datetime
+) -> tuple[list[AttemptCell], list[ReplyFact]]:
+    """The cohort's attempts counted in SQL, by attempt number, local hour and step; and the leads
+    that replied right after a step (as :func:`hub.review.measures.attempt_cells` counts them).
+
+    Window functions number each lead's outbound touches and look at its very next touch; the
+    grouping leaves a few hundred rows however many touches there are.
+    """
+    window = {"partition_by": TouchRow.lead_id, "order_by": (TouchRow.at, TouchRow.id)}
+    outbound = case((TouchRow.outbound.is_(True), 1), else_=0)
+    numbered = (
+        select(
+            TouchRow.lead_id.label("lead_id"),
+            TouchRow.outbound.label("outbound"),
+            TouchRow.outcome.label("outcome"),
+            TouchRow.step.label("step"),
+            local_hour(session, TouchRow.at, timezone, period.start, max(as_of, period.end)).label("hour"),
+            func.sum(outbound).over(**window, rows=(None, 0)).label("attempt"),  # type: ignore[arg-type]
+            func.lead(outbound).over(**window).label("next_outbound"),  # type: ignore[arg-type]
+            func.lead(TouchRow.outcome).over(**window).label("next_outcome"),  # type: ignore[arg-type]
+        )
+        .join(LeadRow, LeadRow.id == TouchRow.lead_id)
+        .where(*cohort_conditions(period, filters))
+        .cte("numbered")
+    )
+    answered = numbered.c.next_outbound == 0
+    replied = and_(answered, numbered.c.next_outcome == TouchOutcome.REPLIED.value)
+    attempt = case((numbered.c.attempt > MAX_ATTEMPT_LABEL, MAX_ATTEMPT_LABEL), else_=numbered.c.attempt)
+    reached = or_(numbered.c.outcome == TouchOutcome.REACHED.value, answered)
+    cell_rows = (
+        select(
+            literal(0).label("kind"),
+            attempt.label("attempt"),
+            numbered.c.hour,
+            numbered.c.step,
+            func.count().label("attempts"),
+            func.sum(case((reached, 1), else_=0)).label("reached"),
+            func.sum(case((replied, 1), else_=0)).label("questions"),
+            cast(null(), String).label("lead_id"),
+        )
+        .where(numbered.c.outbound.is_(True))
+        .group_by(attempt, numbered.c.hour, numbered.c.step)
+    )
+    reply_rows = (
+        select(
+            literal(1),
+            cast(null(), Integer),
+            cast(null(), Integer),
+            numbered.c.step,
+            cast(null(), Integer),
+            cast(null(), Integer),
+            cast(null(), Integer),
+            numbered.c.lead_id,
+        )
+        .where(numbered.c.outbound.is_(True), numbered.c.step.is_not(None), replied)
+        .distinct()
+    )
+    cells: list[AttemptCell] = []
+    replies: list[ReplyFact] = []
+    # One statement, so the window runs once (a CTE used twice is materialised on both backends).
+    for r in _stream(session, union_all(cell_rows, reply_rows)):
+        if r[0] == 0:
+            cells.append(
+                AttemptCell(
+                    attempt=int(r[1]),
+                    hour=int(r[2]),
+                    step=r[3],
+                    attempts=int(r[4]),
+                    reached=int(r[5] or 0),
+                    questions=int(r[6] or 0),
+                )
+            )
+        else:
+            replies.append(ReplyFact(step=r[3], lead_id=r[7]))
+    replies.sort()
+    return cells, replies
+
+
+def touch_facts(session: Session, period: Period, filters: Filters) -> Iterator[TouchFact]:
+    """Every touch of the cohort's leads, by lead and in time order."""
+    statement = (
+        select(TouchRow.lead_id, TouchRow.at, TouchRow.outcome, TouchRow.outbound, TouchRow.step)
+        .join(LeadRow, LeadRow.id == TouchRow.lead_id)
+        .where(*cohort_conditions(period, filters))
+        .order_by(TouchRow.lead_id, TouchRow.at, TouchRow.id)
+    )
+    for row in _stream(session, statement):
+        yield TouchFact(lead_id=row[0], at=row[1], outcome=row[2], outbound=bool(row[3]), step=row[4])
+
+
+def trend_cells(session: Session, weeks: Sequence[Period], filters: Filters) -> Iterator[TrendCell]:
+    """Funnel counts per week of ``weeks`` (contiguous, oldest first), counted in SQL."""
+    if not weeks:
+        return
+    week = case(*((LeadRow.created_at < w.end, i) for i, w in enumerate(weeks)), else_=-1).label("week")
+    scheduled = or_(LeadRow.booked_at.is_not(None), LeadRow.stage.in_([s.value for s in SCHEDULED_STAGES]))
+    statement = (
+        select(
+            week,
+            func.count(),
+            func.sum(case((LeadRow.intent.in_([i.value for i in READY_INTENTS]), 1), else_=0)),
+            func.sum(case((scheduled, 1), else_=0)),
+            func.sum(case((LeadRow.stage == Stage.KEPT.value, 1), else_=0)),
+        )
+        .where(*cohort_conditions(Period(start=weeks[0].start, end=weeks[-1].end, label="trend"), filters))
+        .group_by(week)
+    )
+    for row in _stream(session, statement):
+        yield TrendCell(
+            week=int(row[0]),
+            inquiries=int(row[1]),
+            scheduling_ready=int(row[2] or 0),
+            scheduled=int(row[3] or 0),
+            kept=int(row[4] or 0),
+        )

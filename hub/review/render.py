@@ -1,0 +1,535 @@
+"""The weekly review as a self-contained HTML page, as CSV and as PDF.
+
+- **HTML**: one page, inline CSS, charts as inline SVG (:mod:`hub.review.charts`); nothing fetched,
+  no JavaScript. Lead ids can link to the admin UI (``lead_link="/admin/leads/{id}"``).
+- **CSV**: one section per measure: a ``section,<name>`` row, a header row, the data rows, a blank
+  row. Every field is a figure, a code or a lead id.
+- **PDF**: fpdf2 (pure Python, no browser to run in the scheduler's process), with the same SVG
+  charts drawn through fpdf2's SVG support; its core fonts are Latin-1, so the few typographic
+  characters the page uses are written in ASCII there.
+
+No renderer shows PHI: lists carry lead ids, never names, phones, emails or the patients' words.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from html import escape
+from typing import Any
+
+from fpdf import FPDF
+
+from hub.review import charts
+from hub.review.measures import FunnelCounts, RateRow
+from hub.review.weekly import WeeklyReview, fmt_share
+from nurture.clock import zone
+
+__all__ = ["render_csv", "render_html", "render_pdf"]
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2933;margin:0}
+body{background:#f5f7f9}
+main{max-width:1040px;margin:0 auto;padding:24px}
+header h1{margin:0 0 4px;font-size:24px}header p{margin:0;color:#6b7785}
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;margin:20px 0}
+.figure{background:#fff;border:1px solid #d9dee3;border-radius:6px;padding:10px}
+.figure b{display:block;font-size:20px}.figure span{color:#6b7785;font-size:12px}
+section{background:#fff;border:1px solid #d9dee3;border-radius:6px;padding:16px 20px;margin:16px 0}
+section h2{font-size:17px;margin:0 0 6px}p.answer{font-size:15px;margin:0 0 12px}
+table{border-collapse:collapse;width:100%;margin:8px 0 12px;font-size:13px}
+th,td{border-bottom:1px solid #e4e7eb;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#f0f3f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+svg{max-width:100%;height:auto;display:block;margin:8px 0}
+footer{color:#6b7785;font-size:12px;margin:24px 0}
+@media print{body{background:#fff}section{break-inside:avoid}}
+""".strip()
+
+_PDF_TEXT = str.maketrans(
+    {"–": "-", "—": "-", "≤": "<=", "≥": ">=", "→": "->", "…": "...", "‘": "'", "’": "'", "“": '"', "”": '"'}
+)
+
+
+def _pct(value: float | None) -> str:
+    return fmt_share(value)
+
+
+def _funnel_cells(c: FunnelCounts) -> list[Any]:
+    scheduled = c.steps[2].from_inquiries
+    return [
+        c.inquiries,
+        c.scheduling_ready,
+        _pct(c.ready_share),
+        c.reached,
+        c.scheduled,
+        c.prepared,
+        c.kept,
+        c.declined,
+        c.not_a_fit,
+        c.unreachable,
+        c.no_show,
+        _pct(scheduled),
+    ]
+
+
+FUNNEL_HEADER = [
+    "inquiries",
+    "scheduling_ready",
+    "ready_share",
+    "reached",
+    "scheduled",
+    "prepared",
+    "kept",
+    "declined",
+    "not_a_fit",
+    "unreachable",
+    "no_show",
+    "scheduled_rate",
+]
+
+
+def sections(review: WeeklyReview) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """Every measure as a named table: ``(name, header, rows)``. CSV writes them all; HTML and PDF
+    show most of them."""
+    m = review.measures
+    out: list[tuple[str, list[str], list[list[Any]]]] = [
+        ("headline", ["figure", "value"], [[f.name, f.value] for f in review.headline]),
+        ("answers", ["key", "question", "answer"], [[a.key, a.question, a.answer] for a in review.answers]),
+    ]
+    for funnel in m.funnels:
+        rows = [[r.key, *_funnel_cells(r.counts)] for r in funnel.rows]
+        rows.append(["all", *_funnel_cells(funnel.total)])
+        out.append((f"funnel_by_{funnel.dimension}", [funnel.dimension, *FUNNEL_HEADER], rows))
+    speed_header = [
+        "channel",
+        "leads",
+        "target_minutes",
+        "attempted",
+        "median_attempt_minutes",
+        "p90_attempt_minutes",
+        "contacted",
+        "median_contact_minutes",
+        "p90_contact_minutes",
+        "due",
+        "within_target",
+        "within_target_share",
+        "after_hours",
+        "after_hours_share",
+    ]
+
+    def speed_row(r: Any) -> list[Any]:
+        return [
+            r.channel,
+            r.leads,
+            r.target_minutes if r.target_minutes is not None else "",
+            r.attempted,
+            _num(r.median_attempt_minutes),
+            _num(r.p90_attempt_minutes),
+            r.contacted,
+            _num(r.median_contact_minutes),
+            _num(r.p90_contact_minutes),
+            r.due,
+            r.within_target,
+            _pct(r.within_target_share),
+            r.after_hours,
+            _pct(r.after_hours_share),
+        ]
+
+    out.append(("speed_to_lead", speed_header, [*(speed_row(r) for r in m.speed.rows), speed_row(m.speed.total)]))
+    out.append(
+        (
+            "speed_distribution",
+            ["time_to_first_attempt", "leads", "share"],
+            [[c.name, c.n, _pct(c.share)] for c in m.speed.total.distribution],
+        )
+    )
+    s = m.stalled
+    out.append(("stalled_by_reason", ["reason", "leads", "share"], [[c.name, c.n, _pct(c.share)] for c in s.by_reason]))
+    out.append(
+        (
+            "stalled_groups",
+            ["next_action", "owner_queue", "reason", "leads", "max_overdue_hours", "lead_ids"],
+            [[g.kind, g.queue, g.reason.value, g.n, g.max_overdue_hours, " ".join(g.lead_ids)] for g in s.groups],
+        )
+    )
+    out.append(
+        (
+            "stalled_leads",
+            ["lead_id", "channel", "next_action", "owner_queue", "reason", "overdue_hours"],
+            [[x.lead_id, x.channel, x.kind, x.queue, x.reason.value, x.overdue_hours] for x in s.leads],
+        )
+    )
+    question_rows = []
+    for row in (*m.questions.by_channel, m.questions.overall):
+        for kind, counts in (("intent", row.intents), ("need", row.needs), ("keyword", row.keywords)):
+            question_rows += [[row.channel, row.leads, kind, c.name, c.n, _pct(c.share)] for c in counts]
+    out.append(("repeated_questions", ["channel", "leads", "kind", "name", "n", "share"], question_rows))
+    out.append(
+        (
+            "confusion",
+            ["template", "steps", "sends", "replies", "reply_rate", "leads", "lead_ids"],
+            [
+                [r.template, " ".join(r.steps), r.sends, r.questions, _pct(r.rate), r.leads, " ".join(r.lead_ids)]
+                for r in m.confusion.rows
+            ],
+        )
+    )
+    out.append(
+        (
+            "services",
+            ["service", "inquiries", "scheduling_ready", "demand", "scheduled", "openings", "load", "verdict"],
+            [
+                [
+                    d.service,
+                    d.inquiries,
+                    d.scheduling_ready,
+                    d.demand,
+                    d.scheduled,
+                    "" if d.openings is None else d.openings,
+                    _num(d.load, 2),
+                    d.verdict.value,
+                ]
+                for d in m.services
+            ],
+        )
+    )
+    t = m.timing
+    for name, rates in (
+        ("timing_by_attempt", t.by_attempt),
+        ("timing_by_hour", t.by_hour),
+        ("timing_by_part_of_day", t.by_part_of_day),
+        ("timing_by_step", t.by_step),
+    ):
+        out.append((name, ["key", "attempts", "reached", "rate"], [_rate(r) for r in rates]))
+    out.append(
+        (
+            "language",
+            ["language", "inquiries", "reached", "scheduled", "kept", "reached_rate", "scheduled_rate", "kept_rate"],
+            [
+                [
+                    r.language,
+                    r.counts.inquiries,
+                    r.counts.reached,
+                    r.counts.scheduled,
+                    r.counts.kept,
+                    _pct(r.reached_rate),
+                    _pct(r.scheduled_rate),
+                    _pct(r.kept_rate),
+                ]
+                for r in m.language.rows
+            ],
+        )
+    )
+    out.append(
+        (
+            "trend",
+            ["week", "inquiries", "scheduling_ready", "scheduled", "kept"],
+            [[p.week, p.inquiries, p.scheduling_ready, p.scheduled, p.kept] for p in m.trend],
+        )
+    )
+    return out
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _rate(r: RateRow) -> list[Any]:
+    return [r.key, r.attempts, r.reached, _pct(r.rate)]
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+def render_csv(review: WeeklyReview) -> str:
+    """Every measure of ``review`` as CSV, one section per measure."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["section", "meta"])
+    writer.writerow(["clinic", "week", "from", "to", "generated_at", "timezone", "filters"])
+    writer.writerow(
+        [
+            review.clinic_name,
+            review.week,
+            review.period.start.isoformat(),
+            review.period.end.isoformat(),
+            review.generated_at.isoformat(),
+            review.measures.timezone,
+            " ".join(f"{k}={v}" for k, v in review.measures.filters.active.items()),
+        ]
+    )
+    writer.writerow([])
+    for name, header, rows in sections(review):
+        writer.writerow(["section", name])
+        writer.writerow(header)
+        writer.writerows(rows)
+        writer.writerow([])
+    return buffer.getvalue()
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, ids_column: int | None = None) -> str:
+    head = "".join(f"<th>{escape(h.replace('_', ' '))}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = []
+        for i, value in enumerate(row):
+            css = ' class="ids"' if i == ids_column else (' class="n"' if isinstance(value, int | float) else "")
+            cells.append(f"<td{css}>{value if i == ids_column else escape(str(value))}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _ids(ids: Iterable[str], lead_link: str | None) -> str:
+    if lead_link is None:
+        return " ".join(escape(i) for i in ids)
+    return " ".join(f'<a href="{escape(lead_link.format(id=i))}">{escape(i)}</a>' for i in ids)
+
+
+def _local(review: WeeklyReview) -> tuple[str, str, str]:
+    tz = zone(review.measures.timezone)
+    start = review.period.start.astimezone(tz)
+    last = (review.period.end - timedelta(microseconds=1)).astimezone(tz).date()
+    generated = review.generated_at.astimezone(tz)
+    return start.date().isoformat(), last.isoformat(), generated.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def render_html(review: WeeklyReview, *, lead_link: str | None = None) -> str:
+    """``review`` as one self-contained HTML page.
+
+    Args:
+        review: the weekly review.
+        lead_link: a URL pattern with ``{id}`` to link lead ids (e.g. ``/admin/leads/{id}``), or
+            None for plain ids.
+    """
+    m = review.measures
+    first, end, generated = _local(review)
+    tables = {name: (header, rows) for name, header, rows in sections(review)}
+
+    def table(name: str, *, limit: int | None = None) -> str:
+        header, rows = tables[name]
+        return _table(header, rows[:limit] if limit else rows)
+
+    figures = "".join(
+        f'<div class="figure"><b>{escape(f.value)}</b><span>{escape(f.name)}</span></div>' for f in review.headline
+    )
+    by_channel = m.funnel("channel")
+    parts = {a.key: a for a in review.answers}
+
+    def answer(key: str, body: str) -> str:
+        a = parts[key]
+        return (
+            f'<section id="{key}"><h2>{escape(a.question)}</h2><p class="answer">{escape(a.answer)}</p>{body}</section>'
+        )
+
+    stalled_groups = _table(
+        ["next action", "owner queue", "reason", "leads", "max overdue h", "lead ids (most overdue)"],
+        [
+            [g.kind, g.queue, g.reason.value, g.n, g.max_overdue_hours, _ids(g.lead_ids, lead_link)]
+            for g in m.stalled.groups
+        ],
+        ids_column=5,
+    )
+    confusion_table = _table(
+        ["template", "steps", "sends", "replies", "reply rate", "leads", "lead ids"],
+        [
+            [r.template, " ".join(r.steps), r.sends, r.questions, _pct(r.rate), r.leads, _ids(r.lead_ids, lead_link)]
+            for r in m.confusion.rows
+        ],
+        ids_column=6,
+    )
+    question_rows = [
+        [
+            row.channel,
+            row.leads,
+            ", ".join(f"{c.name} {_pct(c.share)}" for c in row.intents),
+            ", ".join(f"{c.name} {_pct(c.share)}" for c in row.needs) or "–",
+            ", ".join(f"{c.name} {_pct(c.share)}" for c in row.keywords) or "–",
+        ]
+        for row in m.questions.by_channel
+    ]
+    body = [
+        answer(
+            "channels",
+            charts.funnel_chart(by_channel.total, title="Funnel, all channels") + table("funnel_by_channel"),
+        ),
+        answer("stalled", charts.stalled_chart(m.stalled) + stalled_groups),
+        answer("questions", _table(["channel", "leads", "intents", "needs", "triage keywords"], question_rows)),
+        answer("confusion", confusion_table),
+        answer("services", table("services")),
+        answer(
+            "timing",
+            charts.timing_chart(m.timing)
+            + charts.rate_chart(m.timing.by_attempt, title="Reach rate by attempt number", height=200)
+            + table("timing_by_part_of_day")
+            + table("timing_by_step"),
+        ),
+        '<section id="speed"><h2>Speed to lead</h2>'
+        + charts.speed_chart(m.speed.total)
+        + table("speed_to_lead")
+        + "</section>",
+        '<section id="language"><h2>Language: Spanish against English</h2><p class="answer">'
+        + escape(_language_sentence(review))
+        + "</p>"
+        + table("language")
+        + "</section>",
+        '<section id="trend"><h2>Trend by week</h2>' + charts.trend_chart(m.trend) + table("trend") + "</section>",
+        '<section id="funnels"><h2>Funnel by campaign, location and service</h2>'
+        + table("funnel_by_campaign")
+        + table("funnel_by_location")
+        + table("funnel_by_service")
+        + "</section>",
+    ]
+    filters = ", ".join(f"{k} = {v}" for k, v in m.filters.active.items())
+    title = f"Weekly review {review.week} — {review.clinic_name}"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
+        f"<header><h1>{escape(title)}</h1><p>Inquiries received {first} to {end} ({escape(m.timezone)})"
+        f"{' · ' + escape(filters) if filters else ''} · generated {escape(generated)}</p></header>"
+        f'<div class="figures">{figures}</div>'
+        f"{''.join(body)}"
+        "<footer>Lists show lead ids only. Each figure is defined in docs/review.md.</footer>"
+        "</main></body></html>"
+    )
+
+
+def _language_sentence(review: WeeklyReview) -> str:
+    lang = review.measures.language
+    base, compared = lang.row(lang.base), lang.row(lang.compared)
+    if base is None or compared is None:
+        return f"Not enough inquiries in both {lang.base} and {lang.compared} to compare."
+    gap = lang.scheduled_gap_points or 0.0
+    return (
+        f"{compared.counts.inquiries} {lang.compared} inquiries were scheduled {_pct(compared.scheduled_rate)} "
+        f"of the time against {_pct(base.scheduled_rate)} for {base.counts.inquiries} {lang.base} inquiries "
+        f"({gap:+.1f} points); kept {_pct(compared.kept_rate)} against {_pct(base.kept_rate)}."
+    )
+
+
+# --- PDF ----------------------------------------------------------------------------------------
+
+
+class _Pdf(FPDF):
+    def __init__(self, footer_text: str) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.footer_text = footer_text
+        self.set_auto_page_break(auto=True, margin=14)
+        self.set_margins(14, 14, 14)
+
+    def footer(self) -> None:
+        self.set_y(-10)
+        self.set_font("Helvetica", size=8)
+        self.set_text_color(107, 119, 133)
+        self.cell(0, 5, _latin(f"{self.footer_text} - page {self.page_no()}"), align="C")
+        self.set_text_color(31, 41, 51)
+
+
+_SVG_TITLE = re.compile(r"<title>.*?</title>", re.S)
+
+
+def _latin(text: str) -> str:
+    return text.translate(_PDF_TEXT).encode("latin-1", "replace").decode("latin-1")
+
+
+def _pdf_table(pdf: _Pdf, header: Sequence[str], rows: Sequence[Sequence[Any]], widths: Sequence[float]) -> None:
+    pdf.set_font("Helvetica", style="B", size=8)
+    pdf.set_fill_color(240, 243, 245)
+    for h, w in zip(header, widths, strict=True):
+        pdf.cell(w, 5, _latin(h.replace("_", " "))[:40], border="B", fill=True)
+    pdf.ln(5)
+    pdf.set_font("Helvetica", size=8)
+    for row in rows:
+        if pdf.will_page_break(5):
+            pdf.add_page()
+        for value, w in zip(row, widths, strict=True):
+            text = _latin(str(value))
+            while text and pdf.get_string_width(text) > w - 1:
+                text = text[:-1]
+            pdf.cell(w, 5, text, border="B", align="R" if isinstance(value, int | float) else "L")
+        pdf.ln(5)
+    pdf.ln(2)
+
+
+def _pdf_chart(pdf: _Pdf, svg: str) -> None:
+    # fpdf2 draws SVG shapes and text as vectors; its core fonts need Latin-1 text.
+    svg = _SVG_TITLE.sub("", svg)  # tooltips: fpdf2 would log each one as unsupported
+    svg = svg.replace("≤", "&lt;=").replace("≥", "&gt;=").replace("→", "-&gt;")
+    data = io.BytesIO(_latin(svg).encode("utf-8"))
+    width = pdf.epw
+    if pdf.will_page_break(60):
+        pdf.add_page()
+    pdf.image(data, w=width)
+    pdf.ln(2)
+
+
+def render_pdf(review: WeeklyReview) -> bytes:
+    """``review`` as a PDF document: headline figures, the six answers, charts and key tables."""
+    m = review.measures
+    first, end, generated = _local(review)
+    pdf = _Pdf(f"{review.clinic_name} - weekly review {review.week}")
+    pdf.set_title(_latin(f"Weekly review {review.week}"))
+    pdf.set_creator("nurturehub")
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="B", size=16)
+    pdf.cell(0, 9, _latin(f"Weekly review {review.week} - {review.clinic_name}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    pdf.set_text_color(107, 119, 133)
+    filters = ", ".join(f"{k} = {v}" for k, v in m.filters.active.items())
+    pdf.cell(
+        0,
+        5,
+        _latin(f"Inquiries received {first} to {end} ({m.timezone}) {filters} - generated {generated}"),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.set_text_color(31, 41, 51)
+    pdf.ln(2)
+    columns = 3
+    width = pdf.epw / columns
+    for i, figure in enumerate(review.headline):
+        pdf.set_font("Helvetica", style="B", size=12)
+        x, y = pdf.get_x(), pdf.get_y()
+        pdf.cell(width, 6, _latin(figure.value))
+        pdf.set_xy(x, y + 6)
+        pdf.set_font("Helvetica", size=8)
+        pdf.cell(width, 4, _latin(figure.name))
+        if i % columns == columns - 1:
+            pdf.set_xy(pdf.l_margin, y + 12)
+        else:
+            pdf.set_xy(x + width, y)
+    pdf.ln(4)
+    for a in review.answers:
+        pdf.set_font("Helvetica", style="B", size=11)
+        pdf.multi_cell(0, 6, _latin(a.question), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=10)
+        pdf.multi_cell(0, 5, _latin(a.answer), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
+    pdf.add_page()
+    _pdf_chart(pdf, charts.funnel_chart(m.funnel("channel").total, title="Funnel, all channels"))
+    _pdf_chart(pdf, charts.speed_chart(m.speed.total))
+    _pdf_chart(pdf, charts.stalled_chart(m.stalled))
+    _pdf_chart(pdf, charts.trend_chart(m.trend))
+    _pdf_chart(pdf, charts.timing_chart(m.timing))
+    tables = {name: (header, rows) for name, header, rows in sections(review)}
+    pdf.add_page()
+    for name, title, keep, widths in (
+        ("funnel_by_channel", "Funnel by channel", [0, 1, 2, 3, 4, 5, 6, 8, 9, 10], [34, 16, 20, *[14] * 6, 18]),
+        ("speed_to_lead", "Speed to lead (minutes)", [0, 1, 2, 4, 5, 7, 8, 11, 13], [34, 14, 18, *[20] * 4, 18, 18]),
+        ("stalled_groups", "Stalled leads", [0, 1, 2, 3, 4], [44, 40, 48, 16, 34]),
+        ("confusion", "Replies after templates", [0, 1, 2, 3, 4, 5], [34, 60, 20, 20, 24, 24]),
+        ("services", "Services: demand against openings", [0, 1, 3, 4, 5, 7], [40, 20, 20, 20, 24, 58]),
+        ("language", "Language", [0, 1, 3, 4, 6, 7], [30, 30, 30, 30, 31, 31]),
+    ):
+        header, rows = tables[name]
+        pdf.set_font("Helvetica", style="B", size=11)
+        pdf.cell(0, 7, _latin(title), new_x="LMARGIN", new_y="NEXT")
+        _pdf_table(pdf, [header[i] for i in keep], [[row[i] for i in keep] for row in rows[:40]], widths)
+    return bytes(pdf.output())

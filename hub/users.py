@@ -1,0 +1,704 @@
+"""Who may use the admin UI: local accounts (argon2 hashes), single sign-on accounts, roles, the
+sign-in throttle, server-side web sessions, and the ``[web]`` configuration section.
+
+Roles, each including the one below it::
+
+    admin        everything: connections, mappings, channel map, cadence, templates, users
+    coordinator  leads (with the patient's details, every view audited), sync errors and their fixes
+    viewer       read-only: every page except a lead's details; changes nothing
+
+Sign-in outcomes are values (:class:`SignIn`), not exceptions: a wrong password is an expected
+outcome. A failed sign-in is counted per account name, known or not, and after
+:data:`MAX_FAILURES` failures in an hour the account name is refused without checking the password
+until the oldest failure is an hour old. An unknown name costs the same argon2 verification as a
+known one, so the answer time does not tell which names exist.
+
+A web session is a random token in the browser's cookie; the store keeps only its SHA-256. It ends
+after ``session_idle_minutes`` without a request (default 30), after :data:`ABSOLUTE_LIFETIME`, at
+sign-out, and when the account is deactivated.
+
+Nothing here logs a password, a token or a hash; user names are logged only as account ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from hub.config import flatten_errors
+from hub.store import Store, repo
+from hub.store.models import SignInFailureRow, UserRow, WebSessionRow
+from nurture.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ABSOLUTE_LIFETIME",
+    "ENV_SECRET_KEY",
+    "MAX_FAILURES",
+    "AccountError",
+    "OidcSettings",
+    "Role",
+    "SessionCheck",
+    "SignIn",
+    "User",
+    "WebSettings",
+    "add_user",
+    "authenticate",
+    "check_session",
+    "demo_admin",
+    "end_session",
+    "ensure_user",
+    "get_user",
+    "hash_password",
+    "instance_secret_key",
+    "list_users",
+    "load_web_settings",
+    "normalize_username",
+    "recent_failures",
+    "set_active",
+    "set_password",
+    "set_role",
+    "sso_sign_in",
+    "start_session",
+]
+
+#: The environment variable holding the key that signs the web app's cookies.
+ENV_SECRET_KEY = "NURTUREHUB_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
+#: Failed sign-ins allowed per account name in any hour.
+MAX_FAILURES = 100
+THROTTLE_WINDOW = timedelta(hours=1)
+#: A session ends this long after sign-in, however active.
+ABSOLUTE_LIFETIME = timedelta(hours=12)
+#: ``last_seen_at`` is written at most this often (every request would be a write).
+_TOUCH_EVERY = timedelta(seconds=60)
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+_USERNAME_CHARS = set(string.ascii_lowercase + string.digits + "._@+-")
+
+_hasher = PasswordHasher()
+_dummy_hash: str | None = None
+
+
+class Role(StrEnum):
+    """What a user may do (each role includes the ones below it)."""
+
+    VIEWER = "viewer"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def includes(self, other: Role) -> bool:
+        """True when this role may do everything ``other`` may."""
+        return self.rank >= other.rank
+
+
+_RANK = {Role.VIEWER: 0, Role.COORDINATOR: 1, Role.ADMIN: 2}
+
+
+class AccountError(ValueError):
+    """An account change was refused. ``field`` names the input at fault (username, password, role)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    """An account as the web app sees it (never its hash).
+
+    Attributes:
+        id: the account id (what logs and the audit trail name).
+        username: the sign-in name, lower case.
+        display_name: what the UI shows.
+        role: what the account may do.
+        active: may sign in.
+        sso: made by single sign-on (no local password).
+        last_sign_in_at: when it last signed in.
+    """
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+    sso: bool = False
+    last_sign_in_at: datetime | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this user."""
+        return f"user:{self.id}:{self.username}"
+
+    def can(self, role: Role) -> bool:
+        return self.active and self.role.includes(role)
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name or row.username,
+        role=Role(row.role),
+        active=row.active,
+        sso=row.sso_subject is not None,
+        last_sign_in_at=row.last_sign_in_at,
+    )
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def _check_username(username: str) -> str:
+    name = normalize_username(username)
+    if not 3 <= len(name) <= 120:
+        raise AccountError("username", "must be 3 to 120 characters")
+    if not set(name) <= _USERNAME_CHARS:
+        raise AccountError("username", "may use letters, digits and . _ @ + - only")
+    return name
+
+
+def _check_password(password: str, username: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("password", f"must be at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError("password", f"must be at most {MAX_PASSWORD} characters")
+    if password.strip().lower() == username:
+        raise AccountError("password", "must not be the user name")
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise AccountError("role", f"must be one of {', '.join(r.value for r in Role)}") from None
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (argon2-cffi's RFC 9106 low-memory parameters)."""
+    return _hasher.hash(password)
+
+
+def add_user(
+    store: Store,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    now: datetime,
+    actor: str = "cli",
+    display_name: str = "",
+) -> User:
+    """Create a local account (the CLI's ``nurturehub users add`` and the admin UI's users page).
+
+    Raises:
+        AccountError: the name is taken or malformed, the password too short, the role unknown.
+    """
+    name = _check_username(username)
+    _check_password(password, name)
+    the_role = _role(role)
+    digest = hash_password(password)
+    with store.tx() as session:
+        if session.scalar(select(UserRow.id).where(UserRow.username == name)) is not None:
+            raise AccountError("username", "an account with this name exists")
+        row = UserRow(
+            username=name,
+            display_name=display_name.strip()[:200],
+            password_hash=digest,
+            role=the_role.value,
+            active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        repo.audit(
+            session,
+            actor=actor,
+            action="user.add",
+            subject_type="user",
+            subject_id=str(row.id),
+            now=now,
+            detail={"role": the_role.value},
+        )
+        user = _user(row)
+    log.info("account %d added with role %s", user.id, user.role)
+    return user
+
+
+def ensure_user(
+    store: Store, *, username: str, password: str, role: Role | str, now: datetime, actor: str = "cli"
+) -> tuple[User, bool]:
+    """The account called ``username``, created when missing. Returns it and whether it was made."""
+    existing = get_user(store, username=username)
+    if existing is not None:
+        return existing, False
+    return add_user(store, username=username, password=password, role=role, now=now, actor=actor), True
+
+
+def demo_admin(store: Store, instance: Path, *, now: datetime) -> tuple[str, str]:
+    """The demo's admin account: ``admin`` with a random password kept in ``<instance>/admin-password``
+    (mode 0600), made on first use. Returns the user name and password to print in the banner."""
+    path = instance / "admin-password"
+    if path.exists():
+        password = path.read_text(encoding="utf-8").strip()
+    else:
+        instance.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(12)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(password + "\n")
+    ensure_user(store, username="admin", password=password, role=Role.ADMIN, now=now, actor="demo")
+    return "admin", password
+
+
+def instance_secret_key(instance: Path) -> str:
+    """The demo's cookie-signing key, kept in ``<instance>/secret.key`` (mode 0600) and made on first
+    use. Production sets ``NURTUREHUB_SECRET_KEY`` instead (the same value on every web replica)."""
+    path = instance / "secret.key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    draft = instance / f".secret.key.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    try:
+        os.link(draft, path)  # atomic: a reader sees no file or the whole key
+    except FileExistsError:  # another process or thread made it first: use theirs
+        key = path.read_text(encoding="ascii").strip()
+    finally:
+        draft.unlink()
+    return key
+
+
+def get_user(store: Store, *, user_id: int | None = None, username: str | None = None) -> User | None:
+    with store.tx() as session:
+        row = _row(session, user_id=user_id, username=username)
+        return _user(row) if row is not None else None
+
+
+def _row(session: Session, *, user_id: int | None = None, username: str | None = None) -> UserRow | None:
+    if user_id is not None:
+        return session.get(UserRow, user_id)
+    if username is not None:
+        return session.scalars(select(UserRow).where(UserRow.username == normalize_username(username))).one_or_none()
+    return None
+
+
+def list_users(store: Store) -> list[User]:
+    with store.tx() as session:
+        return [_user(r) for r in session.scalars(select(UserRow).order_by(UserRow.username))]
+
+
+def _active_admins(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(UserRow).where(UserRow.role == Role.ADMIN.value, UserRow.active)
+        )
+        or 0
+    )
+
+
+def set_role(store: Store, user_id: int, role: Role | str, *, now: datetime, actor: str) -> User:
+    """Change an account's role. The last active admin keeps the admin role."""
+    the_role = _role(role)
+    with store.tx() as session:
+        row = _existing(session, user_id)
+        if row.role == Role.ADMIN.value and the_role is not Role.ADMIN and row.active and _active_admins(session) <= 1:
+            raise AccountError("role", "this is the last active admin; make another admin first")
+        before = row.role
+        row.role, row.updated_at = the_role.value, now
+        repo.audit(
+            session,
+            actor=actor,
+            action="user.role",
+            subject_type="user",
+            subject_id=str(user_id),
+            now=now,
+            detail={"from": before, "to": the_role.value},
+        )
+        return _user(row)
+
+
+def set_active(store: Store, user_id: int, active: bool, *, now: datetime, actor: str) -> User:
+    """Activate or deactivate an account; deactivating ends its sessions. The last admin stays."""
+    with store.tx() as session:
+        row = _existing(session, user_id)
+        if not active and row.active and row.role == Role.ADMIN.value and _active_admins(session) <= 1:
+            raise AccountError("active", "this is the last active admin; make another admin first")
+        row.active, row.updated_at = active, now
+        if not active:
+            session.execute(delete(WebSessionRow).where(WebSessionRow.user_id == user_id))
+        repo.audit(
+            session,
+            actor=actor,
+            action="user.activate" if active else "user.deactivate",
+            subject_type="user",
+            subject_id=str(user_id),
+            now=now,
+        )
+        return _user(row)
+
+
+def set_password(
+    store: Store, user_id: int, password: str, *, now: datetime, actor: str, keep_session: str | None = None
+) -> User:
+    """Set a new password; the account's sessions end, except ``keep_session`` (the token of the
+    browser making the change, when people change their own password)."""
+    with store.tx() as session:
+        row = _existing(session, user_id)
+        _check_password(password, row.username)
+        row.password_hash, row.updated_at = hash_password(password), now
+        ending = delete(WebSessionRow).where(WebSessionRow.user_id == user_id)
+        if keep_session is not None:
+            ending = ending.where(WebSessionRow.id != _digest(keep_session))
+        session.execute(ending)
+        repo.audit(session, actor=actor, action="user.password", subject_type="user", subject_id=str(user_id), now=now)
+        return _user(row)
+
+
+def _existing(session: Session, user_id: int) -> UserRow:
+    row = session.get(UserRow, user_id)
+    if row is None:
+        raise AccountError("user", f"there is no account {user_id}")
+    return row
+
+
+# --- signing in -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignIn:
+    """The outcome of a sign-in.
+
+    Attributes:
+        user: the account, when it succeeded.
+        refused: why not: ``credentials`` (wrong name or password; which, is not said),
+            ``throttled`` (too many failures in the last hour) or ``inactive``.
+    """
+
+    user: User | None = None
+    refused: Literal["credentials", "throttled", "inactive"] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
+
+
+def recent_failures(session: Session, username: str, *, now: datetime) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(SignInFailureRow)
+            .where(SignInFailureRow.username == username, SignInFailureRow.at > now - THROTTLE_WINDOW)
+        )
+        or 0
+    )
+
+
+def authenticate(store: Store, username: str, password: str, *, now: datetime) -> SignIn:
+    """Check a local account's password, counting failures per account name."""
+    name = normalize_username(username)[:120]
+    with store.tx() as session:
+        if recent_failures(session, name, now=now) >= MAX_FAILURES:
+            log.warning("sign-in refused: too many failures for one account name in the last hour")
+            return SignIn(refused="throttled")
+        row = _row(session, username=name) if name else None
+        digest = row.password_hash if row is not None and row.password_hash else None
+        ok = _verify(digest or _dummy(), password)
+        if not ok or row is None or digest is None:
+            session.execute(
+                delete(SignInFailureRow).where(
+                    SignInFailureRow.username == name, SignInFailureRow.at <= now - THROTTLE_WINDOW
+                )
+            )
+            session.add(SignInFailureRow(username=name, at=now))
+            log.info("sign-in failed%s", f" for account {row.id}" if row is not None else "")
+            return SignIn(refused="credentials")
+        if not row.active:
+            return SignIn(refused="inactive")
+        if _hasher.check_needs_rehash(digest):
+            row.password_hash = hash_password(password)
+        row.last_sign_in_at = now
+        return SignIn(user=_user(row))
+
+
+def _verify(digest: str, password: str) -> bool:
+    try:
+        return _hasher.verify(digest, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def sso_sign_in(store: Store, *, subject: str, username: str, display_name: str, role: Role, now: datetime) -> SignIn:
+    """Sign in an account vouched for by the identity provider, making it on first use.
+
+    The provider's role claim decides the role at every sign-in. An account made locally with the same
+    name is not taken over: the sign-in is refused.
+    """
+    name = normalize_username(username)[:120]
+    with store.tx() as session:
+        row = session.scalars(select(UserRow).where(UserRow.sso_subject == subject)).one_or_none()
+        if row is None:
+            if not name or _row(session, username=name) is not None:
+                log.warning("single sign-on refused: the name is missing or used by a local account")
+                return SignIn(refused="credentials")
+            row = UserRow(
+                username=name,
+                display_name=display_name.strip()[:200],
+                password_hash=None,
+                role=role.value,
+                active=True,
+                sso_subject=subject[:400],
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            repo.audit(
+                session,
+                actor="sso",
+                action="user.add",
+                subject_type="user",
+                subject_id=str(row.id),
+                now=now,
+                detail={"role": role.value, "sso": True},
+            )
+        if not row.active:
+            return SignIn(refused="inactive")
+        if row.role != role.value:
+            repo.audit(
+                session,
+                actor="sso",
+                action="user.role",
+                subject_type="user",
+                subject_id=str(row.id),
+                now=now,
+                detail={"from": row.role, "to": role.value},
+            )
+            row.role = role.value
+        row.last_sign_in_at, row.updated_at = now, now
+        return SignIn(user=_user(row))
+
+
+# --- web sessions ---------------------------------------------------------------------------------
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(store: Store, user: User, *, now: datetime, method: str = "password") -> str:
+    """A new session for ``user``: returns the token for the cookie (a new one at every sign-in)."""
+    token = secrets.token_urlsafe(32)
+    with store.tx() as session:
+        session.add(WebSessionRow(id=_digest(token), user_id=user.id, created_at=now, last_seen_at=now, method=method))
+        repo.audit(
+            session,
+            actor=user.actor,
+            action="user.sign_in",
+            subject_type="user",
+            subject_id=str(user.id),
+            now=now,
+            detail={"method": method},
+        )
+    log.info("account %d signed in (%s)", user.id, method)
+    return token
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionCheck:
+    """What a session token is worth now.
+
+    Attributes:
+        user: the signed-in account, when the session is valid.
+        ended: why there is none: ``unknown`` (no such session, or signed out), ``expired`` (idle
+            too long, or older than the absolute lifetime), ``inactive`` (account deactivated).
+    """
+
+    user: User | None = None
+    ended: Literal["unknown", "expired", "inactive"] | None = None
+
+
+def check_session(store: Store, token: str, *, now: datetime, idle: timedelta) -> SessionCheck:
+    """The account behind ``token``, and the session kept alive; expired sessions are deleted."""
+    with store.tx() as session:
+        row = session.get(WebSessionRow, _digest(token))
+        if row is None:
+            return SessionCheck(ended="unknown")
+        if now - row.last_seen_at > idle or now - row.created_at > ABSOLUTE_LIFETIME:
+            session.delete(row)
+            return SessionCheck(ended="expired")
+        user_row = session.get(UserRow, row.user_id)
+        if user_row is None or not user_row.active:
+            session.delete(row)
+            return SessionCheck(ended="inactive")
+        if now - row.last_seen_at >= _TOUCH_EVERY:
+            row.last_seen_at = now
+        return SessionCheck(user=_user(user_row))
+
+
+def end_session(store: Store, token: str, *, now: datetime) -> None:
+    """Sign out: forget the session."""
+    with store.tx() as session:
+        row = session.get(WebSessionRow, _digest(token))
+        if row is not None:
+            repo.audit(
+                session,
+                actor=f"user:{row.user_id}",
+                action="user.sign_out",
+                subject_type="user",
+                subject_id=str(row.user_id),
+                now=now,
+            )
+            session.delete(row)
+
+
+# --- the [web] configuration section --------------------------------------------------------------
+
+_ENV = validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an environment variable name (A-Z, 0-9, _)")
+
+
+class _OidcSchema(Schema):
+    issuer = fields.Url(required=True, require_tld=False, schemes={"https", "http"})
+    client_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    client_secret_env = fields.String(load_default="NURTUREHUB_OIDC_CLIENT_SECRET", validate=_ENV)
+    scopes = fields.List(
+        fields.String(validate=validate.Length(min=1)), load_default=lambda: ["openid", "email", "profile"]
+    )
+    username_claim = fields.String(load_default="email", validate=validate.Length(min=1))
+    role_claim = fields.String(load_default="groups", validate=validate.Length(min=1))
+    roles = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1)),
+        values=fields.Enum(Role, by_value=True),
+        required=True,
+        validate=validate.Length(min=1, error="map at least one claim value to a role"),
+    )
+    label = fields.String(load_default="Sign in with single sign-on", validate=validate.Length(min=1, max=80))
+
+
+class _WebSchema(Schema):
+    secure_cookies = fields.Boolean(load_default=True)
+    session_idle_minutes = fields.Integer(load_default=30, validate=validate.Range(min=5, max=720))
+    preview_events = fields.Integer(load_default=5, validate=validate.Range(min=1, max=50))
+    oidc = fields.Nested(_OidcSchema, load_default=None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OidcSettings:
+    """Single sign-on with an OpenID Connect provider.
+
+    Attributes:
+        issuer: the provider's issuer URL (its discovery document is ``<issuer>/.well-known/openid-configuration``).
+        client_id: this app's client id at the provider.
+        client_secret_env: the environment variable holding the client secret.
+        scopes: scopes to ask for (``openid`` is needed).
+        username_claim: the ID-token claim used as the user name (``email``, ``preferred_username``).
+        role_claim: the claim carrying group or role names (a string or a list of strings).
+        roles: claim value → role; the highest role matched wins; no match refuses the sign-in.
+        label: the sign-in button's text.
+    """
+
+    issuer: str
+    client_id: str
+    client_secret_env: str
+    scopes: tuple[str, ...]
+    username_claim: str
+    role_claim: str
+    roles: Mapping[str, Role]
+    label: str
+
+    def __post_init__(self) -> None:
+        if "openid" not in self.scopes:
+            raise ValueError("web.oidc.scopes: must include 'openid'")
+
+    def role_for(self, claims: Mapping[str, Any]) -> Role | None:
+        """The highest role the ID token's role claim maps to, or None."""
+        value = claims.get(self.role_claim)
+        values: Sequence[Any] = value if isinstance(value, list | tuple) else [value]
+        found = [self.roles[str(v)] for v in values if v is not None and str(v) in self.roles]
+        return max(found, key=lambda r: r.rank) if found else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSettings:
+    """The ``[web]`` section.
+
+    Attributes:
+        secure_cookies: send the session cookie over HTTPS only (turn off only for http://localhost).
+        session_idle_minutes: sign out after this long without a request.
+        preview_events: how many recent inbound events the mapping editor previews.
+        oidc: single sign-on, when configured.
+    """
+
+    secure_cookies: bool = True
+    session_idle_minutes: int = 30
+    preview_events: int = 5
+    oidc: OidcSettings | None = None
+
+    @property
+    def idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
+
+
+def load_web_settings(raw: Mapping[str, Any]) -> WebSettings:
+    """Validate the ``[web]`` section of the parsed TOML. Raises ConfigError listing every problem."""
+    try:
+        data = _WebSchema().load(dict(raw.get("web", {})))
+    except ValidationError as exc:
+        raise ConfigError([f"web.{p}" for p in flatten_errors(exc.messages)]) from None
+    oidc = data["oidc"]
+    try:
+        settings = WebSettings(
+            secure_cookies=data["secure_cookies"],
+            session_idle_minutes=data["session_idle_minutes"],
+            preview_events=data["preview_events"],
+            oidc=None
+            if oidc is None
+            else OidcSettings(
+                issuer=oidc["issuer"].rstrip("/"),
+                client_id=oidc["client_id"],
+                client_secret_env=oidc["client_secret_env"],
+                scopes=tuple(oidc["scopes"]),
+                username_claim=oidc["username_claim"],
+                role_claim=oidc["role_claim"],
+                roles=dict(oidc["roles"]),
+                label=oidc["label"],
+            ),
+        )
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    return settings

@@ -1,0 +1,327 @@
+"""Signing in to the admin UI: local accounts, the throttle, sessions, CSRF, cookies and headers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from hub import users
+from hub.bootstrap import Hub
+from hub.store.models import AuditRow, SignInFailureRow, WebSessionRow
+from hub.users import AccountError, Role
+from nurture.errors import ConfigError
+from tests.conftest import Clock
+from tests.webapp.admin_support import PASSWORD, add_account, post, sign_in, signed_in, text_of, token, token_from
+from tests.webapp.conftest import signed
+from webapp import create_app
+
+PAGES = [
+    "/",
+    "/connections",
+    "/mappings",
+    "/mappings/typeform_default",
+    "/channels",
+    "/cadence",
+    "/templates",
+    "/settings/channels/history",
+    "/sync-errors",
+    "/leads",
+    "/users",
+]
+
+
+def session_token(app: Flask, client: FlaskClient) -> str | None:
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    if cookie is None:
+        return None
+    data = app.session_interface.get_signing_serializer(app).loads(cookie.value)  # type: ignore[attr-defined]
+    value = data.get("sid")
+    return str(value) if value else None
+
+
+def sessions(hub: Hub) -> int:
+    with hub.store.tx() as s:
+        return int(s.scalar(select(func.count()).select_from(WebSessionRow)) or 0)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_sends_a_signed_out_visitor_to_sign_in(client: FlaskClient, page: str) -> None:
+    response = client.get(page)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/sign-in?next=")
+
+
+def test_the_right_password_signs_in_with_a_new_session_id(app: Flask, client: FlaskClient, hub: Hub) -> None:
+    add_account(hub, "ada", "admin")
+    page = client.get("/sign-in")
+    before = token_from(page.text)
+    response = sign_in(client, "ada")
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    first = session_token(app, client)
+    assert first and sessions(hub) == 1
+    # The CSRF secret was replaced too: a token from before signing in no longer works.
+    assert client.post("/channels", data={"csrf_token": before}).status_code == 400
+    again = sign_in(client, "ada")
+    assert again.status_code == 303  # type: ignore[attr-defined]
+    assert session_token(app, client) not in (None, first)
+    assert client.get("/").status_code == 200
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client: FlaskClient, hub: Hub) -> None:
+    add_account(hub, "ada", "admin")
+    wrong_password = sign_in(client, "ada", "not the password at all")
+    unknown_user = sign_in(client, "nobody", PASSWORD)
+    assert wrong_password.status_code == unknown_user.status_code == 401  # type: ignore[attr-defined]
+    message = "The user name or password is not right."
+    assert message in text_of(wrong_password.text) and message in text_of(unknown_user.text)  # type: ignore[attr-defined]
+    assert sessions(hub) == 0
+
+
+def test_after_100_failures_in_an_hour_even_the_right_password_is_refused(
+    client: FlaskClient, hub: Hub, clock: Clock
+) -> None:
+    add_account(hub, "ada", "admin")
+    with hub.store.tx() as s:
+        s.add_all(SignInFailureRow(username="ada", at=clock.now - timedelta(minutes=59)) for _ in range(99))
+    last_allowed = sign_in(client, "ada", "still wrong password")
+    assert last_allowed.status_code == 401  # type: ignore[attr-defined]
+    refused = sign_in(client, "ada")
+    assert refused.status_code == 429  # type: ignore[attr-defined]
+    assert "Too many failed sign-ins" in text_of(refused.text)  # type: ignore[attr-defined]
+    clock.advance(minutes=2)  # the 99 oldest failures are now more than an hour old
+    assert sign_in(client, "ada").status_code == 303  # type: ignore[attr-defined]
+
+
+def test_failures_are_counted_per_account(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+    add_account(hub, "ada", "admin")
+    add_account(hub, "bob", "viewer")
+    with hub.store.tx() as s:
+        s.add_all(SignInFailureRow(username="bob", at=clock.now) for _ in range(100))
+    assert sign_in(client, "bob").status_code == 429  # type: ignore[attr-defined]
+    assert sign_in(client, "ada").status_code == 303  # type: ignore[attr-defined]
+
+
+def test_a_session_ends_after_30_idle_minutes(app: Flask, hub: Hub, clock: Clock) -> None:
+    client = signed_in(app, hub, "admin")
+    clock.advance(minutes=29)
+    assert client.get("/mappings").status_code == 200
+    clock.advance(minutes=29)  # activity keeps it alive
+    assert client.get("/mappings").status_code == 200
+    clock.advance(minutes=31)
+    response = client.get("/mappings")
+    assert response.status_code == 303
+    assert "expired=1" in response.headers["Location"]
+    page = client.get(response.headers["Location"])
+    assert "Your session ended after 30 minutes without activity" in text_of(page.text)
+    assert sessions(hub) == 0
+
+
+def test_a_form_posted_after_the_session_expired_changes_nothing(app: Flask, hub: Hub, clock: Clock) -> None:
+    client = signed_in(app, hub, "admin")
+    csrf = token(client)
+    clock.advance(minutes=31)
+    response = client.post(
+        "/users", data={"csrf_token": csrf, "username": "eve", "password": PASSWORD, "role": "admin"}
+    )
+    assert response.status_code == 303 and "/sign-in" in response.headers["Location"]
+    assert users.get_user(hub.store, username="eve") is None
+
+
+def test_signing_out_ends_the_session_for_good(app: Flask, hub: Hub) -> None:
+    client = signed_in(app, hub, "viewer")
+    name = app.config["SESSION_COOKIE_NAME"]
+    stolen = client.get_cookie(name)
+    assert stolen is not None
+    assert post(client, "/sign-out").status_code == 303  # type: ignore[attr-defined]
+    assert client.get("/").status_code == 303
+    replay = app.test_client()
+    replay.set_cookie(name, stolen.value)
+    assert replay.get("/").status_code == 303
+
+
+def test_switching_an_account_off_ends_its_sessions(app: Flask, hub: Hub, clock: Clock) -> None:
+    client = signed_in(app, hub, "coordinator", "cora")
+    account = users.get_user(hub.store, username="cora")
+    assert account is not None
+    users.set_active(hub.store, account.id, False, now=clock.now, actor="test")
+    assert client.get("/leads").status_code == 303
+    assert sign_in(app.test_client(), "cora").status_code == 403  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("data", [{}, {"csrf_token": ""}, {"csrf_token": "abc.def"}, {"csrf_token": "x" * 40}])
+def test_a_form_without_a_valid_csrf_token_is_refused(app: Flask, hub: Hub, data: dict[str, str]) -> None:
+    client = signed_in(app, hub, "admin")
+    response = client.post("/users", data={**data, "username": "eve", "password": PASSWORD, "role": "admin"})
+    assert response.status_code == 400
+    assert "This form has expired or was not sent from this site" in text_of(response.text)
+    assert users.get_user(hub.store, username="eve") is None
+
+
+def test_a_token_from_another_session_is_refused(app: Flask, hub: Hub) -> None:
+    mallory = signed_in(app, hub, "viewer", "mallory")
+    victim = signed_in(app, hub, "admin", "victim")
+    response = victim.post(
+        "/users", data={"csrf_token": token(mallory), "username": "eve", "password": PASSWORD, "role": "admin"}
+    )
+    assert response.status_code == 400
+    assert users.get_user(hub.store, username="eve") is None
+
+
+def test_a_form_posted_from_another_site_is_refused(app: Flask, hub: Hub) -> None:
+    client = signed_in(app, hub, "admin")
+    response = client.post(
+        "/users",
+        data={"csrf_token": token(client), "username": "eve", "password": PASSWORD, "role": "admin"},
+        headers={"Origin": "https://attacker.example"},
+    )
+    assert response.status_code == 400
+    assert users.get_user(hub.store, username="eve") is None
+
+
+def test_the_sign_in_form_needs_its_token_too(client: FlaskClient, hub: Hub) -> None:
+    add_account(hub, "ada", "admin")
+    response = client.post("/sign-in", data={"username": "ada", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "expired" in text_of(response.text)
+    assert sessions(hub) == 0
+
+
+def test_webhooks_stay_exempt_from_csrf_they_are_signed(client: FlaskClient, clock: Clock) -> None:
+    inquiry = {"channel": "paid_search", "first_name": "Maya", "phone": "(512) 555-0101", "text": "book me in"}
+    assert signed(client, "landing_page", inquiry, now=clock.now).status_code == 202
+
+
+def test_the_session_cookie_is_secure_http_only_and_same_site_lax(client: FlaskClient) -> None:
+    cookie = client.get("/sign-in").headers["Set-Cookie"]
+    assert cookie.startswith("__Host-nurturehub=")
+    for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+        assert flag in cookie
+    assert "Domain" not in cookie
+
+
+def test_secure_cookies_can_be_turned_off_for_http_localhost(hub: Hub) -> None:
+    raw = {**hub.config.raw, "web": {"secure_cookies": False}}
+    app = create_app(replace(hub, config=replace(hub.config, raw=raw)), TESTING=True)
+    cookie = app.test_client().get("/sign-in").headers["Set-Cookie"]
+    assert cookie.startswith("nurturehub=") and "Secure" not in cookie and "HttpOnly" in cookie
+
+
+def test_pages_carry_a_strict_content_security_policy_and_are_not_cached(app: Flask, hub: Hub) -> None:
+    response = signed_in(app, hub, "viewer").get("/mappings")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_sign_in_only_returns_to_pages_of_this_site(client: FlaskClient, hub: Hub) -> None:
+    add_account(hub, "ada", "admin")
+    csrf = token_from(client.get("/sign-in").text)
+    response = client.post(
+        "/sign-in", data={"username": "ada", "password": PASSWORD, "csrf_token": csrf, "next": "//evil.example/x"}
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_sign_in_returns_to_the_page_asked_for(client: FlaskClient, hub: Hub) -> None:
+    add_account(hub, "ada", "admin")
+    asked = client.get("/cadence").headers["Location"]
+    page = client.get(asked)
+    response = client.post(
+        "/sign-in",
+        data={"username": "ada", "password": PASSWORD, "csrf_token": token_from(page.text), "next": "/cadence"},
+    )
+    assert response.headers["Location"] == "/cadence"
+
+
+def test_signing_in_and_out_is_audited(app: Flask, hub: Hub) -> None:
+    client = signed_in(app, hub, "viewer", "vic")
+    post(client, "/sign-out")
+    with hub.store.tx() as s:
+        actions = [a for (a,) in s.execute(select(AuditRow.action).order_by(AuditRow.id))]
+    assert actions[-2:] == ["user.sign_in", "user.sign_out"]
+
+
+def test_a_viewer_is_refused_what_only_an_admin_may_do(app: Flask, hub: Hub) -> None:
+    client = signed_in(app, hub, "viewer")
+    response = post(client, "/users", {"username": "eve", "password": PASSWORD, "role": "admin"})
+    assert response.status_code == 403  # type: ignore[attr-defined]
+    assert "Your role (viewer) cannot do this" in text_of(response.text)  # type: ignore[attr-defined]
+
+
+# --- accounts ---------------------------------------------------------------------------------------
+
+
+def test_new_accounts_need_a_long_password_a_free_name_and_a_known_role(hub: Hub, clock: Clock) -> None:
+    add_account(hub, "ada", "admin")
+    cases = [
+        ({"username": "ada", "password": PASSWORD, "role": "admin"}, "username"),
+        ({"username": "bo", "password": PASSWORD, "role": "admin"}, "username"),
+        ({"username": "bob smith", "password": PASSWORD, "role": "admin"}, "username"),
+        ({"username": "bob", "password": "short", "role": "admin"}, "password"),
+        ({"username": "bob", "password": PASSWORD, "role": "owner"}, "role"),
+    ]
+    for values, field in cases:
+        with pytest.raises(AccountError) as caught:
+            users.add_user(hub.store, now=clock.now, **values)
+        assert caught.value.field == field
+
+
+def test_passwords_are_stored_as_argon2id_hashes(hub: Hub) -> None:
+    from hub.store.models import UserRow
+
+    add_account(hub, "ada", "admin")
+    with hub.store.tx() as s:
+        digest = s.scalars(select(UserRow.password_hash)).one()
+    assert digest is not None and digest.startswith("$argon2id$") and PASSWORD not in digest
+
+
+def test_the_demo_admin_is_made_once_with_a_password_kept_in_the_instance_folder(
+    hub: Hub, tmp_path: Path, clock: Clock
+) -> None:
+    name, password = users.demo_admin(hub.store, tmp_path, now=clock.now)
+    again = users.demo_admin(hub.store, tmp_path, now=clock.now)
+    assert again == (name, password)
+    assert (tmp_path / "admin-password").stat().st_mode & 0o777 == 0o600
+    assert users.authenticate(hub.store, name, password, now=clock.now).ok
+
+
+def test_the_last_admin_cannot_be_demoted_or_switched_off(hub: Hub, clock: Clock) -> None:
+    ada = add_account(hub, "ada", "admin")
+    with pytest.raises(AccountError):
+        users.set_role(hub.store, ada.id, Role.VIEWER, now=clock.now, actor="test")
+    with pytest.raises(AccountError):
+        users.set_active(hub.store, ada.id, False, now=clock.now, actor="test")
+
+
+def test_the_web_section_is_validated_with_every_problem_named() -> None:
+    with pytest.raises(ConfigError) as caught:
+        users.load_web_settings(
+            {"web": {"session_idle_minutes": 1, "oidc": {"issuer": "not a url", "roles": {"staff": "owner"}}}}
+        )
+    problems = "\n".join(caught.value.problems)
+    assert "web.session_idle_minutes" in problems
+    assert "web.oidc.issuer" in problems
+    assert "web.oidc.client_id" in problems
+    assert "web.oidc.roles" in problems
+    assert users.load_web_settings({}).session_idle_minutes == 30
+
+
+def test_without_a_secret_key_the_demo_key_file_is_made_when_a_session_is_first_needed(
+    hub: Hub, tmp_path: Path, clock: Clock
+) -> None:
+    instance = tmp_path / "instance"
+    app = create_app(replace(hub, config=replace(hub.config, instance_path=instance)))
+    client = app.test_client()
+    inquiry = {"channel": "paid_search", "first_name": "Maya", "phone": "(512) 555-0101", "text": "book me in"}
+    assert signed(client, "landing_page", inquiry, now=clock.now).status_code == 202
+    assert not (instance / "secret.key").exists()  # webhooks never open a session
+    assert client.get("/sign-in").status_code == 200
+    assert (instance / "secret.key").stat().st_mode & 0o777 == 0o600

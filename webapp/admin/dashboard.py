@@ -1,0 +1,139 @@
+"""The dashboard (coordinators and admins): today's queues, and for a chosen period the funnel,
+speed to lead, stalled leads, repeated questions and follow-up timing, with server-rendered SVG
+charts. Filters by channel, location, service and period. Lists show lead ids, never PHI.
+
+And the weekly reviews kept in the hub: read them here, download them as PDF or CSV, or render one
+for any week on demand.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from hub.reports import generate_weekly, previous_week, stored_report, stored_weeks
+from hub.review import Filters, Period, dashboard_measures, todays_queues
+from hub.review.charts import funnel_chart, speed_chart, stalled_chart, timing_chart, trend_chart
+from hub.review.period import iso_week_label
+from hub.users import Role
+from webapp import current_hub
+from webapp.admin.common import actor, now, page, tx
+from webapp.auth import require
+
+bp = page("dashboard", __name__)
+
+#: Periods the dashboard offers, in weeks (long periods over a large history are slow on SQLite).
+PERIODS = (1, 2, 4, 8, 13)
+
+
+def _filters() -> Filters:
+    return Filters(
+        channel=request.args.get("channel") or None,
+        location=request.args.get("location") or None,
+        service=request.args.get("service") or None,
+    )
+
+
+@bp.get("/dashboard")
+@require(Role.COORDINATOR)
+def index() -> Any:
+    hub = current_hub()
+    config = hub.config
+    at = now()
+    try:
+        weeks = int(request.args.get("weeks", "4"))
+    except ValueError:
+        abort(400, description="weeks must be a number of weeks")
+    if weeks not in PERIODS:
+        abort(400, description=f"weeks must be one of {', '.join(map(str, PERIODS))}")
+    tz = config.settings.hours.timezone
+    today = at.astimezone(config.settings.hours.tz).date()
+    period = Period.local_days(today - timedelta(days=7 * weeks - 1), today, tz, label=f"last {weeks} week(s)")
+    filters = _filters()
+    with tx() as session:
+        measures = dashboard_measures(session, config, period, filters, now=at)
+        queues = todays_queues(session, now=at, filters=filters)
+    total = measures.funnels[0].total if measures.funnels else None
+    charts = {
+        "funnel": Markup(funnel_chart(total)) if total else "",  # noqa: S704 - SVG we generate, values escaped
+        "speed": Markup(speed_chart(measures.speed.total)),  # noqa: S704
+        "stalled": Markup(stalled_chart(measures.stalled)),  # noqa: S704
+        "timing": Markup(timing_chart(measures.timing)),  # noqa: S704
+        "trend": Markup(trend_chart(measures.trend)),  # noqa: S704
+    }
+    return render_template(
+        "dashboard.html",
+        measures=measures,
+        queues=queues,
+        charts=charts,
+        weeks=weeks,
+        periods=PERIODS,
+        filters=filters,
+        channels=sorted(c.value for c in config.settings.channels),
+        locations=sorted(config.locations),
+        services=sorted(config.services),
+    )
+
+
+@bp.get("/reviews")
+@require(Role.COORDINATOR)
+def reviews() -> Any:
+    hub = current_hub()
+    last = previous_week(now().astimezone(hub.config.settings.hours.tz).date())
+    return render_template("reviews.html", weeks=stored_weeks(hub.store), last_week=last)
+
+
+@bp.post("/reviews")
+@require(Role.COORDINATOR)
+def generate() -> Any:
+    hub = current_hub()
+    week = (request.form.get("week") or "").strip()
+    try:
+        Period.iso_week(week, hub.config.settings.hours.timezone)
+    except ValueError:
+        flash(f"{week or 'The week'} is not an ISO week like {iso_week_label(now().date())}.", "error")
+        return redirect(url_for("dashboard.reviews"))
+    generate_weekly(hub.store, hub.config, week, now=now())
+    with tx() as session:
+        from hub.store import repo
+
+        repo.audit(session, actor=actor(), action="report.generate", subject_type="report", subject_id=week, now=now())
+    return redirect(url_for("dashboard.review", week=week))
+
+
+@bp.get("/reviews/<week>")
+@require(Role.COORDINATOR)
+def review(week: str) -> Any:
+    report = stored_report(current_hub().store, week)
+    if report is None:
+        abort(404, description=f"No weekly review of {week} is kept yet: render it from the reviews page.")
+    return Response(report.html, mimetype="text/html")
+
+
+@bp.get("/reviews/<week>.pdf")
+@require(Role.COORDINATOR)
+def review_pdf(week: str) -> Any:
+    report = stored_report(current_hub().store, week)
+    if report is None:
+        abort(404, description=f"No weekly review of {week} is kept yet.")
+    return Response(
+        report.pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="weekly-review-{week}.pdf"'},
+    )
+
+
+@bp.get("/reviews/<week>.csv")
+@require(Role.COORDINATOR)
+def review_csv(week: str) -> Any:
+    report = stored_report(current_hub().store, week)
+    if report is None:
+        abort(404, description=f"No weekly review of {week} is kept yet.")
+    return Response(
+        report.csv,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="weekly-review-{week}.csv"'},
+    )
