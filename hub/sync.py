@@ -45,6 +45,7 @@ from connectors.base import (
 from hub.config import HubConfig
 from hub.inbox import backoff
 from hub.leads import commit_lead
+from hub.metrics import API_BUDGET_REMAINING
 from hub.store import Store, repo
 from hub.store.models import ConnectionRow, ExternalIdRow, FollowUpRow, LeadRow, OutboxRow, ViolationRow
 from hub.views import lead_view
@@ -171,8 +172,16 @@ class SyncEngine:
         except BudgetExhausted as exc:
             self._pause(name, now, exc)
             report.paused = True
-        with self.store.tx() as session:
-            self._connection(session, name, now).last_push_at = now
+        if report.calls:  # an idle worker loop writes nothing
+            with self.store.tx() as session:
+                row = self._connection(session, name, now)
+                row.last_push_at = now
+                # The API usage the CRM reported on its last answer (Sforce-Limit-Info), when it did.
+                used: object = getattr(dest.connector, "api_used", None)
+                allowance: object = getattr(dest.connector, "api_limit", None)
+                if isinstance(used, int) and isinstance(allowance, int):
+                    row.api_used, row.api_limit = used, allowance
+                    API_BUDGET_REMAINING.labels(destination=name).set(allowance - used)
         return report
 
     def _lease(self, name: str, kinds: Sequence[str], *, now: datetime, limit: int) -> list[_Item]:

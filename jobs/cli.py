@@ -62,6 +62,9 @@ def _wait(duration: float | None) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from hub.logs import configure_logging
+
+    configure_logging(verbose=args.verbose, json_lines=True)  # a service: structured lines, ids only
     hub = build_hub(config_path=args.config, database_url=args.database_url)
     runtime = Runtime(hub, scheduler=not args.no_scheduler).start()
     sys.stdout.write(f"worker {runtime.name} running; Ctrl-C stops it\n")
