@@ -161,7 +161,7 @@ class Stack:
 def post(session: requests.Session, url: str, n: int) -> None:
     body = json.dumps(
         {"channel": "paid_search", "first_name": "Scale", "last_name": f"Test{n}", "email": f"scale{n}@example.org",
-         "text": "I'd like to book an appointment"}
+         "phone": f"+1512{200 + (n // 10_000) % 700:03d}{n % 10_000:04d}", "text": "I'd like to book an appointment"}
     ).encode()  # fmt: skip
     headers = sign_request("standard_webhook", body, secret=SECRET, now=datetime.now(UTC), event_id=f"msg_scale_{n}")
     response = session.post(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import settings_store
+from hub.capacity import build_fhir, load_fhir_config
 from hub.config import HubConfig, Source, load_config
 from hub.crm import CrmSettings, StoredTokens, build_connector, load_crm_settings
 from hub.crypto import ENV_DATA_KEY, Vault, demo_data_key
@@ -63,6 +64,7 @@ class Hub:
     _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _settings_mark: int = field(default=-1, repr=False)
     _refreshed_at: float = field(default=0.0, repr=False)
+    _scheduling: Any = field(default=None, repr=False)
     _mappings: dict[str, FieldMapping | None] = field(default_factory=dict, repr=False)
 
     def secret(self, env_name: str) -> str | None:
@@ -107,6 +109,12 @@ class Hub:
                     return None
                 self._sync = SyncEngine(self.store, self.config, destinations, base_url=self.base_url)
             return self._sync
+
+    def scheduling_connector(self) -> Any:
+        """The scheduling system availability is read from (``[scheduling.fhir]``), or None."""
+        if self._scheduling is None:
+            self._scheduling = build_fhir(load_fhir_config(self.config), self.environ) or False
+        return self._scheduling or None
 
     def reset_sync(self) -> None:
         with self._sync_lock:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from hub.capacity import capacity_refiner
 from hub.config import HubConfig
 from hub.ids import new_lead_id
 from hub.leads import CommitResult, commit_lead
@@ -87,4 +88,5 @@ class Intake:
             actor=actor,
             action="lead_created" if before is None else "lead_updated_by_inquiry",
             destinations=self.destinations,
+            refine=capacity_refiner(session, self.config, now=at) if before is None else None,
         )

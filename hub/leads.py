@@ -9,7 +9,7 @@ audit event are written. Either all of it is stored or none.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from hub.config import HubConfig
 from hub.store import repo
 from nurture.cadence import CadencePlan, plan_cadence
-from nurture.lead import Lead
+from nurture.lead import Lead, NextAction
 from nurture.policy import Accepted, Violation, enforce
 from nurture.vocab import Stage
 
@@ -78,9 +78,12 @@ def commit_lead(
     actor: str,
     action: str,
     destinations: Sequence[str],
+    refine: Callable[[Lead, NextAction], NextAction] | None = None,
 ) -> CommitResult:
-    """Enforce, plan and write one lead change inside the caller's transaction."""
-    decision = enforce(before, proposed, config.settings, now=now)
+    """Enforce, plan and write one lead change inside the caller's transaction.
+
+    ``refine`` (new leads only) refines the proposed next action with availability."""
+    decision = enforce(before, proposed, config.settings, now=now, refine=refine)
     if not isinstance(decision, Accepted):
         repo.audit(
             session,

@@ -1,4 +1,4 @@
-"""Starting the local CRM sandboxes for the demo and the CLI (``nurturehub sandbox``).
+"""Starting the local CRM and scheduling sandboxes for the demo and the CLI (``nurturehub sandbox``).
 
 State lives under ``<instance>/sandbox/`` so the demo CRM survives restarts; the Salesforce
 sandbox's TLS CA is kept there too, so a client configured once keeps trusting it.
@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.sandbox.fhir import FhirSandbox
 from connectors.sandbox.harness import Faults, SandboxServer
 from connectors.sandbox.hubspot import HubSpotSandbox, serve_hubspot
 from connectors.sandbox.salesforce import SalesforceSandbox, serve_salesforce
@@ -28,12 +29,15 @@ class RunningSandboxes:
     salesforce_ca: Path
     hubspot: HubSpotSandbox
     hubspot_server: SandboxServer
+    fhir: FhirSandbox
+    fhir_server: SandboxServer
 
     def stop(self) -> None:
-        self.salesforce_server.stop()
-        self.hubspot_server.stop()
+        for server in (self.salesforce_server, self.hubspot_server, self.fhir_server):
+            server.stop()
         self.salesforce.close()
         self.hubspot.close()
+        self.fhir.close()
 
 
 def start_sandboxes(
@@ -52,5 +56,7 @@ def start_sandboxes(
     sf_server, ca = serve_salesforce(sf, port=salesforce_port, cert_dir=folder / "tls" if folder else None)
     hs = HubSpotSandbox(state_path=folder / "hubspot.sqlite3" if folder else None, faults=faults or Faults())
     hs_server = serve_hubspot(hs, port=hubspot_port).start()
-    log.info("sandboxes: salesforce %s, hubspot %s", sf_server.url, hs_server.url)
-    return RunningSandboxes(sf, sf_server, ca, hs, hs_server)
+    fhir = FhirSandbox(state_path=folder / "fhir.sqlite3" if folder else None)
+    fhir_server = SandboxServer(fhir).start()
+    log.info("sandboxes: salesforce %s, hubspot %s, fhir %s", sf_server.url, hs_server.url, fhir_server.url)
+    return RunningSandboxes(sf, sf_server, ca, hs, hs_server, fhir, fhir_server)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -197,8 +197,15 @@ class SyncEngine:
                 .order_by(OutboxRow.id)
                 .limit(limit)
             )
+            if "upsert_lead" not in kinds:
+                # A task can only be written once its lead's record exists in the CRM: leasing it
+                # earlier (its lead's upsert still under way in another worker) would only waste
+                # an attempt and delay it.
+                query = query.where(
+                    exists().where(ExternalIdRow.lead_id == OutboxRow.lead_id, ExternalIdRow.system == name)
+                )
             if self.store.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+                query = query.with_for_update(skip_locked=True, of=OutboxRow)
             rows = list(session.scalars(query))
             for row in rows:
                 row.next_attempt_at = now + self.lease

@@ -161,11 +161,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         "redirect_uri": f"{base_url}/connections/hubspot/callback",
     }
     crm = load_crm_settings({"crm": {"salesforce": salesforce, "hubspot": hubspot}})
+    fhir_url = sandboxes.fhir_server.url
+    scheduling = {
+        **config.raw.get("scheduling", {}),
+        "fhir": {
+            "enabled": True, "base_url": f"{fhir_url}/fhir", "client_id": "nurturehub",
+            "token_url": f"{fhir_url}/auth/token", "auth_method": "client_secret_basic", "refresh_minutes": 5,
+        },
+    }  # fmt: skip
+    config = dataclasses.replace(config, raw={**config.raw, "scheduling": scheduling})
+    environ["NURTUREHUB_FHIR_CREDENTIAL"] = "sandbox-secret"
     hub = build_hub(config, database_url=args.database_url, environ=environ, crm=crm)
     hub.base_url = base_url
     from hub.users import demo_admin
 
     admin, password = demo_admin(hub.store, config.instance_path, now=hub.clock())
+    from hub.capacity import refresh_openings
+
+    refresh_openings(hub.store, hub.scheduling_connector(), now=hub.clock())  # availability before inquiries
     for name in ("salesforce", "hubspot"):
         connect_with_agent(hub, name)
     from connectors.hubspot import HubSpotConnector
@@ -187,6 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  webhooks:           {base_url}/webhooks/<source>   sources: {', '.join(sorted(config.sources))}",
         f"  salesforce sandbox: {sf}   (CA bundle {sandboxes.salesforce_ca})",
         f"  hubspot sandbox:    {hs}",
+        f"  fhir sandbox:       {fhir_url}/fhir   (availability: read every 5 minutes)",
         f"  store:              {hub.store.url.split('?')[0]}",
         "  demo inquiries arrive over the next two minutes; watch them with:",
         "    .venv/bin/nurturehub leads overdue     .venv/bin/nurturehub leads show <id>",

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.bootstrap import Hub
 from hub.cadence import advance_cadence
+from hub.capacity import load_fhir_config, refresh_openings
 from hub.metrics import LEADER, QUEUE_AGE, QUEUE_DEPTH
 from hub.reports import generate_weekly, previous_week
 from hub.speed import breaches
@@ -166,6 +167,9 @@ class Runtime:
             ("cron", {"hour": 3, "minute": 15, "timezone": tz}, {"job": "purge"}),
             ("cron", {"day_of_week": "mon", "hour": 6, "minute": 30, "timezone": tz}, {"job": "weekly_review"}),
         ]
+        fhir = load_fhir_config(self.hub.config)
+        if fhir.enabled:
+            out.append(("interval", {"minutes": int(fhir.refresh.total_seconds() // 60)}, {"job": "capacity"}))
         for name, settings in self.hub.crm.items():
             if settings.enabled:
                 minutes = int(settings.pull_interval.total_seconds() // 60)
@@ -213,6 +217,8 @@ class Runtime:
         every = self.TICKS.get(job)
         if every is None and job == "pull":
             every = self.hub.crm[ids["crm"]].pull_interval
+        if every is None and job == "capacity":
+            every = load_fhir_config(self.hub.config).refresh
         tick = _floor(now, every or timedelta(minutes=1))
         key = ":".join([job, *ids.values()])
         try:
@@ -251,6 +257,11 @@ class Runtime:
             return f"missing={len(missing)}"
         if job == "purge":
             return f"purged={hub.inbox.purge(now=now)}"
+        if job == "capacity":
+            connector = hub.scheduling_connector()
+            return (
+                "not configured" if connector is None else f"openings={refresh_openings(hub.store, connector, now=now)}"
+            )
         if job == "weekly_review":
             week = previous_week(now.astimezone(hub.config.settings.hours.tz).date())
             generate_weekly(hub.store, hub.config, week, now=now)

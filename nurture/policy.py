@@ -22,12 +22,12 @@ or :class:`Rejected` with every violation found, each naming the field and the r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from nurture.actions import has_nurture_consent, is_clinical, propose_next_action, score_for
-from nurture.lead import Lead
+from nurture.lead import Lead, NextAction
 from nurture.settings import NurtureSettings
 from nurture.vocab import CLOSED_STAGES, NextActionKind, Stage
 
@@ -79,12 +79,27 @@ class Rejected:
     ok: bool = False
 
 
-def enforce(before: Lead | None, proposed: Lead, settings: NurtureSettings, *, now: datetime) -> Accepted | Rejected:
-    """Check ``proposed`` (the lead after a change; ``before`` is None for a new lead)."""
+def enforce(
+    before: Lead | None,
+    proposed: Lead,
+    settings: NurtureSettings,
+    *,
+    now: datetime,
+    refine: Callable[[Lead, NextAction], NextAction] | None = None,
+) -> Accepted | Rejected:
+    """Check ``proposed`` (the lead after a change; ``before`` is None for a new lead).
+
+    Args:
+        refine: for a new lead, refines the proposed next action (availability: see
+            ``nurture.capacity.apply_capacity``); never applied to an urgent lead.
+    """
     lead = proposed
     if before is None and lead.next_action is None and lead.stage is Stage.NEW:
         # A new lead is sorted by the rules at once: never left without a next action.
-        lead = lead.evolve(next_action=propose_next_action(lead, settings, now=now))
+        action = propose_next_action(lead, settings, now=now)
+        if refine is not None and not lead.urgent:
+            action = refine(lead, action)
+        lead = lead.evolve(next_action=action)
     violations = _check(before, lead)
     if violations:
         return Rejected(tuple(violations))

@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.fake_crm",
     "tests.fixtures.salesforce_connector",
     "tests.fixtures.hubspot_connector",
+    "tests.fixtures.fhir_sandbox",
 ]
 
 PG_URL = os.environ.get("NURTUREHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -371,3 +371,21 @@ class AppointmentRow(Base):
     telehealth: Mapped[bool] = mapped_column(Boolean, default=False)
     provider: Mapped[str | None] = mapped_column(String(120))
     updated_at: Mapped[datetime]
+
+
+class OpeningRow(Base):
+    """A free slot in the scheduling system, as last read by the capacity job: what the next action
+    and the capacity summary are based on (availability is read ahead, never during intake)."""
+
+    __tablename__ = "capacity_openings"
+
+    ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), index=True)
+    location: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime] = mapped_column(index=True)
+    end_at: Mapped[datetime]
+    provider: Mapped[str | None] = mapped_column(String(120))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    interpreter_languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    telehealth: Mapped[bool] = mapped_column(Boolean, default=False)
+    read_at: Mapped[datetime]

@@ -17,22 +17,9 @@ from connectors.fhir import FhirScheduling
 from connectors.sandbox.calcom import CalcomSandbox
 from connectors.sandbox.harness import Faults, SandboxServer
 from connectors.scheduling import AvailabilityQuery, InMemoryScheduling, SchedulingConnector, Slot
-from tests.fixtures import fhir_sandbox as _fhir
 from tests.fixtures.fhir_sandbox import FHIR_T0, ManualClock, NoSleep
 
-# The FHIR fixtures, registered for this directory (a conftest below the root cannot use pytest_plugins).
-_fhir_http = _fhir._fhir_http
-fhir_client_key = _fhir.fhir_client_key
-fhir_clock = _fhir.fhir_clock
-fhir_connector = _fhir.fhir_connector
-fhir_faults = _fhir.fhir_faults
-fhir_sandbox = _fhir.fhir_sandbox
-fhir_schema = _fhir.fhir_schema
-fhir_server = _fhir.fhir_server
-fhir_settings = _fhir.fhir_settings
-fhir_sleep = _fhir.fhir_sleep
-fhir_traffic = _fhir.fhir_traffic
-make_fhir_connector = _fhir.make_fhir_connector
+# The FHIR fixtures come from tests/fixtures/fhir_sandbox.py (a plugin of the root conftest).
 
 CALCOM_KEY = "cal_test_sandbox"
 CALCOM_EVENT_TYPES = (

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from hub.capacity import capacity_summary, has_openings_data
 from hub.reports import generate_weekly, previous_week, stored_report, stored_weeks
 from hub.review import Filters, Period, dashboard_measures, todays_queues
 from hub.review.charts import funnel_chart, speed_chart, stalled_chart, timing_chart, trend_chart
@@ -56,6 +57,7 @@ def index() -> Any:
     with tx() as session:
         measures = dashboard_measures(session, config, period, filters, now=at)
         queues = todays_queues(session, now=at, filters=filters)
+        capacity = capacity_summary(session, config, now=at) if has_openings_data(session) else []
     total = measures.funnels[0].total if measures.funnels else None
     charts = {
         "funnel": Markup(funnel_chart(total)) if total else "",  # noqa: S704 - SVG we generate, values escaped
@@ -68,6 +70,7 @@ def index() -> Any:
         "dashboard.html",
         measures=measures,
         queues=queues,
+        capacity=capacity,
         charts=charts,
         weeks=weeks,
         periods=PERIODS,

@@ -1,0 +1,64 @@
+"""Availability read from the FHIR sandbox shapes new leads' next actions, and the summary shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from connectors.fhir import FhirScheduling
+from hub.capacity import capacity_summary, refresh_openings
+from hub.config import HubConfig
+from hub.intake import Intake
+from hub.store import Store
+from nurture.inquiry import Inquiry
+from nurture.vocab import Channel, Intent, NextActionKind
+
+
+@pytest.fixture
+def openings(store: Store, make_fhir_connector: Callable[..., FhirScheduling]) -> datetime:
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert refresh_openings(store, make_fhir_connector(), now=now) > 0
+    return now
+
+
+def inquiry(now: datetime, service: str, **kw: object) -> Inquiry:
+    values: dict[str, object] = {
+        "channel": Channel.WEBSITE_FORM, "received_at": now, "first_name": "Ana", "phone": "(512) 555-0142",
+        "service": service, "intent_hint": Intent.READY_TO_SCHEDULE,
+    }  # fmt: skip
+    values.update(kw)
+    return Inquiry(**values)  # type: ignore[arg-type]
+
+
+def test_a_service_booked_out_for_two_weeks_is_not_offered_times(
+    store: Store, config: HubConfig, openings: datetime
+) -> None:
+    result = Intake(store, config).submit(inquiry(openings, "sleep_study"), actor="test")
+    assert result.lead is not None
+    action = result.lead.next_action
+    assert action is not None
+    # Sleep studies need a referral and a prior authorization first: never slots before that.
+    assert action.kind in (NextActionKind.REQUEST_REFERRAL_DOCUMENTS, NextActionKind.VERIFY_INSURANCE)
+
+
+def test_a_service_with_openings_keeps_booking(store: Store, config: HubConfig, openings: datetime) -> None:
+    result = Intake(store, config).submit(inquiry(openings, "primary_care"), actor="test")
+    assert result.lead is not None
+    assert result.lead.next_action is not None
+    assert result.lead.next_action.kind is NextActionKind.BOOK_APPOINTMENT
+    assert result.lead.next_action.reason.startswith("capacity_")
+
+
+def test_the_summary_lists_every_service_and_location_with_next_availability(
+    store: Store, config: HubConfig, openings: datetime
+) -> None:
+    with store.read() as session:
+        rows = capacity_summary(session, config, now=openings)
+    keys = {(r.service, r.location) for r in rows}
+    assert {(s, loc) for s in config.services for loc in config.locations} <= keys
+    primary = [r for r in rows if r.service == "primary_care" and r.language is None and r.next_available]
+    assert primary
+    sleep = [r for r in rows if r.service == "sleep_study" and r.language is None]
+    assert all(r.booked_out for r in sleep)  # booked out for the first two weeks in the sandbox calendar
