@@ -197,7 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--e2e", type=int, default=200)
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--gunicorn-workers", type=int, default=3)
     parser.add_argument("--senders", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 50])
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()

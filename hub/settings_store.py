@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -48,7 +47,7 @@ from mapping.errors import MappingError
 from mapping.picklists import FieldInfo, picklist_problems
 from mapping.schemas import dump_mapping, load_mapping
 from mapping.spec import FieldMapping, MappingKind
-from mapping.toml_io import from_toml
+from mapping.toml_io import from_toml, toml_key, toml_string, toml_value
 from nurture.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -470,45 +469,7 @@ def import_section_toml(
     return save_sections(session, base, {name: data[name]}, actor=actor, now=now, action="import")
 
 
-# --- TOML writing ---------------------------------------------------------------------------------
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
-
-
-def toml_string(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def toml_value(value: Any) -> str:
-    """One value in TOML's inline syntax (tables as ``{ k = v }``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-        return repr(value)
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{toml_key(str(k))} = {toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, Sequence):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write a {type(value).__name__} to TOML")
+# --- TOML writing (the scalars as mapping.toml_io writes them) -----------------------------------
 
 
 def _is_table_array(value: Any) -> bool:

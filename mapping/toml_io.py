@@ -35,7 +35,7 @@ from mapping.errors import MappingError
 from mapping.schemas import dump_mapping, load_mapping
 from mapping.spec import FieldMapping
 
-__all__ = ["from_toml", "to_toml"]
+__all__ = ["from_toml", "to_toml", "toml_key", "toml_string", "toml_value"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -45,12 +45,12 @@ def to_toml(mapping: FieldMapping) -> str:
     """The mapping as a TOML document (UTF-8 text) that :func:`from_toml` reads back unchanged."""
     data = dump_mapping(mapping)
     lines = [f"# nurturehub field mapping: {mapping.name} (version {mapping.version})"]
-    lines += [f"{_key(k)} = {_value(v)}" for k, v in data.items() if k != "rules"]
+    lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in data.items() if k != "rules"]
     for rule in data["rules"]:
         lines += ["", "[[rules]]"]
-        lines += [f"{_key(k)} = {_value(v)}" for k, v in rule.items() if k != "transforms"]
+        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in rule.items() if k != "transforms"]
         for step in rule.get("transforms", []):
-            lines += ["", "[[rules.transforms]]", f"name = {_value(step['name'])}"]
+            lines += ["", "[[rules.transforms]]", f"name = {toml_value(step['name'])}"]
             if "params" in step:
                 lines += _table(("rules", "transforms", "params"), step["params"])
     return "\n".join(lines) + "\n"
@@ -61,18 +61,20 @@ def _table(header: tuple[str, ...], table: Mapping[str, Any]) -> list[str]:
     tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
     lines: list[str] = []
     if scalars or not tables:
-        lines += ["", f"[{'.'.join(_key(h) for h in header)}]"]
-        lines += [f"{_key(k)} = {_value(v)}" for k, v in scalars.items()]
+        lines += ["", f"[{'.'.join(toml_key(h) for h in header)}]"]
+        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in scalars.items()]
     for key, sub in tables.items():
         lines += _table((*header, key), sub)
     return lines
 
 
-def _key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _string(key)
+def toml_key(key: str) -> str:
+    """A TOML key: bare when it can be, else quoted."""
+    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
 
 
-def _string(text: str) -> str:
+def toml_string(text: str) -> str:
+    """A TOML basic string, with every character TOML requires escaped."""
     out = []
     for ch in text:
         if ch in _ESCAPES:
@@ -84,7 +86,8 @@ def _string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """One value in TOML's inline syntax (tables as ``{k = v}``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -96,11 +99,11 @@ def _value(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str):
-        return _string(value)
+        return toml_string(value)
     if isinstance(value, Sequence):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write a {type(value).__name__} to TOML")
 
 
