@@ -64,6 +64,7 @@ def plan_for(lead: Lead, session: Session, config: HubConfig, *, now: datetime, 
         rules=settings.contact,
         response_target=settings.channel(lead.channel).response_target,
         now=now,
+        first_template=settings.channel(lead.channel).first_response_template,
     )
 
 

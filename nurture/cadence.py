@@ -209,6 +209,7 @@ def plan_cadence(
     rules: ContactRules,
     response_target: timedelta,
     now: datetime,
+    first_template: str | None = None,
 ) -> CadencePlan:
     """Compute the follow-up steps still to come for ``lead``. See the module docstring.
 
@@ -220,6 +221,8 @@ def plan_cadence(
         rules: calling hours and text caps.
         response_target: the lead's channel's response-time target.
         now: the present, aware.
+        first_template: the template of the Day 0 call (the channel's first-response template),
+            instead of the step's own.
     """
     stop = _stop_reason(lead, touches)
     if stop is not None:
@@ -287,7 +290,7 @@ def plan_cadence(
                 key=step.key,
                 label=step.label,
                 channel=channel,
-                template=step.template or None,
+                template=(first_template or step.template) if index == 0 else (step.template or None),
                 template_kind=kind,
                 due_at=due,
             )

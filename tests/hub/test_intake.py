@@ -158,3 +158,11 @@ def test_json_consent_lands_in_the_ledger_with_its_wording(config: HubConfig) ->
 def test_unknown_locations_and_services_name_the_known_ones(config: HubConfig) -> None:
     with pytest.raises(SkipRecord, match="location: unknown location id; known: downtown, eastside, telehealth"):
         inquiry_from_json({"phone": "5125550142", "location": "uptown"}, config=config, received_at=T0)
+
+
+def test_the_day0_call_uses_the_channels_first_response_script(intake: Intake, store: Store) -> None:
+    intake.submit(inquiry(channel=Channel.PAID_SEARCH), actor="test")
+    with store.tx() as s:
+        steps = {f.step_key: f.template for f in repo.follow_ups(s, "nh_0001")}
+    assert steps["day0_call"] == "paid_search"
+    assert steps["day1_call"] == "first_response"
