@@ -258,6 +258,13 @@ class CrmConnector(Protocol):
         """Which of ``crm_ids`` still exist (a merge or delete in the CRM removes them)."""
         ...
 
+    def link(self, links: Sequence[tuple[str, str]]) -> list[WriteOutcome]:
+        """Write the hub's id onto records that already exist in the CRM: ``(crm_id, external_id)``
+        pairs, for a record made in the CRM that turned out to be a hub lead. Later upserts by the
+        hub's id then update that record instead of creating a second one. One outcome per pair,
+        keyed by the external id."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OAuthToken:

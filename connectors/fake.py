@@ -154,6 +154,21 @@ class FakeCrm:
         self.calls.append("existing")
         return {i for i in crm_ids if i in self.records}
 
+    def link(self, links: Sequence[tuple[str, str]]) -> list[WriteOutcome]:
+        self.calls.append("link")
+        outcomes = []
+        with self._lock:
+            for crm_id, external_id in links:
+                if crm_id not in self.records:
+                    outcomes.append(
+                        WriteOutcome(key=external_id, ok=False, code="ENTITY_IS_DELETED", message="no such record")
+                    )
+                    continue
+                self.records[crm_id][self.external_id_field] = external_id
+                self.modified[crm_id] = self._stamp()
+                outcomes.append(WriteOutcome(key=external_id, ok=True, crm_id=crm_id))
+        return outcomes
+
     # --- acting as staff, for tests -----------------------------------------------------------
 
     def edit(self, crm_id: str, **fields: Any) -> None:

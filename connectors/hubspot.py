@@ -24,6 +24,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput as ContactsUpdate
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputUpsert as ContactsUpsert
 from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId as ContactsRead
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate, PropertyUpdate
@@ -386,6 +387,23 @@ class HubSpotConnector:
             found |= self._read_contacts(wanted[start : start + self.max_batch])
         return found
 
+    def link(self, links: Sequence[tuple[str, str]]) -> list[WriteOutcome]:
+        """Set the id property on existing contacts by their HubSpot id (batch update, 100 a call)."""
+        idp = self.settings.id_property
+        outcomes: list[WriteOutcome] = []
+        for start in range(0, len(links), self.max_batch):
+            part = links[start : start + self.max_batch]
+            body = ContactsUpdate(inputs=[{"id": crm_id, "properties": {idp: ext}} for crm_id, ext in part])
+            data = self.edge.call("contacts.batch.update", _update_contacts(body))
+            done = {str(r.id) for r in data.results or []}
+            outcomes += [
+                WriteOutcome(key=ext, ok=True, crm_id=crm_id)
+                if crm_id in done
+                else WriteOutcome(key=ext, ok=False, code="OBJECT_NOT_FOUND", message="the contact does not exist")
+                for crm_id, ext in part
+            ]
+        return outcomes
+
     def _read_contacts(self, ids: list[str]) -> set[str]:
         body = ContactsRead(inputs=[{"id": i} for i in ids], properties=["hs_object_id"])
         data = self.edge.call(
@@ -416,3 +434,7 @@ class HubSpotConnector:
         """The hub's tasks modified at or after ``since`` (all when None), oldest first, with the
         contact each is linked to, its state and the outcome staff recorded."""
         return self.tasks.read_changes(since)
+
+
+def _update_contacts(body: Any) -> Any:
+    return lambda a: a.contacts_batch.update_with_http_info(body, _request_timeout=a.timeout)

@@ -206,6 +206,29 @@ class SalesforceConnector:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    def link(self, links: Sequence[tuple[str, str]]) -> list[WriteOutcome]:
+        """Set the external-id field on existing records by Id (sObject Collections update, 200 a call)."""
+        outcomes: list[WriteOutcome] = []
+        for start in range(0, len(links), MAX_BATCH):
+            part = links[start : start + MAX_BATCH]
+            body = {
+                "allOrNone": False,
+                "records": [
+                    {"attributes": {"type": self.lead_object}, "id": crm_id, self.external_id_field: external_id}
+                    for crm_id, external_id in part
+                ],
+            }
+            results = self._call(f"{self.lead_object} link", self._patch_collection(body))
+            if not isinstance(results, list) or len(results) != len(part):
+                raise FatalError(f"Salesforce {self.lead_object} link answered an unexpected shape")
+            outcomes += [record_outcome(ext, result, [ext]) for (_, ext), result in zip(part, results, strict=True)]
+        _log_outcomes(self.lead_object, outcomes)
+        return outcomes
+
+    def _patch_collection(self, body: dict[str, Any]) -> Callable[[Salesforce], Any]:
+        timeout = self.settings.timeout_s
+        return lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body, timeout=timeout)
+
     def close(self) -> None:
         """Close the HTTP session if the connector made it."""
         if self._own_session:

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from connectors.base import (
     Change,
@@ -159,13 +159,16 @@ class SyncEngine:
             report.paused = True
             return report
         try:
-            for kinds in (("upsert_lead",), ("upsert_task", "cancel_task")):
+            # Links first: a lead's record made in the CRM gets the hub's id before any upsert by it.
+            for kinds in (("link_record",), ("upsert_lead",), ("upsert_task", "cancel_task")):
                 while report.written + report.failed + report.retrying < limit:
                     items = self._lease(name, kinds, now=now, limit=dest.connector.max_batch)
                     if not items:
                         break
                     report.calls += 1
-                    if kinds == ("upsert_lead",):
+                    if kinds == ("link_record",):
+                        self._push_links(dest, items, now=now, report=report)
+                    elif kinds == ("upsert_lead",):
                         self._push_leads(dest, items, now=now, report=report)
                     else:
                         self._push_tasks(dest, items, now=now, report=report)
@@ -197,7 +200,19 @@ class SyncEngine:
                 .order_by(OutboxRow.id)
                 .limit(limit)
             )
-            if "upsert_lead" not in kinds:
+            if "upsert_lead" in kinds:
+                # Not while the lead's link to a record made in the CRM is still to be written
+                # (an upsert by the hub's id before it would make a second record).
+                link = aliased(OutboxRow)
+                query = query.where(
+                    ~exists().where(
+                        link.lead_id == OutboxRow.lead_id,
+                        link.destination == name,
+                        link.kind == "link_record",
+                        link.status == "pending",
+                    )
+                )
+            if "upsert_task" in kinds:
                 # A task can only be written once its lead's record exists in the CRM: leasing it
                 # earlier (its lead's upsert still under way in another worker) would only waste
                 # an attempt and delay it.
@@ -211,6 +226,31 @@ class SyncEngine:
                 row.next_attempt_at = now + self.lease
                 row.attempts += 1
             return [_Item(r.id, r.kind, r.key, r.lead_id, r.attempts) for r in rows]
+
+    def _push_links(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
+        with self.store.tx() as session:
+            pairs = {item.lead_id: _crm_id(session, item.lead_id, dest.name) for item in items}
+        links = [(crm_id, lead_id) for lead_id, crm_id in pairs.items() if crm_id]
+        try:
+            outcomes = {o.key: o for o in dest.connector.link(links)} if links else {}
+        except BudgetExhausted:
+            raise
+        except RetryLater as exc:
+            self._retry_all(items, str(exc), now=now, retry_after=exc.retry_after, report=report)
+            return
+        with self.store.tx() as session:
+            for item in items:
+                outcome = outcomes.get(item.lead_id)
+                if outcome is None:
+                    self._fail(
+                        session, item.id, f"link: lead {item.lead_id} has no {dest.name} record to link", now=now
+                    )
+                    report.failed += 1
+                elif outcome.ok:
+                    self._done(session, item.id, now=now)
+                    report.written += 1
+                else:
+                    self._settle_failure(session, dest, item, outcome, now=now, report=report)
 
     def _push_leads(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
         writes: list[RecordWrite] = []
@@ -513,7 +553,7 @@ class SyncEngine:
 
     def _apply_change(self, dest: Destination, change: Change, *, now: datetime, report: PullReport) -> None:
         with self.store.tx() as session:
-            lead_id = _lead_for(session, dest.name, change)
+            lead_id = _lead_for(session, dest.name, change) or self._match(session, dest, change, now=now)
             if lead_id is None:
                 # A record made in the CRM: the hub does not import it, but holds it to the rules.
                 if _contacted_without_next_action(dest, change):
@@ -564,6 +604,28 @@ class SyncEngine:
                         )
                     )
                 report.violations += len(result.violations)
+
+    def _match(self, session: Session, dest: Destination, change: Change, *, now: datetime) -> str | None:
+        """A record made in the CRM whose E.164 phone or email is a hub lead's that has no record in
+        this CRM yet: the same person. Link them (the hub's id goes onto that record before any
+        upsert, so no second record is made) and treat the change as the lead's."""
+        values = apply_inbound(dest.mapping, change.fields).values
+        phone, email = values.get("contact.phone"), values.get("contact.email")
+        if not (phone or email):
+            return None
+        lead_id = repo.find_lead_id(
+            session, external_ids={}, phone=str(phone) if phone else None, email=str(email) if email else None
+        )
+        if lead_id is None or _crm_id(session, lead_id, dest.name) is not None:
+            return None  # not ours, or a second record of a lead the CRM already has: not merged here
+        _link(session, lead_id, dest.name, change.crm_id)
+        repo.enqueue(session, destinations=[dest.name], kind="link_record", key=lead_id, lead_id=lead_id, now=now)
+        repo.audit(
+            session, actor=f"crm:{dest.name}", action="crm_record_linked", subject_type="lead", subject_id=lead_id,
+            now=now, detail={"crm_id": change.crm_id},
+        )  # fmt: skip
+        log.info("lead %s: linked to %s record %s made in the CRM", lead_id, dest.name, change.crm_id)
+        return lead_id
 
     def _merge_inbound(self, dest: Destination, lead: Lead, change: Change, *, now: datetime) -> Lead:
         """The lead with the CRM's changes that win under each field's conflict rule."""

@@ -177,3 +177,16 @@ def test_existing_notices_deleted_records(crm: CrmUnderTest) -> None:
     assert all(ids)
     crm.staff.delete(str(ids[1]))
     assert crm.connector.existing([str(i) for i in ids]) == {ids[0]}
+
+
+def test_link_puts_the_hubs_id_on_a_record_made_in_the_crm(crm: CrmUnderTest) -> None:
+    made = crm.connector.upsert([write(crm, 1)])[0].crm_id
+    assert made is not None
+    crm.staff.delete(made)
+    # A record made by staff in the CRM (through the CRM's own API), without the hub's id:
+    created = crm.connector.upsert([write(crm, 2)])[0].crm_id
+    assert created is not None
+    outcomes = crm.connector.link([(created, "nh_linked0001"), (made, "nh_linked0002")])
+    assert [(o.key, o.ok) for o in outcomes] == [("nh_linked0001", True), ("nh_linked0002", False)]
+    again = crm.connector.upsert([RecordWrite(external_id="nh_linked0001", fields=crm.record(9))])
+    assert (again[0].created, again[0].crm_id) == (False, created)

@@ -363,3 +363,30 @@ def test_reconcile_flags_records_merged_or_deleted_in_the_crm(world: World) -> N
     assert world.engine.reconcile("crm", now=world.clock.now) == [lead_id]
     with world.store.tx() as s:
         assert s.scalar(select(ViolationRow.rule).where(ViolationRow.lead_id == lead_id)) == "crm_record_missing"
+
+
+def test_a_record_made_in_the_crm_for_a_hub_lead_is_linked_not_duplicated(world: World) -> None:
+    # The CRM was not connected when the inquiry came in; meanwhile staff typed the patient in.
+    world.engine.destinations["crm"].connector = world.crm
+    lead_id = world.inquiry(email="ana.ruiz@example.org", phone="(512) 555-0142")
+    with world.store.tx() as s:
+        s.execute(OutboxRow.__table__.delete())  # nothing was pushed yet  # type: ignore[attr-defined]
+    crm_id = world.crm.create(
+        LastName="Ruiz", FirstName="Ana", Email="ana.ruiz@example.org", Status="Open - Not Contacted"
+    )
+    world.clock.advance(minutes=1)
+    world.engine.pull("crm", now=world.clock.now)
+    with world.store.tx() as s:
+        repo.enqueue(s, destinations=["crm"], kind="upsert_lead", key=lead_id, lead_id=lead_id, now=world.clock.now)
+    world.engine.push("crm", now=world.clock.now)
+    assert len(world.crm.records) == 1
+    assert world.crm.records[crm_id]["Nurture_Id__c"] == lead_id
+    assert world.crm.records[crm_id]["Intent__c"] == "ready_to_schedule"
+    assert world.lead(lead_id).external_ids["crm"] == crm_id
+
+
+def test_a_crm_record_matching_no_hub_lead_is_left_alone(world: World) -> None:
+    crm_id = world.crm.create(LastName="Stranger", Email="someone.else@example.org", Status="Open - Not Contacted")
+    world.engine.pull("crm", now=world.clock.now)
+    world.engine.push("crm", now=world.clock.now)
+    assert "Nurture_Id__c" not in world.crm.records[crm_id]
