@@ -107,6 +107,8 @@ class WriteOutcome:
         message: the vendor's message, with record values removed.
         field: the field at fault, when the vendor says.
         retriable: the failure is transient (the batch was rolled back, a lock, a 5xx for this record).
+        duplicate_of: the CRM refused to make a second record of someone it already holds (HubSpot's
+            409 "Contact already exists" on an email): that record's id, for the hub to link.
     """
 
     key: str
@@ -117,6 +119,7 @@ class WriteOutcome:
     message: str = ""
     field: str | None = None
     retriable: bool = False
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

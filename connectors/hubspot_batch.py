@@ -157,6 +157,7 @@ def rejected(key: str, failure: Failure) -> WriteOutcome:
         message=f"{field_name}: {reason}" if field_name else reason,
         field=field_name,
         retriable=False,
+        duplicate_of=failure.existing_id,
     )
 
 

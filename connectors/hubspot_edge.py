@@ -63,6 +63,7 @@ _SDK_ERRORS: tuple[type[Exception], ...] = (
 )
 _NON_UNIQUE = re.compile(r"non-unique \S+ property (\S+)")
 _UNIQUE_CLASH = re.compile(r"for property '([^']+)'")
+_EXISTING_ID = re.compile(r"Existing ID: (\d+)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +104,7 @@ class Failure:
         correlation_id: HubSpot's id for the failed request (safe to log, useful to their support).
         non_unique_id: the message says an upsert named a property that is not unique.
         unknown_object: the message says the object type does not exist.
+        existing_id: a 409 "Contact already exists. Existing ID: …": the contact that holds the email.
     """
 
     status: int
@@ -115,6 +117,7 @@ class Failure:
     correlation_id: str = ""
     non_unique_id: bool = False
     unknown_object: bool = False
+    existing_id: str | None = None
 
     @property
     def code(self) -> str:
@@ -219,8 +222,12 @@ def _parse_failure(status: int, raw_body: Any, headers: Mapping[str, str]) -> Fa
         properties.append(non_unique.group(1))
     elif clash and clash.group(1) not in properties:
         properties.append(clash.group(1))
-    elif body.get("category") == "CONFLICT" and message.startswith("Contact already exists"):
-        properties.append("email")
+    existing = None
+    if body.get("category") == "CONFLICT" and message.startswith("Contact already exists"):
+        if not (clash or non_unique):
+            properties.append("email")
+        found = _EXISTING_ID.search(message)
+        existing = found.group(1) if found else None
     return Failure(
         status=status,
         category=str(body.get("category") or body.get("errorType") or ""),
@@ -233,6 +240,7 @@ def _parse_failure(status: int, raw_body: Any, headers: Mapping[str, str]) -> Fa
         non_unique_id=non_unique is not None,
         unknown_object=body.get("subCategory") == "INVALID_OBJECT_TYPE"
         or message.startswith("Unable to infer object type"),
+        existing_id=existing,
     )
 
 

@@ -293,6 +293,12 @@ class SyncEngine:
                     if outcome.crm_id:
                         _link(session, item.lead_id, dest.name, outcome.crm_id)
                     report.written += 1
+                elif outcome.duplicate_of and _crm_id(session, item.lead_id, dest.name) is None:
+                    # The CRM already holds this person (made there by staff): link, then upsert.
+                    self._adopt(session, dest, item.lead_id, outcome.duplicate_of, now=now)
+                    self._retry(session, item, f"{outcome.code}: linking to the record the CRM holds", now=now,
+                                delay=timedelta(0))  # fmt: skip
+                    report.retrying += 1
                 else:
                     self._settle_failure(session, dest, item, outcome, now=now, report=report)
 
@@ -618,14 +624,19 @@ class SyncEngine:
         )
         if lead_id is None or _crm_id(session, lead_id, dest.name) is not None:
             return None  # not ours, or a second record of a lead the CRM already has: not merged here
-        _link(session, lead_id, dest.name, change.crm_id)
+        self._adopt(session, dest, lead_id, change.crm_id, now=now)
+        return lead_id
+
+    def _adopt(self, session: Session, dest: Destination, lead_id: str, crm_id: str, *, now: datetime) -> None:
+        """Make a record the CRM already holds the lead's: its id is linked now, and the hub's id is
+        written onto it (``link_record``) before any upsert by that id may run."""
+        _link(session, lead_id, dest.name, crm_id)
         repo.enqueue(session, destinations=[dest.name], kind="link_record", key=lead_id, lead_id=lead_id, now=now)
         repo.audit(
             session, actor=f"crm:{dest.name}", action="crm_record_linked", subject_type="lead", subject_id=lead_id,
-            now=now, detail={"crm_id": change.crm_id},
+            now=now, detail={"crm_id": crm_id},
         )  # fmt: skip
-        log.info("lead %s: linked to %s record %s made in the CRM", lead_id, dest.name, change.crm_id)
-        return lead_id
+        log.info("lead %s: linked to %s record %s made in the CRM", lead_id, dest.name, crm_id)
 
     def _merge_inbound(self, dest: Destination, lead: Lead, change: Change, *, now: datetime) -> Lead:
         """The lead with the CRM's changes that win under each field's conflict rule."""

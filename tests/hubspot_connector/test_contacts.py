@@ -95,11 +95,13 @@ def test_several_bad_records_fail_alone_with_their_own_codes(
 def test_a_taken_email_is_a_conflict_for_that_record_only(
     hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
 ) -> None:
-    hubspot_sandbox.seed("contacts", [{"email": CANARY_EMAIL}])
+    (existing,) = hubspot_sandbox.seed("contacts", [{"email": CANARY_EMAIL}])
     outcomes = hubspot_connector.upsert([lead(1), lead(2, email=CANARY_EMAIL), lead(3)])
     assert [o.ok for o in outcomes] == [True, False, True]
     assert (outcomes[1].code, outcomes[1].field) == ("CONFLICT", "email")
     assert CANARY_EMAIL not in outcomes[1].message
+    assert outcomes[1].duplicate_of == existing  # the contact holding the email, for the hub to link
+    assert outcomes[0].duplicate_of is None
 
 
 def test_a_record_written_twice_in_one_call_goes_in_two_batches(
