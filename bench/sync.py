@@ -39,7 +39,6 @@ from hub.config import load_config
 from hub.intake import Intake
 from hub.store import Store, repo
 from hub.sync import Destination, SyncEngine
-from mapping.defaults import default_crm_mapping
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
 
@@ -79,14 +78,8 @@ def main() -> None:
         store,
         config,
         {
-            "salesforce": Destination(
-                name="salesforce", connector=sf, mapping=default_crm_mapping("salesforce", "Lead"),
-                next_action_field="Next_Action__c",
-            ),
-            "hubspot": Destination(
-                name="hubspot", connector=hs, mapping=default_crm_mapping("hubspot", "contacts"),
-                next_action_field="nurturehub_next_action",
-            ),
+            "salesforce": Destination.default("salesforce", sf),
+            "hubspot": Destination.default("hubspot", hs),
         },
     )  # fmt: skip
     ids = count(1)

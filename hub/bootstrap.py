@@ -24,7 +24,7 @@ from hub.intake import Intake
 from hub.mapper import map_event
 from hub.scheduling import load_calcom_settings
 from hub.store import Store
-from hub.sync import Destination, SyncEngine
+from hub.sync import NEXT_ACTION_FIELD, Destination, SyncEngine
 from mapping.spec import FieldMapping
 from nurture.errors import ConfigError
 
@@ -32,10 +32,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Hub", "build_hub", "utc_now"]
 
+
 #: The CRM field that shows the hub's next action, per system (read by the repair rule).
-NEXT_ACTION_FIELD = {"salesforce": "Next_Action__c", "hubspot": "nurturehub_next_action"}
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
 

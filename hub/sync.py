@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +51,7 @@ from hub.store.models import ConnectionRow, ExternalIdRow, FollowUpRow, LeadRow,
 from hub.views import lead_view
 from mapping.apply import apply_inbound, apply_outbound
 from mapping.conflicts import resolve
+from mapping.defaults import default_crm_mapping
 from mapping.spec import FieldMapping, Rule
 from nurture.errors import BudgetExhausted, RetryLater
 from nurture.lead import Lead, NextAction
@@ -74,6 +75,11 @@ _OUTCOME = {
 }
 
 
+#: The CRM field showing the hub's next action, per CRM (read for the "contacted without a next
+#: action" rule).
+NEXT_ACTION_FIELD = {"salesforce": "Next_Action__c", "hubspot": "nurturehub_next_action"}
+
+
 @dataclass(slots=True, kw_only=True)
 class Destination:
     """One connected CRM.
@@ -95,6 +101,16 @@ class Destination:
     max_attempts: int = 8
     describe_ttl: timedelta = timedelta(hours=1)
     _describe: tuple[datetime, Mapping[str, FieldInfo]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def default(cls, name: str, connector: CrmConnector, *, obj: str | None = None) -> Destination:
+        """A CRM with the built-in mapping of its object (Salesforce ``Lead`` unless ``obj``; HubSpot
+        contacts) and its next-action field."""
+        obj = obj or ("Lead" if name == "salesforce" else "contacts")
+        return cls(
+            name=name, connector=connector, mapping=default_crm_mapping(name, obj),
+            next_action_field=NEXT_ACTION_FIELD[name],
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -231,13 +247,10 @@ class SyncEngine:
         with self.store.tx() as session:
             pairs = {item.lead_id: _crm_id(session, item.lead_id, dest.name) for item in items}
         links = [(crm_id, lead_id) for lead_id, crm_id in pairs.items() if crm_id]
-        try:
-            outcomes = {o.key: o for o in dest.connector.link(links)} if links else {}
-        except BudgetExhausted:
-            raise
-        except RetryLater as exc:
-            self._retry_all(items, str(exc), now=now, retry_after=exc.retry_after, report=report)
+        sent = self._send(lambda: dest.connector.link(links), items if links else [], now=now, report=report)
+        if sent is None:
             return
+        outcomes = {o.key: o for o in sent}
         with self.store.tx() as session:
             for item in items:
                 outcome = outcomes.get(item.lead_id)
@@ -251,6 +264,21 @@ class SyncEngine:
                     report.written += 1
                 else:
                     self._settle_failure(session, dest, item, outcome, now=now, report=report)
+
+    def _send(
+        self, call: Callable[[], list[WriteOutcome]], items: list[_Item], *, now: datetime, report: PushReport
+    ) -> list[WriteOutcome] | None:
+        """One batch call for ``items`` (none: no call); None when the CRM asked to retry later (the
+        items are put back for then). A spent budget propagates: the push pauses."""
+        if not items:
+            return []
+        try:
+            return call()
+        except BudgetExhausted:
+            raise
+        except RetryLater as exc:
+            self._retry_all(items, str(exc), now=now, retry_after=exc.retry_after, report=report)
+            return None
 
     def _push_leads(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
         writes: list[RecordWrite] = []
@@ -273,15 +301,9 @@ class SyncEngine:
                 values = {k: _wire(v) for k, v in result.values.items()}
                 writes.append(RecordWrite(external_id=lead.id, fields=values))
                 by_key[lead.id] = item
-        outcomes: list[WriteOutcome] = []
-        if writes:
-            try:
-                outcomes = dest.connector.upsert(writes)
-            except BudgetExhausted:
-                raise
-            except RetryLater as exc:
-                self._retry_all(items, str(exc), now=now, retry_after=exc.retry_after, report=report)
-                return
+        outcomes = self._send(lambda: dest.connector.upsert(writes), items if writes else [], now=now, report=report)
+        if outcomes is None:
+            return
         with self.store.tx() as session:
             for item_id, message in failures.items():
                 self._fail(session, item_id, message, now=now)
@@ -320,15 +342,9 @@ class SyncEngine:
                     continue
                 writes.append(task)
                 by_key[task.key] = item
-        outcomes: list[WriteOutcome] = []
-        if writes:
-            try:
-                outcomes = dest.connector.upsert_tasks(writes)
-            except BudgetExhausted:
-                raise
-            except RetryLater as exc:
-                self._retry_all(list(by_key.values()), str(exc), now=now, retry_after=exc.retry_after, report=report)
-                outcomes = []
+        sending = list(by_key.values())
+        sent = self._send(lambda: dest.connector.upsert_tasks(writes), sending, now=now, report=report)
+        outcomes = sent or []  # None: put back for a retry; the failures and waits below still settle
         with self.store.tx() as session:
             for item in waiting:
                 self._retry(

@@ -15,7 +15,6 @@ from hub.intake import Intake
 from hub.store import Store, repo
 from hub.store.models import AuditRow, OutboxRow
 from hub.sync import Destination, SyncEngine
-from mapping.defaults import default_crm_mapping
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
 from tests.conftest import Clock
@@ -33,10 +32,7 @@ def test_a_contact_staff_made_with_the_same_email_is_linked_not_a_sync_error(
         store,
         config,
         {
-            "hubspot": Destination(
-                name="hubspot", connector=hubspot_connector, mapping=default_crm_mapping("hubspot", "contacts"),
-                next_action_field="nurturehub_next_action",
-            )
+            "hubspot": Destination.default("hubspot", hubspot_connector)
         },
     )  # fmt: skip
     result = intake.submit(

@@ -13,7 +13,6 @@ from hub.config import HubConfig
 from hub.intake import Intake
 from hub.store import Store, repo
 from hub.sync import Destination, SyncEngine
-from mapping.defaults import default_crm_mapping
 from nurture.consent import ConsentEntry
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, ConsentState, ContactChannel
@@ -38,14 +37,8 @@ def test_an_opt_out_in_hubspot_is_revoked_in_salesforce_too(
         store,
         config,
         {
-            "salesforce": Destination(
-                name="salesforce", connector=sf, mapping=default_crm_mapping("salesforce", "Lead"),
-                next_action_field="Next_Action__c",
-            ),
-            "hubspot": Destination(
-                name="hubspot", connector=hubspot_connector, mapping=default_crm_mapping("hubspot", "contacts"),
-                next_action_field="nurturehub_next_action",
-            ),
+            "salesforce": Destination.default("salesforce", sf),
+            "hubspot": Destination.default("hubspot", hubspot_connector),
         },
     )  # fmt: skip
 
