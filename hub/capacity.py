@@ -24,6 +24,7 @@ from hub.config import HubConfig, flatten_errors
 from hub.store import Store
 from hub.store.models import OpeningRow
 from nurture.capacity import (
+    CapacityOutcome,
     CapacityRow,
     Clearance,
     Opening,
@@ -36,7 +37,14 @@ from nurture.lead import Lead, NextAction
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FhirConfig", "capacity_refiner", "capacity_summary", "load_fhir_config", "refresh_openings"]
+__all__ = [
+    "CapacityRefiner",
+    "FhirConfig",
+    "capacity_refiner",
+    "capacity_summary",
+    "load_fhir_config",
+    "refresh_openings",
+]
 
 #: How far ahead the capacity job reads.
 HORIZON = timedelta(days=14)
@@ -163,17 +171,18 @@ def has_openings_data(session: Session) -> bool:
     return session.scalar(select(OpeningRow.ref).limit(1)) is not None
 
 
-RefineAction = Any  # Callable[[Lead, NextAction], NextAction]
+class CapacityRefiner:
+    """Refines new leads' next actions with the stored availability (see
+    :func:`nurture.capacity.apply_capacity`) and remembers the first-response script each decision
+    chose (offer times, another location, the waitlist, referral or authorization first), so the
+    Day-0 call follows it. One per transaction."""
 
+    def __init__(self, session: Session, config: HubConfig, *, now: datetime) -> None:
+        self.session, self.config, self.now = session, config, now
+        self._templates: dict[str, str] = {}
 
-def capacity_refiner(session: Session, config: HubConfig, *, now: datetime) -> RefineAction | None:
-    """A function that refines a proposed next action with the stored availability, or None when
-    the hub has no availability data (no scheduling system connected)."""
-    if not has_openings_data(session):
-        return None
-
-    def refine(lead: Lead, proposed: NextAction) -> NextAction:
-        service = config.services.get(lead.service or "")
+    def __call__(self, lead: Lead, proposed: NextAction) -> NextAction:
+        service = self.config.services.get(lead.service or "")
         if service is None:
             return proposed
         info = ServiceInfo(
@@ -185,14 +194,25 @@ def capacity_refiner(session: Session, config: HubConfig, *, now: datetime) -> R
             lead,
             proposed,
             service=info,
-            openings=stored_openings(session, service=service.id, after=now),
+            openings=stored_openings(self.session, service=service.id, after=self.now),
             clearance=Clearance(),
-            settings=config.settings,
-            now=now,
+            settings=self.config.settings,
+            now=self.now,
         )
+        if decision.outcome is not CapacityOutcome.NOT_APPLICABLE and decision.template:
+            self._templates[lead.id] = decision.template
         return decision.next_action
 
-    return refine
+    def first_template(self, lead_id: str) -> str | None:
+        return self._templates.get(lead_id)
+
+
+def capacity_refiner(session: Session, config: HubConfig, *, now: datetime) -> CapacityRefiner | None:
+    """A refiner for new leads, or None when the hub has no availability data (no scheduling
+    system connected)."""
+    if not has_openings_data(session):
+        return None
+    return CapacityRefiner(session, config, now=now)
 
 
 def capacity_summary(

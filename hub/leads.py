@@ -9,9 +9,10 @@ audit event are written. Either all of it is stored or none.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from nurture.vocab import Stage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CommitResult", "commit_lead", "plan_for"]
+__all__ = ["CommitResult", "Refiner", "commit_lead", "plan_for"]
 
 #: Follow-ups due within this window get their CRM task at once; later ones when they come due
 #: (the cadence job), so staff see today's work, not next week's.
@@ -45,9 +46,29 @@ class CommitResult:
         return not self.violations
 
 
-def plan_for(lead: Lead, session: Session, config: HubConfig, *, now: datetime, new: bool = False) -> CadencePlan:
+class Refiner(Protocol):
+    """Refines a new lead's proposed next action (with availability), and says which script its
+    first call should follow."""
+
+    def __call__(self, lead: Lead, proposed: NextAction) -> NextAction: ...
+
+    def first_template(self, lead_id: str) -> str | None:
+        """The first-response template chosen for the lead refined, or None for the channel's."""
+        ...
+
+
+def plan_for(
+    lead: Lead,
+    session: Session,
+    config: HubConfig,
+    *,
+    now: datetime,
+    new: bool = False,
+    first_template: str | None = None,
+) -> CadencePlan:
     """The follow-ups still to come: the nurture cadence, or — for a lead with an appointment — its
-    preparation (or, after a no-show, re-booking) sequence."""
+    preparation (or, after a no-show, re-booking) sequence. ``first_template``: the Day-0 call's
+    script when something (availability) chose one; else the channel's first-response template."""
     settings = config.settings
     touches = [] if new else repo.load_touches(session, lead.id)
     if lead.stage in (Stage.SCHEDULED, Stage.PREPARED, Stage.NO_SHOW):
@@ -64,7 +85,7 @@ def plan_for(lead: Lead, session: Session, config: HubConfig, *, now: datetime, 
         rules=settings.contact,
         response_target=settings.channel(lead.channel).response_target,
         now=now,
-        first_template=settings.channel(lead.channel).first_response_template,
+        first_template=first_template or settings.channel(lead.channel).first_response_template,
     )
 
 
@@ -79,7 +100,7 @@ def commit_lead(
     actor: str,
     action: str,
     destinations: Sequence[str],
-    refine: Callable[[Lead, NextAction], NextAction] | None = None,
+    refine: Refiner | None = None,
 ) -> CommitResult:
     """Enforce, plan and write one lead change inside the caller's transaction.
 
@@ -104,7 +125,8 @@ def commit_lead(
     lead = decision.lead
     new_version = repo.save_lead(session, lead, expected_version=version)
     new = before is None  # nothing hangs off a new lead yet: skip the look-ups
-    plan = plan_for(lead, session, config, now=now, new=new)
+    first_template = refine.first_template(lead.id) if refine is not None else None
+    plan = plan_for(lead, session, config, now=now, new=new, first_template=first_template)
     owner = lead.next_action.owner_queue if lead.next_action else config.settings.channel(lead.channel).owner_queue
     changes = repo.replace_plan(session, lead.id, plan, owner_queue=owner, now=now, new=new)
     repo.enqueue(session, destinations=destinations, kind="upsert_lead", key=lead.id, lead_id=lead.id, now=now, new=new)

@@ -41,6 +41,9 @@ def test_a_service_booked_out_for_two_weeks_is_not_offered_times(
     assert action is not None
     # Sleep studies need a referral and a prior authorization first: never slots before that.
     assert action.kind in (NextActionKind.REQUEST_REFERRAL_DOCUMENTS, NextActionKind.VERIFY_INSURANCE)
+    # ... and the Day-0 call follows the script for that, not the channel's generic first response.
+    assert result.plan is not None
+    assert result.plan.steps[0].template in ("referral_documents", "insurance_authorization")
 
 
 def test_a_service_with_openings_keeps_booking(store: Store, config: HubConfig, openings: datetime) -> None:
@@ -49,6 +52,14 @@ def test_a_service_with_openings_keeps_booking(store: Store, config: HubConfig, 
     assert result.lead.next_action is not None
     assert result.lead.next_action.kind is NextActionKind.BOOK_APPOINTMENT
     assert result.lead.next_action.reason.startswith("capacity_")
+    assert result.plan is not None
+    assert result.plan.steps[0].template == "scheduling_ready"  # the call offers the openings
+
+
+def test_without_availability_data_the_day0_call_follows_the_channels_script(store: Store, config: HubConfig) -> None:
+    result = Intake(store, config).submit(inquiry(datetime.now(UTC), "primary_care"), actor="test")
+    assert result.plan is not None
+    assert result.plan.steps[0].template == config.settings.channel(Channel.WEBSITE_FORM).first_response_template
 
 
 def test_the_summary_lists_every_service_and_location_with_next_availability(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from nurture.capacity import (
 )
 from nurture.lead import Lead
 from nurture.settings import NurtureSettings
+from nurture.templates import TemplateCatalog
 from nurture.vocab import ContactWindow, Intent, NextActionKind, Score
 from tests.factories import T0, lead
 
@@ -217,6 +219,14 @@ def test_a_booked_out_service_goes_on_the_waitlist_with_the_next_opening(setting
     assert decision.next_available == in_three_weeks.start
     assert decision.next_action.kind is NextActionKind.BOOK_APPOINTMENT
     assert decision.next_action.reason == "capacity_waitlist"
+    assert decision.template == "capacity_waitlist"
+
+
+def test_a_clinic_without_the_outcomes_script_keeps_the_channels(settings: NurtureSettings) -> None:
+    catalog = TemplateCatalog([t for t in settings.templates if t.id != "capacity_waitlist"])
+    decision = decide(ready(), [opening(at(21, 9))], replace(settings, templates=catalog))
+    assert decision.outcome is CapacityOutcome.WAITLIST
+    assert decision.template == settings.channel(ready().channel).first_response_template
 
 
 def test_a_service_full_here_but_open_elsewhere_offers_the_other_locations(settings: NurtureSettings) -> None:
@@ -228,7 +238,7 @@ def test_a_service_full_here_but_open_elsewhere_offers_the_other_locations(setti
     assert decision.outcome is CapacityOutcome.ALTERNATE_LOCATION
     assert decision.alternate_locations == ("telehealth", "eastside")
     assert {o.location for o in decision.offers} == {"eastside", "telehealth"}
-    assert decision.template == settings.channel(ready().channel).first_response_template  # no such template yet
+    assert decision.template == "capacity_alternate_location"
 
 
 # --- language ---------------------------------------------------------------------------------------
