@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from hub.crypto import ENV_DATA_KEY, Vault, demo_data_key
 from hub.inbox import Inbox, Mapper
 from hub.intake import Intake
 from hub.mapper import map_event
-from hub.scheduling import load_calcom_settings
+from hub.scheduling import build_calcom, calcom_bookings_interval, load_calcom_settings
 from hub.store import Store
 from hub.sync import NEXT_ACTION_FIELD, Destination, SyncEngine
 from mapping.spec import FieldMapping
@@ -63,6 +63,7 @@ class Hub:
     _settings_mark: int = field(default=-1, repr=False)
     _refreshed_at: float = field(default=0.0, repr=False)
     _scheduling: Any = field(default=None, repr=False)
+    _calcom: Any = field(default=None, repr=False)
     _mappings: dict[str, FieldMapping | None] = field(default_factory=dict, repr=False)
 
     def secret(self, env_name: str) -> str | None:
@@ -113,6 +114,31 @@ class Hub:
         if self._scheduling is None:
             self._scheduling = build_fhir(load_fhir_config(self.config), self.environ) or False
         return self._scheduling or None
+
+    def bookings_intervals(self) -> dict[str, timedelta]:
+        """How often changed bookings are read, per scheduling system ("fhir", "calcom") enabled."""
+        out: dict[str, timedelta] = {}
+        fhir = load_fhir_config(self.config)
+        if fhir.enabled:
+            out["fhir"] = fhir.bookings
+        every = calcom_bookings_interval(self.config)
+        if every is not None:
+            out["calcom"] = every
+        return out
+
+    def bookings_connector(self, system: str) -> Any:
+        """The connector changed bookings are read from for ``system``, or None when not enabled.
+
+        Raises:
+            ConfigError: enabled, but its credential is not set.
+        """
+        if system == "fhir":
+            return self.scheduling_connector()
+        if system == "calcom" and calcom_bookings_interval(self.config) is not None:
+            if self._calcom is None:
+                self._calcom = build_calcom(self.config, self.environ)
+            return self._calcom
+        return None
 
     def reset_sync(self) -> None:
         with self._sync_lock:

@@ -63,6 +63,7 @@ class _FhirSchema(Schema):
     credential_env = fields.String(load_default="NURTUREHUB_FHIR_CREDENTIAL")
     ca_bundle = fields.String(load_default="")
     refresh_minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=1440))
+    bookings_minutes = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1440))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,12 +75,15 @@ class FhirConfig:
         options: the validated keys (base_url, client_id, token_url, auth_method, key_id, ca_bundle).
         credential_env: the environment variable holding the private key (PEM) or client secret.
         refresh: how often the capacity job reads availability.
+        bookings: how often the bookings job reads changed appointments (booked, cancelled,
+            no-show, kept).
     """
 
     enabled: bool
     options: Mapping[str, Any]
     credential_env: str
     refresh: timedelta
+    bookings: timedelta = timedelta(minutes=5)
 
 
 def load_fhir_config(config: HubConfig) -> FhirConfig:
@@ -93,6 +97,7 @@ def load_fhir_config(config: HubConfig) -> FhirConfig:
         options=data,
         credential_env=data["credential_env"],
         refresh=timedelta(minutes=data["refresh_minutes"]),
+        bookings=timedelta(minutes=data["bookings_minutes"]),
     )
 
 

@@ -29,6 +29,7 @@ from hub.cadence import advance_cadence
 from hub.capacity import load_fhir_config, refresh_openings
 from hub.metrics import LEADER, QUEUE_AGE, QUEUE_DEPTH
 from hub.reports import generate_weekly, previous_week
+from hub.scheduling import pull_bookings
 from hub.speed import breaches
 from hub.store.models import InboxRow, JobRunRow, OutboxRow
 from jobs.leader import Leadership, leadership_for
@@ -170,6 +171,9 @@ class Runtime:
         fhir = load_fhir_config(self.hub.config)
         if fhir.enabled:
             out.append(("interval", {"minutes": int(fhir.refresh.total_seconds() // 60)}, {"job": "capacity"}))
+        for system, every in self.hub.bookings_intervals().items():
+            minutes = int(every.total_seconds() // 60)
+            out.append(("interval", {"minutes": minutes}, {"job": "bookings", "system": system}))
         for name, settings in self.hub.crm.items():
             if settings.enabled:
                 minutes = int(settings.pull_interval.total_seconds() // 60)
@@ -219,6 +223,8 @@ class Runtime:
             every = self.hub.crm[ids["crm"]].pull_interval
         if every is None and job == "capacity":
             every = load_fhir_config(self.hub.config).refresh
+        if every is None and job == "bookings":
+            every = self.hub.bookings_intervals().get(ids["system"])
         tick = _floor(now, every or timedelta(minutes=1))
         key = ":".join([job, *ids.values()])
         try:
@@ -262,6 +268,12 @@ class Runtime:
             return (
                 "not configured" if connector is None else f"openings={refresh_openings(hub.store, connector, now=now)}"
             )
+        if job == "bookings":
+            connector = hub.bookings_connector(ids["system"])
+            if connector is None:
+                return "not configured"
+            got = pull_bookings(hub.store, hub.config, connector, destinations=destinations, now=now)
+            return f"read={got.read} applied={got.applied} unmatched={got.unmatched} refused={got.refused}"
         if job == "weekly_review":
             week = previous_week(now.astimezone(hub.config.settings.hours.tz).date())
             generate_weekly(hub.store, hub.config, week, now=now)

@@ -50,7 +50,7 @@ from nurture.consent import ContactRules, may_contact
 from nurture.lead import Lead, NextAction
 from nurture.settings import NurtureSettings
 from nurture.touches import Touch
-from nurture.vocab import ContactChannel, NextActionKind, Purpose, Stage, TemplateKind, TouchOutcome
+from nurture.vocab import ContactChannel, Intent, NextActionKind, Purpose, Stage, TemplateKind, TouchOutcome
 
 __all__ = [
     "DEFAULT_NO_SHOW",
@@ -606,13 +606,17 @@ def _with_action(lead: Lead, action: NextAction | None, **changes: object) -> Le
 
 def lead_after_booking(lead: Lead, appointment: Appointment, settings: NurtureSettings) -> Lead:
     """The lead once ``appointment`` is booked: stage "scheduled", next action "send preparation
-    information" from the booking on (the cadence stops; the preparation sequence starts)."""
+    information" from the booking on (the cadence stops; the preparation sequence starts). A lead
+    whose intent triage could not tell (a vague message, then a booking) is ready to schedule: the
+    booking says so."""
     action = NextAction(
         kind=NextActionKind.SEND_PREP_INFO,
         due_at=appointment.booked_at,
         owner_queue=_queue(lead, settings),
         reason="appointment_booked",
     )
+    if lead.intent is None:
+        lead = lead.evolve(intent=Intent.READY_TO_SCHEDULE)
     return _with_action(lead, action, stage=Stage.SCHEDULED, close_reason=None)
 
 

@@ -3,6 +3,7 @@ cadence clock driving a lead from a Friday-evening inquiry to its close, across 
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
+from connectors.sandbox.harness import SandboxServer
+from connectors.scheduling import Attendee, AvailabilityQuery, BookingRequest
 from hub.bootstrap import build_hub
 from hub.cadence import advance_cadence
 from hub.config import HubConfig, parse_config
@@ -24,8 +27,10 @@ from hub.store.models import JobRunRow
 from jobs.leader import FileLease, PgAdvisoryLease
 from jobs.runtime import Runtime
 from nurture.clock import window_of
+from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Stage
 from tests.conftest import Clock
+from tests.fixtures.fhir_sandbox import FHIR_T0
 from tests.hub.test_sync import World
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -55,6 +60,45 @@ def test_a_scheduled_job_runs_once_per_tick_whoever_runs_it(
         assert s.scalar(select(func.count()).select_from(JobRunRow)) == 2
     first.hub.close()
     second.hub.close()
+
+
+def test_bookings_made_in_the_ehr_are_read_on_schedule(
+    store: Store, config: HubConfig, clock: Clock, tmp_path: Path, fhir_server: SandboxServer
+) -> None:
+    fhir = {
+        "enabled": True, "base_url": f"{fhir_server.url}/fhir", "client_id": "nurturehub",
+        "token_url": f"{fhir_server.url}/auth/token", "auth_method": "client_secret_basic", "bookings_minutes": 2,
+    }  # fmt: skip
+    hub = build_hub(
+        dataclasses.replace(config, raw={**config.raw, "scheduling": {"fhir": fhir}}, instance_path=tmp_path),
+        database_url=store.url,
+        environ={"NURTUREHUB_DATA_KEY": Fernet.generate_key().decode(), "NURTUREHUB_FHIR_CREDENTIAL": "sandbox-secret"},
+        clock=clock,
+        migrate=False,
+    )
+    runtime = Runtime(hub, workers=False, scheduler=False)
+    assert ("interval", {"minutes": 2}, {"job": "bookings", "system": "fhir"}) in runtime.schedules()
+    inquiry = Inquiry(
+        channel=Channel.WEBSITE_FORM, received_at=clock.now, first_name="Ana", phone="(512) 555-0142",
+        service="primary_care", location="downtown",
+    )  # fmt: skip
+    result = hub.intake.submit(inquiry, actor="test")
+    assert result.lead is not None
+    ehr = hub.bookings_connector("fhir")
+    start = max(clock.now, FHIR_T0) + timedelta(days=1)
+    slot = next(iter(ehr.find_slots(AvailabilityQuery(start=start, end=start + timedelta(days=7)))))
+    ehr.book(BookingRequest(slot=slot, attendee=Attendee(lead_id=result.lead.id, timezone="America/Chicago")))
+
+    assert runtime.run_scheduled("bookings", system="fhir")
+
+    with store.read() as s:
+        assert s.scalar(select(JobRunRow.outcome).where(JobRunRow.job == "bookings:fhir")) == (
+            "read=1 applied=1 unmatched=0 refused=0"
+        )
+        found = repo.load_lead(s, result.lead.id)
+    assert found is not None
+    assert found[0].stage is Stage.SCHEDULED
+    hub.close()
 
 
 def test_a_file_lease_admits_one_holder_and_frees_on_release(tmp_path: Path) -> None:

@@ -317,6 +317,19 @@ def test_a_booking_schedules_the_lead_and_stops_the_cadence(settings: NurtureSet
     assert all(len(s.key) <= 40 for s in follow_ups.steps)
 
 
+def test_a_booking_by_a_lead_triage_could_not_read_is_accepted_as_ready_to_schedule(
+    settings: NurtureSettings,
+) -> None:
+    vague = lead(intent=None, stage=Stage.NEW)
+    vague = vague.evolve(next_action=propose_next_action(vague, settings, now=T0))
+    assert vague.next_action is not None and vague.next_action.kind is NextActionKind.TRIAGE
+
+    after = enforce(vague, lead_after_booking(vague, visit(local(6, 10)), settings), settings, now=T0)
+
+    assert isinstance(after, Accepted), after
+    assert (after.lead.intent, after.lead.stage) == (Intent.READY_TO_SCHEDULE, Stage.SCHEDULED)
+
+
 def test_a_cancellation_reopens_the_lead_with_a_next_action(settings: NurtureSettings) -> None:
     monday = visit(local(6, 10))
     _, person = scheduled(settings, monday)

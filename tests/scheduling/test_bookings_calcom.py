@@ -1,0 +1,48 @@
+"""Bookings read from the Cal.com API (on the Cal.com sandbox, through the connector) move their
+leads: a no-show the host marks in Cal.com — which no webhook carries in full — reaches the lead."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from connectors.calcom_api import CalcomScheduling
+from connectors.sandbox.calcom import CalcomSandbox
+from connectors.scheduling import Attendee, AvailabilityQuery, BookingRequest
+from hub.config import HubConfig
+from hub.intake import Intake
+from hub.scheduling import pull_bookings
+from hub.store import Store, repo
+from nurture.inquiry import Inquiry
+from nurture.vocab import Channel, Intent, Stage
+from tests.fixtures.fhir_sandbox import ManualClock
+
+
+def test_a_no_show_marked_in_calcom_is_read_and_starts_rebooking(
+    store: Store,
+    config: HubConfig,
+    calcom_connector: CalcomScheduling,
+    calcom_sandbox: CalcomSandbox,
+    fhir_clock: ManualClock,
+) -> None:
+    inquiry = Inquiry(
+        channel=Channel.APPOINTMENT_REQUEST, received_at=fhir_clock(), first_name="Ana", email="ana.ruiz@example.org",
+        service="primary_care", location="downtown", intent_hint=Intent.READY_TO_SCHEDULE,
+    )  # fmt: skip
+    result = Intake(store, config, destinations=("crm",)).submit(inquiry, actor="test")
+    assert result.lead is not None
+    lead_id = result.lead.id
+    start = fhir_clock() + timedelta(days=1)
+    slot = next(iter(calcom_connector.find_slots(AvailabilityQuery(start=start, end=start + timedelta(days=6)))))
+    attendee = Attendee(lead_id=lead_id, timezone="America/Chicago", name="Ana Ruiz", email="ana.ruiz@example.org")
+    booking = calcom_connector.book(BookingRequest(slot=slot, attendee=attendee))
+
+    booked = pull_bookings(store, config, calcom_connector, destinations=("crm",), now=fhir_clock())
+    fhir_clock.advance(days=3)
+    calcom_sandbox.mark_absent(booking.id)
+    missed = pull_bookings(store, config, calcom_connector, destinations=("crm",), now=fhir_clock())
+
+    assert (booked.applied, missed.applied) == (1, 1)
+    with store.read() as s:
+        found = repo.load_lead(s, lead_id)
+    assert found is not None
+    assert found[0].stage is Stage.NO_SHOW
