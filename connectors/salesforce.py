@@ -113,6 +113,8 @@ class SalesforceConnector:
         self._local = threading.local()
         self._client: Salesforce | None = None
         self._paused_until: float | None = None
+        self._person_type_id: str | None = None
+        self._task_link = "WhatId" if settings.lead_object == "Account" else "WhoId"
         self._lead_owner_ids: dict[str, str] | None = None
         self._task_owner_ids: dict[str, str] | None = None
         self.api_used: int | None = None
@@ -126,14 +128,28 @@ class SalesforceConnector:
             self._call("check", lambda sf: sf.restful("", timeout=self.settings.timeout_s))
         except HubError as exc:
             return ConnectionStatus(ok=False, detail=_first_line(exc), api_used=self.api_used, api_limit=self.api_limit)
+        what = self.lead_object
+        if self.persons:
+            try:
+                self._person_record_type()
+            except HubError as exc:
+                return ConnectionStatus(
+                    ok=False, detail=_first_line(exc), api_used=self.api_used, api_limit=self.api_limit
+                )
+            what = f"Person Accounts ({self.settings.person_record_type})"
         host = urlsplit(self._tokens.token().instance_url or "").netloc or "?"
         return ConnectionStatus(
             ok=True,
             detail=f"connected to Salesforce at {host} (API v{self.settings.api_version}, "
-            f"{self.lead_object} by {self.external_id_field})",
+            f"{what} by {self.external_id_field})",
             api_used=self.api_used,
             api_limit=self.api_limit,
         )
+
+    @property
+    def persons(self) -> bool:
+        """Leads are Person Accounts."""
+        return self.lead_object == "Account"
 
     def describe(self, object_name: str) -> Mapping[str, FieldInfo]:
         name = self._name(object_name, "object")
@@ -151,7 +167,8 @@ class SalesforceConnector:
         if not records:
             return []
         owners = self._lead_owners() if self.settings.lead_queue_owners else {}
-        payloads = [self._record_payload(record, owners) for record in records]
+        fixed = {"RecordTypeId": self._person_record_type()} if self.persons else {}
+        payloads = [{**self._record_payload(record, owners), **fixed} for record in records]
         keys = [record.external_id for record in records]
         outcomes: list[WriteOutcome] = []
         for start in range(0, len(records), MAX_BATCH):
@@ -171,7 +188,10 @@ class SalesforceConnector:
         if since is not None:
             require_aware(since, "read_changes since")
         select = _unique(["Id", self.external_id_field, "SystemModstamp", *wanted])
-        where = f"SystemModstamp >= {soql.datetime_literal(since)}" if since is not None else ""
+        conditions = ["IsPersonAccount = true"] if self.persons else []  # business accounts are not leads
+        if since is not None:
+            conditions.append(f"SystemModstamp >= {soql.datetime_literal(since)}")
+        where = " AND ".join(conditions)
         query = soql.select(select, self.lead_object, where=where, order_by=("SystemModstamp", "Id"))
         return self._changes(query, since, wanted)
 
@@ -192,7 +212,7 @@ class SalesforceConnector:
         where = f"{key} != null"
         if since is not None:
             where += f" AND SystemModstamp >= {soql.datetime_literal(since)}"
-        fields = ("Id", key, "WhoId", "Status", "IsClosed", "CallDisposition", "CompletedDateTime")
+        fields = ("Id", key, self._task_link, "Status", "IsClosed", "CallDisposition", "CompletedDateTime")
         query = soql.select((*fields, "SystemModstamp"), "Task", where=where, order_by=("SystemModstamp", "Id"))
         return self._task_changes(query, since)
 
@@ -269,6 +289,35 @@ class SalesforceConnector:
 
     # --- writes -------------------------------------------------------------------------------
 
+    def _person_record_type(self) -> str:
+        """The Id of the person-account record type (one SOQL query, then remembered).
+
+        Raises:
+            ConfigError: the org has no such active person-account record type.
+        """
+        if self._person_type_id is None:
+            wanted = self.settings.person_record_type
+            if soql.is_id(wanted, "012"):
+                self._person_type_id = wanted
+            else:
+                query = soql.select(
+                    ["Id"],
+                    "RecordType",
+                    where=f"SobjectType = 'Account' AND IsPersonType = true AND IsActive = true "
+                    f"AND DeveloperName = {soql.quote(wanted)}",
+                )
+                rows = list(self._query(query, "RecordType person account"))
+                if not rows:
+                    raise ConfigError(
+                        [
+                            f"object: Account means Person Accounts, but this org has no active person-account "
+                            f"record type {wanted!r} (enable Person Accounts, or set person_record_type)"
+                        ],
+                        source=f"Salesforce settings ({self.settings.connection_name})",
+                    )
+                self._person_type_id = str(rows[0]["Id"])
+        return self._person_type_id
+
     def _record_payload(self, record: RecordWrite, owners: Mapping[str, str]) -> dict[str, Any]:
         payload: dict[str, Any] = {"attributes": {"type": self.lead_object}}
         payload.update({name: soql.wire_value(value) for name, value in record.fields.items()})
@@ -334,6 +383,7 @@ class SalesforceConnector:
                     key_field=self.settings.task_key_field,
                     owner_id=owner,
                     date_zone=self._task_zone,
+                    link_field=self._task_link,
                 )
                 writes.append((index, task, payload))
         if writes:

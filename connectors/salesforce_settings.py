@@ -27,7 +27,12 @@ class SalesforceSettings:
     Attributes:
         connection_name: names this connection in errors ("salesforce").
         api_version: REST API version, "46.0" or later (collections upsert by external id).
-        lead_object: "Lead" or "Contact": where the hub's leads live.
+        lead_object: "Lead", "Contact" or "Account": where the hub's leads live. "Account" means
+            Person Accounts (Health Cloud orgs keep patients as Person Accounts): records are
+            written with the person-account record type, reads keep ``IsPersonAccount = true``,
+            and tasks relate to the account (``WhatId``).
+        person_record_type: with "Account", the DeveloperName (or the Id) of the person-account
+            record type new records get.
         external_id_field: the external-id field holding the hub's lead id.
         task_key_field: the Task external-id field holding the hub's task key.
         owner_queue_field: the lead field the mapping fills with the hub queue name; with
@@ -53,6 +58,7 @@ class SalesforceSettings:
     connection_name: str = "salesforce"
     api_version: str = "59.0"
     lead_object: str = "Lead"
+    person_record_type: str = "PersonAccount"
     external_id_field: str = "Nurture_Id__c"
     task_key_field: str = "Nurture_Task_Key__c"
     owner_queue_field: str = "Owner_Queue__c"
@@ -78,8 +84,12 @@ class SalesforceSettings:
             problems.append("connection_name: must not be empty")
         if not _VERSION.match(self.api_version) or float(self.api_version) < MIN_API_VERSION:
             problems.append(f"api_version: {self.api_version!r} is not a REST version of 46.0 or later")
-        if self.lead_object not in {"Lead", "Contact"}:
-            problems.append(f"lead_object: {self.lead_object!r} is neither 'Lead' nor 'Contact'")
+        if self.lead_object not in {"Lead", "Contact", "Account"}:
+            problems.append(
+                f"lead_object: {self.lead_object!r} is not 'Lead', 'Contact' or 'Account' (Person Accounts)"
+            )
+        if not IDENTIFIER.match(self.person_record_type):
+            problems.append(f"person_record_type: {self.person_record_type!r} is not a DeveloperName or an Id")
         for name in ("external_id_field", "task_key_field", "owner_queue_field"):
             value = getattr(self, name)
             if not IDENTIFIER.match(value):
@@ -90,7 +100,7 @@ class SalesforceSettings:
         if self.default_task_owner is not None and not self.default_task_owner.strip():
             problems.append("default_task_owner: must not be empty (None means the integration user)")
         if self.lead_queue_owners and self.lead_object != "Lead":
-            problems.append("lead_queue_owners: only Leads can be owned by a queue, not Contacts")
+            problems.append(f"lead_queue_owners: only Leads can be owned by a queue, not {self.lead_object}s")
         for queue, owner in self.lead_queue_owners.items():
             if not queue.strip() or not owner.strip():
                 problems.append(f"lead_queue_owners: {queue!r} → {owner!r} needs a queue name and a queue")

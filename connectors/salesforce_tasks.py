@@ -75,6 +75,7 @@ def task_payload(
     key_field: str,
     owner_id: str | None,
     date_zone: tzinfo | None,
+    link_field: str = "WhoId",
 ) -> dict[str, Any]:
     """The sObject Collections record for ``task``.
 
@@ -84,13 +85,15 @@ def task_payload(
         key_field: the Task external-id field.
         owner_id: the User (or Group) Id to own a new task; None leaves the integration user.
         date_zone: the zone whose calendar date becomes ``ActivityDate`` (None: ``due_at``'s own).
+        link_field: how the task points at its lead: ``WhoId`` (a Lead or Contact) or ``WhatId``
+            (a Person Account).
     """
     cancelled = task.state is TaskState.CANCELLED
     due_local = task.due_at.astimezone(date_zone) if date_zone is not None else task.due_at
     payload: dict[str, Any] = {
         "attributes": {"type": "Task"},
         key_field: task.key,
-        "WhoId": task.lead_crm_id,
+        link_field: task.lead_crm_id,
         "Subject": task.subject,
         "Description": task.body,
         "ActivityDate": due_local.date().isoformat(),
@@ -111,8 +114,9 @@ def task_payload(
 
 
 def task_change(record: Mapping[str, Any], *, key_field: str) -> TaskChange:
-    """A :class:`TaskChange` from a SOQL row (any key case) with Id, the key field, WhoId, Status,
-    IsClosed, CallDisposition, CompletedDateTime and SystemModstamp."""
+    """A :class:`TaskChange` from a SOQL row (any key case) with Id, the key field, WhoId (or
+    WhatId, for Person Accounts), Status, IsClosed, CallDisposition, CompletedDateTime and
+    SystemModstamp."""
     values = {k.lower(): v for k, v in record.items()}
     stamp = parse_datetime(str(values["systemmodstamp"]))
     state = task_state(str(values.get("status") or ""), bool(values.get("isclosed")))
@@ -121,7 +125,7 @@ def task_change(record: Mapping[str, Any], *, key_field: str) -> TaskChange:
         done = values.get("completeddatetime")
         completed_at = parse_datetime(str(done)) if done else stamp
     key = values.get(key_field.lower())
-    who = values.get("whoid")
+    who = values.get("whoid") or values.get("whatid")
     return TaskChange(
         key=str(key) if key else None,
         crm_id=str(values["id"]),

@@ -42,7 +42,10 @@ class _Strict(Schema):
 
 class SalesforceSchema(_Strict):
     enabled = fields.Boolean(load_default=False)
-    object = fields.String(load_default="Lead", validate=validate.OneOf(["Lead", "Contact"]))
+    object = fields.String(load_default="Lead", validate=validate.OneOf(["Lead", "Contact", "Account"]))
+    person_record_type = fields.String(
+        load_default="PersonAccount", validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9_]*$", error="not an API name")
+    )
     login_url = fields.Url(load_default="https://login.salesforce.com", require_tld=False)
     api_version = fields.String(load_default="59.0", validate=validate.Regexp(r"^\d{2}\.0$"))
     client_id = fields.String(load_default="")
@@ -269,6 +272,7 @@ def build_connector(settings: CrmSettings, tokens: StoredTokens) -> CrmConnector
         sf_settings = SalesforceSettings(
             api_version=str(options["api_version"]),
             lead_object=str(options["object"]),
+            person_record_type=str(options["person_record_type"]),
             task_owners=dict(options["task_owners"]),
             default_task_owner=options["default_task_owner"],
             requests_per_second=float(options["requests_per_second"]),

@@ -18,11 +18,11 @@ changes them per form); CRM mappings assume the custom fields and properties the
   ``questions_and_answers`` by question text ("Name", "Email", "Phone number", "What is the reason
   for your visit?", "Preferred language", "May we text you about your appointment?").
 * **Standard Webhooks** — the body already is the hub's inquiry JSON: every field maps to itself.
-* **Salesforce Lead / Contact, HubSpot contacts** — the hub owns intent, next action, score, stage and
-  channel (``hub_to_crm``, ``hub_wins``); names, email, phone and language fill blanks both ways;
-  consent flows both ways and the newest change wins, so an opt-out made in the CRM comes back; the
-  lead status flows both ways so a status change made by staff is noticed (it cannot be mapped back to
-  one stage, so it arrives in ``MappingResult.observed``).
+* **Salesforce Lead / Contact / Account (Person Accounts), HubSpot contacts** — the hub owns intent,
+  next action, score, stage and channel (``hub_to_crm``, ``hub_wins``); names, email, phone and
+  language fill blanks both ways; consent flows both ways and the newest change wins, so an opt-out
+  made in the CRM comes back; the lead status flows both ways so a status change made by staff is
+  noticed (it cannot be mapped back to one stage, so it arrives in ``MappingResult.observed``).
 """
 
 from __future__ import annotations
@@ -408,7 +408,10 @@ def _opt_out(target: str, channel: ContactChannel) -> Rule:
 
 
 def _salesforce(object_name: str) -> FieldMapping:
-    rules = _contact_rules("FirstName", "LastName", "Email", "Phone", last_default="Unknown")
+    person = object_name == "Account"  # Person Accounts: the person's fields carry a "Person" prefix
+    rules = _contact_rules(
+        "FirstName", "LastName", "PersonEmail" if person else "Email", "Phone", last_default="Unknown"
+    )
     if object_name == "Lead":
         rules += [
             _rule(
@@ -427,14 +430,14 @@ def _salesforce(object_name: str) -> FieldMapping:
         ]
     rules += [
         _rule(
-            "LeadSource",
+            "PersonLeadSource" if person else "LeadSource",
             "channel",
             transforms=[_t("map_values", table=_LEAD_SOURCE, default="Other")],
             direction=_HUB,
             conflict=Conflict.FILL_IF_BLANK,
         ),
-        _opt_out("HasOptedOutOfEmail", ContactChannel.EMAIL),
-        _opt_out("DoNotCall", ContactChannel.CALL),
+        _opt_out("PersonHasOptedOutOfEmail" if person else "HasOptedOutOfEmail", ContactChannel.EMAIL),
+        _opt_out("PersonDoNotCall" if person else "DoNotCall", ContactChannel.CALL),
         _rule("Nurture_Id__c", "id", required=True, direction=_HUB, conflict=Conflict.HUB_WINS),
         _rule("Intent__c", "intent", direction=_HUB, conflict=Conflict.HUB_WINS),
         _rule("Next_Action__c", "next_action.kind", direction=_HUB, conflict=Conflict.HUB_WINS),
@@ -522,7 +525,7 @@ def _hubspot() -> FieldMapping:
 def _build() -> Mapping[str, FieldMapping]:
     mappings = (
         _typeform(), _jotform(), _calcom(), _calendly(), _standard_webhook(),
-        _salesforce("Lead"), _salesforce("Contact"), _hubspot(),
+        _salesforce("Lead"), _salesforce("Contact"), _salesforce("Account"), _hubspot(),
     )  # fmt: skip
     return MappingProxyType({m.name: m for m in mappings})
 

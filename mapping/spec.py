@@ -69,7 +69,7 @@ class CrmSystem(StrEnum):
 
 #: The CRM objects a mapping can target, by system (names as each API spells them).
 CRM_OBJECTS: Mapping[CrmSystem, tuple[str, ...]] = MappingProxyType(
-    {CrmSystem.SALESFORCE: ("Lead", "Contact"), CrmSystem.HUBSPOT: ("contacts",)}
+    {CrmSystem.SALESFORCE: ("Lead", "Contact", "Account"), CrmSystem.HUBSPOT: ("contacts",)}
 )
 
 

@@ -48,6 +48,8 @@ from connectors.sandbox.harness import Faults, RequestLog, SandboxServer, Sqlite
 from connectors.sandbox.salesforce_meta import (
     CLOSED_TASK_STATUSES,
     OBJECTS,
+    PERSON_FIELDS,
+    RECORD_TYPES,
     SUPPORTED_VERSIONS,
     FieldSpec,
     ObjectSpec,
@@ -55,15 +57,20 @@ from connectors.sandbox.salesforce_meta import (
     describe_sobject,
     find_object,
     id15,
+    is_person_record_type,
     is_salesforce_id,
     make_id,
     normalize_id,
     object_for_prefix,
+    record_type_id,
     sobject_root_info,
     versions,
 )
 
 __all__ = ["DEFAULT_DAILY_BUDGET", "SalesforceSandbox", "ensure_tls_files", "serve_salesforce"]
+
+#: When the sandbox org's record types were "configured".
+RECORD_TYPES_STAMP = "2020-01-01T00:00:00.000+0000"
 
 logger = logging.getLogger(__name__)
 
@@ -451,6 +458,8 @@ class SalesforceSandbox:
                 self._tokens[row["token"]] = _Token.from_json(row["body"])
             if "seeded" not in meta:
                 self._seed(conn)
+            if self._store.get(record_type_id("PersonAccount")) is None:  # state saved before record types
+                self._seed_record_types(conn)
         stamps = [r["SystemModstamp"] for r in self._store.by_id.values() if r.get("SystemModstamp")]
         if stamps:
             self._last_stamp = _parse_dt_out(max(stamps))
@@ -713,6 +722,23 @@ class SalesforceSandbox:
         self._store.flush(conn)
         conn.execute("INSERT OR REPLACE INTO sf_meta (key, value) VALUES ('seeded', '1')")
         self._save_meta(conn)
+
+    def _seed_record_types(self, conn: Any) -> None:
+        # Record types are set up when the org is, long before any lead: a fixed old stamp keeps them
+        # out of every incremental pull and leaves the modstamp sequence to the records under test.
+        stamp = RECORD_TYPES_STAMP
+        for n, developer_name, name, person in RECORD_TYPES:
+            record = self._blank(OBJECTS["RecordType"], make_id("012", n))
+            record.update(
+                {
+                    "CreatedDate": stamp, "CreatedById": self.user_id, "LastModifiedDate": stamp,
+                    "LastModifiedById": self.user_id, "SystemModstamp": stamp, "Name": name,
+                    "DeveloperName": developer_name, "SobjectType": "Account", "IsPersonType": person,
+                    "IsActive": True,
+                }
+            )  # fmt: skip
+            self._store.put("RecordType", record)
+        self._store.flush(conn)
 
     @staticmethod
     def _blank(spec: ObjectSpec, record_id: str) -> Record:
@@ -985,7 +1011,57 @@ class SalesforceSandbox:
         )
 
     @staticmethod
+    def _check_account(record: Record, values: Mapping[str, Any], current: Record | None = None) -> None:
+        """Person Accounts: the record type decides. A person account needs a LastName and gets
+        its Name composed; a business account needs a Name and refuses person fields; the record
+        type of an existing account cannot switch between the two (Salesforce converts only by
+        a separate, explicit process)."""
+        person = is_person_record_type(record.get("RecordTypeId"))
+        if current is not None and person != bool(current.get("IsPersonAccount")):
+            raise _RecordFailure(
+                SfError(
+                    "INVALID_PERSON_ACCOUNT_OPERATION",
+                    "You can't change the record type between business and person accounts here.",
+                    ("RecordTypeId",),
+                )
+            )
+        if person:
+            if not record.get("LastName"):
+                raise _RecordFailure(
+                    SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ("LastName",))
+                )
+            if values.get("Name") is not None:
+                raise _RecordFailure(_locked_fields(["Name"]))
+            return
+        person_fields = sorted(name for name in values if name in PERSON_FIELDS and values[name] not in (None, False))
+        if person_fields:
+            raise _RecordFailure(_locked_fields(person_fields))
+        if not record.get("Name"):
+            raise _RecordFailure(SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", ("Name",)))
+
+    def _person_contact(self, account: Record, ctx: _Context) -> str:
+        """The Contact Salesforce makes behind a person account (its ``PersonContactId``)."""
+        spec = OBJECTS["Contact"]
+        contact = self._blank(spec, self._next_id(spec.key_prefix))
+        contact.update(
+            {
+                "AccountId": account["Id"], "FirstName": account.get("FirstName"), "LastName": account.get("LastName"),
+                "Name": account.get("Name"), "Email": account.get("PersonEmail"), "OwnerId": ctx.user_id,
+                "HasOptedOutOfEmail": False, "DoNotCall": False, "CreatedDate": ctx.stamp, "CreatedById": ctx.user_id,
+                "LastModifiedDate": ctx.stamp, "LastModifiedById": ctx.user_id, "SystemModstamp": ctx.stamp,
+            }
+        )  # fmt: skip
+        self._store.put("Contact", contact)
+        return str(contact["Id"])
+
+    @staticmethod
     def _derive(spec: ObjectSpec, record: Record, previous: Record | None, ctx: _Context) -> None:
+        if spec.name == "Account":
+            person = is_person_record_type(record.get("RecordTypeId"))
+            record["IsPersonAccount"] = person
+            if person:
+                parts = [record.get("FirstName"), record.get("LastName")]
+                record["Name"] = " ".join(p for p in parts if p) or None
         if spec.name_expression:
             parts = [record.get(name) for name in spec.name_expression]
             record["Name"] = " ".join(p for p in parts if p) or None
@@ -1022,6 +1098,8 @@ class SalesforceSandbox:
                     default = ctx.user_id
                 record[f.name] = default
         record.update({k: v for k, v in values.items() if v is not None or not spec.require(k).fills_on_create})
+        if spec.name == "Account":
+            self._check_account(record, values)
         missing = [f.name for f in spec.fields if f.required_on_create and record.get(f.name) is None]
         if missing:
             raise _RecordFailure(
@@ -1044,6 +1122,8 @@ class SalesforceSandbox:
             }
         )
         self._derive(spec, record, None, ctx)
+        if record.get("IsPersonAccount"):
+            record["PersonContactId"] = self._person_contact(record, ctx)
         self._store.put(spec.name, record)
         return str(record["Id"])
 
@@ -1068,6 +1148,8 @@ class SalesforceSandbox:
         self._check_fields(spec, values, exclude=current["Id"])
         record = dict(current)
         record.update(values)
+        if spec.name == "Account":
+            self._check_account(record, values, current)
         if "Email" in values and values["Email"] != current.get("Email"):
             self._check_duplicates(spec, record, ctx)
         record.update({"LastModifiedDate": ctx.stamp, "LastModifiedById": ctx.user_id, "SystemModstamp": ctx.stamp})

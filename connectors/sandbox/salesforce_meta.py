@@ -26,10 +26,12 @@ __all__ = [
     "describe_global",
     "describe_sobject",
     "id15",
+    "is_person_record_type",
     "is_salesforce_id",
     "make_id",
     "normalize_id",
     "object_for_prefix",
+    "record_type_id",
     "sobject_root_info",
 ]
 
@@ -383,7 +385,7 @@ LANGUAGES: Final = ("en", "es", "zh", "vi", "ko", "tl", "ru", "ar", "fr", "ht", 
 
 
 def _nurture_fields() -> tuple[FieldSpec, ...]:
-    """The custom fields nurturehub's package adds to Lead and Contact."""
+    """The custom fields nurturehub's package adds to Lead, Contact and Account (Person Accounts)."""
     return (
         _text("Nurture_Id__c", "Nurture ID", 64, external_id=True, unique=True),
         _pick("Intent__c", "Intent", _snake(*INTENTS), restricted=True),
@@ -536,6 +538,110 @@ CONTACT: Final = ObjectSpec(
         *_nurture_fields(),
     ),
 )
+
+#: The Account record types of the org: (record number, DeveloperName, Name, IsPersonType); their
+#: ids are ``make_id("012", n)``. Person Accounts are enabled, as in Health Cloud orgs, where
+#: patients are Person Accounts.
+RECORD_TYPES: Final = (
+    (1, "Business_Account", "Business Account", False),
+    (2, "PersonAccount", "Person Account", True),
+)
+#: Fields that exist only on person accounts: setting one on a business account is refused.
+PERSON_FIELDS: Final = frozenset(
+    {
+        "FirstName",
+        "LastName",
+        "Salutation",
+        "PersonEmail",
+        "PersonMobilePhone",
+        "PersonHasOptedOutOfEmail",
+        "PersonDoNotCall",
+        "PersonLeadSource",
+    }
+)
+
+ACCOUNT: Final = ObjectSpec(
+    name="Account",
+    label="Account",
+    label_plural="Accounts",
+    key_prefix="001",
+    fields=(
+        _id(),
+        _is_deleted(),
+        # Name: given for a business account; for a person account Salesforce composes it from
+        # the person's names (the sandbox checks which applies on create).
+        FieldSpec(
+            name="Name", label="Account Name", type="string", length=255, defaulted_on_create=True, name_field=True
+        ),
+        FieldSpec(
+            name="RecordTypeId",
+            label="Record Type ID",
+            type="reference",
+            defaulted_on_create=True,
+            reference_to=("RecordType",),
+            relationship_name="RecordType",
+        ),
+        FieldSpec(
+            name="IsPersonAccount",
+            label="Is Person Account",
+            type="boolean",
+            nillable=False,
+            defaulted_on_create=True,
+            default=False,
+            **_RO,
+        ),
+        FieldSpec(
+            name="PersonContactId",
+            label="Person Contact ID",
+            type="reference",
+            reference_to=("Contact",),
+            relationship_name="PersonContact",
+            **_RO,
+        ),
+        _text("Salutation", "Salutation", 40),
+        _text("FirstName", "First Name", 40),
+        _text("LastName", "Last Name", 80),
+        FieldSpec(name="Phone", label="Account Phone", type="phone", length=40),
+        FieldSpec(name="PersonMobilePhone", label="Mobile", type="phone", length=40),
+        FieldSpec(name="PersonEmail", label="Email", type="email", length=80),
+        FieldSpec(name="Description", label="Account Description", type="textarea", length=32000),
+        _pick(
+            "AccountSource",
+            "Account Source",
+            _values("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"),
+        ),
+        _pick(
+            "PersonLeadSource",
+            "Lead Source",
+            _values("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"),
+        ),
+        _OWNER_USER,
+        _bool("PersonHasOptedOutOfEmail", "Email Opt Out"),
+        _bool("PersonDoNotCall", "Do Not Call"),
+        *_system(),
+        *_nurture_fields(),
+    ),
+)
+
+RECORD_TYPE: Final = ObjectSpec(
+    name="RecordType",
+    label="Record Type",
+    label_plural="Record Types",
+    key_prefix="012",
+    createable=False,
+    updateable=False,
+    deletable=False,
+    fields=(
+        _id(),
+        FieldSpec(name="Name", label="Name", type="string", length=80, nillable=False, name_field=True, **_RO),
+        FieldSpec(name="DeveloperName", label="Record Type Name", type="string", length=80, nillable=False, **_RO),
+        FieldSpec(name="SobjectType", label="SObject Type Name", type="picklist", length=40, nillable=False,
+                  picklist=_values("Account"), **_RO),
+        FieldSpec(name="IsPersonType", label="Is Person Type", type="boolean", nillable=False, **_RO),
+        FieldSpec(name="IsActive", label="Active", type="boolean", nillable=False, **_RO),
+        *_system(),
+    ),
+)  # fmt: skip
 
 TASK_STATUSES: Final = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
 #: Statuses whose TaskStatus.IsClosed is true in a new org.
@@ -714,11 +820,11 @@ GROUP: Final = ObjectSpec(
 )
 
 #: Every sObject of the org, by API name.
-OBJECTS: Final[Mapping[str, ObjectSpec]] = {o.name: o for o in (LEAD, CONTACT, TASK, USER, GROUP)}
+OBJECTS: Final[Mapping[str, ObjectSpec]] = {o.name: o for o in (LEAD, CONTACT, ACCOUNT, RECORD_TYPE, TASK, USER, GROUP)}
 
 #: Key prefixes of objects that exist in real orgs but not in this sandbox (references to them are
 #: well-formed but can never resolve).
-FOREIGN_PREFIXES: Final[Mapping[str, str]] = {"001": "Account", "500": "Case", "006": "Opportunity"}
+FOREIGN_PREFIXES: Final[Mapping[str, str]] = {"500": "Case", "006": "Opportunity"}
 _OBJECTS_LOWER: Final = {name.lower(): spec for name, spec in OBJECTS.items()}
 
 
@@ -770,6 +876,21 @@ def make_id(prefix: str, counter: int) -> str:
         raise ValueError("record counter overflow")
     id15 = prefix + _POD + "".join(reversed(digits))
     return id15 + _checksum(id15)
+
+
+def record_type_id(developer_name: str) -> str:
+    """The id of the Account record type ``developer_name``."""
+    for n, name, _, _ in RECORD_TYPES:
+        if name == developer_name:
+            return make_id("012", n)
+    raise KeyError(developer_name)
+
+
+def is_person_record_type(record_type_id: str | None) -> bool:
+    """Whether ``record_type_id`` (15 or 18 characters) is a person-account record type."""
+    if not record_type_id:
+        return False
+    return any(person and make_id("012", n)[:15] == record_type_id[:15] for n, _, _, person in RECORD_TYPES)
 
 
 def is_salesforce_id(value: str) -> bool:
@@ -926,7 +1047,7 @@ def _object_summary(spec: ObjectSpec, version: str) -> dict[str, Any]:
         "label": spec.label,
         "labelPlural": spec.label_plural,
         "layoutable": True,
-        "mergeable": spec.name in {"Lead", "Contact"},
+        "mergeable": spec.name in {"Lead", "Contact", "Account"},
         "mruEnabled": True,
         "name": spec.name,
         "queryable": True,

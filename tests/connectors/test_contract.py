@@ -1,5 +1,6 @@
-"""One contract, every CRM connector: the in-memory fake, Salesforce and HubSpot (on the sandboxes,
-through the real SDKs). Each implementation's fixture returns a :class:`CrmUnderTest`."""
+"""One contract, every CRM connector: the in-memory fake, Salesforce (leads as Leads, and as Person
+Accounts) and HubSpot (on the sandboxes, through the real SDKs). Each implementation's fixture
+returns a :class:`CrmUnderTest`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from connectors.base import CrmConnector, RecordWrite, TaskKind, TaskState, TaskWrite
 from tests.connectors.under_test import CrmUnderTest
 
-IMPLEMENTATIONS = ["fake_crm", "salesforce_crm", "hubspot_crm"]
+IMPLEMENTATIONS = ["fake_crm", "salesforce_crm", "salesforce_person_crm", "hubspot_crm"]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

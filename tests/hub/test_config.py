@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from hub.config import load_config, parse_config
+from hub.crm import load_crm_settings
 from nurture.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -103,3 +104,27 @@ def test_stricter_state_hours_and_custom_keywords_reach_the_domain() -> None:
     config = load_config(None, environ={})
     assert str(config.settings.contact.window_for("FL").end) == "20:00:00"
     assert any(r.phrase == "worst headache of my life" and r.urgent for r in config.settings.triage.rules)
+
+
+def test_the_commented_crm_sections_of_the_example_are_valid_when_uncommented() -> None:
+    """The documented [crm.*] blocks are what an admin copies: they must load as written."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start = text.index("# [crm.salesforce]")
+    end = text.index("\n\n", start)
+    block = "\n".join(line.removeprefix("# ") for line in text[start:end].splitlines() if line != "#")
+    crm = load_crm_settings(tomllib.loads(block))
+    salesforce, hubspot = crm["salesforce"], crm["hubspot"]
+    assert salesforce.enabled and hubspot.enabled
+    assert salesforce.options["object"] == "Lead" and salesforce.options["person_record_type"] == "PersonAccount"
+    assert salesforce.token_url == "https://login.salesforce.com/services/oauth2/token"
+    assert salesforce.options["task_owners"]["Clinical"] == "nurse.triage@clinic.example"
+    assert hubspot.token_url == "https://api.hubapi.com/oauth/v1/token"
+    assert "crm.objects.contacts.write" in hubspot.scopes
+
+
+def test_person_accounts_are_a_salesforce_object_choice() -> None:
+    crm = load_crm_settings({"crm": {"salesforce": {"object": "Account", "person_record_type": "Patient"}}})
+    assert crm["salesforce"].options["object"] == "Account"
+    with pytest.raises(ConfigError) as info:
+        load_crm_settings({"crm": {"salesforce": {"object": "Opportunity"}}})
+    assert any(p.startswith("crm.salesforce.object:") for p in info.value.problems)

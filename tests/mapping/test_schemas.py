@@ -100,7 +100,7 @@ def test_crm_rules_need_a_direction_a_known_lead_view_path_and_a_conflict_rule_w
         )
     )  # fmt: skip
     expected = [
-        "object: salesforce objects that can be mapped: Lead, Contact",
+        "object: salesforce objects that can be mapped: Lead, Contact, Account",
         "rules[0].direction: a CRM rule needs a direction",
         "rules[1].sources[0]: the lead view has no 'fone' here",
         "rules[2].conflict: a rule that syncs both ways needs a conflict rule",

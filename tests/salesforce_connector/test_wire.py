@@ -24,7 +24,7 @@ def test_settings_report_every_problem_at_once() -> None:
     with pytest.raises(ConfigError) as caught:
         SalesforceSettings(
             api_version="45.0",
-            lead_object="Account",
+            lead_object="Opportunity",
             external_id_field="Nurture Id",
             task_date_timezone="Mars/Olympus",
             burst=0,

@@ -97,7 +97,10 @@ def test_describe_global_lists_the_org_objects(sf: Salesforce) -> None:
 
     assert described["maxBatchSize"] == 200
     prefixes = {o["name"]: o["keyPrefix"] for o in described["sobjects"]}
-    assert prefixes == {"Lead": "00Q", "Contact": "003", "Task": "00T", "User": "005", "Group": "00G"}
+    assert prefixes == {
+        "Lead": "00Q", "Contact": "003", "Account": "001", "RecordType": "012", "Task": "00T", "User": "005",
+        "Group": "00G",
+    }  # fmt: skip
 
 
 def test_versions_are_listed_without_authentication(sf_org: SalesforceOrg) -> None:
