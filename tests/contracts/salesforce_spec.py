@@ -6,7 +6,8 @@ The spec is read from ``node_modules/@opensdks/sdk-salesforce/salesforce.oas.jso
 paths, 19 MB). The preparation, each step needed for a fair and fast check:
 
 1. keep only what the sandbox serves: ``/sobjects`` (describeGlobal), ``/sobjects/{Type}`` and
-   ``/sobjects/{Type}/{id}`` for Lead, Contact, Task, User and Group, and the describe resource,
+   ``/sobjects/{Type}/{id}`` for Lead, Contact, Account, RecordType, Task, User and Group, and the
+   describe resource,
    plus every component those reach (the full document takes openapi-core tens of seconds);
 2. expand ``/sobjects/{sObject}/describe`` into one concrete path per object: otherwise
    ``/sobjects/Lead/describe`` also matches ``/sobjects/Lead/{id}`` and would be judged as a record;
@@ -39,7 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 NPM_DIR = REPO / "node_modules" / "@opensdks" / "sdk-salesforce"
 SPEC_FILE = NPM_DIR / "salesforce.oas.json"
 BASE_PATH = "/services/data/v59.0"
-OBJECTS = ("Lead", "Contact", "Task", "User", "Group")
+OBJECTS = ("Lead", "Contact", "Account", "RecordType", "Task", "User", "Group")
 #: The pattern replacing ``format: date-time`` (step 6).
 SALESFORCE_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{4})$"
 
