@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -14,9 +14,11 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine, Row, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.base import Executable
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,12 @@ class Store:
         else:
             kwargs["pool_pre_ping"] = True
         self.engine = create_engine(url, **kwargs)
+        # Its own pool, autocommit from each connection's start (switching a pooled connection to
+        # autocommit and back costs round trips on every checkout); see execute_atomic.
+        self._autocommit: Engine | None = None
+        if self.dialect == "postgresql":
+            direct = {**kwargs, "pool_pre_ping": False}
+            self._autocommit = create_engine(url, **direct, isolation_level="AUTOCOMMIT")
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
@@ -70,6 +78,27 @@ class Store:
         """One transaction: committed at the end of the block, rolled back if it raises."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def execute_atomic(self, statement: Executable, params: Mapping[str, Any]) -> list[Row[Any]]:
+        """Run one statement that is atomic on its own (an INSERT … ON CONFLICT, say); its rows.
+
+        On PostgreSQL it runs in autocommit on a pool of its own: one round trip instead of BEGIN,
+        statement, COMMIT, and just as durable (the statement commits, with its WAL flush, before
+        this returns). That pool skips the pre-ping round trip; a connection found dead (the server
+        restarted) is discarded and the statement runs once more on a fresh one, so the statement
+        must be safe to repeat. On SQLite it is an ordinary write transaction (BEGIN IMMEDIATE).
+        """
+        if self._autocommit is None:
+            with self.engine.begin() as conn:
+                return list(conn.execute(statement, params))
+        try:
+            with self._autocommit.connect() as conn:
+                return list(conn.execute(statement, params))
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with self._autocommit.connect() as conn:
+            return list(conn.execute(statement, params))
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -98,6 +127,8 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._autocommit is not None:
+            self._autocommit.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

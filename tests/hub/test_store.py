@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.store import Store, repo
-from hub.store.models import ConsentRow, FollowUpRow, LeadRow, OutboxRow
+from hub.store.models import ConsentRow, FollowUpRow, InboxRow, LeadRow, OutboxRow
 from nurture.cadence import CadencePlan, PlannedStep
 from nurture.errors import RetryLater
 from nurture.lead import NextAction
@@ -176,3 +178,50 @@ def test_times_come_back_aware_in_utc(store: Store) -> None:
         assert row is not None
         assert row.created_at == T0
         assert row.created_at.utcoffset() == timedelta(0)
+
+
+def _inbox_insert(store: Store):  # type: ignore[no-untyped-def]
+    insert = pg_insert if store.dialect == "postgresql" else sqlite_insert
+    table = InboxRow.__table__
+    return (
+        insert(table)  # type: ignore[arg-type]
+        .values(source=bindparam("source"), event_id=bindparam("event_id"), received_at=bindparam("at"),
+                status="pending", attempts=0, event_type="")
+        .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(table.c.id)
+    )  # fmt: skip
+
+
+def test_an_atomic_statement_commits_on_its_own_and_repeats_safely(store: Store) -> None:
+    statement = _inbox_insert(store)
+    params = {"source": "landing_page", "event_id": "msg_1", "at": T0}
+
+    first = store.execute_atomic(statement, params)
+    again = store.execute_atomic(statement, params)
+
+    assert len(first) == 1 and again == []
+    with store.read() as session:  # committed, visible to another connection
+        assert session.scalar(select(func.count()).select_from(InboxRow)) == 1
+
+
+@pytest.mark.postgres
+def test_an_atomic_statement_survives_the_server_dropping_its_connection(pg_schema_url: str) -> None:
+    """The autocommit pool skips the pre-ping; a connection the server closed is replaced once."""
+    store = Store(pg_schema_url)
+    store.migrate()
+    try:
+        statement = _inbox_insert(store)
+        assert store.execute_atomic(statement, {"source": "s", "event_id": "before", "at": T0})
+        with store.engine.connect() as conn:  # the server ends every other session of this database
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = ''"
+            )
+
+        assert store.execute_atomic(statement, {"source": "s", "event_id": "after", "at": T0})
+        with store.read() as session:
+            assert set(session.scalars(select(InboxRow.event_id))) == {"before", "after"}
+    finally:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE inbox_events")
+        store.dispose()
