@@ -57,6 +57,11 @@ class FakeCrm:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.calls: list[str] = []
 
+    @property
+    def requests_sent(self) -> int:
+        """Every protocol call counts as one request."""
+        return len(self.calls)
+
     # --- the protocol -------------------------------------------------------------------------
 
     def check(self) -> ConnectionStatus:

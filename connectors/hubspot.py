@@ -179,6 +179,23 @@ class HubSpotConnector:
         self._lead_fields: frozenset[str] | None = None
 
     @property
+    def requests_sent(self) -> int:
+        """Requests sent so far, retries included (for the hub's API-call metric)."""
+        return self.edge.calls
+
+    @property
+    def api_limit(self) -> int | None:
+        """Today's allowance, as HubSpot's daily headers last said (absent for OAuth apps' calls)."""
+        return self.edge.daily_limit
+
+    @property
+    def api_used(self) -> int | None:
+        """Today's calls so far, from the same headers."""
+        if self.edge.daily_limit is None or self.edge.daily_remaining is None:
+            return None
+        return self.edge.daily_limit - self.edge.daily_remaining
+
+    @property
     def task_idempotency(self) -> TaskIdempotency | None:
         """How task writes are idempotent by key (UPSERT or SEARCH); None until ``ensure_schema``
         or the first ``upsert_tasks`` looked at the task key property."""

@@ -118,6 +118,8 @@ class SalesforceConnector:
         self._lead_owner_ids: dict[str, str] | None = None
         self._task_owner_ids: dict[str, str] | None = None
         self.api_used: int | None = None
+        #: Requests sent so far, retries included (for the hub's API-call metric).
+        self.requests_sent = 0
         self.api_limit: int | None = None
 
     # --- the protocol -------------------------------------------------------------------------
@@ -483,6 +485,7 @@ class SalesforceConnector:
             self._stop_if_paused()
             self._bucket.acquire()
             client = self._current_client()
+            self.requests_sent += 1
             self._local.retry_after = None
             error: VendorError | None = None
             network = ""

@@ -31,6 +31,7 @@ from connectors.calcom_api import CalcomSettings
 from hub.config import HubConfig, Source
 from hub.crypto import Vault
 from hub.intake import Intake
+from hub.metrics import INBOX_PROCESSED
 from hub.store import Store
 from hub.store.models import InboxRow
 from nurture.errors import ConfigError, FatalError, SkipRecord
@@ -125,8 +126,13 @@ class Inbox:
     def process(self, *, now: datetime, limit: int = 50) -> ProcessReport:
         """Process up to ``limit`` due events, each in its own transaction."""
         report = ProcessReport()
-        for row_id in self._due_ids(now, limit):
-            self._process_one(row_id, now=now, report=report)
+        try:
+            for row_id in self._due_ids(now, limit):
+                self._process_one(row_id, now=now, report=report)
+        finally:
+            for outcome in ("done", "parked", "retried", "dead"):
+                if count := getattr(report, outcome):
+                    INBOX_PROCESSED.labels(outcome=outcome).inc(count)
         return report
 
     def _due_ids(self, now: datetime, limit: int) -> list[int]:

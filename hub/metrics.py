@@ -1,9 +1,27 @@
-"""Prometheus metrics. One registry per process (gunicorn workers each expose their own; scrape
-them behind the same service, or run one web process per container)."""
+"""Prometheus metrics.
+
+- The web tier (``nurturehub serve``: gunicorn workers) runs in prometheus_client's multiprocess
+  mode: each worker writes its values to ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds them up,
+  so a scrape sees every worker whichever one answers.
+- Queue depth and age are facts of the store, not of a process: ``/metrics`` reads them at scrape
+  time (two aggregate queries), so they are right in every topology.
+- ``nurturehub worker --metrics-port`` serves a worker's own counters (items processed, API calls,
+  leadership); ``nurturehub run`` has everything in one process at ``/metrics``.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import logging
+import os
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from sqlalchemy import func, select
+
+from hub.store import Store
+from hub.store.models import InboxRow, OutboxRow
+
+log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -34,9 +52,18 @@ API_BUDGET_REMAINING = Gauge(
     "Daily API calls left, as the CRM last reported",
     ["destination"],
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
-QUEUE_DEPTH = Gauge("nurturehub_queue_depth", "Pending items", ["queue"], registry=REGISTRY)
-QUEUE_AGE = Gauge("nurturehub_queue_oldest_age_seconds", "Age of the oldest pending item", ["queue"], registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "nurturehub_queue_depth", "Pending items", ["queue"], registry=REGISTRY, multiprocess_mode="mostrecent"
+)
+QUEUE_AGE = Gauge(
+    "nurturehub_queue_oldest_age_seconds",
+    "Age of the oldest pending item",
+    ["queue"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
 SPEED_TO_LEAD = Histogram(
     "nurturehub_speed_to_lead_seconds",
     "Receipt to first attempt, per channel",
@@ -44,4 +71,29 @@ SPEED_TO_LEAD = Histogram(
     buckets=(60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600, 72 * 3600),
     registry=REGISTRY,
 )
-LEADER = Gauge("nurturehub_scheduler_leader", "1 when this process runs the schedules", registry=REGISTRY)
+LEADER = Gauge(
+    "nurturehub_scheduler_leader", "1 when this process runs the schedules", registry=REGISTRY, multiprocess_mode="max"
+)
+
+
+def update_queue_metrics(store: Store, now: datetime) -> None:
+    """Set the inbox and outbox depth and oldest age from the store."""
+    with store.read() as session:
+        for queue, model, since in (
+            ("inbox", InboxRow, InboxRow.received_at),
+            ("outbox", OutboxRow, OutboxRow.created_at),
+        ):
+            depth, oldest = session.execute(
+                select(func.count(), func.min(since)).where(model.status == "pending")
+            ).one()
+            QUEUE_DEPTH.labels(queue=queue).set(depth)
+            QUEUE_AGE.labels(queue=queue).set(max(0.0, (now - oldest).total_seconds()) if oldest else 0)
+
+
+def exposition() -> bytes:
+    """The metrics in Prometheus' text format: every web worker's added up in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import event, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from connectors.base import (
@@ -45,7 +46,7 @@ from connectors.base import (
 from hub.config import HubConfig
 from hub.inbox import backoff
 from hub.leads import commit_lead
-from hub.metrics import API_BUDGET_REMAINING
+from hub.metrics import API_BUDGET_REMAINING, API_CALLS, OUTBOX_PROCESSED, SPEED_TO_LEAD
 from hub.store import Store, repo
 from hub.store.models import ConnectionRow, ExternalIdRow, FollowUpRow, LeadRow, OutboxRow, ViolationRow
 from hub.views import lead_view
@@ -159,6 +160,8 @@ class SyncEngine:
         self.base_url = base_url.rstrip("/")
         #: How long a claimed outbox item is reserved for the worker that claimed it.
         self.lease = timedelta(seconds=config.jobs.lease_seconds)
+        self._calls_counted: dict[str, int] = {}
+        self._calls_lock = threading.Lock()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -191,6 +194,11 @@ class SyncEngine:
         except BudgetExhausted as exc:
             self._pause(name, now, exc)
             report.paused = True
+        finally:
+            self._count_calls(name)
+        for outcome in ("written", "failed", "retrying"):
+            if count := getattr(report, outcome):
+                OUTBOX_PROCESSED.labels(destination=name, outcome=outcome).inc(count)
         if report.calls:  # an idle worker loop writes nothing
             with self.store.tx() as session:
                 row = self._connection(session, name, now)
@@ -542,9 +550,22 @@ class SyncEngine:
             self._pull_tasks(dest, now=now, backfill=backfill, report=report)
         except BudgetExhausted as exc:
             self._pause(name, now, exc)
+        finally:
+            self._count_calls(name)
         with self.store.tx() as session:
             self._connection(session, name, now).last_pull_at = now
         return report
+
+    def _count_calls(self, name: str) -> None:
+        """Add the requests the connector sent since the last look to the API-call metric."""
+        sent = getattr(self.destinations[name].connector, "requests_sent", None)
+        if not isinstance(sent, int):
+            return
+        with self._calls_lock:
+            previous = self._calls_counted.get(name, 0)
+            self._calls_counted[name] = max(sent, previous)
+        if sent > previous:
+            API_CALLS.labels(destination=name).inc(sent - previous)
 
     def _since(self, cursor_name: str, dest: Destination, backfill: bool) -> datetime | None:
         if backfill:
@@ -727,7 +748,15 @@ class SyncEngine:
                 return False  # read before: nothing new
             if follow_up is not None:
                 follow_up.status, follow_up.updated_at = "done", now
-            repo.mark_speed_to_lead(session, lead_id, touch)
+            first = repo.mark_speed_to_lead(session, lead_id, touch)
+            if first is not None:  # observed once the touch is committed, so a retry cannot count it twice
+                lead_channel, seconds = first
+                event.listen(
+                    session,
+                    "after_commit",
+                    lambda _session: SPEED_TO_LEAD.labels(channel=lead_channel).observe(seconds),
+                    once=True,
+                )
             proposed = _after_task(lead, change.outcome, at=at, now=now)
             if change.outcome == "booked":
                 repo.mark_booked(session, lead_id, at)

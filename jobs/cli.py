@@ -13,6 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -51,6 +52,10 @@ def add_commands(sub: Any) -> None:
     worker = sub.add_parser("worker", help="the inbox and outbox workers, and the scheduler when this process leads")
     worker.add_argument("--no-scheduler", action="store_true", help="never take part in the scheduler election")
     worker.add_argument("--duration", type=float, default=None, help="stop after this many seconds (tests)")
+    worker.add_argument(
+        "--metrics-port", type=int, default=None, help="serve this worker's Prometheus metrics on this port"
+    )
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     worker.set_defaults(func=cmd_worker)
 
 
@@ -67,6 +72,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     configure_logging(verbose=args.verbose, json_lines=True)  # a service: structured lines, ids only
     hub = build_hub(config_path=args.config, database_url=args.database_url)
     runtime = Runtime(hub, scheduler=not args.no_scheduler).start()
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from hub.metrics import REGISTRY
+
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=REGISTRY)
+        sys.stdout.write(f"worker metrics: http://{args.metrics_host}:{args.metrics_port}/metrics\n")
     sys.stdout.write(f"worker {runtime.name} running; Ctrl-C stops it\n")
     sys.stdout.flush()
     try:
@@ -93,9 +105,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env["NURTUREHUB_DATABASE_URL"] = args.database_url
     command = [
         sys.executable, "-m", "gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
-        "--access-logfile", "-", "webapp.wsgi:app",
+        "--access-logfile", "-", "--config", "python:webapp.gunicorn_conf", "webapp.wsgi:app",
     ]  # fmt: skip
-    return subprocess.call(command, env=env)  # noqa: S603 - our own interpreter and fixed arguments
+    # The workers' metrics are added up at /metrics (prometheus_client's multiprocess mode); the
+    # folder holds this run's files only. An operator's own PROMETHEUS_MULTIPROC_DIR is kept.
+    with tempfile.TemporaryDirectory(prefix="nurturehub-metrics-") as folder:
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", folder)
+        gunicorn = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and fixed arguments
+        # A stop for this process is a stop for gunicorn (graceful on TERM), then the folder goes.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda received, _frame: gunicorn.send_signal(received))
+        return gunicorn.wait()
 
 
 # --- the embedded default -------------------------------------------------------------------------

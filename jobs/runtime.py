@@ -21,17 +21,17 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hub.bootstrap import Hub
 from hub.cadence import advance_cadence
 from hub.capacity import load_fhir_config, refresh_openings
-from hub.metrics import LEADER, QUEUE_AGE, QUEUE_DEPTH
+from hub.metrics import LEADER, update_queue_metrics
 from hub.reports import generate_weekly, previous_week
 from hub.scheduling import pull_bookings
 from hub.speed import breaches
-from hub.store.models import InboxRow, JobRunRow, OutboxRow
+from hub.store.models import JobRunRow
 from jobs.leader import Leadership, leadership_for
 
 log = logging.getLogger(__name__)
@@ -284,13 +284,4 @@ class Runtime:
         raise ValueError(f"unknown job {job!r}")
 
     def update_metrics(self, now: datetime) -> None:
-        with self.hub.store.tx() as session:
-            for queue, model, due in (
-                ("inbox", InboxRow, InboxRow.received_at),
-                ("outbox", OutboxRow, OutboxRow.created_at),
-            ):
-                depth, oldest = session.execute(
-                    select(func.count(), func.min(due)).where(model.status == "pending")
-                ).one()
-                QUEUE_DEPTH.labels(queue=queue).set(depth)
-                QUEUE_AGE.labels(queue=queue).set((now - oldest).total_seconds() if oldest else 0)
+        update_queue_metrics(self.hub.store, now)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from hub.metrics import REGISTRY
+from hub.metrics import exposition, update_queue_metrics
 from webapp import current_hub
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
 
@@ -35,4 +38,9 @@ def readyz() -> Any:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    hub = current_hub()
+    try:
+        update_queue_metrics(hub.store, hub.clock())
+    except Exception as exc:  # the database is down: the other metrics still answer; /readyz says why
+        log.warning("metrics: queue depth not read (%s)", type(exc).__name__)
+    return Response(exposition(), mimetype=CONTENT_TYPE_LATEST)

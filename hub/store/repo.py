@@ -461,21 +461,30 @@ def audit(
 # --- speed to lead --------------------------------------------------------------------------------
 
 
-def mark_speed_to_lead(session: Session, lead_id: str, touch: Touch) -> None:
-    """Record the first attempt and first contact times (kept once set)."""
+def mark_speed_to_lead(session: Session, lead_id: str, touch: Touch) -> tuple[str, float] | None:
+    """Record the first attempt and first contact times (kept once set).
+
+    Returns:
+        (channel, seconds from receipt) when this touch is the lead's first attempt, else None.
+    """
     if not touch.outbound:
-        return
-    session.execute(
+        return None
+    first = session.execute(
         update(LeadRow)
         .where(LeadRow.id == lead_id, LeadRow.first_attempt_at.is_(None))
         .values(first_attempt_at=touch.at)
-    )
+        .returning(LeadRow.channel, LeadRow.created_at)
+    ).first()
     if touch.made_contact:
         session.execute(
             update(LeadRow)
             .where(LeadRow.id == lead_id, LeadRow.first_contact_at.is_(None))
             .values(first_contact_at=touch.at)
         )
+    if first is None:
+        return None
+    channel, received = first
+    return str(channel), max(0.0, (touch.at - received).total_seconds())
 
 
 def mark_booked(session: Session, lead_id: str, at: datetime) -> None:

@@ -14,6 +14,7 @@ from connectors.fake import FakeCrm
 from connectors.sandbox.salesforce_meta import LEAD
 from hub.config import HubConfig
 from hub.intake import Intake
+from hub.metrics import REGISTRY
 from hub.store import Store, repo
 from hub.store.models import OutboxRow, ViolationRow
 from hub.sync import Destination, SyncEngine
@@ -390,3 +391,28 @@ def test_a_crm_record_matching_no_hub_lead_is_left_alone(world: World) -> None:
     world.engine.pull("crm", now=world.clock.now)
     world.engine.push("crm", now=world.clock.now)
     assert "Nurture_Id__c" not in world.crm.records[crm_id]
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_pushes_pulls_and_first_attempts_are_counted_in_the_metrics(world: World) -> None:
+    written = _sample("nurturehub_outbox_processed_total", destination="crm", outcome="written")
+    calls = _sample("nurturehub_crm_api_calls_total", destination="crm")
+    speed = _sample("nurturehub_speed_to_lead_seconds_count", channel="website_form")
+    speed_sum = _sample("nurturehub_speed_to_lead_seconds_sum", channel="website_form")
+    lead_id = world.inquiry()
+
+    world.engine.push("crm", now=world.clock.now)  # the record and its Day-0 call task
+    sent = world.crm.requests_sent
+    world.clock.advance(minutes=7)
+    world.crm.complete_task(f"{lead_id}:day0_call", "no_answer")
+    world.engine.pull("crm", now=world.clock.now)
+    world.engine.pull("crm", now=world.clock.now)  # read again: no second first attempt
+
+    assert _sample("nurturehub_outbox_processed_total", destination="crm", outcome="written") == written + 2
+    assert _sample("nurturehub_crm_api_calls_total", destination="crm") == calls + world.crm.requests_sent
+    assert world.crm.requests_sent > sent
+    assert _sample("nurturehub_speed_to_lead_seconds_count", channel="website_form") == speed + 1
+    assert _sample("nurturehub_speed_to_lead_seconds_sum", channel="website_form") == speed_sum + 7 * 60
