@@ -89,7 +89,9 @@ class Hub:
                 for name in self.destinations():
                     settings = self.crm[name]
                     try:
-                        connector = build_connector(settings, self.tokens(name))
+                        connector = build_connector(
+                            settings, self.tokens(name), clinic_timezone=self.config.settings.hours.timezone
+                        )
                     except ConfigError as exc:
                         log.warning("%s: not syncing: %s", name, exc.problems[0])
                         continue
@@ -102,7 +104,6 @@ class Hub:
                         mapping=crm_mapping,
                         next_action_field=NEXT_ACTION_FIELD[name],
                         overlap=settings.overlap,
-                        max_attempts=self.config.inbox.max_attempts,
                     )
                 if not destinations:
                     return None

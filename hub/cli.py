@@ -10,6 +10,7 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.bootstrap import Hub, build_hub
-from hub.config import load_config
+from hub.config import HubConfig, load_config
 from hub.inquiry_schema import inquiry_from_json
 from hub.logs import configure_logging
 from hub.speed import breaches
@@ -205,7 +206,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     crm = load_crm_settings(config.raw)
     load_web_settings(config.raw)
     s = config.settings
-    summary = {
+    secrets = _source_secrets(config)
+    summary: dict[str, Any] = {
         "ok": True,
         "source": config.source,
         "clinic": s.clinic_name,
@@ -216,9 +218,41 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         "cadence_steps": [step.key for step in s.cadence.steps],
         "templates": len(s.templates),
         "triage_rules": len(s.triage.rules),
+        "secrets": secrets,
     }
-    _emit(summary, as_json=args.json, human=f"{config.source}: OK ({s.clinic_name}, {len(s.channels)} channels)")
+    unusable = {name: state for name, state in secrets.items() if state.startswith("unusable")}
+    missing = sorted(name for name, state in secrets.items() if state == "missing")
+    if unusable:
+        summary["ok"] = False
+        problems = [f"sources.{name}: {state}" for name, state in sorted(unusable.items())]
+        _emit(summary, as_json=args.json, human="\n".join([f"{config.source}: source secrets", *problems]))
+        return EXIT_CONFIG
+    human = f"{config.source}: OK ({s.clinic_name}, {len(s.channels)} channels)"
+    if missing:
+        human += f"\nnot set in this environment (those sources answer 503 until they are): {', '.join(missing)}"
+    _emit(summary, as_json=args.json, human=human)
     return EXIT_OK
+
+
+def _source_secrets(config: HubConfig) -> dict[str, str]:
+    """Each enabled source's secret in this environment: "set", "missing" or "unusable: why"."""
+    from connectors.inbound.verify import check_secret
+
+    states: dict[str, str] = {}
+    for name, source in sorted(config.sources.items()):
+        if not source.enabled:
+            continue
+        secret = os.environ.get(source.secret_env)
+        if not secret:
+            states[name] = "missing"
+            continue
+        try:
+            check_secret(source.type, secret)
+        except ValueError as exc:  # the message never repeats the secret
+            states[name] = f"unusable: {source.secret_env}: {exc}"
+        else:
+            states[name] = "set"
+    return states
 
 
 def _inquiry_data(args: argparse.Namespace) -> dict[str, Any]:
@@ -362,6 +396,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 "written": pushed.written + again.written,
                 "failed": pushed.failed + again.failed,
                 "retrying": pushed.retrying + again.retrying,
+                "dead": pushed.dead + again.dead,
                 "paused": pushed.paused or again.paused,
                 "records_read": pulled.records,
                 "leads_changed": pulled.changed,
@@ -369,7 +404,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 "task_completions": pulled.touches,
             }
         human = "\n".join(
-            f"{n}: wrote {s['written']} ({s['failed']} failed, {s['retrying']} to retry)"
+            f"{n}: wrote {s['written']} ({s['failed']} failed, {s['retrying']} to retry, {s['dead']} given up)"
             f"{' PAUSED: daily API allowance spent' if s['paused'] else ''}; read {s['records_read']} records, "
             f"{s['leads_changed']} leads changed, {s['task_completions']} completions, {s['violations']} violations"
             for n, s in summary.items()
@@ -398,7 +433,9 @@ def cmd_crm_setup(args: argparse.Namespace) -> int:
 
     hub = _hub(args)
     try:
-        connector = build_connector(hub.crm[args.crm], hub.tokens(args.crm))
+        connector = build_connector(
+            hub.crm[args.crm], hub.tokens(args.crm), clinic_timezone=hub.config.settings.hours.timezone
+        )
         assert isinstance(connector, HubSpotConnector)
         created = connector.ensure_schema()
         sys.stdout.write(f"{args.crm}: created {', '.join(created) or 'nothing (all properties exist)'}\n")

@@ -55,7 +55,9 @@ class SalesforceSchema(_Strict):
     pull_minutes = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1440))
     overlap_seconds = fields.Integer(load_default=300, validate=validate.Range(min=0, max=3600))
     requests_per_second = fields.Float(load_default=20.0, validate=validate.Range(min=0.1, max=100))
+    burst = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
     task_owners = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    lead_queue_owners = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     default_task_owner = fields.String(load_default=None, allow_none=True)
     allow_duplicate_save = fields.Boolean(load_default=False)
 
@@ -81,6 +83,7 @@ class HubSpotSchema(_Strict):
     pull_minutes = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1440))
     overlap_seconds = fields.Integer(load_default=300, validate=validate.Range(min=0, max=3600))
     requests_per_second = fields.Float(load_default=9.0, validate=validate.Range(min=0.1, max=19))
+    burst = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
     owners = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     default_owner = fields.String(load_default=None, allow_none=True)
 
@@ -263,8 +266,14 @@ def http_session(settings: CrmSettings) -> requests.Session:
     return session
 
 
-def build_connector(settings: CrmSettings, tokens: StoredTokens) -> CrmConnector:
-    """The connector for one configured CRM."""
+def build_connector(settings: CrmSettings, tokens: StoredTokens, *, clinic_timezone: str | None = None) -> CrmConnector:
+    """The connector for one configured CRM.
+
+    Args:
+        clinic_timezone: the clinic's zone: Salesforce task due dates (``ActivityDate``, a date
+            without a zone) are the due time's date there, not in UTC, so an evening call is not
+            shown as due the next day.
+    """
     options = settings.options
     if settings.system == "salesforce":
         from connectors.salesforce import SalesforceConnector, SalesforceSettings
@@ -274,9 +283,12 @@ def build_connector(settings: CrmSettings, tokens: StoredTokens) -> CrmConnector
             lead_object=str(options["object"]),
             person_record_type=str(options["person_record_type"]),
             task_owners=dict(options["task_owners"]),
+            lead_queue_owners=dict(options["lead_queue_owners"]),
             default_task_owner=options["default_task_owner"],
             requests_per_second=float(options["requests_per_second"]),
+            burst=int(options["burst"]),
             allow_duplicate_save=bool(options["allow_duplicate_save"]),
+            task_date_timezone=clinic_timezone,
         )
         return SalesforceConnector(sf_settings, tokens, session=http_session(settings))
     from connectors.hubspot import HubSpotConnector, HubSpotSettings
@@ -286,5 +298,6 @@ def build_connector(settings: CrmSettings, tokens: StoredTokens) -> CrmConnector
         owners=dict(options["owners"]),
         default_owner=options["default_owner"],
         requests_per_second=float(options["requests_per_second"]),
+        burst=int(options["burst"]),
     )
     return HubSpotConnector(hs_settings, tokens)

@@ -52,6 +52,10 @@ class PhiMaskFilter(logging.Filter):
         return True
 
 
+#: The hub's own top-level packages (module loggers are named after their modules).
+_OWN_PACKAGES = ("hub", "jobs", "webapp", "connectors", "mapping", "nurture")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
@@ -76,3 +80,8 @@ def configure_logging(*, verbose: bool = False, json_lines: bool = False, stream
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("nurturehub").setLevel(logging.INFO)
+    if json_lines and not verbose:
+        # A service (web, worker): our own modules' routine lines (webhook refusals, leadership,
+        # schedules, sync summaries: ids only) at INFO; libraries stay at WARNING.
+        for package in _OWN_PACKAGES:
+            logging.getLogger(package).setLevel(logging.INFO)

@@ -91,7 +91,8 @@ class Destination:
         mapping: the CRM object mapping (lead view ↔ CRM fields).
         next_action_field: the CRM field showing the hub's next action (read for the repair rule).
         overlap: how far before the saved cursor each pull starts again.
-        max_attempts: attempts before an outbox item is dead-lettered.
+
+    An outbox item is dead-lettered after ``[inbox] max_attempts`` attempts, as inbox events are.
     """
 
     name: str
@@ -99,7 +100,6 @@ class Destination:
     mapping: FieldMapping
     next_action_field: str
     overlap: timedelta = timedelta(minutes=5)
-    max_attempts: int = 8
     describe_ttl: timedelta = timedelta(hours=1)
     _describe: tuple[datetime, Mapping[str, FieldInfo]] | None = field(default=None, repr=False)
 
@@ -119,6 +119,7 @@ class PushReport:
     written: int = 0
     failed: int = 0
     retrying: int = 0
+    dead: int = 0
     calls: int = 0
     paused: bool = False
 
@@ -180,7 +181,7 @@ class SyncEngine:
         try:
             # Links first: a lead's record made in the CRM gets the hub's id before any upsert by it.
             for kinds in (("link_record",), ("upsert_lead",), ("upsert_task", "cancel_task")):
-                while report.written + report.failed + report.retrying < limit:
+                while report.written + report.failed + report.retrying + report.dead < limit:
                     items = self._lease(name, kinds, now=now, limit=dest.connector.max_batch)
                     if not items:
                         break
@@ -196,7 +197,7 @@ class SyncEngine:
             report.paused = True
         finally:
             self._count_calls(name)
-        for outcome in ("written", "failed", "retrying"):
+        for outcome in ("written", "failed", "retrying", "dead"):
             if count := getattr(report, outcome):
                 OUTBOX_PROCESSED.labels(destination=name, outcome=outcome).inc(count)
         if report.calls:  # an idle worker loop writes nothing
@@ -327,8 +328,7 @@ class SyncEngine:
                     # The CRM already holds this person (made there by staff): link, then upsert.
                     self._adopt(session, dest, item.lead_id, outcome.duplicate_of, now=now)
                     self._retry(session, item, f"{outcome.code}: linking to the record the CRM holds", now=now,
-                                delay=timedelta(0))  # fmt: skip
-                    report.retrying += 1
+                                report=report, delay=timedelta(0))  # fmt: skip
                 else:
                     self._settle_failure(session, dest, item, outcome, now=now, report=report)
 
@@ -360,9 +360,9 @@ class SyncEngine:
                     item,
                     "waiting for the lead's record in the CRM",
                     now=now,
+                    report=report,
                     delay=timedelta(seconds=5),
                 )
-                report.retrying += 1
             for item_id, message in failures.items():
                 self._fail(session, item_id, message, now=now)
                 report.failed += 1
@@ -442,13 +442,23 @@ class SyncEngine:
         log.warning("outbox item %d failed: %s", item_id, message.split(":", 1)[0])
 
     def _retry(
-        self, session: Session, item: _Item, message: str, *, now: datetime, delay: timedelta | None = None
+        self,
+        session: Session,
+        item: _Item,
+        message: str,
+        *,
+        now: datetime,
+        report: PushReport,
+        delay: timedelta | None = None,
     ) -> None:
+        """Try the item again later, or dead-letter it after ``max_attempts`` (counted as such)."""
         if item.attempts >= self.config.inbox.max_attempts:
             session.execute(
                 update(OutboxRow).where(OutboxRow.id == item.id).values(status="dead", last_error=message[:2000])
             )
+            report.dead += 1
             return
+        report.retrying += 1
         wait = delay if delay is not None else backoff(item.attempts, self._rng, base=2.0, cap=1800.0)
         session.execute(
             update(OutboxRow)
@@ -468,8 +478,7 @@ class SyncEngine:
         delay = timedelta(seconds=retry_after) if retry_after else None
         with self.store.tx() as session:
             for item in items:
-                self._retry(session, item, f"retry_later: {message}", now=now, delay=delay)
-                report.retrying += 1
+                self._retry(session, item, f"retry_later: {message}", now=now, report=report, delay=delay)
 
     def _settle_failure(
         self,
@@ -484,8 +493,7 @@ class SyncEngine:
         where = f" [field {outcome.field}]" if outcome.field else ""
         message = f"{outcome.code}: {outcome.message}{where} (lead {item.lead_id})"
         if outcome.retriable:
-            self._retry(session, item, message, now=now)
-            report.retrying += 1
+            self._retry(session, item, message, now=now, report=report)
         else:
             self._fail(session, item.id, message, now=now)
             report.failed += 1

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.bootstrap import Hub
@@ -35,6 +35,9 @@ from hub.store.models import JobRunRow
 from jobs.leader import Leadership, leadership_for
 
 log = logging.getLogger(__name__)
+
+#: How long the record of a job's run is kept (the 15-second metrics job alone writes 5,760 a day).
+JOB_RUNS_KEPT = timedelta(days=7)
 
 __all__ = ["Runtime", "run_job"]
 
@@ -233,12 +236,19 @@ class Runtime:
         except IntegrityError:
             log.info("job %s already ran for tick %s", key, tick.isoformat())
             return False
-        outcome = self._run(job, now=now, **ids)
+        try:
+            outcome = self._run(job, now=now, **ids)
+        except Exception as exc:  # recorded (no message: it may quote data), then left to APScheduler's log
+            self._finish(key, tick, f"failed: {type(exc).__name__}")
+            raise
+        self._finish(key, tick, outcome)
+        self.jobs_run.append((key, tick))
+        return True
+
+    def _finish(self, key: str, tick: datetime, outcome: str) -> None:
         with self.hub.store.tx() as session:
             row = session.scalars(select(JobRunRow).where(JobRunRow.job == key, JobRunRow.tick == tick)).one()
             row.finished_at, row.outcome = self.hub.clock(), outcome[:200]
-        self.jobs_run.append((key, tick))
-        return True
 
     def _run(self, job: str, *, now: datetime, **ids: str) -> str:
         hub = self.hub
@@ -262,7 +272,12 @@ class Runtime:
             missing = [m for name in destinations for m in engine.reconcile(name, now=now)] if engine else []
             return f"missing={len(missing)}"
         if job == "purge":
-            return f"purged={hub.inbox.purge(now=now)}"
+            purged = hub.inbox.purge(now=now)
+            with hub.store.tx() as session:  # a tick's row only matters while the tick can fire
+                forgotten = session.execute(
+                    delete(JobRunRow).where(JobRunRow.started_at < now - JOB_RUNS_KEPT)
+                ).rowcount  # type: ignore[attr-defined]
+            return f"purged={purged} job_runs_forgotten={forgotten}"
         if job == "capacity":
             connector = hub.scheduling_connector()
             return (

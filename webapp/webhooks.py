@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.inbound.verify import InboundRequest, WebhookRejected, verify
+from connectors.inbound.verify import InboundRequest, WebhookRejected, check_secret, verify
 from hub.metrics import WEBHOOKS_ACCEPTED, WEBHOOKS_DUPLICATE, WEBHOOKS_REJECTED
 from webapp import current_hub
 
@@ -47,7 +47,14 @@ def receive(name: str, token: str | None = None) -> Any:
     secret = hub.secret(source.secret_env)
     if secret is None:
         log.error("webhook %s: %s is not set; refusing deliveries until it is", name, source.secret_env)
-        return jsonify(error="source_not_configured", detail="this source's secret is not configured"), 503
+        return _refuse(name, "source_not_configured", "this source's secret is not configured", 503)
+    try:
+        check_secret(source.type, secret)
+    except ValueError as exc:  # the message never repeats the secret
+        log.error(
+            "webhook %s: %s is unusable (%s); refusing deliveries until it is fixed", name, source.secret_env, exc
+        )
+        return _refuse(name, "source_misconfigured", "this source's secret is not usable; see the hub's log", 503)
     inbound = InboundRequest(
         method=request.method,
         url=request.url,

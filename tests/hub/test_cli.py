@@ -39,6 +39,25 @@ def test_check_config_reports_ok_as_json(capsys: pytest.CaptureFixture[str]) -> 
     ]
 
 
+def test_check_config_checks_the_source_secrets_it_can_see(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NURTUREHUB_SECRET_LANDING_PAGE", "NURTUREHUB_SECRET_CONTACT_FORM"):
+        monkeypatch.delenv(name, raising=False)
+    code, data = run_json(capsys, "check-config", "--json")
+    assert code == 0 and data["secrets"]["landing_page"] == "missing"  # type: ignore[index]
+
+    monkeypatch.setenv("NURTUREHUB_SECRET_LANDING_PAGE", "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=")
+    monkeypatch.setenv("NURTUREHUB_SECRET_CONTACT_FORM", "tooshort")
+    code, data = run_json(capsys, "check-config", "--json")
+    assert code == 2 and data["ok"] is False
+    secrets = data["secrets"]
+    assert isinstance(secrets, dict)
+    assert secrets["landing_page"] == "set"
+    assert secrets["contact_form"].startswith("unusable: NURTUREHUB_SECRET_CONTACT_FORM:")
+    assert "tooshort" not in json.dumps(data)
+
+
 def test_check_config_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
     example = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text(encoding="utf-8")

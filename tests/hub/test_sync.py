@@ -20,7 +20,7 @@ from hub.store.models import OutboxRow, ViolationRow
 from hub.sync import Destination, SyncEngine
 from mapping.defaults import default_crm_mapping
 from nurture.consent import ConsentEntry
-from nurture.errors import BudgetExhausted
+from nurture.errors import BudgetExhausted, RetryLater
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, ConsentState, ContactChannel, NextActionKind, Stage
 from tests.conftest import Clock
@@ -416,3 +416,27 @@ def test_pushes_pulls_and_first_attempts_are_counted_in_the_metrics(world: World
     assert world.crm.requests_sent > sent
     assert _sample("nurturehub_speed_to_lead_seconds_count", channel="website_form") == speed + 1
     assert _sample("nurturehub_speed_to_lead_seconds_sum", channel="website_form") == speed_sum + 7 * 60
+
+
+def test_an_item_that_keeps_failing_is_dead_lettered_and_counted_as_dead(
+    world: World, config: HubConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.inquiry()
+
+    def down(records: object) -> object:
+        raise RetryLater("503 SERVER_UNAVAILABLE")
+
+    monkeypatch.setattr(world.crm, "upsert", down)
+    dead_before = _sample("nurturehub_outbox_processed_total", destination="crm", outcome="dead")
+    reports = []
+    while not (reports and reports[-1].dead) and len(reports) <= config.inbox.max_attempts:
+        reports.append(world.engine.push("crm", now=world.clock.now))
+        world.clock.advance(hours=1)
+
+    assert len(reports) == config.inbox.max_attempts  # the last attempt gives up
+    assert [(r.retrying, r.dead) for r in reports] == [(1, 0)] * (len(reports) - 1) + [(0, 1)]
+    assert world.engine.push("crm", now=world.clock.now).calls == 0  # nothing left to send
+    with world.store.tx() as s:
+        status = s.scalars(select(OutboxRow.status).where(OutboxRow.kind == "upsert_lead")).one()
+    assert status == "dead"
+    assert _sample("nurturehub_outbox_processed_total", destination="crm", outcome="dead") == dead_before + 1

@@ -62,6 +62,30 @@ def test_a_scheduled_job_runs_once_per_tick_whoever_runs_it(
     second.hub.close()
 
 
+def test_the_nightly_purge_forgets_old_job_runs_and_a_failed_run_says_so(
+    store: Store, config: HubConfig, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
+    assert runtime.run_scheduled("cadence")
+    clock.advance(days=8)
+    assert runtime.run_scheduled("cadence")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the CRM said something with a name in it")
+
+    monkeypatch.setattr("jobs.runtime.breaches", broken)
+    with pytest.raises(RuntimeError):
+        runtime.run_scheduled("breaches")
+    assert runtime.run_scheduled("purge")
+
+    with store.tx() as s:
+        runs = {row.job: row.outcome for row in s.scalars(select(JobRunRow))}
+    assert set(runs) == {"cadence", "breaches", "purge"}  # the first cadence run, 8 days old, is gone
+    assert runs["breaches"] == "failed: RuntimeError"
+    assert runs["purge"] == "purged=0 job_runs_forgotten=1"
+    runtime.hub.close()
+
+
 def test_bookings_made_in_the_ehr_are_read_on_schedule(
     store: Store, config: HubConfig, clock: Clock, tmp_path: Path, fhir_server: SandboxServer
 ) -> None:

@@ -6,11 +6,13 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from connectors.inbound.jotform import encode_jotform_submission
 from hub.bootstrap import Hub
+from hub.metrics import REGISTRY
 from hub.store import repo
 from hub.store.models import InboxRow, LeadRow
 from nurture.vocab import Intent, NextActionKind
@@ -100,6 +102,38 @@ def test_a_source_without_its_secret_answers_503(client: FlaskClient, hub: Hub, 
     assert response.status_code == 503
     assert response.json is not None
     assert response.json["error"] == "source_not_configured"
+
+
+@pytest.mark.parametrize(
+    ("source", "env", "bad"),
+    [
+        ("landing_page", "NURTUREHUB_SECRET_LANDING_PAGE", "whsec_not*base64!"),
+        ("contact_form", "NURTUREHUB_SECRET_CONTACT_FORM", "short"),
+    ],
+)
+def test_an_unusable_secret_is_a_counted_503_not_a_crash(
+    client: FlaskClient, hub: Hub, source: str, env: str, bad: str
+) -> None:
+    before = (
+        REGISTRY.get_sample_value(
+            "nurturehub_webhooks_rejected_total", {"source": source, "code": "source_misconfigured"}
+        )
+        or 0.0
+    )
+    hub.environ = {**hub.environ, env: bad}
+    response = client.post(f"/webhooks/{source}/{bad}", data=b"{}")
+    assert response.status_code == 503
+    assert response.json == {
+        "error": "source_misconfigured",
+        "detail": "this source's secret is not usable; see the hub's log",
+    }
+    assert (
+        REGISTRY.get_sample_value(
+            "nurturehub_webhooks_rejected_total", {"source": source, "code": "source_misconfigured"}
+        )
+        == before + 1
+    )
+    assert rows(hub) == []
 
 
 def test_jotform_authenticates_by_its_secret_path_token(client: FlaskClient, hub: Hub, clock: Clock) -> None:

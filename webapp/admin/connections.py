@@ -143,7 +143,9 @@ def check(name: str) -> Any:
 
     label = LABELS.get(name, name)
     try:
-        status = build_connector(hub.crm[name], hub.tokens(name)).check()
+        status = build_connector(
+            hub.crm[name], hub.tokens(name), clinic_timezone=hub.config.settings.hours.timezone
+        ).check()
     except ConfigError as exc:
         flash(f"{label}: {exc.problems[0]}", "error")
         return redirect(url_for(".index"), code=303)

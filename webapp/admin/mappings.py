@@ -78,7 +78,9 @@ def _describe(mapping: FieldMapping) -> tuple[Mapping[str, CrmFieldInfo] | None,
             row = session.get(ConnectionRow, system)
             connected = bool(row is not None and row.tokens)
         if connected:
-            connector = build_connector(hub.crm[system], hub.tokens(system))
+            connector = build_connector(
+                hub.crm[system], hub.tokens(system), clinic_timezone=hub.config.settings.hours.timezone
+            )
     if connector is None:
         return None, f"Not checked against {label}: it is not connected."
     try:
