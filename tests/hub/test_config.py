@@ -128,3 +128,22 @@ def test_person_accounts_are_a_salesforce_object_choice() -> None:
     with pytest.raises(ConfigError) as info:
         load_crm_settings({"crm": {"salesforce": {"object": "Opportunity"}}})
     assert any(p.startswith("crm.salesforce.object:") for p in info.value.problems)
+
+
+def test_the_crm_sections_reach_the_connectors_with_the_clinics_zone() -> None:
+    from connectors.hubspot import HubSpotConnector
+    from connectors.salesforce import SalesforceConnector
+    from hub.crm import build_connector
+
+    crm = load_crm_settings(
+        {"crm": {"salesforce": {"enabled": True, "burst": 5, "lead_queue_owners": {"Front Desk": "Front_Desk"}},
+                 "hubspot": {"enabled": True, "burst": 20, "requests_per_second": 17}}}
+    )  # fmt: skip
+    salesforce = build_connector(crm["salesforce"], None, clinic_timezone="America/Chicago")  # type: ignore[arg-type]
+    hubspot = build_connector(crm["hubspot"], None, clinic_timezone="America/Chicago")  # type: ignore[arg-type]
+
+    assert isinstance(salesforce, SalesforceConnector) and isinstance(hubspot, HubSpotConnector)
+    # A task due at 18:30 in Austin is due that day there, not on the next (UTC) day.
+    assert salesforce.settings.task_date_timezone == "America/Chicago"
+    assert (salesforce.settings.burst, dict(salesforce.settings.lead_queue_owners)) == (5, {"Front Desk": "Front_Desk"})
+    assert (hubspot.settings.burst, hubspot.settings.requests_per_second) == (20, 17)
