@@ -66,6 +66,7 @@ class InquirySchema(Schema):
     campaign = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     referral_source = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     text = fields.String(load_default="", validate=validate.Length(max=10000))
+    reply_via = fields.Enum(ContactChannel, by_value=True, load_default=None, allow_none=True)
     intent = fields.Enum(Intent, by_value=True, load_default=None, allow_none=True)
     needs = fields.List(fields.Enum(Need, by_value=True), load_default=list)
     consent = fields.Dict(
@@ -137,6 +138,7 @@ def inquiry_from_json(
             needs_hint=frozenset(loaded["needs"]),
             consents=consents,
             external_ids=loaded["external_ids"],
+            reply_via=loaded["reply_via"],
         )
     except ValueError as exc:
         raise SkipRecord(str(exc), code="invalid_inquiry") from None

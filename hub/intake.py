@@ -14,9 +14,12 @@ from hub.config import HubConfig
 from hub.ids import new_lead_id
 from hub.leads import CommitResult, commit_lead
 from hub.store import Store, repo
+from nurture.consent import KeywordReply, classify_reply
 from nurture.contact import InvalidContact, normalize_email, normalize_phone
 from nurture.errors import SkipRecord
 from nurture.inquiry import Inquiry, merge_inquiry
+from nurture.lead import Lead
+from nurture.vocab import ConsentState, ContactChannel
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,8 @@ class Intake:
             found = repo.load_lead(session, lead_id, for_update=True)
             if found is not None:
                 before, version = found
+        if classify_reply(inquiry.text) is KeywordReply.STOP:
+            return self._opt_out(session, before, version, inquiry, at=at, actor=actor)
         proposed = merge_inquiry(
             before,
             inquiry,
@@ -90,3 +95,32 @@ class Intake:
             destinations=self.destinations,
             refine=capacity_refiner(session, self.config, now=at) if before is None else None,
         )
+
+    def _opt_out(
+        self, session: Session, before: Lead | None, version: int | None, inquiry: Inquiry, *, at: datetime, actor: str
+    ) -> CommitResult:
+        """A STOP-style message: consent is revoked at once, and the message is nothing more.
+
+        A reply that says which channel it came by (``reply_via``: a texting service forwarding an
+        SMS reply) revokes that channel, as carriers treat STOP; a message that does not ("stop
+        contacting me" in a form) revokes every channel. The change goes through the same policy and
+        replanning as any other, so pending texts and emails are withdrawn from the CRMs and the
+        denial reaches every connected CRM. From an unknown contact there is nothing to revoke and
+        no lead is made.
+        """
+        if before is None or version is None:
+            log.info("opt-out message from a contact the hub does not know: nothing to revoke")
+            return CommitResult(lead=None, version=None, plan=None)
+        channels = [inquiry.reply_via] if inquiry.reply_via is not None else list(ContactChannel)
+        denied = [c for c in channels if before.consent.state(c) is not ConsentState.DENIED]
+        if not denied:
+            return CommitResult(lead=before, version=version, plan=None)
+        source = f"{inquiry.reply_via.value}_reply" if inquiry.reply_via is not None else "message"
+        proposed = before.evolve(
+            consent=before.consent.revoke(denied, at=inquiry.received_at, source=f"{actor}:{source}",
+                                          wording="STOP-style reply")
+        )  # fmt: skip
+        return commit_lead(
+            session, before=before, version=version, proposed=proposed, config=self.config, now=at, actor=actor,
+            action="consent_revoked_by_reply", destinations=self.destinations,
+        )  # fmt: skip

@@ -16,7 +16,7 @@ from nurture.contact import normalize_email, normalize_phone
 from nurture.lead import Lead
 from nurture.settings import NurtureSettings
 from nurture.triage import TriageInput, triage
-from nurture.vocab import Channel, ContactWindow, Intent, Need, Stage
+from nurture.vocab import Channel, ContactChannel, ContactWindow, Intent, Need, Stage
 
 __all__ = ["Inquiry", "merge_inquiry"]
 
@@ -33,6 +33,8 @@ class Inquiry:
         consents: consent statements made in the form, with the wording shown.
         external_ids: ids of the submission / booking / contact in the sending system.
         timezone: the patient's time zone, if known (else the clinic's).
+        reply_via: the message is the patient's reply on this contact channel (a texting service
+            forwarding an SMS reply, say): a STOP-style reply revokes that channel.
         (the rest as on :class:`~nurture.lead.Lead`)
     """
 
@@ -56,6 +58,7 @@ class Inquiry:
     needs_hint: frozenset[Need] = frozenset()
     consents: tuple[ConsentEntry, ...] = ()
     external_ids: Mapping[str, str] = field(default_factory=dict)
+    reply_via: ContactChannel | None = None
 
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None:

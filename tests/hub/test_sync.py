@@ -16,13 +16,13 @@ from hub.config import HubConfig
 from hub.intake import Intake
 from hub.metrics import REGISTRY
 from hub.store import Store, repo
-from hub.store.models import OutboxRow, ViolationRow
+from hub.store.models import LeadRow, OutboxRow, ViolationRow
 from hub.sync import Destination, SyncEngine
 from mapping.defaults import default_crm_mapping
 from nurture.consent import ConsentEntry
 from nurture.errors import BudgetExhausted, RetryLater
 from nurture.inquiry import Inquiry
-from nurture.vocab import Channel, ConsentState, ContactChannel, NextActionKind, Stage
+from nurture.vocab import Channel, ConsentState, ContactChannel, Intent, NextActionKind, Stage
 from tests.conftest import Clock
 
 
@@ -440,3 +440,49 @@ def test_an_item_that_keeps_failing_is_dead_lettered_and_counted_as_dead(
         status = s.scalars(select(OutboxRow.status).where(OutboxRow.kind == "upsert_lead")).one()
     assert status == "dead"
     assert _sample("nurturehub_outbox_processed_total", destination="crm", outcome="dead") == dead_before + 1
+
+
+@pytest.mark.parametrize("reply", ["STOP", "Baja por favor", "stop texting me"])
+def test_a_stop_reply_revokes_at_once_in_the_hub_and_every_crm(
+    store: Store, config: HubConfig, clock: Clock, reply: str
+) -> None:
+    world = World(store, config, clock, names=("salesforce", "hubspot"))
+    lead_id = world.inquiry(consents=sms_consent(world))
+    world.sync()
+    world.crm.complete_task(f"{lead_id}:day0_call", "no_answer")
+    world.sync()
+    assert world.crms["hubspot"].tasks[f"{lead_id}:day0_text"]["kind"] == "sms"
+    world.clock.advance(minutes=3)
+
+    result = world.intake.submit(
+        Inquiry(channel=Channel.OTHER, received_at=world.clock.now, phone="+1 512 555 0142", text=reply,
+                reply_via=ContactChannel.SMS),
+        actor="source:texting_service",
+    )  # fmt: skip
+    world.sync()
+
+    assert result.ok and result.lead is not None and result.lead.id == lead_id
+    lead = world.lead(lead_id)
+    assert lead.consent.state(ContactChannel.SMS) is ConsentState.DENIED
+    assert lead.consent.state(ContactChannel.CALL) is not ConsentState.DENIED  # a text reply stops texts
+    assert (lead.channel, lead.intent) == (Channel.WEBSITE_FORM, Intent.READY_TO_SCHEDULE)  # not a new inquiry
+    for crm in world.crms.values():
+        _, record = crm.by_external_id(lead_id) or ("", {})
+        assert record["SMS_Consent__c"] == "denied"
+        assert crm.tasks[f"{lead_id}:day0_text"]["kind"] == "email"  # no text left pending
+
+
+def test_a_stop_message_without_its_channel_revokes_every_channel_and_a_stranger_makes_no_lead(
+    world: World,
+) -> None:
+    lead_id = world.inquiry(consents=sms_consent(world))
+    stop = {"channel": Channel.WEBSITE_FORM, "received_at": world.clock.now, "text": "Stop contacting me"}
+
+    world.intake.submit(Inquiry(**stop, email="ana.ruiz@example.org"), actor="test")  # type: ignore[arg-type]
+    stranger = world.intake.submit(Inquiry(**stop, phone="+1 512 555 0199"), actor="test")  # type: ignore[arg-type]
+
+    lead = world.lead(lead_id)
+    assert all(lead.consent.state(c) is ConsentState.DENIED for c in ContactChannel)
+    assert stranger.ok and stranger.lead is None
+    with world.store.tx() as s:
+        assert s.scalar(select(func.count()).select_from(LeadRow)) == 1
