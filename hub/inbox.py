@@ -179,7 +179,7 @@ class Inbox:
                         rules = ", ".join(f"{v.field}: {v.rule}" for v in result.violations)
                         raise SkipRecord(f"the policy refused the lead ({rules})", code="policy_violation")
                     lead_id = result.lead.id if result.lead else None
-                    if source.type == "calcom" and lead_id is not None:
+                    if source.type in ("calcom", "calendly") and lead_id is not None:
                         self._booking(session, source, payload, lead_id, now=now)
                 row.status, row.processed_at, row.lead_id, row.error = "done", now, lead_id, None
                 row.attempts += 1
@@ -206,24 +206,35 @@ class Inbox:
             )
 
     def _booking(self, session: Session, source: Source, payload: Any, lead_id: str, *, now: datetime) -> None:
-        """A Cal.com booking, cancellation or no-show moves its lead (the attendee's inquiry was
-        committed just before, so the lead exists)."""
+        """A Cal.com or Calendly booking, cancellation or no-show moves its lead (the attendee's
+        inquiry was committed just before, so the lead exists)."""
         from connectors.calcom_api import booking_event
         from hub.scheduling import apply_booking
         from hub.store import repo
 
         if not isinstance(payload, dict):
             return
-        event = booking_event(payload, self.calcom or CalcomSettings())
-        if event is None or event.booking is None:
-            return  # a form event (an inquiry only), or a no-show flag the API must be asked about
+        rescheduled = False
+        if source.type == "calendly":
+            from connectors.calendly_events import booking_event as calendly_event
+            from hub.scheduling import load_calendly_settings
+
+            said = calendly_event(payload, load_calendly_settings(self.config))
+            if said is None:
+                return  # a routing-form submission: an inquiry only
+            booking, rescheduled = said.booking, said.rescheduled
+        else:
+            event = booking_event(payload, self.calcom or CalcomSettings())
+            if event is None or event.booking is None:
+                return  # a form event (an inquiry only), or a no-show flag the API must be asked about
+            booking = event.booking
         found = repo.load_lead(session, lead_id, for_update=True)
         if found is None:
             return
         lead, version = found
         result = apply_booking(
-            session, lead=lead, version=version, booking=event.booking, config=self.config, now=now,
-            actor=f"source:{source.name}", destinations=self.intake.destinations,
+            session, lead=lead, version=version, booking=booking, config=self.config, now=now,
+            actor=f"source:{source.name}", destinations=self.intake.destinations, rescheduled=rescheduled,
         )  # fmt: skip
         if not result.ok:
             rules = ", ".join(f"{v.field}: {v.rule}" for v in result.violations)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.calcom_api import CalcomEventType, CalcomScheduling, CalcomSettings
+from connectors.calendly_events import CalendlyEventType, CalendlySettings
 from connectors.scheduling import Booking, SchedulingConnector
 from hub.config import HubConfig, flatten_errors
 from hub.leads import CommitResult, commit_lead
@@ -41,6 +42,7 @@ __all__ = [
     "build_calcom",
     "calcom_bookings_interval",
     "load_calcom_settings",
+    "load_calendly_settings",
     "pull_bookings",
 ]
 
@@ -54,6 +56,43 @@ class _EventTypeSchema(Schema):
     interpreter_languages = fields.List(fields.String(), load_default=list)
     telehealth = fields.Boolean(load_default=False)
     length_minutes = fields.Integer(load_default=30, validate=validate.Range(min=5, max=1440))
+
+
+class _CalendlyEventTypeSchema(Schema):
+    uri = fields.Url(required=True, schemes={"https"})
+    service = fields.String(required=True)
+    location = fields.String(required=True)
+    telehealth = fields.Boolean(load_default=False)
+
+
+class _CalendlySchema(Schema):
+    event_types = fields.List(fields.Nested(_CalendlyEventTypeSchema), load_default=list)
+
+
+def load_calendly_settings(config: HubConfig) -> CalendlySettings:
+    """The ``[scheduling.calendly]`` section: which Calendly event type (by URI) stands for which
+    service and location, so a Calendly booking can move its lead and start the preparation."""
+    raw = dict(config.raw.get("scheduling", {}).get("calendly", {}))
+    try:
+        data = _CalendlySchema().load(raw)
+    except ValidationError as exc:
+        raise ConfigError([f"scheduling.calendly.{p}" for p in flatten_errors(exc.messages)]) from None
+    problems = []
+    for i, et in enumerate(data["event_types"]):
+        if et["service"] not in config.services:
+            problems.append(f"scheduling.calendly.event_types[{i}].service: unknown service {et['service']!r}")
+        if et["location"] not in config.locations:
+            problems.append(f"scheduling.calendly.event_types[{i}].location: unknown location {et['location']!r}")
+    if problems:
+        raise ConfigError(problems)
+    return CalendlySettings(
+        event_types=tuple(
+            CalendlyEventType(
+                uri=et["uri"], service=et["service"], location=et["location"], telehealth=et["telehealth"]
+            )
+            for et in data["event_types"]
+        )
+    )
 
 
 class _CalcomSchema(Schema):
@@ -133,18 +172,24 @@ def apply_booking(
     actor: str,
     destinations: Sequence[str],
     default_location: str | None = None,
+    rescheduled: bool = False,
 ) -> CommitResult:
-    """Record ``booking`` for ``lead`` and move the lead accordingly, in the caller's transaction."""
+    """Record ``booking`` for ``lead`` and move the lead accordingly, in the caller's transaction.
+
+    ``rescheduled``: a cancellation the system says is half of a reschedule (Calendly): it is
+    recorded, and the lead waits for the new booking instead of reopening."""
     try:
         appointment = booking.appointment(service=lead.service, location=lead.location or default_location)
     except ValueError:
         raise SkipRecord(
             f"booking {booking.ref}: its event type is not mapped to a service and location "
-            "([[scheduling.calcom.event_types]])",
+            f"([[scheduling.{booking.system}.event_types]])",
             field="eventTypeId",
             code="unmapped_event_type",
         ) from None
-    if appointment.status is AppointmentStatus.CANCELLED and _booked_elsewhere(session, lead.id, booking):
+    if appointment.status is AppointmentStatus.CANCELLED and (
+        rescheduled or _booked_elsewhere(session, lead.id, booking)
+    ):
         # A rescheduled visit: the old booking's cancellation must not reopen a lead that holds a
         # newer one (the two may arrive in either order).
         _store(session, lead.id, booking, appointment, now)

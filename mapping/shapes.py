@@ -43,7 +43,7 @@ __all__ = [
 INQUIRY_FIELDS: Final = (
     "channel", "first_name", "last_name", "phone", "email", "language", "contact_window",
     "callback_at", "timezone", "region", "location", "service", "campaign", "referral_source",
-    "text", "intent", "needs", "consent", "external_ids",
+    "text", "intent", "needs", "consent", "external_ids", "reply_via",
 )  # fmt: skip
 #: The keys of one consent statement in the inquiry JSON.
 CONSENT_KEYS: Final = ("granted", "wording", "source")

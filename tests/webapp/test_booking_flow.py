@@ -130,3 +130,59 @@ def _tasks(org: SalesforceOrg, lead_id: str) -> list[dict[str, Any]]:
             f"SELECT Nurture_Task_Key__c, Status FROM Task WHERE Nurture_Task_Key__c LIKE '{lead_id}:%'"  # noqa: S608
         )["records"]
     )
+
+
+def calendly(event: str, start: datetime, *, event_uuid: str, rescheduled: bool = False) -> dict[str, Any]:
+    envelope = json.loads((SAMPLES / "calendly_invitee_created.json").read_text(encoding="utf-8"))
+    envelope["event"] = event
+    body = envelope["payload"]
+    body["scheduled_event"]["uri"] = f"https://api.calendly.com/scheduled_events/{event_uuid}"
+    body["uri"] = f"https://api.calendly.com/scheduled_events/{event_uuid}/invitees/inv-{event_uuid}"
+    body["scheduled_event"]["start_time"] = start.isoformat().replace("+00:00", "Z")
+    body["scheduled_event"]["end_time"] = (start + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    if event == "invitee.canceled":
+        body["status"], body["rescheduled"] = "canceled", rescheduled
+        body["cancellation"] = {"canceled_by": "Rosa Delgado", "reason": "", "canceler_type": "invitee"}
+    return envelope
+
+
+def test_calendly_bookings_stop_the_cadence_and_a_reschedule_does_not_reopen_the_lead(
+    client: FlaskClient, hub: Hub
+) -> None:
+    now = hub.clock()
+    first, second = datetime(2026, 12, 8, 16, 0, tzinfo=UTC), datetime(2026, 12, 9, 16, 0, tzinfo=UTC)
+
+    def deliver(envelope: dict[str, Any], n: int) -> None:
+        assert signed(client, "intro_call", envelope, now=now, event_id=f"cal_{n}").status_code == 202
+        report = hub.inbox.process(now=now)
+        assert (report.done, report.parked) == (1, 0)
+
+    def state() -> tuple[Stage, dict[str, str], dict[str, str]]:
+        with hub.store.tx() as s:
+            (lead_id,) = s.scalars(select(AppointmentRow.lead_id).distinct()).all()
+            lead, _ = repo.load_lead(s, lead_id) or (None, 0)
+            assert lead is not None
+            steps = {f.step_key: f.status for f in repo.follow_ups(s, lead_id)}
+            visits = {a.ref: a.status for a in s.scalars(select(AppointmentRow))}
+        return lead.stage, steps, visits
+
+    deliver(calendly("invitee.created", first, event_uuid="ev-1"), 1)
+    stage, steps, visits = state()
+    assert stage is Stage.SCHEDULED
+    assert steps["day0_call"] == "cancelled"  # she booked: nobody calls her to book
+    assert "prep_confirmation" in steps
+    assert visits == {"calendly:ev-1": "booked"}
+
+    # She moves the visit: Calendly cancels the old invitee (rescheduled) and creates a new one.
+    deliver(calendly("invitee.canceled", first, event_uuid="ev-1", rescheduled=True), 2)
+    assert state()[0] is Stage.SCHEDULED
+    deliver(calendly("invitee.created", second, event_uuid="ev-2"), 3)
+    stage, _, visits = state()
+    assert stage is Stage.SCHEDULED
+    assert visits == {"calendly:ev-1": "cancelled", "calendly:ev-2": "booked"}
+
+    # A real cancellation reopens the lead with a next action.
+    deliver(calendly("invitee.canceled", second, event_uuid="ev-2"), 4)
+    stage, _, visits = state()
+    assert stage is Stage.REACHED
+    assert visits["calendly:ev-2"] == "cancelled"
