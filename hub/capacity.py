@@ -24,6 +24,7 @@ from hub.config import HubConfig, flatten_errors
 from hub.store import Store
 from hub.store.models import OpeningRow
 from nurture.capacity import (
+    CapacityDecision,
     CapacityOutcome,
     CapacityRow,
     Clearance,
@@ -176,34 +177,47 @@ def has_openings_data(session: Session) -> bool:
     return session.scalar(select(OpeningRow.ref).limit(1)) is not None
 
 
+def decide_capacity(
+    session: Session, config: HubConfig, lead: Lead, proposed: NextAction, clearance: Clearance, *, now: datetime
+) -> CapacityDecision | None:
+    """Refine ``proposed`` for ``lead`` with what the hub knows: the service's prerequisites always
+    (no slots before referral documents or an authorization, availability data or not), and the
+    stored availability when a scheduling system feeds it. None: nothing to refine."""
+    service = config.services.get(lead.service or "")
+    if service is None:
+        return None
+    info = ServiceInfo(
+        id=service.id,
+        requires_referral=service.requires_referral,
+        requires_authorization=service.requires_authorization,
+    )
+    if not has_openings_data(session) and not clearance.outstanding(info):
+        return None  # no availability to go by and nothing outstanding: the rules' action stands
+    # Without availability data only the prerequisite branches can apply (they come first).
+    return apply_capacity(
+        lead,
+        proposed,
+        service=info,
+        openings=stored_openings(session, service=service.id, after=now),
+        clearance=clearance,
+        settings=config.settings,
+        now=now,
+    )
+
+
 class CapacityRefiner:
-    """Refines new leads' next actions with the stored availability (see
-    :func:`nurture.capacity.apply_capacity`) and remembers the first-response script each decision
-    chose (offer times, another location, the waitlist, referral or authorization first), so the
-    Day-0 call follows it. One per transaction."""
+    """Refines new leads' next actions (see :func:`decide_capacity`) and remembers the
+    first-response script each decision chose (offer times, another location, the waitlist,
+    referral or authorization first), so the Day-0 call follows it. One per transaction."""
 
     def __init__(self, session: Session, config: HubConfig, *, now: datetime) -> None:
         self.session, self.config, self.now = session, config, now
         self._templates: dict[str, str] = {}
 
     def __call__(self, lead: Lead, proposed: NextAction) -> NextAction:
-        service = self.config.services.get(lead.service or "")
-        if service is None:
+        decision = decide_capacity(self.session, self.config, lead, proposed, Clearance(), now=self.now)
+        if decision is None:
             return proposed
-        info = ServiceInfo(
-            id=service.id,
-            requires_referral=service.requires_referral,
-            requires_authorization=service.requires_authorization,
-        )
-        decision = apply_capacity(
-            lead,
-            proposed,
-            service=info,
-            openings=stored_openings(self.session, service=service.id, after=self.now),
-            clearance=Clearance(),
-            settings=self.config.settings,
-            now=self.now,
-        )
         if decision.outcome is not CapacityOutcome.NOT_APPLICABLE and decision.template:
             self._templates[lead.id] = decision.template
         return decision.next_action
@@ -212,11 +226,8 @@ class CapacityRefiner:
         return self._templates.get(lead_id)
 
 
-def capacity_refiner(session: Session, config: HubConfig, *, now: datetime) -> CapacityRefiner | None:
-    """A refiner for new leads, or None when the hub has no availability data (no scheduling
-    system connected)."""
-    if not has_openings_data(session):
-        return None
+def capacity_refiner(session: Session, config: HubConfig, *, now: datetime) -> CapacityRefiner:
+    """The refiner for new leads."""
     return CapacityRefiner(session, config, now=now)
 
 

@@ -27,7 +27,7 @@ from hub.leads import CommitResult, commit_lead
 from hub.store import Store, repo
 from hub.store.models import AppointmentRow
 from nurture.cadence import CadencePlan
-from nurture.capacity import Clearance, ServiceInfo
+from nurture.capacity import ServiceInfo
 from nurture.errors import ConfigError, SkipRecord
 from nurture.lead import Lead
 from nurture.prep import Appointment, AppointmentStatus, lead_after_appointment, plan_appointment_follow_ups
@@ -262,7 +262,13 @@ def appointment_plan(
         else None
     )
     return plan_appointment_follow_ups(
-        lead, touches, appointment, service=info, clearance=Clearance(), settings=config.settings, now=now
+        lead,
+        touches,
+        appointment,
+        service=info,
+        clearance=repo.load_clearance(session, lead.id),
+        settings=config.settings,
+        now=now,
     )
 
 

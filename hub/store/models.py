@@ -373,6 +373,21 @@ class AppointmentRow(Base):
     updated_at: Mapped[datetime]
 
 
+class ClearanceRow(Base):
+    """What a lead has already provided or the clinic confirmed (referral documents in, insurance on
+    file, authorization approved): until then a service that needs it offers no slots. Recorded by
+    a coordinator (admin UI or CLI), each change audited."""
+
+    __tablename__ = "lead_clearances"
+
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True)
+    referral_documents_at: Mapped[datetime | None]
+    insurance_collected_at: Mapped[datetime | None]
+    authorization_approved_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
 class OpeningRow(Base):
     """A free slot in the scheduling system, as last read by the capacity job: what the next action
     and the capacity summary are based on (availability is read ahead, never during intake)."""

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.store.models import (
     AuditRow,
+    ClearanceRow,
     ConsentRow,
     ExternalIdRow,
     FollowUpRow,
@@ -23,6 +24,7 @@ from hub.store.models import (
     TouchRow,
 )
 from nurture.cadence import CadencePlan
+from nurture.capacity import Clearance
 from nurture.consent import ConsentEntry, ConsentLedger
 from nurture.errors import RetryLater
 from nurture.lead import Lead, NextAction
@@ -47,6 +49,7 @@ __all__ = [
     "find_lead_id",
     "follow_ups",
     "get_cursor",
+    "load_clearance",
     "load_lead",
     "load_touches",
     "replace_plan",
@@ -247,6 +250,18 @@ def find_lead_id(
 
 
 # --- touches and follow-ups ---------------------------------------------------------------------
+
+
+def load_clearance(session: Session, lead_id: str) -> Clearance:
+    """What the lead has provided so far (nothing, until a coordinator records it: hub.clearance)."""
+    row = session.get(ClearanceRow, lead_id)
+    if row is None:
+        return Clearance()
+    return Clearance(
+        referral_documents_received=row.referral_documents_at is not None,
+        insurance_collected=row.insurance_collected_at is not None,
+        authorization_approved=row.authorization_approved_at is not None,
+    )
 
 
 def load_touches(session: Session, lead_id: str) -> list[Touch]:

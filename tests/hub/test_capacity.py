@@ -6,12 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from connectors.fhir import FhirScheduling
 from hub.capacity import capacity_summary, refresh_openings
+from hub.clearance import record_clearance
 from hub.config import HubConfig
 from hub.intake import Intake
-from hub.store import Store
+from hub.store import Store, repo
+from hub.store.models import AuditRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Intent, NextActionKind
 
@@ -73,3 +76,38 @@ def test_the_summary_lists_every_service_and_location_with_next_availability(
     assert primary
     sleep = [r for r in rows if r.service == "sleep_study" and r.language is None]
     assert all(r.booked_out for r in sleep)  # booked out for the first two weeks in the sandbox calendar
+
+
+def test_recorded_clearance_turns_waiting_for_documents_into_booking(
+    store: Store, config: HubConfig, openings: datetime
+) -> None:
+    result = Intake(store, config).submit(inquiry(openings, "physical_therapy"), actor="test")
+    assert result.lead is not None and result.lead.next_action is not None
+    assert result.lead.next_action.kind is NextActionKind.REQUEST_REFERRAL_DOCUMENTS  # no slots before documents
+    lead_id = result.lead.id
+
+    with store.tx() as session:
+        recorded = record_clearance(
+            session, lead_id, referral_documents=True, config=config, now=openings, actor="user:coordinator",
+            destinations=(),
+        )  # fmt: skip
+        assert repo.load_clearance(session, lead_id).referral_documents_received
+        audit = session.scalars(select(AuditRow.action).where(AuditRow.subject_id == lead_id)).all()
+
+    assert recorded is not None and recorded.ok and recorded.lead is not None
+    assert recorded.lead.next_action is not None
+    assert recorded.lead.next_action.kind is NextActionKind.BOOK_APPOINTMENT
+    assert {"lead.clearance", "clearance_recorded"} <= set(audit)
+
+
+def test_an_approved_authorization_means_insurance_is_on_file(
+    store: Store, config: HubConfig, openings: datetime
+) -> None:
+    result = Intake(store, config).submit(inquiry(openings, "sleep_study"), actor="test")
+    assert result.lead is not None
+    with store.tx() as session:
+        record_clearance(session, result.lead.id, authorization=True, config=config, now=openings, actor="test",
+                         destinations=())  # fmt: skip
+        clearance = repo.load_clearance(session, result.lead.id)
+    assert clearance.authorization_approved and clearance.insurance_collected
+    assert not clearance.referral_documents_received

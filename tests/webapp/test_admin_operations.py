@@ -295,6 +295,37 @@ def test_opening_a_lead_shows_its_details_and_is_audited(app: Flask, hub: Hub, c
     assert (audit.actor, audit.subject_type, audit.subject_id) == ("user:1:cora", "lead", lead_id)
 
 
+def test_a_coordinator_records_referral_documents_and_the_lead_moves_on(app: Flask, hub: Hub, clock: Clock) -> None:
+    result = hub.intake.submit(
+        Inquiry(channel=Channel.WEBSITE_FORM, received_at=clock.now, phone=CANARY_PHONE, service="physical_therapy",
+                text="I'd like to book physical therapy"),
+        actor="test",
+    )  # fmt: skip
+    assert result.lead is not None and result.lead.next_action is not None
+    assert result.lead.next_action.kind.value == "request_referral_documents"
+    lead_id = result.lead.id
+    coordinator = signed_in(app, hub, "coordinator", "cora")
+    page = text_of(coordinator.get(f"/leads/{lead_id}").text)
+    assert "Physical therapy needs referral documents before any appointment is offered." in page
+
+    response = post(coordinator, f"/leads/{lead_id}/clearance", {"referral_documents": "yes"}, follow_redirects=True)
+
+    assert "Saved. Next action: book_appointment." in text_of(response.text)  # type: ignore[attr-defined]
+    assert 'id="referral_documents" name="referral_documents" value="yes" checked' in response.text  # type: ignore[attr-defined]
+    [audit] = audits(hub, "lead.clearance")
+    assert (audit.actor, audit.subject_id) == ("user:1:cora", lead_id)
+    assert audit.detail == {"referral_documents": True, "insurance": False, "authorization": False}
+
+
+def test_clearance_needs_a_coordinator_and_a_csrf_token(app: Flask, hub: Hub, clock: Clock) -> None:
+    lead_id = lead(hub, clock)
+    assert post(signed_in(app, hub, "viewer"), f"/leads/{lead_id}/clearance", {"insurance": "yes"}).status_code == 403  # type: ignore[attr-defined]
+    coordinator = signed_in(app, hub, "coordinator")
+    assert coordinator.post(f"/leads/{lead_id}/clearance", data={"insurance": "yes"}).status_code == 400
+    assert post(coordinator, "/leads/nh_nope/clearance", {"insurance": "yes"}).status_code == 404  # type: ignore[attr-defined]
+    assert audits(hub, "lead.clearance") == []
+
+
 def test_a_viewer_cannot_open_a_lead(app: Flask, hub: Hub, clock: Clock) -> None:
     lead_id = lead(hub, clock)
     assert signed_in(app, hub, "viewer").get(f"/leads/{lead_id}").status_code == 403

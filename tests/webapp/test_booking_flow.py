@@ -18,6 +18,7 @@ from sqlalchemy import select
 from connectors.salesforce import SalesforceConnector
 from hub.bootstrap import Hub
 from hub.cadence import advance_cadence
+from hub.clearance import record_clearance
 from hub.store import repo
 from hub.store.models import AppointmentRow
 from hub.sync import Destination, SyncEngine
@@ -171,7 +172,16 @@ def test_calendly_bookings_stop_the_cadence_and_a_reschedule_does_not_reopen_the
     assert stage is Stage.SCHEDULED
     assert steps["day0_call"] == "cancelled"  # she booked: nobody calls her to book
     assert "prep_confirmation" in steps
+    assert steps["prep_referral_reminder"] == "planned"  # physical therapy needs a referral
     assert visits == {"calendly:ev-1": "booked"}
+
+    # The front desk records the referral documents: the reminder is withdrawn.
+    with hub.store.tx() as s:
+        (lead_id,) = s.scalars(select(AppointmentRow.lead_id).distinct()).all()
+        recorded = record_clearance(s, lead_id, referral_documents=True, config=hub.config, now=now, actor="test",
+                                    destinations=())  # fmt: skip
+    assert recorded is not None and recorded.ok
+    assert state()[1]["prep_referral_reminder"] == "cancelled"
 
     # She moves the visit: Calendly cancels the old invitee (rescheduled) and creates a new one.
     deliver(calendly("invitee.canceled", first, event_uuid="ev-1", rescheduled=True), 2)

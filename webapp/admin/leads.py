@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import abort, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from hub.clearance import record_clearance
 from hub.store import repo
 from hub.store.models import LeadRow, ViolationRow
 from hub.users import Role
 from hub.views import lead_view
+from webapp import current_hub
 from webapp.admin.common import actor, now, page, tx
 from webapp.auth import require
 
@@ -68,6 +70,7 @@ def show(lead_id: str) -> Any:
                 select(ViolationRow).where(ViolationRow.lead_id == lead_id, ViolationRow.resolved_at.is_(None))
             )
         )
+        clearance = repo.load_clearance(session, lead_id)
         repo.audit(
             session,
             actor=actor(),
@@ -77,4 +80,30 @@ def show(lead_id: str) -> Any:
             now=now(),
             detail={"page": "lead"},
         )
-    return render_template("leads/detail.html", lead=view, version=version, violations=violations)
+    service = current_hub().config.services.get(lead.service or "")
+    return render_template(
+        "leads/detail.html", lead=view, version=version, violations=violations, clearance=clearance, service=service
+    )
+
+
+@bp.post("/<lead_id>/clearance")
+@require(Role.COORDINATOR)
+def clearance(lead_id: str) -> Any:
+    """Record what the patient provided (referral documents, insurance) or the payer approved."""
+    hub = current_hub()
+    with tx() as session:
+        result = record_clearance(
+            session, lead_id,
+            referral_documents=request.form.get("referral_documents") == "yes",
+            insurance=request.form.get("insurance") == "yes",
+            authorization=request.form.get("authorization") == "yes",
+            config=hub.config, now=now(), actor=actor(), destinations=hub.intake.destinations,
+        )  # fmt: skip
+    if result is None:
+        abort(404, description=f"There is no lead {lead_id}.")
+    if not result.ok:
+        flash("Not saved: " + "; ".join(v.message for v in result.violations), "error")
+    else:
+        action = result.lead.next_action if result.lead else None
+        flash(f"Saved. Next action: {action.kind.value if action else 'none'}.", "info")
+    return redirect(url_for(".show", lead_id=lead_id), code=303)
