@@ -48,6 +48,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     check.add_argument("--json", action="store_true", help="print a JSON result")
     check.set_defaults(func=cmd_check_config)
 
+    keygen = sub.add_parser("keygen", help="print a new data key for NURTUREHUB_DATA_KEY (encrypts stored PHI)")
+    keygen.set_defaults(func=cmd_keygen)
+
     sandbox = sub.add_parser("sandbox", help="run the local Salesforce and HubSpot sandboxes")
     sandbox.add_argument("--salesforce-port", type=int, default=8443)
     sandbox.add_argument("--hubspot-port", type=int, default=8090)
@@ -195,6 +198,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         pass
     finally:
         running.stop()
+    return EXIT_OK
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """A new Fernet key. To rotate, put it first in NURTUREHUB_DATA_KEY and keep the old one after
+    a comma until stored data has been re-encrypted or purged."""
+    from hub.crypto import new_key
+
+    sys.stdout.write(new_key() + "\n")
     return EXIT_OK
 
 

@@ -27,7 +27,7 @@ class Vault:
     def __init__(self, keys: str) -> None:
         parts = [k.strip() for k in keys.split(",") if k.strip()]
         if not parts:
-            raise ConfigError([f"{ENV_DATA_KEY}: empty; generate one with nurturehub keygen"], source="environment")
+            raise ConfigError([f"{ENV_DATA_KEY}: empty; generate one with `nurturehub keygen`"], source="environment")
         try:
             self._fernet = MultiFernet([Fernet(k.encode("ascii")) for k in parts])
         except (ValueError, UnicodeEncodeError):

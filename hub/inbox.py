@@ -162,7 +162,10 @@ class Inbox:
                     raise SkipRecord(f"source {row.source!r} is no longer configured", code="unknown_source")
                 if row.payload is None:
                     raise SkipRecord("payload was purged; it cannot be processed again", code="payload_purged")
-                payload = json.loads(self.vault.decrypt(row.payload))
+                try:
+                    payload = json.loads(self.vault.decrypt(row.payload))
+                except FatalError as exc:  # one row under a lost key must not stall the inbox
+                    raise SkipRecord(str(exc), code="payload_undecryptable") from None
                 data = self.mapper(source, payload)
                 lead_id = None
                 if data is not None:

@@ -107,3 +107,12 @@ def test_invalid_input_names_the_field(db: list[str], capsys: pytest.CaptureFixt
 def test_an_unknown_lead_is_reported(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, data = run_json(capsys, *db, "leads", "show", "nh_nope", "--json")
     assert (code, data["error"]) == (4, "not_found")
+
+
+def test_keygen_prints_a_data_key_the_hub_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.crypto import Vault
+
+    assert main(["keygen"]) == 0
+    key = capsys.readouterr().out.strip()
+    vault = Vault(key)
+    assert vault.decrypt(vault.encrypt(b"x")) == b"x"

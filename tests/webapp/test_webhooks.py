@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -227,3 +228,21 @@ def test_every_source_types_sample_becomes_a_lead(client: FlaskClient, hub: Hub,
     assert referral is not None
     assert referral[0].intent is Intent.REFERRAL_COORDINATION
     assert referral[0].external_ids["jotform"] == submission
+
+
+def test_a_payload_under_a_lost_key_is_parked_and_the_inbox_moves_on(
+    client: FlaskClient, hub: Hub, clock: Clock
+) -> None:
+    assert signed(client, "landing_page", inquiry(), now=clock.now, event_id="msg_lost").status_code == 202
+    assert signed(client, "landing_page", inquiry() | {"phone": "(512) 555-0102"}, now=clock.now,
+                  event_id="msg_fine").status_code == 202  # fmt: skip
+    with hub.store.tx() as s:  # the first was stored under a key this hub no longer has
+        row = s.scalars(select(InboxRow).where(InboxRow.event_id == "msg_lost")).one()
+        row.payload = Fernet(Fernet.generate_key()).encrypt(b"{}")
+
+    report = hub.inbox.process(now=clock.now)
+
+    assert (report.done, report.parked) == (1, 1)
+    parked = {r.event_id: r.error for r in rows(hub) if r.status == "parked"}
+    assert list(parked) == ["msg_lost"]
+    assert str(parked["msg_lost"]).startswith("payload_undecryptable: stored data cannot be decrypted")
