@@ -88,7 +88,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
 
     sync = sub.add_parser("sync", help="push and pull every connected CRM once, now")
     sync.add_argument("--crm", choices=["salesforce", "hubspot"], help="only this CRM")
-    sync.add_argument("--backfill", action="store_true", help="first full sync: read every record, not only changes")
+    sync.add_argument(
+        "--backfill",
+        action="store_true",
+        help="first full sync: send every lead the CRM does not hold yet, and read every record",
+    )
     sync.add_argument("--json", action="store_true")
     sync.set_defaults(func=cmd_sync)
 
@@ -399,7 +403,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             if name not in engine.destinations:
                 raise ConfigError([f"crm.{name}: not enabled or not connected"])
             now = hub.clock()
-            sys.stderr.write(f"{name}: pushing …\r")
+            queued = engine.queue_backfill(name, now=now) if args.backfill else 0
+            sys.stderr.write(f"{name}: pushing{f' ({queued} leads not yet there)' if queued else ''} …\r")
             pushed = engine.push(name, now=now, limit=100_000)
             sys.stderr.write(f"{name}: pulling{' (backfill)' if args.backfill else ''} …\r")
             pulled = engine.pull(name, now=hub.clock(), backfill=args.backfill)
@@ -409,6 +414,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 "failed": pushed.failed + again.failed,
                 "retrying": pushed.retrying + again.retrying,
                 "dead": pushed.dead + again.dead,
+                "backfill_queued": queued,
                 "paused": pushed.paused or again.paused,
                 "records_read": pulled.records,
                 "leads_changed": pulled.changed,

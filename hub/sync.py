@@ -564,6 +564,30 @@ class SyncEngine:
             self._connection(session, name, now).last_pull_at = now
         return report
 
+    def queue_backfill(self, name: str, *, now: datetime) -> int:
+        """Queue every lead the CRM ``name`` does not hold yet (made before it was connected), with
+        the open follow-up tasks it should show. Idempotent: a write already pending is not queued
+        twice, and a lead with a record there is left to the ordinary sync. Returns the leads queued."""
+        queued = 0
+        known = select(ExternalIdRow.lead_id).where(ExternalIdRow.system == name)
+        with self.store.tx() as session:
+            lead_ids = list(session.scalars(select(LeadRow.id).where(LeadRow.id.not_in(known)).order_by(LeadRow.id)))
+        for start in range(0, len(lead_ids), 500):
+            with self.store.tx() as session:
+                for lead_id in lead_ids[start : start + 500]:
+                    repo.enqueue(
+                        session, destinations=[name], kind="upsert_lead", key=lead_id, lead_id=lead_id, now=now
+                    )
+                    for row in repo.follow_ups(session, lead_id):
+                        if row.channel is not None and row.status in ("task_requested", "task_created"):
+                            key = f"{lead_id}:{row.step_key}"
+                            repo.enqueue(
+                                session, destinations=[name], kind="upsert_task", key=key, lead_id=lead_id, now=now
+                            )
+                    queued += 1
+        log.info("%s: backfill queued %d leads", name, queued)
+        return queued
+
     def _count_calls(self, name: str) -> None:
         """Add the requests the connector sent since the last look to the API-call metric."""
         sent = getattr(self.destinations[name].connector, "requests_sent", None)

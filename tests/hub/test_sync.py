@@ -486,3 +486,19 @@ def test_a_stop_message_without_its_channel_revokes_every_channel_and_a_stranger
     assert stranger.ok and stranger.lead is None
     with world.store.tx() as s:
         assert s.scalar(select(func.count()).select_from(LeadRow)) == 1
+
+
+def test_backfill_sends_the_leads_made_before_the_crm_was_connected(world: World) -> None:
+    world.intake.destinations = ()  # no CRM connected yet
+    ids = [world.inquiry(phone=f"512-555-02{n:02d}", email=f"b{n}@example.org") for n in range(3)]
+    world.engine.push("crm", now=world.clock.now)
+    assert world.crm.records == {}
+
+    assert world.engine.queue_backfill("crm", now=world.clock.now) == 3
+    assert world.engine.queue_backfill("crm", now=world.clock.now) == 3  # queued once, whatever the retries
+    with world.store.tx() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "pending")) == 3
+    world.engine.push("crm", now=world.clock.now)
+
+    assert sorted(record["Nurture_Id__c"] for record in world.crm.records.values()) == sorted(ids)
+    assert world.engine.queue_backfill("crm", now=world.clock.now) == 0  # they are there now
