@@ -490,6 +490,16 @@ def _hubspot() -> FieldMapping:
         _rule("nurturehub_owner_queue", "next_action.owner_queue", direction=_HUB, conflict=Conflict.HUB_WINS),
         _rule("nurturehub_score", "score", direction=_HUB, conflict=Conflict.HUB_WINS),
         _rule("nurturehub_stage", "stage", direction=_HUB, conflict=Conflict.HUB_WINS),
+        # Unsubscribed from all email in HubSpot (a patient's click in a marketing email): read
+        # only, so it comes in and never goes out; "false" says nothing about consent. Before the
+        # consent properties: the first rule with news for a hub field wins.
+        _rule(
+            "hs_email_optout",
+            "consent.email.state",
+            transforms=[_t("map_values", table={"denied": "true"}, default="false")],
+            direction=Direction.CRM_TO_HUB,
+            conflict=Conflict.NEWEST_WINS,
+        ),
         *(
             _rule(
                 f"nurturehub_{channel.value}_consent",

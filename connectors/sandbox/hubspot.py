@@ -222,6 +222,10 @@ class HubSpotSandbox:
             created += self.crm.create_many(ot, batch)
         return [str(o.id) for o in created]
 
+    def unsubscribe_all(self, contact_id: str) -> None:
+        """The contact unsubscribes from all email (HubSpot sets ``hs_email_optout``; the API cannot)."""
+        self.crm.unsubscribe_all(contact_id)
+
     def close(self) -> None:
         """Close the state database."""
         self._state.close()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from connectors.sandbox.hubspot_model import (
+    CONTACTS,
     HubSpotError,
     ObjectType,
     PropertyProblem,
@@ -391,6 +392,18 @@ class Crm:
                 updated.append((replace(obj, properties=merged, updated_ms=now), list(values)))
             self.store.write(o for o, _ in updated)
             return updated, missing
+
+    def unsubscribe_all(self, raw_id: str) -> None:
+        """What HubSpot does when a contact unsubscribes from all email: ``hs_email_optout`` becomes
+        true (a read-only property: no API call can set it)."""
+        ot = CONTACTS
+        with self.store.tx():
+            obj = self.resolve(ot, raw_id, None)
+            if obj is None:
+                raise KeyError(raw_id)
+            now = self.store.stamp()
+            merged = {**obj.properties, "hs_email_optout": "true", **self._system_values(ot, obj.id, now, None)}
+            self.store.write([replace(obj, properties=merged, updated_ms=now)])
 
     def upsert_many(
         self, ot: ObjectType, inputs: Sequence[tuple[str, str | None, Mapping[str, Any]]]

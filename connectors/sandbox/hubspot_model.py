@@ -309,6 +309,15 @@ def standard_properties(object_type: str) -> list[Json]:
                 options=LANGUAGES,
             ),
             _prop(
+                "hs_email_optout",
+                "Unsubscribed from all email",
+                type_="bool",
+                field_type="booleancheckbox",
+                group="emailinformation",
+                options=(("true", "Yes"), ("false", "No")),
+                read_only_value=True,  # set by HubSpot's subscription preferences, never by the API
+            ),
+            _prop(
                 "hs_object_id",
                 "Record ID",
                 type_="number",

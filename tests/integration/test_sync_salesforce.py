@@ -24,10 +24,22 @@ from tests.conftest import Clock
 from tests.fixtures.salesforce_connector import SalesforceStaff
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
+#: A Tuesday, 10:00 in Austin: the clinic is open and a missed call's text falls inside the day.
+TUESDAY_MORNING = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+
 
 class SfWorld:
-    def __init__(self, store: Store, config: HubConfig, connector: SalesforceConnector, org: SalesforceOrg) -> None:
-        self.clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    def __init__(
+        self,
+        store: Store,
+        config: HubConfig,
+        connector: SalesforceConnector,
+        org: SalesforceOrg,
+        clock: Clock | None = None,
+    ) -> None:
+        # What the cadence plans depends on the time of day: tests that look at it pass a fixed
+        # clock (which the org's SystemModstamp follows too); the others may run on the real one.
+        self.clock = clock or Clock(datetime.now(UTC).replace(microsecond=0))
         self.store, self.org, self.connector = store, org, connector
         self.staff = SalesforceStaff(org.sf)
         ids = count(1)
@@ -89,10 +101,14 @@ class SfWorld:
 
 @pytest.fixture
 def world(
-    store: Store, config: HubConfig, make_sf_connector: Callable[..., tuple[SalesforceConnector, SalesforceOrg]]
+    store: Store,
+    config: HubConfig,
+    make_sf_org: Callable[..., SalesforceOrg],
+    make_sf_connector: Callable[..., tuple[SalesforceConnector, SalesforceOrg]],
 ) -> SfWorld:
-    connector, org = make_sf_connector()
-    return SfWorld(store, config, connector, org)
+    clock = Clock(TUESDAY_MORNING)
+    connector, org = make_sf_connector(org=make_sf_org(clock=clock))
+    return SfWorld(store, config, connector, org, clock)
 
 
 def test_a_new_lead_becomes_a_salesforce_lead_and_a_day0_call_task(world: SfWorld) -> None:
