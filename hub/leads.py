@@ -165,12 +165,19 @@ def commit_lead(
 def request_due_tasks(
     session: Session, lead_id: str, *, destinations: Sequence[str], now: datetime, new: bool = False
 ) -> int:
-    """Queue CRM tasks for planned contact follow-ups due within :data:`TASK_HORIZON`."""
+    """Queue CRM tasks for planned contact follow-ups due within :data:`TASK_HORIZON`, and always for
+    the lead's next contact step: an inquiry that arrives on Friday evening shows its Day-0 call in
+    the CRM at once, due at Monday's opening, not only once the cadence job reaches it."""
     count = 0
     if not destinations:
         return 0  # nowhere to create tasks yet; the cadence job picks them up once a CRM is connected
-    for row in repo.follow_ups(session, lead_id):
-        if row.status != "planned" or row.channel is None or row.due_at > now + TASK_HORIZON:
+    rows = repo.follow_ups(session, lead_id)
+    upcoming = [r for r in rows if r.channel is not None and r.status in ("planned", "task_requested", "task_created")]
+    following = min(upcoming, key=lambda r: (r.due_at, r.step_key)) if upcoming else None
+    for row in rows:
+        if row.status != "planned" or row.channel is None:
+            continue
+        if row.due_at > now + TASK_HORIZON and row is not following:
             continue
         repo.enqueue(
             session,

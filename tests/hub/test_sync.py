@@ -3,8 +3,9 @@ tests/integration). Field names are Salesforce's, from the sandbox org's metadat
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -502,3 +503,13 @@ def test_backfill_sends_the_leads_made_before_the_crm_was_connected(world: World
 
     assert sorted(record["Nurture_Id__c"] for record in world.crm.records.values()) == sorted(ids)
     assert world.engine.queue_backfill("crm", now=world.clock.now) == 0  # they are there now
+
+
+def test_an_inquiry_after_hours_shows_its_day0_call_in_the_crm_at_once(world: World) -> None:
+    world.clock.now = datetime(2026, 12, 4, 18, 55, tzinfo=ZoneInfo("America/Chicago"))  # a Friday evening
+    lead_id = world.inquiry()
+    world.engine.push("crm", now=world.clock.now)
+
+    task = world.crm.tasks[f"{lead_id}:day0_call"]  # at once, though due beyond the 12-hour horizon
+    assert task["due_at"] == datetime(2026, 12, 5, 9, 0, tzinfo=ZoneInfo("America/Chicago"))  # Saturday's opening
+    assert set(world.crm.tasks) == {f"{lead_id}:day0_call"}  # the later steps wait for their time
