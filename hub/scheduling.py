@@ -69,22 +69,32 @@ class _CalendlySchema(Schema):
     event_types = fields.List(fields.Nested(_CalendlyEventTypeSchema), load_default=list)
 
 
-def load_calendly_settings(config: HubConfig) -> CalendlySettings:
-    """The ``[scheduling.calendly]`` section: which Calendly event type (by URI) stands for which
-    service and location, so a Calendly booking can move its lead and start the preparation."""
-    raw = dict(config.raw.get("scheduling", {}).get("calendly", {}))
+def _load_booking_tool(config: HubConfig, name: str, schema: Schema) -> dict[str, Any]:
+    """``[scheduling.<name>]`` validated, its event types' services and locations known ones.
+
+    Raises:
+        ConfigError: every problem, each with its key.
+    """
+    raw = dict(config.raw.get("scheduling", {}).get(name, {}))
     try:
-        data = _CalendlySchema().load(raw)
+        data: dict[str, Any] = schema.load(raw)
     except ValidationError as exc:
-        raise ConfigError([f"scheduling.calendly.{p}" for p in flatten_errors(exc.messages)]) from None
+        raise ConfigError([f"scheduling.{name}.{p}" for p in flatten_errors(exc.messages)]) from None
     problems = []
     for i, et in enumerate(data["event_types"]):
         if et["service"] not in config.services:
-            problems.append(f"scheduling.calendly.event_types[{i}].service: unknown service {et['service']!r}")
+            problems.append(f"scheduling.{name}.event_types[{i}].service: unknown service {et['service']!r}")
         if et["location"] not in config.locations:
-            problems.append(f"scheduling.calendly.event_types[{i}].location: unknown location {et['location']!r}")
+            problems.append(f"scheduling.{name}.event_types[{i}].location: unknown location {et['location']!r}")
     if problems:
         raise ConfigError(problems)
+    return data
+
+
+def load_calendly_settings(config: HubConfig) -> CalendlySettings:
+    """The ``[scheduling.calendly]`` section: which Calendly event type (by URI) stands for which
+    service and location, so a Calendly booking can move its lead and start the preparation."""
+    data = _load_booking_tool(config, "calendly", _CalendlySchema())
     return CalendlySettings(
         event_types=tuple(
             CalendlyEventType(
@@ -106,19 +116,7 @@ class _CalcomSchema(Schema):
 def load_calcom_settings(config: HubConfig) -> CalcomSettings:
     """The ``[scheduling.calcom]`` section: which Cal.com event type stands for which service and
     location (bookings name event types, the hub thinks in services)."""
-    raw = dict(config.raw.get("scheduling", {}).get("calcom", {}))
-    try:
-        data = _CalcomSchema().load(raw)
-    except ValidationError as exc:
-        raise ConfigError([f"scheduling.calcom.{p}" for p in flatten_errors(exc.messages)]) from None
-    problems = []
-    for i, et in enumerate(data["event_types"]):
-        if et["service"] not in config.services:
-            problems.append(f"scheduling.calcom.event_types[{i}].service: unknown service {et['service']!r}")
-        if et["location"] not in config.locations:
-            problems.append(f"scheduling.calcom.event_types[{i}].location: unknown location {et['location']!r}")
-    if problems:
-        raise ConfigError(problems)
+    data = _load_booking_tool(config, "calcom", _CalcomSchema())
     return CalcomSettings(
         api_host=data["api_host"],
         event_types=tuple(

@@ -235,13 +235,23 @@ def test_booked_stops_the_cadence(world: World) -> None:
     assert {k: v for k, v in world.follow_ups(lead_id).items() if v in ("planned", "task_requested")} == {}
 
 
-def test_an_opt_out_in_one_crm_is_revoked_everywhere(store: Store, config: HubConfig, clock: Clock) -> None:
+def pending_text(store: Store, config: HubConfig, clock: Clock) -> tuple[World, str]:
+    """Two CRMs, and a lead whose Day-0 call went unanswered: its text task is open in both."""
     world = World(store, config, clock, names=("salesforce", "hubspot"))
     lead_id = world.inquiry(consents=sms_consent(world))
     world.sync()
     world.crm.complete_task(f"{lead_id}:day0_call", "no_answer")
     world.sync()
-    assert world.crms["hubspot"].tasks[f"{lead_id}:day0_text"]["state"] == "open"
+    for crm in world.crms.values():
+        assert (crm.tasks[f"{lead_id}:day0_text"]["kind"], crm.tasks[f"{lead_id}:day0_text"]["state"]) == (
+            "sms",
+            "open",
+        )
+    return world, lead_id
+
+
+def test_an_opt_out_in_one_crm_is_revoked_everywhere(store: Store, config: HubConfig, clock: Clock) -> None:
+    world, lead_id = pending_text(store, config, clock)
     world.clock.advance(minutes=5)
     crm_id, _ = world.crm.by_external_id(lead_id) or ("", {})
     world.crm.edit(crm_id, SMS_Consent__c="denied")
@@ -447,12 +457,7 @@ def test_an_item_that_keeps_failing_is_dead_lettered_and_counted_as_dead(
 def test_a_stop_reply_revokes_at_once_in_the_hub_and_every_crm(
     store: Store, config: HubConfig, clock: Clock, reply: str
 ) -> None:
-    world = World(store, config, clock, names=("salesforce", "hubspot"))
-    lead_id = world.inquiry(consents=sms_consent(world))
-    world.sync()
-    world.crm.complete_task(f"{lead_id}:day0_call", "no_answer")
-    world.sync()
-    assert world.crms["hubspot"].tasks[f"{lead_id}:day0_text"]["kind"] == "sms"
+    world, lead_id = pending_text(store, config, clock)
     world.clock.advance(minutes=3)
 
     result = world.intake.submit(
