@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Inbox", "ProcessReport"]
 
+#: Sync-cursor name prefix (+ CRM name) of "a webhook announced changes: pull now" (jobs.runtime).
+PULL_REQUESTED = "pull_requested:"
+
 #: The columns a webhook request writes.
 _ACCEPT_COLUMNS = (
     "source", "event_id", "event_type", "received_at", "payload", "status", "attempts", "next_attempt_at",
@@ -168,6 +171,10 @@ class Inbox:
                     raise SkipRecord(str(exc), code="payload_undecryptable") from None
                 data = self.mapper(source, payload)
                 lead_id = None
+                if source.type == "hubspot_v3":  # CRM-side changes: the scheduler pulls HubSpot now
+                    from hub.store import repo
+
+                    repo.set_cursor(session, f"{PULL_REQUESTED}hubspot", now.isoformat(), now=now)
                 if data is not None:
                     from hub.inquiry_schema import inquiry_from_json
 

@@ -2,7 +2,8 @@
 
 ``mapping = "default"`` uses the built-in mapping of the source's type (``mapping.defaults``);
 Standard Webhooks senders post the hub's own inquiry JSON, so theirs is the identity. HubSpot
-webhooks are CRM-side events, not inquiries: the sync engine reads the change they announce.
+webhooks are CRM-side events, not inquiries: the inbox asks for a HubSpot pull, which the
+scheduler's ``crm_events`` job runs within about 15 seconds (the pull reads the change).
 """
 
 from __future__ import annotations

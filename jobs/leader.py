@@ -43,6 +43,7 @@ class PgAdvisoryLease:
     def __init__(self, engine: Engine, key: int = LOCK_KEY) -> None:
         self.engine = engine
         self.key = key
+        self._held = key
         self._conn: Connection | None = None
 
     def acquire(self) -> bool:
@@ -55,7 +56,11 @@ class PgAdvisoryLease:
                 self._drop()
         conn = self.engine.connect()
         try:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar())
+            # One scheduler per hub, not per database: hubs of several clinics may share one
+            # PostgreSQL database in separate schemas, each with its own leader.
+            per_schema = text("SELECT CAST(:k AS bigint) # hashtext(current_schema())::bigint")
+            self._held = int(conn.execute(per_schema, {"k": self.key}).scalar_one())
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._held}).scalar())
             conn.commit()
         except Exception:
             conn.close()
@@ -64,14 +69,14 @@ class PgAdvisoryLease:
             conn.close()
             return False
         self._conn = conn
-        log.info("scheduler: this process is the leader (advisory lock %d)", self.key)
+        log.info("scheduler: this process is the leader (advisory lock %d)", self._held)
         return True
 
     def release(self) -> None:
         if self._conn is None:
             return
         try:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._held})
             self._conn.commit()
         finally:
             self._drop()

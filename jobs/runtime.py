@@ -27,10 +27,12 @@ from sqlalchemy.exc import IntegrityError
 from hub.bootstrap import Hub
 from hub.cadence import advance_cadence
 from hub.capacity import load_fhir_config, refresh_openings
+from hub.inbox import PULL_REQUESTED
 from hub.metrics import LEADER, update_queue_metrics
 from hub.reports import generate_weekly, previous_week
 from hub.scheduling import pull_bookings
 from hub.speed import breaches
+from hub.store import repo
 from hub.store.models import JobRunRow
 from jobs.leader import Leadership, leadership_for
 
@@ -81,6 +83,8 @@ class Runtime:
         self._scheduler: BackgroundScheduler | None = None
         self._lease: Leadership = leadership_for(hub.store.engine, hub.config.instance_path)
         self.jobs_run: list[tuple[str, datetime]] = []
+        # One pull per CRM at a time: the schedule's and the one a CRM event asked for.
+        self._pull_locks: dict[str, threading.Lock] = {name: threading.Lock() for name in hub.crm}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -181,6 +185,8 @@ class Runtime:
             if settings.enabled:
                 minutes = int(settings.pull_interval.total_seconds() // 60)
                 out.append(("interval", {"minutes": minutes}, {"job": "pull", "crm": name}))
+        if any(settings.enabled for settings in self.hub.crm.values()):
+            out.append(("interval", {"seconds": 15}, {"job": "crm_events"}))
         return out
 
     def _start_scheduler(self) -> None:
@@ -213,6 +219,7 @@ class Runtime:
         "cadence": timedelta(minutes=1),
         "breaches": timedelta(minutes=1),
         "metrics": timedelta(seconds=15),
+        "crm_events": timedelta(seconds=15),
         "reconcile": timedelta(days=1),
         "purge": timedelta(days=1),
         "weekly_review": timedelta(days=7),
@@ -266,8 +273,11 @@ class Runtime:
         if job == "pull":
             if engine is None or ids["crm"] not in engine.destinations:
                 return "not connected"
-            pulled = engine.pull(ids["crm"], now=now)
+            with self._pull_locks.setdefault(ids["crm"], threading.Lock()):
+                pulled = engine.pull(ids["crm"], now=now)
             return f"records={pulled.records} changed={pulled.changed} touches={pulled.touches}"
+        if job == "crm_events":
+            return self._prompted_pulls(now)
         if job == "reconcile":
             missing = [m for name in destinations for m in engine.reconcile(name, now=now)] if engine else []
             return f"missing={len(missing)}"
@@ -297,6 +307,25 @@ class Runtime:
             self.update_metrics(now)
             return "ok"
         raise ValueError(f"unknown job {job!r}")
+
+    def _prompted_pulls(self, now: datetime) -> str:
+        """Pull the CRMs whose webhooks announced changes (HubSpot v3) since the last look, so the
+        change arrives within seconds instead of at the next scheduled pull."""
+        engine = self.hub.sync_engine()
+        done = []
+        for name in engine.names if engine else ():
+            key = f"{PULL_REQUESTED}{name}"
+            with self.hub.store.tx() as session:
+                asked = repo.get_cursor(session, key)
+            if not asked or engine is None:
+                continue
+            with self._pull_locks.setdefault(name, threading.Lock()):
+                engine.pull(name, now=now)
+            with self.hub.store.tx() as session:
+                if repo.get_cursor(session, key) == asked:  # an event that came meanwhile asks again
+                    repo.set_cursor(session, key, "", now=now)
+            done.append(name)
+        return f"pulled={','.join(done) or '-'}"
 
     def update_metrics(self, now: datetime) -> None:
         update_queue_metrics(self.hub.store, now)

@@ -226,3 +226,66 @@ def test_the_cadence_clock_from_friday_evening_through_day_7_across_dst(store: S
     lead = world.lead(lead_id)
     assert lead.stage is Stage.UNREACHABLE
     assert lead.close_reason == "no contact after the full cadence"
+
+
+def test_a_hubspot_webhook_gets_hubspot_pulled_within_seconds_once(
+    store: Store, config: HubConfig, clock: Clock, tmp_path: Path
+) -> None:
+    from connectors.fake import FakeCrm
+    from hub.inbox import PULL_REQUESTED
+    from hub.sync import Destination, SyncEngine
+    from mapping.defaults import default_crm_mapping
+    from tests.hub.test_sync import lead_fields
+
+    hub = hub_for(store, config, clock, tmp_path)
+    crm = FakeCrm(system="hubspot", fields=lead_fields(), clock=clock)
+    hub._sync = SyncEngine(
+        hub.store, hub.config,
+        {"hubspot": Destination(name="hubspot", connector=crm, mapping=default_crm_mapping("salesforce", "Lead"),
+                                next_action_field="Next_Action__c")},
+    )  # fmt: skip
+    runtime = Runtime(hub, workers=False, scheduler=False)
+    hubspot_event = [{"eventId": 7, "subscriptionType": "contact.propertyChange", "objectId": 101}]
+
+    assert hub.inbox.accept(source="crm_events", event_id="7", event_type="contact.propertyChange",
+                            payload=hubspot_event, received_at=clock.now)  # fmt: skip
+    assert hub.inbox.process(now=clock.now).done == 1
+    with store.tx() as s:
+        assert repo.get_cursor(s, f"{PULL_REQUESTED}hubspot")  # asked for
+
+    assert runtime.run_scheduled("crm_events")
+    assert crm.calls.count("read_changes") == 1
+    clock.advance(seconds=15)
+    assert runtime.run_scheduled("crm_events")
+    assert crm.calls.count("read_changes") == 1  # answered: no second pull until the next event
+    with store.tx() as s:
+        assert repo.get_cursor(s, f"{PULL_REQUESTED}hubspot") == ""
+    hub.close()
+
+
+@pytest.mark.postgres
+def test_hubs_in_separate_schemas_of_one_database_each_have_a_leader(pg_schema_url: str) -> None:
+    import secrets as _secrets
+
+    import psycopg
+    from sqlalchemy import create_engine
+
+    base, _, _ = pg_schema_url.partition("?")
+    other = f"nh_test_{_secrets.token_hex(4)}"
+    dsn = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{other}"')
+    engines = [create_engine(pg_schema_url), create_engine(pg_schema_url)]
+    engines.append(create_engine(f"{base}?options=-csearch_path%3D{other}"))
+    try:
+        mine, same, theirs = (PgAdvisoryLease(engine) for engine in engines)
+        assert mine.acquire()
+        assert not same.acquire()  # one leader per hub
+        assert theirs.acquire()  # another clinic's hub in the same database leads its own schedules
+        for lease in (mine, theirs):
+            lease.release()
+    finally:
+        for engine in engines:
+            engine.dispose()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{other}" CASCADE')
