@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,16 +31,11 @@ import requests
 from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
+from connectors.sandbox.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_" + __import__("base64").b64encode(b"bench-landing-page-secret-32byte").decode()
 PG = os.environ.get("NURTUREHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], q: float) -> float:

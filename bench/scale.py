@@ -16,7 +16,6 @@ import base64
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
+from connectors.sandbox.harness import free_port
 from connectors.sandbox.salesforce import SalesforceSandbox, serve_salesforce
 from hub.bootstrap import build_hub
 from hub.config import load_config
@@ -39,12 +39,6 @@ from hub.config import load_config
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("NURTUREHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "whsec_" + base64.b64encode(b"scale-landing-page-secret-32byte").decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], q: float) -> float:

@@ -29,7 +29,6 @@ from nurture.capacity import (
     CapacityRow,
     Clearance,
     Opening,
-    ServiceInfo,
     apply_capacity,
     summarize_capacity,
 )
@@ -186,11 +185,7 @@ def decide_capacity(
     service = config.services.get(lead.service or "")
     if service is None:
         return None
-    info = ServiceInfo(
-        id=service.id,
-        requires_referral=service.requires_referral,
-        requires_authorization=service.requires_authorization,
-    )
+    info = service.info
     if not has_openings_data(session) and not clearance.outstanding(info):
         return None  # no availability to go by and nothing outstanding: the rules' action stands
     # Without availability data only the prerequisite branches can apply (they come first).

@@ -20,6 +20,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from nurture.cadence import Cadence, CadenceStep, StepAction, StepCondition
+from nurture.capacity import ServiceInfo
 from nurture.clock import ClinicHours, DailyWindow, zone
 from nurture.consent import ContactRules
 from nurture.contact import InvalidContact, normalize_phone
@@ -244,6 +245,13 @@ class Service:
     name: str
     requires_referral: bool
     requires_authorization: bool
+
+    @property
+    def info(self) -> ServiceInfo:
+        """What the capacity and preparation rules need to know of it."""
+        return ServiceInfo(
+            id=self.id, requires_referral=self.requires_referral, requires_authorization=self.requires_authorization
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

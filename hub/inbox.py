@@ -32,7 +32,7 @@ from hub.config import HubConfig, Source
 from hub.crypto import Vault
 from hub.intake import Intake
 from hub.metrics import INBOX_PROCESSED
-from hub.store import Store
+from hub.store import Store, repo
 from hub.store.models import InboxRow
 from nurture.errors import ConfigError, FatalError, SkipRecord
 
@@ -172,8 +172,6 @@ class Inbox:
                 data = self.mapper(source, payload)
                 lead_id = None
                 if source.type == "hubspot_v3":  # CRM-side changes: the scheduler pulls HubSpot now
-                    from hub.store import repo
-
                     repo.set_cursor(session, f"{PULL_REQUESTED}hubspot", now.isoformat(), now=now)
                 if data is not None:
                     from hub.inquiry_schema import inquiry_from_json
@@ -220,7 +218,6 @@ class Inbox:
         inquiry was committed just before, so the lead exists)."""
         from connectors.calcom_api import booking_event
         from hub.scheduling import apply_booking
-        from hub.store import repo
 
         if not isinstance(payload, dict):
             return

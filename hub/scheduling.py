@@ -27,7 +27,6 @@ from hub.leads import CommitResult, commit_lead
 from hub.store import Store, repo
 from hub.store.models import AppointmentRow
 from nurture.cadence import CadencePlan
-from nurture.capacity import ServiceInfo
 from nurture.errors import ConfigError, SkipRecord
 from nurture.lead import Lead
 from nurture.prep import Appointment, AppointmentStatus, lead_after_appointment, plan_appointment_follow_ups
@@ -250,15 +249,7 @@ def appointment_plan(
         provider=row.provider,
     )
     service = config.services.get(row.service)
-    info = (
-        ServiceInfo(
-            id=service.id,
-            requires_referral=service.requires_referral,
-            requires_authorization=service.requires_authorization,
-        )
-        if service
-        else None
-    )
+    info = service.info if service else None
     return plan_appointment_follow_ups(
         lead,
         touches,

@@ -312,12 +312,14 @@ class Runtime:
         """Pull the CRMs whose webhooks announced changes (HubSpot v3) since the last look, so the
         change arrives within seconds instead of at the next scheduled pull."""
         engine = self.hub.sync_engine()
+        if engine is None:
+            return "not connected"
         done = []
-        for name in engine.names if engine else ():
+        for name in engine.names:
             key = f"{PULL_REQUESTED}{name}"
             with self.hub.store.tx() as session:
                 asked = repo.get_cursor(session, key)
-            if not asked or engine is None:
+            if not asked:
                 continue
             with self._pull_locks.setdefault(name, threading.Lock()):
                 engine.pull(name, now=now)

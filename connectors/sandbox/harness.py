@@ -7,6 +7,7 @@ A sandbox app is a WSGI callable built on werkzeug (not Flask: Flask lives only 
 from __future__ import annotations
 
 import random
+import socket
 import sqlite3
 import ssl
 import threading
@@ -147,6 +148,13 @@ class SqliteState:
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A loopback port free right now (for servers started in another process)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 def tls_context(cert_pem: Path, key_pem: Path) -> ssl.SSLContext:

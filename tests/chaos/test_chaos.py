@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from connectors.inbound import sign_request
+from connectors.sandbox.harness import free_port
 from hub.bootstrap import build_hub
 from hub.config import load_config
 from hub.store.models import Base, InboxRow, LeadRow, OutboxRow
@@ -40,12 +40,6 @@ EXAMPLE = (ROOT / "config.example.toml").read_text(encoding="utf-8")
 SECRET = "whsec_" + base64.b64encode(b"chaos-landing-page-secret-32byte").decode()
 
 pytestmark = [pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(path: Path, org: SalesforceOrg) -> Path:
@@ -87,7 +81,7 @@ class Cluster:
     kills: int = 0
 
     def start_web(self, workers: int = 2) -> None:
-        port = _free_port()
+        port = free_port()
         self.web = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
              "--log-level", "warning", "webapp.wsgi:app"],

@@ -17,7 +17,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from connectors.sandbox.harness import SandboxServer
+from connectors.sandbox.harness import SandboxServer, free_port
 from hub.cli import main as hub_main
 from jobs.cli import main
 
@@ -69,7 +69,7 @@ def sandbox_config(tmp_path: Path, hubspot_server: SandboxServer, monkeypatch: p
     monkeypatch.setenv("NURTUREHUB_DATA_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("NURTUREHUB_HUBSPOT_CLIENT_SECRET", "sandbox-secret")
     monkeypatch.setenv("NURTUREHUB_SECRET_LANDING_PAGE", "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=")
-    port = _free_port()
+    port = free_port()
     hs_server_url = hubspot_server.url
     path = tmp_path / "clinic.toml"
     path.write_text(
@@ -86,14 +86,6 @@ redirect_uri = "http://127.0.0.1:{port}/connections/hubspot/callback"
         encoding="utf-8",
     )
     return path
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_connect_then_crm_setup_then_sync(sandbox_config: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,11 @@ import requests
 from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
+from connectors.sandbox.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_" + base64.b64encode(b"metrics-test-secret-of-32-bytes!").decode()
 EVENTS = 12
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _sample(text: str, name: str, labels: str) -> float | None:
@@ -84,7 +78,7 @@ def start(tmp_path: Path, env: dict[str, str]) -> Iterator[object]:
 
 
 def test_every_scrape_sees_the_whole_web_tier_and_the_worker_serves_its_own(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    web_port, worker_port = _free_port(), _free_port()
+    web_port, worker_port = free_port(), free_port()
     serve = start("serve", "--port", str(web_port), "--workers", "3")
     web = f"http://127.0.0.1:{web_port}"
     _wait_for(f"{web}/readyz")
