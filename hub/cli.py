@@ -138,6 +138,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     retry = outbox.add_parser("retry", help="send failed writes again (after fixing the cause)")
     retry.add_argument("--crm", choices=["salesforce", "hubspot"])
     retry.set_defaults(func=cmd_outbox_retry)
+
+    from hub.ops.cli import add_commands as add_operations_commands  # migrate, backup, restore, rekey
+
+    add_operations_commands(sub)
     return p, sub
 
 

@@ -2,8 +2,9 @@
 OAuth tokens): Fernet (AES-128-CBC + HMAC-SHA256) with key rotation.
 
 The key comes from ``NURTUREHUB_DATA_KEY``: one or more Fernet keys separated by commas; the first
-encrypts, all decrypt (rotate by putting a new key first). ``nurturehub run`` (the demo) creates
-one in the instance folder when the environment has none.
+encrypts, all decrypt. To rotate, put a new key first, restart, run ``nurturehub rekey`` (which
+re-encrypts stored values with the first key, see :mod:`hub.ops.rekey`), then drop the old key.
+``nurturehub run`` (the demo) creates one in the instance folder when the environment has none.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ class Vault:
         if not parts:
             raise ConfigError([f"{ENV_DATA_KEY}: empty; generate one with `nurturehub keygen`"], source="environment")
         try:
-            self._fernet = MultiFernet([Fernet(k.encode("ascii")) for k in parts])
+            fernets = [Fernet(k.encode("ascii")) for k in parts]
         except (ValueError, UnicodeEncodeError):
             raise ConfigError(
                 [f"{ENV_DATA_KEY}: not a Fernet key (32 url-safe base64-encoded bytes)"], source="environment"
             ) from None
+        self._primary = fernets[0]
+        self._fernet = MultiFernet(fernets)
+        self.key_count = len(fernets)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Vault:
@@ -52,6 +56,25 @@ class Vault:
     def decrypt(self, token: bytes) -> bytes:
         try:
             return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise FatalError("stored data cannot be decrypted with the configured keys (was a key removed?)") from None
+
+    def opens_with_first_key(self, token: bytes) -> bool:
+        """True when the first (encrypting) key alone decrypts ``token``: no older key is needed for it."""
+        try:
+            self._primary.decrypt(token)
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, token: bytes) -> bytes:
+        """``token`` re-encrypted with the first key (decrypted with whichever configured key opens it).
+
+        Raises:
+            FatalError: no configured key opens it.
+        """
+        try:
+            return self._fernet.rotate(token)
         except InvalidToken:
             raise FatalError("stored data cannot be decrypted with the configured keys (was a key removed?)") from None
 

@@ -171,7 +171,8 @@ class InboxRow(Base):
     event_id: Mapped[str] = mapped_column(String(200))
     event_type: Mapped[str] = mapped_column(String(64), default="")
     received_at: Mapped[datetime]
-    payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted; purged after retention
+    # encrypted (info: `nurturehub rekey` re-encrypts it); purged after retention
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, info={"encrypted": True})
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
@@ -228,7 +229,7 @@ class ConnectionRow(Base):
     __tablename__ = "connections"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)  # "salesforce" | "hubspot"
-    tokens: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted JSON
+    tokens: Mapped[bytes | None] = mapped_column(LargeBinary, info={"encrypted": True})  # encrypted JSON
     instance_url: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="connected")  # connected|disconnected|error
     detail: Mapped[str | None] = mapped_column(Text)
@@ -348,7 +349,7 @@ class WeeklyReportRow(Base):
     generated_at: Mapped[datetime]
     html: Mapped[str] = mapped_column(Text)
     csv: Mapped[str] = mapped_column(Text)
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, info={"encrypted": False})
 
 
 class AppointmentRow(Base):
