@@ -12,7 +12,8 @@ A :class:`Site` is the server the guide installs, moved into a temporary folder.
 guide's text in exactly these ways and no other:
 
 - the absolute paths in :data:`PATHS` point into the temporary folder (``/opt/nurturehub/venv`` is
-  the virtual environment running the tests, ``/opt/nurturehub/src`` this checkout);
+  the virtual environment running the tests, or ``$NURTUREHUB_GUIDE_VENV``, one made by the guide's
+  own ``pip install``; ``/opt/nurturehub/src`` is this checkout);
 - the ports of the first web and worker unit (8001, 9464) become free ports;
 - "as root" and "as nurturehub" blocks both run as the test's own user: "as root" with a clean
   environment (systemd's PATH, a HOME), "as nurturehub" with the environment file loaded on top of
@@ -41,7 +42,7 @@ DEPLOY = ROOT / "deploy"
 
 #: The guide's absolute paths, by what the test puts in their place (relative: under the site).
 PATHS = {
-    "/opt/nurturehub/venv": Path(sys.prefix),
+    "/opt/nurturehub/venv": Path(os.environ.get("NURTUREHUB_GUIDE_VENV") or sys.prefix),
     "/opt/nurturehub/src": ROOT,
     "/etc/nurturehub": Path("etc/nurturehub"),
     "/var/lib/nurturehub": Path("var/lib/nurturehub"),
@@ -139,12 +140,10 @@ class Site:
     # --- environments -------------------------------------------------------------------------
 
     def base_environ(self) -> dict[str, str]:
-        """A login's clean environment (no NURTUREHUB_* or PG* of the test run leaks in)."""
-        env = {"PATH": _SYSTEMD_PATH, "HOME": str(self.root), "LANG": "C.UTF-8"}
-        for name in ("LD_PRELOAD", "FAKETIME", "FAKETIME_NO_CACHE", "DONT_FAKE_MONOTONIC"):  # a faked clock
-            if name in os.environ:
-                env[name] = os.environ[name]
-        return env
+        """A login's clean environment: nothing of the test run's leaks in (no NURTUREHUB_* or PG*,
+        and no libfaketime: the hub's processes run on the machine's clock, which the scenario never
+        compares with the test's)."""
+        return {"PATH": _SYSTEMD_PATH, "HOME": str(self.root), "LANG": "C.UTF-8"}
 
     def env_file(self) -> Path:
         return self.path("/etc/nurturehub/nurturehub.env")

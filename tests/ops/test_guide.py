@@ -138,7 +138,7 @@ def test_the_operations_guide_performed_on_postgresql(site: Site, databases: Dat
     # 6. Health checks and a signed webhook; the worker makes the lead.
     smoke = site.run(blocks["smoke"]).stdout
     assert '"status":"ok"' in smoke.replace(" ", "") and smoke.rstrip().splitlines()[-1].startswith("202 ")
-    lead_id = _wait_for_lead(url)
+    lead_id = _wait_for_lead(url, site)
     _scrape_the_prometheus_targets(site)
 
     # A connected CRM's tokens, as `nurturehub connect` stores them (encrypted with the data key).
@@ -174,7 +174,7 @@ def test_the_operations_guide_performed_on_postgresql(site: Site, databases: Dat
     _rotate_the_session_secret(site, blocks)
 
 
-def _wait_for_lead(url: str, timeout: float = 60) -> str:
+def _wait_for_lead(url: str, site: Site, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     store = Store(url)
     try:
@@ -186,7 +186,7 @@ def _wait_for_lead(url: str, timeout: float = 60) -> str:
             time.sleep(0.2)
     finally:
         store.dispose()
-    raise AssertionError("the worker made no lead of the webhook within a minute")
+    raise AssertionError(f"the worker made no lead of the webhook within a minute; its log:\n{site.logs()[-4000:]}")
 
 
 def _scrape_the_prometheus_targets(site: Site) -> None:
