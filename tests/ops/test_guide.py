@@ -38,7 +38,6 @@ from hub.bootstrap import build_hub
 from hub.store import Store, repo
 from hub.store.models import ConnectionRow, InboxRow, LeadRow
 from hub.views import lead_view
-from tests.conftest import PG_URL, _pg_available
 from tests.ops.guide import (
     DEPLOY,
     DOC,
@@ -49,7 +48,7 @@ from tests.ops.guide import (
     sourced_environment_file,
     wait_until_answers,
 )
-from tests.support import skip_or_fail
+from tests.support import pg_url, skip_or_fail
 
 SOURCE_SECRET = "whsec_" + base64.b64encode(b"operations-guide-landing-page-32").decode()
 ADMIN_PASSWORD = "a long passphrase for the first admin"
@@ -61,7 +60,7 @@ class Databases:
     """Databases of the test's PostgreSQL server, made and dropped as its superuser would."""
 
     def __init__(self) -> None:
-        self.url = make_url(PG_URL)
+        self.url = make_url(pg_url())
         self.made: list[str] = []
 
     def _admin(self) -> psycopg.Connection[Any]:
@@ -93,9 +92,6 @@ class Databases:
 
 @pytest.fixture
 def databases() -> Iterator[Databases]:
-    reason = _pg_available()
-    if reason:
-        skip_or_fail(reason)
     for tool in ("pg_dump", "pg_restore", "curl", "bash"):
         if shutil.which(tool) is None:
             skip_or_fail(f"{tool} not found (Debian packages postgresql-client, curl)")

@@ -16,8 +16,7 @@ from hub.cli import main
 from hub.store import Store
 from hub.store.engine import shipped_revisions
 from nurture.errors import ConfigError
-from tests.conftest import PG_URL, _pg_available
-from tests.support import skip_or_fail
+from tests.support import pg_dsn, pg_url
 
 
 @pytest.fixture
@@ -67,16 +66,14 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(
 @pytest.fixture
 def fresh_schema() -> Iterator[str]:
     """The URL of an empty schema of the test database (the session's is migrated already)."""
-    reason = _pg_available()
-    if reason:
-        skip_or_fail(reason)
+    url = pg_url()
     schema = f"nh_ops_lock_{secrets.token_hex(4)}"
-    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    dsn = pg_dsn(url)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in PG_URL else "?"
+    sep = "&" if "?" in url else "?"
     try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
