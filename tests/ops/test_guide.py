@@ -229,7 +229,8 @@ def _upgrade_from_the_first_revision(
     old = Store(old_url)
     old.migrate(first)
     copied = _copy_rows(source_url, old_url)
-    assert copied["leads"] == 1 and copied["inbox_events"] == 1 and copied["follow_ups"] >= 1
+    counts = {table: len(rows) for table, (_, rows) in copied.items()}
+    assert counts["leads"] == 1 and counts["inbox_events"] == 1 and counts["follow_ups"] >= 1
     old.dispose()
 
     site.append_env(PGDATABASE=old_name)
@@ -240,20 +241,21 @@ def _upgrade_from_the_first_revision(
     migrated = Store(old_url)
     try:
         assert migrated.is_current()
-        assert _rows(old_url, copied) == _rows(source_url, copied), "every row of the old schema is kept"
+        kept = _rows(old_url, {table: cols for table, (cols, _) in copied.items()})
+        assert kept == {table: rows for table, (_, rows) in copied.items()}, "every row of the old schema is kept"
         assert _lead_view(migrated, lead_id) == _lead_view(Store(source_url), lead_id)
     finally:
         migrated.dispose()
 
 
-def _copy_rows(source_url: str, target_url: str) -> dict[str, int]:
+def _copy_rows(source_url: str, target_url: str) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
     """Copy the source's rows into the target's (older) tables, in foreign-key order, keeping only
-    the columns the older tables have."""
+    the columns the older tables have; by table, those columns and the rows copied."""
     source, target = create_engine(source_url), create_engine(target_url)
     old_tables, new_tables = MetaData(), MetaData()
     old_tables.reflect(bind=target)
     new_tables.reflect(bind=source)
-    counts: dict[str, int] = {}
+    copied: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
     try:
         with source.connect() as src, target.begin() as dst:
             for table in old_tables.sorted_tables:
@@ -266,21 +268,23 @@ def _copy_rows(source_url: str, target_url: str) -> dict[str, int]:
                 ]
                 if rows:
                     dst.execute(table.insert(), rows)
-                counts[table.name] = len(rows)
+                copied[table.name] = (columns, sorted((tuple(r.values()) for r in rows), key=repr))
     finally:
         source.dispose()
         target.dispose()
-    return counts
+    return copied
 
 
-def _rows(url: str, tables: dict[str, int]) -> dict[str, list[tuple[Any, ...]]]:
+def _rows(url: str, columns: dict[str, list[str]]) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of ``url``'s tables, in the given columns only."""
     engine = create_engine(url)
     meta = MetaData()
-    meta.reflect(bind=engine, only=list(tables))
+    meta.reflect(bind=engine, only=list(columns))
     try:
         with engine.connect() as conn:
             return {
-                name: sorted(map(tuple, conn.execute(select(*meta.tables[name].columns))), key=repr) for name in tables
+                name: sorted(map(tuple, conn.execute(select(*(meta.tables[name].c[c] for c in cols)))), key=repr)
+                for name, cols in columns.items()
             }
     finally:
         engine.dispose()
