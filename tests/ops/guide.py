@@ -23,6 +23,7 @@ guide's text in exactly these ways and no other:
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import re
 import shlex
@@ -219,21 +220,34 @@ class Site:
             stdout=log,
             stderr=subprocess.STDOUT,
             umask=int(unit.service.get("UMask", "0022"), 8),
+            start_new_session=True,  # its own process group: the unit's control group
         )
         log.close()
         self.processes.append(process)
         return process
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 45) -> int:
-        """``systemctl stop``: SIGTERM to the main process (KillMode=mixed), then wait."""
+        """``systemctl stop`` with ``KillMode=mixed``: SIGTERM to the main process, wait for it, then
+        SIGKILL whatever is left of its group (as systemd does after the main process or the
+        timeout). Returns the main process's exit status (-9 when it had to be killed)."""
         process.send_signal(signal.SIGTERM)
-        return process.wait(timeout=timeout)
+        try:
+            status = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            status = -signal.SIGKILL
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        return status
 
     def stop_all(self) -> None:
+        """Stop every unit still running (a failed test leaves no gunicorn behind)."""
         for process in self.processes:
             if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
+                self.stop(process)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(self.root.glob("*.log")))
