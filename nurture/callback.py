@@ -55,9 +55,27 @@ _ASKS = re.compile(
 )
 
 _NOON = ("noon", "midday", "mediodia", "medio dia")
-_HOUR = r"(\d{1,2}|" + "|".join(sorted([*_NUMBERS, *_NOON], key=len, reverse=True)) + r")(?:[:.](\d{2}))?"
+_MINUTE_WORDS = {
+    "thirty": 30, "fifteen": 15, "forty five": 45, "y media": 30, "y cuarto": 15, "treinta": 30, "quince": 15,
+}  # fmt: skip
+#: A part of the day alone ("mornings work best") is a preference unless the sentence asks for a call.
+_CALL = re.compile(r"\b(call|calls|calling|callback|ring|reach|contact|phone|llam\w*|marc\w*|contest\w*|comunic\w*)\b")
+
+_HOUR = (
+    r"(\d{1,2}|"
+    + "|".join(sorted([*_NUMBERS, *_NOON], key=len, reverse=True))
+    + r")"
+    + r"([:.]\d{2}|\s+(?:"
+    + "|".join(_MINUTE_WORDS)
+    + r"))?"
+)
 _MERIDIEM = r"\s*(a\.?\s?m\.?|p\.?\s?m\.?|de la manana|de la tarde|de la noche|in the morning|in the evening)?"
-_T = _HOUR + _MERIDIEM
+#: "about three years ago" is a duration, not a time of day.
+_NOT_DURATION = (
+    r"(?!\s*(?:years?|yrs?|months?|weeks?|wks?|days?|hours?|hrs?|minutes?|mins?|times|year|old|anos|meses|semanas|"
+    r"dias|horas|minutos|veces|pills|tablets|pastillas))"
+)
+_T = _HOUR + _MERIDIEM + _NOT_DURATION
 
 _AFTER = r"after|past|from|anytime after|any time after|despues de las?|despues de|a partir de las?|desde las?"
 _BUSY = r"work\w*|busy|meeting\w*|class\w*|trabaj\w*|ocupad\w*|salgo"
@@ -126,6 +144,9 @@ def requested_callback(text: str, *, received_at: datetime, timezone: str) -> Ca
         if found is None:
             continue
         day, start, end, said = found
+        part_only = said.split(" ", 1)[1] in PARTS and not said.startswith(("tomorrow", "in two"))
+        if part_only and not _CALL.search(sentence):
+            continue  # "mornings work best for him": a preference (the form's contact window), not a request
         begin = datetime.combine(day, start, tz)
         finish = datetime.combine(day, end, tz)
         if finish <= received_at:
@@ -182,7 +203,10 @@ def _hour(value: str, minutes: str | None, meridiem: str | None, part: str | Non
     hour = _NUMBERS.get(value) if not value.isdigit() else int(value)
     if hour is None or not 0 <= hour <= 23:
         return None
-    minute = int(minutes) if minutes else 0
+    minute = 0
+    if minutes:
+        spoken = minutes.strip(" :.")
+        minute = int(spoken) if spoken.isdigit() else _MINUTE_WORDS.get(" ".join(spoken.split()), 0)
     if minute > 59:
         return None
     mer = (meridiem or "").replace(".", "").replace(" ", "")

@@ -89,7 +89,8 @@ ABBREVIATIONS: Mapping[str, tuple[str, ...]] = {
     "pa": ("para",), "pa'": ("para",), "x": ("por",), "d": ("de",), "dra": ("doctora",),
     "dr.": ("doctor",), "cel": ("celular",), "xfa": ("por", "favor"), "xfavor": ("por", "favor"),
     "porfa": ("por", "favor"), "porfis": ("por", "favor"), "msj": ("mensaje",), "msjs": ("mensajes",),
-    "tqm": ("te", "quiero"), "hno": ("hermano",), "hna": ("hermana",), "sra": ("senora",), "sr": ("senor",),
+    "tqm": ("te", "quiero"), "bb": ("bebe",), "bby": ("baby",),
+    "hno": ("hermano",), "hna": ("hermana",), "sra": ("senora",), "sr": ("senor",),
 }  # fmt: skip
 
 #: Words that negate what follows them (within three words, in one clause).
