@@ -122,9 +122,11 @@ class CallbackWindow:
             raise ValueError("CallbackWindow.end must be after its start")
 
 
+_COMBINING = re.compile(r"[\u0300-\u036f]+")
+
+
 def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    plain = _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower().replace("’", "'")))
     return re.sub(r"\s+", " ", plain)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 
@@ -149,14 +149,15 @@ class Word:
     language: str
     prefix: bool = False
     exact: bool = False
+    #: What a clause token must show: the prefix, or the stem (the word itself when short or
+    #: marked exact with a leading ``=``). Computed once: matching compares it millions of times.
+    key: str = field(init=False, compare=False, repr=False)
+    literal: bool = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> str:
-        """What a clause token must show: the prefix, or the stem (the word itself when short or
-        marked exact with a leading ``=``)."""
-        if self.prefix or self.exact or len(self.text) <= 3:
-            return self.text
-        return stem(self.text, self.language)
+    def __post_init__(self) -> None:
+        literal = self.exact or len(self.text) <= 3
+        object.__setattr__(self, "literal", literal)
+        object.__setattr__(self, "key", self.text if self.prefix or literal else stem(self.text, self.language))
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +165,11 @@ class Phrase:
     """Consecutive words."""
 
     words: tuple[Word, ...]
+    text: str = field(init=False, compare=False)
 
-    @property
-    def text(self) -> str:
-        return " ".join(("=" if w.exact else "") + w.text + ("*" if w.prefix else "") for w in self.words)
+    def __post_init__(self) -> None:
+        label = " ".join(("=" if w.exact else "") + w.text + ("*" if w.prefix else "") for w in self.words)
+        object.__setattr__(self, "text", label)
 
 
 def compile_phrase(phrase: str, language: str) -> Phrase:
@@ -242,7 +244,7 @@ class Clause:
         token = self.tokens[index]
         if word.prefix:
             return token.startswith(word.text)
-        if word.exact or len(word.text) <= 3:
+        if word.literal:
             return token == word.text
         return self.stems[word.language][index] == word.key or token == word.text
 
@@ -250,7 +252,10 @@ class Clause:
         words = phrase.words
         if index + len(words) > len(self.tokens):
             return False
-        return all(self.key_at(index + k, w) for k, w in enumerate(words))
+        for k, word in enumerate(words):  # noqa: SIM110 - a loop: all() over a generator is slower here
+            if not self.key_at(index + k, word):
+                return False
+        return True
 
     def negated_before(self, index: int) -> bool:
         for k in range(max(0, index - _NEGATION_REACH), index):
@@ -299,6 +304,10 @@ class Analyzer:
         return str(best[0]) if best is not None else token
 
 
+#: The group index under which a pattern's ``unless`` phrases are found.
+UNLESS = -2
+
+
 class Matcher:
     """Finds, in one pass over the words of a text, every place each of ``patterns`` matches.
 
@@ -309,22 +318,24 @@ class Matcher:
 
     def __init__(self, patterns: Sequence[Pattern]) -> None:
         self.patterns = tuple(patterns)
-        #: (pattern index, group index or -1, phrase) by anchor.
-        self._by_key: dict[tuple[str, str], list[tuple[int, int, Phrase]]] = {}
-        self._by_exact: dict[str, list[tuple[int, int, Phrase]]] = {}
-        self._by_prefix: dict[str, list[tuple[int, int, Phrase]]] = {}
+        #: (pattern index, group index or -1, phrase) by the anchor of the first word, then by the
+        #: second word (so "can not breathe" is tried only where "can" is followed by "not").
+        self._by_key: dict[tuple[str, str], _Bucket] = {}
+        self._by_exact: dict[str, _Bucket] = {}
+        self._by_prefix: dict[str, _Bucket] = {}
         for index, pattern in enumerate(self.patterns):
             groups = [(-1, pattern.phrases)] if pattern.phrases else list(enumerate(pattern.near))
+            groups.append((UNLESS, pattern.unless))  # vetoes are found in the same pass
             for group, phrases in groups:
                 for phrase in phrases:
                     first = phrase.words[0]
-                    entry = (index, group, phrase)
                     if first.prefix:
-                        self._by_prefix.setdefault(first.text[:3], []).append(entry)
-                    elif first.exact or len(first.text) <= 3:
-                        self._by_exact.setdefault(first.text, []).append(entry)
+                        bucket = self._by_prefix.setdefault(first.text[:3], _Bucket())
+                    elif first.literal:
+                        bucket = self._by_exact.setdefault(first.text, _Bucket())
                     else:
-                        self._by_key.setdefault((first.language, first.key), []).append(entry)
+                        bucket = self._by_key.setdefault((first.language, first.key), _Bucket())
+                    bucket.add((index, group, phrase))
 
     def prefixes(self) -> set[str]:
         """Every ``word*`` prefix the patterns use."""
@@ -363,22 +374,61 @@ class Matcher:
     def _spots(self, clause: Clause) -> dict[int, dict[int, list[tuple[int, int, str]]]]:
         """Where each phrase of each pattern occurs in ``clause``: pattern → group → (start, end, text)."""
         spots: dict[int, dict[int, list[tuple[int, int, str]]]] = {}
-        for i, token in enumerate(clause.tokens):
-            candidates = list(self._by_exact.get(token, ()))
-            for language in LANGUAGES:
-                candidates += self._by_key.get((language, clause.stems[language][i]), ())
-            candidates += self._by_prefix.get(token[:3], ())
-            for index, group, phrase in candidates:
-                if clause.phrase_at(i, phrase):
-                    spots.setdefault(index, {}).setdefault(group, []).append((i, i + len(phrase.words), phrase.text))
+        tokens, stems = clause.tokens, clause.stems
+        last = len(tokens) - 1
+        for i, token in enumerate(tokens):
+            buckets = [self._by_exact.get(token), self._by_prefix.get(token[:3])]
+            buckets += [self._by_key.get((language, stems[language][i])) for language in LANGUAGES]
+            for bucket in buckets:
+                if bucket is None:
+                    continue
+                for index, group, phrase in bucket.candidates(clause, i + 1) if i < last else bucket.single:
+                    if clause.phrase_at(i, phrase):
+                        spots.setdefault(index, {}).setdefault(group, []).append(
+                            (i, i + len(phrase.words), phrase.text)
+                        )
         return spots
+
+
+Entry = tuple[int, int, Phrase]
+
+
+class _Bucket:
+    """The phrases that start with one word, sorted by their second word."""
+
+    __slots__ = ("by_second", "loose", "single")
+
+    def __init__(self) -> None:
+        self.single: list[Entry] = []  # one-word phrases
+        self.loose: list[Entry] = []  # second word a prefix: tried wherever the first matches
+        self.by_second: dict[tuple[str, str], list[Entry]] = {}
+
+    def add(self, entry: Entry) -> None:
+        words = entry[2].words
+        if len(words) == 1:
+            self.single.append(entry)
+        elif words[1].prefix:
+            self.loose.append(entry)
+        else:
+            second = words[1]
+            anchor = ("", second.text) if second.literal else (second.language, second.key)
+            self.by_second.setdefault(anchor, []).append(entry)
+
+    def candidates(self, clause: Clause, j: int) -> list[Entry]:
+        """The phrases that may match where the next word is ``clause.tokens[j]``."""
+        out = self.single + self.loose
+        if self.by_second:
+            out += self.by_second.get(("", clause.tokens[j]), ())
+            for language in LANGUAGES:
+                out += self.by_second.get((language, clause.stems[language][j]), ())
+        return out
 
 
 def _decide(
     pattern: Pattern, groups: Mapping[int, list[tuple[int, int, str]]], clause: Clause, ci: int
 ) -> Match | None:
     """The match ``pattern`` makes from the phrase spots found in ``clause``, if any."""
-    if pattern.unless and _contains(clause, pattern.unless):
+    if UNLESS in groups:
         return None
     if pattern.phrases:
         start, end, label = min(groups[-1], key=lambda spot: (spot[0], -spot[1]))  # earliest, then longest
@@ -400,10 +450,6 @@ def _phrases(pattern: Pattern) -> Iterable[Phrase]:
     yield from pattern.phrases
     for group in pattern.near:
         yield from group
-
-
-def _contains(clause: Clause, phrases: Sequence[Phrase]) -> bool:
-    return any(clause.phrase_at(i, p) for p in phrases for i in range(len(clause.tokens)))
 
 
 def _closest(hits: list[list[tuple[int, int, str]]], within: int) -> tuple[int, int, list[str]] | None:
