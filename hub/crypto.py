@@ -3,12 +3,15 @@ OAuth tokens): Fernet (AES-128-CBC + HMAC-SHA256) with key rotation.
 
 The key comes from ``NURTUREHUB_DATA_KEY``: one or more Fernet keys separated by commas; the first
 encrypts, all decrypt. To rotate, put a new key first, restart, run ``nurturehub rekey`` (which
-re-encrypts stored values with the first key, see :mod:`hub.ops.rekey`), then drop the old key.
-``nurturehub run`` (the demo) creates one in the instance folder when the environment has none.
+re-encrypts stored values and recomputes their blind indexes with the first key, see
+:mod:`hub.ops.rekey`), then drop the old key. ``nurturehub run`` (the demo) creates one in the
+instance folder when the environment has none.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +34,9 @@ class Vault:
             raise ConfigError([f"{ENV_DATA_KEY}: empty; generate one with `nurturehub keygen`"], source="environment")
         try:
             fernets = [Fernet(k.encode("ascii")) for k in parts]
+            # Keys for blind indexes (looking up an encrypted value without decrypting every row),
+            # derived from each data key so that a value can be found under any key still held.
+            self._index_keys = [hashlib.sha256(b"nurturehub blind index\0" + k.encode("ascii")).digest() for k in parts]
         except (ValueError, UnicodeEncodeError):
             raise ConfigError(
                 [f"{ENV_DATA_KEY}: not a Fernet key (32 url-safe base64-encoded bytes)"], source="environment"
@@ -52,6 +58,17 @@ class Vault:
 
     def encrypt(self, data: bytes) -> bytes:
         return self._fernet.encrypt(data)
+
+    def blind_index(self, value: str) -> str:
+        """A keyed hash of ``value`` (already normalised) under the first key: equal values give
+        equal indexes, and the index says nothing about the value without the key."""
+        return self.blind_indexes(value)[0]
+
+    def blind_indexes(self, value: str) -> list[str]:
+        """The blind index of ``value`` under every key, the first key's first (for look-ups that
+        must find rows written before a key rotation)."""
+        data = value.encode("utf-8")
+        return [hmac.new(key, data, hashlib.sha256).hexdigest() for key in self._index_keys]
 
     def decrypt(self, token: bytes) -> bytes:
         try:

@@ -2,11 +2,16 @@
 data key, so that older keys can be dropped from ``NURTUREHUB_DATA_KEY``.
 
 The encrypted columns are the ones the models mark ``info={"encrypted": True}``; a new one is
-picked up without a change here. The work runs beside the live hub: a batch of rows is read, each
-value the first key cannot open is re-encrypted (Fernet's ``MultiFernet.rotate``, which keeps the
-value's timestamp), and the batch is written back in one short transaction. A value is replaced
-only if it is still the one that was read, so a row the hub rewrote meanwhile is left as the hub
-wrote it (and is counted; running again settles it). Plaintext never leaves this process and is
+picked up without a change here. A column marked ``info={"blind_index_of": "<encrypted column>"}``
+holds a keyed hash of that column's plaintext (a look-up key, :meth:`hub.crypto.Vault.blind_index`):
+it is recomputed under the first key too, or the row could no longer be found once the old key is
+dropped (a suppressed contact would be contacted again).
+
+The work runs beside the live hub: a batch of rows is read, each value the first key cannot open is
+re-encrypted (Fernet's ``MultiFernet.rotate``, which keeps the value's timestamp), and the batch is
+written back in one short transaction. A value is replaced only if it is still the one that was
+read, so a row the hub rewrote meanwhile is left as the hub wrote it (and is counted; running again
+settles it). Plaintext never leaves this process and is
 never logged.
 
 :func:`check_keys` answers the question an operator asks before dropping a key: does every stored
@@ -19,7 +24,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Table, select, update
+from sqlalchemy import Column, Table, null, select, update
 
 from hub.crypto import Vault
 from hub.store import Store
@@ -38,8 +43,8 @@ class TableReport:
     Attributes:
         column: ``table.column``.
         values: stored values seen (NULLs, such as purged payloads, are not values).
-        first_key: values the first key opens (already, or after this run re-encrypted them).
-        rotated: values this run re-encrypted with the first key.
+        first_key: values the first key opens, and indexes (already, or after this run rewrote them).
+        rotated: values this run re-encrypted with the first key (or re-indexed under it).
         changed: values the hub rewrote while this run was re-encrypting them (run again).
         unreadable: ids of values no configured key opens (a key was dropped too early).
     """
@@ -87,53 +92,59 @@ class KeyReport:
         }
 
 
-def encrypted_columns() -> list[tuple[Table, Column[object], Column[bytes]]]:
-    """(table, primary key, encrypted column) for every column the models mark as encrypted."""
-    found: list[tuple[Table, Column[object], Column[bytes]]] = []
+def encrypted_columns() -> list[tuple[Table, Column[object], Column[bytes], Column[str] | None]]:
+    """(table, primary key, encrypted column, its blind index column or None) for every column the
+    models mark as encrypted."""
+    found: list[tuple[Table, Column[object], Column[bytes], Column[str] | None]] = []
     for table in Base.metadata.sorted_tables:
         for column in table.columns:
             if column.info.get("encrypted"):
                 (pk,) = table.primary_key.columns
-                found.append((table, pk, column))
+                index = next((c for c in table.columns if c.info.get("blind_index_of") == column.name), None)
+                found.append((table, pk, column, index))
     return found
 
 
 def rekey(store: Store, vault: Vault, *, batch: int = 200) -> KeyReport:
-    """Re-encrypt, with the first key, every stored value that needs an older one."""
+    """Re-encrypt, with the first key, every stored value that needs an older one (and recompute
+    its blind index, if it has one)."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     return _walk(store, vault, batch=batch, write=True)
 
 
 def check_keys(store: Store, vault: Vault, *, batch: int = 500) -> KeyReport:
-    """Count, without changing anything, which stored values the first key opens."""
+    """Count, without changing anything, which stored values the first key opens (and indexes)."""
     return _walk(store, vault, batch=batch, write=False)
 
 
 def _walk(store: Store, vault: Vault, *, batch: int, write: bool) -> KeyReport:
     reports = []
-    for table, pk, column in encrypted_columns():
+    for table, pk, column, index in encrypted_columns():
         report = TableReport(column=f"{table.name}.{column.name}")
-        for rows in _batches(store, table, pk, column, batch):
-            replacements: list[tuple[object, bytes, bytes]] = []
-            for key, blob in rows:
+        for rows in _batches(store, table, pk, column, index, batch):
+            replacements: list[tuple[object, bytes, dict[str, object]]] = []
+            for key, blob, indexed in rows:
                 report.values += 1
-                if vault.opens_with_first_key(blob):
-                    report.first_key += 1
-                    continue
+                fresh: dict[str, object] = {}
                 try:
-                    fresh = vault.rotate(blob)
+                    if not vault.opens_with_first_key(blob):
+                        fresh[column.name] = vault.rotate(blob)
+                    if index is not None:
+                        wanted = vault.blind_index(vault.decrypt(blob).decode("utf-8"))
+                        if indexed != wanted:
+                            fresh[index.name] = wanted
                 except FatalError:
                     report.unreadable.append(str(key))
                     continue
-                if write:
+                if not fresh:
+                    report.first_key += 1
+                elif write:
                     replacements.append((key, blob, fresh))
             if replacements:
                 with store.tx() as session:
                     for key, old, fresh in replacements:
-                        result = session.execute(
-                            update(table).where(pk == key, column == old).values({column.name: fresh})
-                        )
+                        result = session.execute(update(table).where(pk == key, column == old).values(fresh))
                         if result.rowcount == 1:  # type: ignore[attr-defined]
                             report.rotated += 1
                             report.first_key += 1
@@ -153,17 +164,18 @@ def _walk(store: Store, vault: Vault, *, batch: int, write: bool) -> KeyReport:
 
 
 def _batches(
-    store: Store, table: Table, pk: Column[object], column: Column[bytes], size: int
-) -> Iterator[list[tuple[object, bytes]]]:
-    """The non-NULL values of ``column`` in primary-key order, ``size`` at a time (keyset paging: a
-    short read transaction per batch, never one long one over the whole table)."""
+    store: Store, table: Table, pk: Column[object], column: Column[bytes], index: Column[str] | None, size: int
+) -> Iterator[list[tuple[object, bytes, str | None]]]:
+    """The non-NULL values of ``column`` (and their blind index) in primary-key order, ``size`` at a
+    time (keyset paging: a short read transaction per batch, never one long one over the table)."""
     last: object = None
     while True:
-        query = select(pk, column).where(column.is_not(None)).order_by(pk).limit(size)
+        query = select(pk, column, index if index is not None else null()).where(column.is_not(None))
+        query = query.order_by(pk).limit(size)
         if last is not None:
             query = query.where(pk > last)
         with store.read() as session:
-            rows = [(key, bytes(blob)) for key, blob in session.execute(query)]
+            rows = [(key, bytes(blob), indexed) for key, blob, indexed in session.execute(query)]
         if not rows:
             return
         yield rows

@@ -17,6 +17,8 @@ from hub.crypto import Vault
 from hub.ops.rekey import check_keys, encrypted_columns, rekey
 from hub.store import Store
 from hub.store.models import Base, ConnectionRow, InboxRow
+from hub.suppression import inherited_denials, suppress
+from nurture.vocab import ContactChannel
 from tests.factories import T0
 from tests.webapp.admin_support import signed_in
 from tests.webapp.conftest import SECRETS
@@ -66,6 +68,7 @@ def test_rekey_reencrypts_every_payload_and_token_so_that_the_old_key_is_no_long
     assert {t.column: (t.values, t.rotated) for t in report.tables} == {
         "inbox_events.payload": (5, 5),  # the purged (NULL) payload is not a value
         "connections.tokens": (1, 1),
+        "suppressions.contact": (0, 0),
     }
     assert [Fernet(NEW.encode()).decrypt(b) for b in _blobs(sqlite_store)] == plain
     for blob in _blobs(sqlite_store):
@@ -107,9 +110,28 @@ def test_values_no_configured_key_opens_are_named_and_left_alone(sqlite_store: S
     assert {t.column: t.unreadable for t in report.tables} == {
         "inbox_events.payload": ["1"],
         "connections.tokens": ["hubspot"],
+        "suppressions.contact": [],
     }
     assert _blobs(sqlite_store) == before
     assert rekey(sqlite_store, Vault(f"{NEW},{OLD}")).first_key_opens_everything  # the key put back
+
+
+def test_a_suppressed_contact_is_still_found_once_the_old_key_is_gone(sqlite_store: Store) -> None:
+    """The suppression list finds a contact by its blind index, a keyed hash under the data key:
+    rekey recomputes it under the new key, or the opt-out would be lost with the old key."""
+    phone = "+15125550142"
+    with sqlite_store.tx() as session:
+        suppress(session, Vault(OLD), phone=phone, email=None, channels=[ContactChannel.SMS],
+                 source="sms STOP", actor="test", now=T0)  # fmt: skip
+    with sqlite_store.read() as session:
+        assert not inherited_denials(session, Vault(NEW), phone=phone, email=None), "lost without rekey"
+    assert not check_keys(sqlite_store, Vault(f"{NEW},{OLD}")).first_key_opens_everything
+
+    assert rekey(sqlite_store, Vault(f"{NEW},{OLD}")).first_key_opens_everything
+
+    with sqlite_store.read() as session:
+        denials = inherited_denials(session, Vault(NEW), phone=phone, email=None)
+    assert [d.channel for d in denials] == [ContactChannel.SMS]
 
 
 def test_every_binary_column_says_whether_it_is_encrypted() -> None:
@@ -118,7 +140,11 @@ def test_every_binary_column_says_whether_it_is_encrypted() -> None:
         for column in table.columns:
             if isinstance(column.type, LargeBinary):
                 assert "encrypted" in column.info, f"{table.name}.{column.name}: info={{'encrypted': True|False}}"
-    assert {f"{t.name}.{c.name}" for t, _, c in encrypted_columns()} >= {"inbox_events.payload", "connections.tokens"}
+    assert {f"{t.name}.{c.name}" for t, _, c, _ in encrypted_columns()} >= {
+        "inbox_events.payload",
+        "connections.tokens",
+        "suppressions.contact",
+    }
 
 
 # --- the session secret ---------------------------------------------------------------------------
