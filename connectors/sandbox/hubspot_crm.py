@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -356,11 +356,12 @@ class Crm:
             staged: dict[tuple[str, str], int] = {}
             answers: list[CrmObject | HubSpotError] = []
             made: list[tuple[CrmObject, Sequence[AssociationInput]]] = []
+            fresh_ids = iter(self.store.allocate_ids(len(inputs)))  # one id per input (a refused one's is unused)
             for props, assoc in inputs:
+                obj_id = next(fresh_ids)
                 try:
                     values = self._check_values(ot, props)
                     self._check_associations(ot, assoc)
-                    [obj_id] = self.store.allocate_ids(1)
                     self._check_unique(ot, values, obj_id, staged)
                     obj = self._new_object(ot, obj_id, values, now)
                 except HubSpotError as error:
@@ -395,15 +396,16 @@ class Crm:
             now = self.store.stamp()
             staged: dict[tuple[str, str], int] = {}
             answers: list[tuple[CrmObject, bool, list[str]] | HubSpotError] = []
+            fresh_ids = iter(self.store.allocate_ids(len(inputs)))
             for raw_id, id_prop, props in inputs:
                 assert id_prop is not None
                 try:
-                    answer = self._upsert_one(ot, raw_id, id_prop, props, now, staged)
+                    answer = self._upsert_one(ot, raw_id, id_prop, props, now, staged, fresh_ids)
                 except HubSpotError as error:
                     answers.append(error)
                     continue
                 answers.append(answer)
-                self.store.write([answer[0]])
+            self.store.write(a[0] for a in answers if not isinstance(a, HubSpotError))
             return answers
 
     def _association_target(self, ot: ObjectType, type_id: int) -> str:
@@ -491,13 +493,14 @@ class Crm:
         props: Mapping[str, Any],
         now: int,
         staged: dict[tuple[str, str], int],
+        fresh_ids: Iterator[int],
     ) -> tuple[CrmObject, bool, list[str]]:
         values = self._check_values(ot, {**props, id_prop: raw_id} if id_prop != "hs_object_id" else props)
         obj = self.resolve(ot, raw_id, id_prop)
         if obj is None:
             if id_prop == "hs_object_id":
                 raise not_found()
-            [new_id] = self.store.allocate_ids(1)
+            new_id = next(fresh_ids)
             self._check_unique(ot, values, new_id, staged)
             answer = (self._new_object(ot, new_id, values, now), True, list(values))
         else:
@@ -520,9 +523,10 @@ class Crm:
             now = self.store.stamp()
             staged: dict[tuple[str, str], int] = {}
             results: list[tuple[CrmObject, bool, list[str]]] = []
+            fresh_ids = iter(self.store.allocate_ids(sum(1 for r, p, _ in inputs if self.resolve(ot, r, p) is None)))
             for raw_id, id_prop, props in inputs:
                 assert id_prop is not None
-                results.append(self._upsert_one(ot, raw_id, id_prop, props, now, staged))
+                results.append(self._upsert_one(ot, raw_id, id_prop, props, now, staged, fresh_ids))
             self.store.write(o for o, _, _ in results)
             return results
 
