@@ -365,10 +365,12 @@ class SyncEngine:
         waiting: list[_Item] = []
         failures: dict[int, str] = {}
         with self.store.tx() as session:
+            converted = conversions.converted(session, dest.name, [i.lead_id for i in items])
             for item in items:
                 lead_id, _, step = item.key.partition(":")
                 # A converted lead's tasks go to the contact it became.
-                crm_id = conversions.task_target(session, lead_id, dest.name) or _crm_id(session, lead_id, dest.name)
+                moved = conversions.task_target(session, lead_id, dest.name) if lead_id in converted else None
+                crm_id = moved or _crm_id(session, lead_id, dest.name)
                 if crm_id is None:
                     waiting.append(item)  # the lead's own upsert has not landed yet
                     continue
