@@ -187,3 +187,15 @@ def test_existing_reads_a_hundred_ids_a_call(
     found = hubspot_connector.existing([*ids, "not-an-id", "999999999"])
     assert found == set(ids[2:])
     assert hubspot_sandbox.log.count("POST", "/crm/v3/objects/contacts/batch/read") == 2
+
+
+def test_a_value_longer_than_hubspot_keeps_is_shortened_with_a_note(
+    hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
+) -> None:
+    long_text = CANARY_TEXT + "x" * 70_000
+    [outcome] = hubspot_connector.upsert([lead(1, lastname=long_text)])
+    assert outcome.ok
+    assert outcome.notes == ("lastname shortened to 65536 characters",)
+    stored = hubspot_sandbox.store.get("contacts", int(outcome.crm_id or 0))
+    assert stored is not None
+    assert stored.properties["lastname"] == long_text[:65_536]
