@@ -28,6 +28,7 @@ from nurture.clock import require_aware
 __all__ = [
     "Change",
     "ConnectionStatus",
+    "Conversion",
     "CrmConnector",
     "FieldInfo",
     "RecordWrite",
@@ -68,6 +69,12 @@ class FieldInfo:
         picklist: active values for picklist/enumeration fields, else None.
         restricted: only picklist values are accepted.
         unique: values are unique (usable as an external id / idProperty).
+        length: the most characters a text value may have, when the CRM says (Salesforce
+            ``length``); longer values are shortened for this CRM, with a note.
+        default: the picklist value the CRM gives new records (Salesforce ``defaultValue`` /
+            LeadStatus ``IsDefault``), if any.
+        reserved: picklist values only the CRM itself may set — Salesforce's converted lead
+            statuses (LeadStatus ``IsConverted``): writing one makes a record look converted.
     """
 
     name: str
@@ -78,6 +85,9 @@ class FieldInfo:
     picklist: tuple[str, ...] | None = None
     restricted: bool = False
     unique: bool = False
+    length: int | None = None
+    default: str | None = None
+    reserved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +119,10 @@ class WriteOutcome:
         retriable: the failure is transient (the batch was rolled back, a lock, a 5xx for this record).
         duplicate_of: the CRM refused to make a second record of someone it already holds (HubSpot's
             409 "Contact already exists" on an email): that record's id, for the hub to link.
+        notes: what the connector changed so the record fits the CRM, value-free (``FirstName
+            shortened to 40 characters``); the record was written.
+        converted: the record was converted in the CRM (a Salesforce lead that became a Contact
+            and Account): where it went. Writes to it stop; tasks follow it.
     """
 
     key: str
@@ -120,6 +134,32 @@ class WriteOutcome:
     field: str | None = None
     retriable: bool = False
     duplicate_of: str | None = None
+    notes: tuple[str, ...] = ()
+    converted: Conversion | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conversion:
+    """A lead record the CRM converted (Salesforce lead conversion): read-only from then on.
+
+    Attributes:
+        contact_id: the Contact it became (for a Person Account, the account's person contact):
+            where the lead's tasks go (``WhoId``).
+        account_id: the Account it joined, or the Person Account it became.
+        person_account: the lead became a Person Account.
+        converted_at: when, if the CRM says (aware).
+    """
+
+    contact_id: str
+    account_id: str | None = None
+    person_account: bool = False
+    converted_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.contact_id:
+            raise ValueError("Conversion.contact_id must not be empty")
+        if self.converted_at is not None:
+            require_aware(self.converted_at, "Conversion.converted_at")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,12 +171,15 @@ class Change:
         external_id: the hub id stored on it, if any (records made in the CRM have none).
         modified_at: the CRM's last-modified stamp (SystemModstamp / lastmodifieddate), aware.
         fields: field → value for the fields asked for.
+        converted: the record was converted (Salesforce lead conversion) and where it went; its
+            fields are the lead's as they were at conversion.
     """
 
     crm_id: str
     external_id: str | None
     modified_at: datetime
     fields: Mapping[str, Any] = field(default_factory=dict)
+    converted: Conversion | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.modified_at, "Change.modified_at")

@@ -1,7 +1,30 @@
 """The FHIR R4 scheduling connector: free ``Slot``s of the EHR's ``Schedule``s, ``Appointment``s
 booked against them, through the EHR's FHIR API with a SMART Backend Services token.
 
-How the protocol maps to FHIR R4 (4.0.1):
+EHRs offer availability differently, so the connector reads the server's CapabilityStatement
+(``/metadata``, cached) and picks an availability *strategy* (``FhirSettings.profile`` can pin one):
+
+==========  ===================================================  ==========================================
+strategy    chosen when the CapabilityStatement …                  how slots are found and booked
+==========  ===================================================  ==========================================
+argonaut    lists Appointment operations ``find`` and ``book``   ``POST Appointment/$find`` → proposed
+            (Argonaut Scheduling; Epic-style)                    appointments; ``$hold`` / ``$book`` with
+                                                                  ``patient-id``
+slot        lets Slot be searched by ``schedule``                 ``GET Slot?schedule=…&status=free…``;
+            (R4 core)                                             ``POST Appointment``
+oracle      lets Slot be searched by ``service-type`` and         ``GET Slot?service-type=…&start=…``
+            ``schedule.actor``, not ``schedule`` (Oracle          (``schedule.actor``, ``-location``);
+            Health Millennium-style)                              ``POST Appointment`` naming ``Patient/<id>``
+==========  ===================================================  ==========================================
+
+The patient is named by reference, ``Patient/<id>``, once the EHR's patient is found by the hub's
+lead identifier (``GET Patient?identifier=<lead system>|<lead id>``, remembered); until the EHR
+knows the patient, the slot strategy sends the identifier alone, and the others (which need a
+registered patient) refuse the booking with ``patient_not_registered``. No search is unfiltered:
+appointments are read per practitioner the clinic books (its schedules, or
+``FhirSettings.practitioners``), narrowed by ``_lastUpdated`` or a date window.
+
+How the protocol maps to FHIR R4 (4.0.1), slot strategy:
 
 - ``find_slots``: the ``Schedule``s of the wanted service, location and provider (read once and
   cached with their ``Practitioner`` and ``Location``, resolved by reference: provider languages come
@@ -47,7 +70,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
@@ -77,6 +100,7 @@ from nurture.prep import AppointmentStatus
 __all__ = [
     "DEFAULT_SCOPES",
     "RULES",
+    "STRATEGIES",
     "Action",
     "FhirScheduling",
     "FhirSettings",
@@ -102,6 +126,7 @@ DEFAULT_SCOPES: Final = (
     "system/HealthcareService.read",
     "system/Appointment.read",
     "system/Appointment.write",
+    "system/Patient.read",
 )
 
 #: FHIR Appointment.status → the hub's appointment status.
@@ -121,6 +146,10 @@ STATUS: Final[Mapping[str, AppointmentStatus]] = MappingProxyType(
 )
 
 _AUTH_METHODS = ("private_key_jwt", "client_secret_basic", "client_secret_post")
+
+#: How availability is found and booked (see the module docstring).
+STRATEGIES: Final = ("slot", "argonaut", "oracle")
+_FIND, _BOOK = "appointment-find", "appointment-book"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,7 +177,14 @@ class FhirSettings:
         max_wait_s: the longest Retry-After or backoff slept in place; longer raises ``RetryLater``.
         backoff_s: the first backoff (doubling).
         timeout_s: socket timeout of one request.
-        cache_s: how long schedules, practitioners and locations are cached.
+        cache_s: how long schedules, practitioners, locations, patients and the server's
+            CapabilityStatement are cached.
+        profile: ``auto`` (read the CapabilityStatement) or a strategy: ``slot``, ``argonaut``,
+            ``oracle``.
+        practitioners: the EHR's Practitioner ids whose appointments the hub reads back, for
+            servers whose Schedules cannot be searched (Argonaut); otherwise the schedules' own.
+        bookings_window_days: appointments starting this many days back (and ahead) are read
+            back when the server cannot search by ``_lastUpdated``.
     """
 
     base_url: str
@@ -173,6 +209,9 @@ class FhirSettings:
     backoff_s: float = 0.5
     timeout_s: float = 30.0
     cache_s: float = 600.0
+    profile: str = "auto"
+    practitioners: tuple[str, ...] = ()
+    bookings_window_days: int = 30
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -198,9 +237,14 @@ class FhirSettings:
                 problems.append(f"{name} must be positive")
         if self.max_retries < 0 or self.backoff_s < 0 or self.burst < 1 or self.cache_s < 0:
             problems.append("max_retries, backoff_s and cache_s must not be negative; burst at least 1")
+        if self.profile not in ("auto", *STRATEGIES):
+            problems.append(f"profile must be auto or one of {', '.join(STRATEGIES)}")
+        if not 1 <= self.bookings_window_days <= 366:
+            problems.append("bookings_window_days must be between 1 and 366")
         if problems:
             raise ValueError("FhirSettings: " + "; ".join(problems))
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        object.__setattr__(self, "practitioners", tuple(self.practitioners))
         object.__setattr__(self, "services", MappingProxyType(dict(self.services)))
         object.__setattr__(self, "locations", MappingProxyType(dict(self.locations)))
 
@@ -442,6 +486,8 @@ class FhirScheduling:
         tokens: the access token source (:class:`SmartBackendTokens`; tests may pass static tokens).
         session: the HTTP session (CA bundle, proxies); one is made when None.
         sleep, monotonic: waiting and the rate limiter's clock (tests pass fakes).
+        clock: the time of day, for the date window of appointment reads on servers that cannot
+            search by ``_lastUpdated`` (tests pass the sandbox's clock).
 
     Attributes:
         calls: requests sent (tests and metrics count them).
@@ -457,9 +503,14 @@ class FhirScheduling:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.tokens = tokens
+        self._clock = clock
+        self._capability: tuple[float, dict[str, Any]] | None = None
+        self._patients: dict[str, str] = {}  # lead id → EHR Patient id
+        self._leads: dict[str, str] = {}  # EHR Patient id → lead id
         self.session = session or requests.Session()
         self._sleep = sleep
         self._monotonic = monotonic
@@ -683,6 +734,80 @@ class FhirScheduling:
 
     # --- the protocol -----------------------------------------------------------------------------
 
+    # --- what the server offers -------------------------------------------------------------
+
+    def capability(self) -> dict[str, Any]:
+        """The server's CapabilityStatement (``GET metadata``, cached ``cache_s``)."""
+        now = self._monotonic()
+        if self._capability is not None and now - self._capability[0] < self.settings.cache_s:
+            return self._capability[1]
+        response = self._request("GET", self._url("metadata"), what="reading the CapabilityStatement")
+        statement: dict[str, Any] = response.json()
+        if statement.get("resourceType") != "CapabilityStatement":
+            raise FatalError(f"fhir: metadata answered a {statement.get('resourceType')}")
+        self._capability = (now, statement)
+        return statement
+
+    @property
+    def strategy(self) -> str:
+        """How availability is found and booked here: ``argonaut``, ``slot`` or ``oracle``.
+
+        Raises:
+            ConfigError: the server offers none of them.
+        """
+        if self.settings.profile != "auto":
+            return self.settings.profile
+        resources = _resources(self.capability())
+        appointment = resources.get("Appointment", {})
+        operations = {
+            str(o.get("definition", "")).rsplit("/", 1)[-1] or str(o.get("name", ""))
+            for o in appointment.get("operation", [])
+        } | {f"appointment-{o.get('name')}" for o in appointment.get("operation", [])}
+        if {_FIND, _BOOK} <= operations:
+            return "argonaut"
+        slot_params = {str(p.get("name")) for p in resources.get("Slot", {}).get("searchParam", [])}
+        if "schedule" in slot_params:
+            return "slot"
+        if {"service-type", "schedule.actor"} <= slot_params:
+            return "oracle"
+        raise ConfigError(
+            ["fhir: the server offers neither Appointment/$find + $book nor a Slot search the hub can use; "
+             "set [scheduling.fhir] profile if its CapabilityStatement is incomplete"]
+        )  # fmt: skip
+
+    def _appointment_params(self) -> set[str]:
+        appointment = _resources(self.capability()).get("Appointment", {})
+        return {str(p.get("name")) for p in appointment.get("searchParam", [])}
+
+    # --- patients ------------------------------------------------------------------------------
+
+    def patient_for(self, lead_id: str) -> str | None:
+        """The EHR's Patient id for the hub's lead, found by the lead identifier (remembered), or
+        None while the EHR has no such patient (a patient the front desk has not registered)."""
+        if lead_id in self._patients:
+            return self._patients[lead_id]
+        token = f"{self.settings.lead_system}|{lead_id}"
+        found = list(self._search("Patient", [("identifier", token)], what="finding the patient by lead id"))
+        if len(found) != 1:
+            if len(found) > 1:
+                logger.warning("fhir: %d patients carry lead id %s; none is used", len(found), lead_id)
+            return None
+        patient_id = str(found[0]["id"])
+        self._patients[lead_id], self._leads[patient_id] = patient_id, lead_id
+        return patient_id
+
+    def _lead_of_patient(self, patient_id: str) -> str | None:
+        if patient_id in self._leads:
+            return self._leads[patient_id]
+        patient = self._by_reference(f"Patient/{patient_id}") or {}
+        lead = next(
+            (str(i["value"]) for i in patient.get("identifier", []) if i.get("system") == self.settings.lead_system),
+            None,
+        )
+        if lead is not None:
+            self._leads[patient_id], self._patients[lead] = lead, patient_id
+        return lead
+
     def check(self) -> ConnectionStatus:
         """The server's CapabilityStatement (FHIR 4.0.x) and a token for the configured client."""
         try:
@@ -707,6 +832,9 @@ class FhirScheduling:
         )
 
     def find_slots(self, query: AvailabilityQuery) -> Iterator[Slot]:
+        strategy = self.strategy
+        if strategy == "argonaut":
+            return self._find_proposed(query)
         catalog = self._catalog()
         wanted = [
             s
@@ -723,15 +851,23 @@ class FhirScheduling:
 
     def _slots(self, schedules: Sequence[_Schedule], query: AvailabilityQuery) -> Iterator[Slot]:
         by_id = {s.id: s for s in schedules}
-        params = [
-            ("schedule", ",".join(f"Schedule/{s.id}" for s in schedules)),
-            ("status", "free"),
-            ("start", f"ge{_instant(query.start)}"),
-            ("start", f"lt{_instant(query.end)}"),
-            ("_sort", "start"),
-        ]
-        if query.service is not None:
-            params.append(("service-type", f"{self.settings.service_system}|{self._fhir_service(query.service)}"))
+        window = [("start", f"ge{_instant(query.start)}"), ("start", f"lt{_instant(query.end)}")]
+        if self.strategy == "oracle":
+            # Oracle Health: by the services the schedules offer, narrowed to their practitioners;
+            # only free slots are answered, and a slot names its schedule.
+            services = sorted({c for s in schedules for c in s.services})
+            params = [
+                ("service-type", ",".join(f"{self.settings.service_system}|{self._fhir_service(c)}" for c in services)),
+                *window,
+            ]
+            providers = sorted({s.provider for s in schedules if s.provider})
+            if providers:
+                params.append(("schedule.actor", ",".join(f"Practitioner/{p}" for p in providers)))
+        else:
+            params = [("schedule", ",".join(f"Schedule/{s.id}" for s in schedules)), ("status", "free"), *window]
+            params.append(("_sort", "start"))
+            if query.service is not None:
+                params.append(("service-type", f"{self.settings.service_system}|{self._fhir_service(query.service)}"))
         for resource in self._search("Slot", params, what="searching free slots"):
             slot = self._slot(resource, by_id)
             if slot is not None and query.matches(slot):
@@ -763,18 +899,92 @@ class FhirScheduling:
             free=resource.get("status") == "free",
         )
 
+    def _find_proposed(self, query: AvailabilityQuery) -> Iterator[Slot]:
+        """Argonaut ``Appointment/$find``: the server's proposed appointments are the free slots;
+        each slot's id is its proposed appointment's id (what ``$hold`` and ``$book`` take)."""
+        params: list[dict[str, Any]] = [
+            {"name": "start", "valueDateTime": _instant(query.start)},
+            {"name": "end", "valueDateTime": _instant(query.end)},
+        ]
+        if query.service is not None:
+            params.append({"name": "visit-type", "valueString": self._fhir_service(query.service)})
+        if query.provider is not None:
+            params.append({"name": "practitioner", "valueUri": f"Practitioner/{query.provider}"})
+        if query.location is not None:
+            params.append({"name": "location-reference", "valueUri": f"Location/{self._fhir_location(query.location)}"})
+        response = self._request(
+            "POST", self._url("Appointment/$find"), body={"resourceType": "Parameters", "parameter": params},
+            what="finding appointments ($find)",
+        )  # fmt: skip
+        slots = []
+        for appointment in _bundle_resources(response.json(), "Appointment"):
+            slot = self._proposed_slot(appointment)
+            if slot is not None and query.matches(slot):
+                slots.append(slot)
+        return iter(sorted(slots, key=lambda s: (s.start, s.id)))
+
+    def _proposed_slot(self, appointment: Mapping[str, Any]) -> Slot | None:
+        provider = location = None
+        languages: frozenset[str] = frozenset()
+        telehealth = False
+        for participant in appointment.get("participant", []):
+            reference = str(participant.get("actor", {}).get("reference", ""))
+            if (pid := _ref_id(reference, "Practitioner")) is not None:
+                provider = pid
+                languages = _languages(self._by_reference(f"Practitioner/{pid}") or {})
+            elif (lid := _ref_id(reference, "Location")) is not None:
+                location = self._hub_location(lid)
+                telehealth = _virtual(self._by_reference(f"Location/{lid}") or {})
+        services = self._service_codes(appointment.get("serviceType"))
+        if location is None or not services:
+            return None
+        interpreters = frozenset(
+            str(ext["valueCode"]).lower()
+            for ext in appointment.get("extension", [])
+            if ext.get("url") == self.settings.interpreter_extension and ext.get("valueCode")
+        )
+        return Slot(
+            id=str(appointment["id"]), system=SYSTEM, start=_parse_time(appointment["start"]),
+            end=_parse_time(appointment["end"]), service=services[0], location=location, provider=provider,
+            languages=languages, interpreter_languages=interpreters, telehealth=telehealth,
+        )  # fmt: skip
+
+    def _operation(self, name: str, params: list[dict[str, Any]], *, slot_id: str) -> Booking:
+        try:
+            response = self._request(
+                "POST", self._url(f"Appointment/${name}"), body={"resourceType": "Parameters", "parameter": params},
+                what=f"{name} of Appointment/{slot_id}",
+            )  # fmt: skip
+        except _Refused as exc:
+            if exc.status in (404, 409) or (exc.status == 422 and exc.code in ("conflict", "business-rule")):
+                raise SlotUnavailable(
+                    f"Appointment/{slot_id} can no longer be {name}ed: the EHR refused ({exc.status} {exc.code})"
+                ) from None
+            raise SkipRecord(
+                f"fhir: ${name} of Appointment/{slot_id} was refused ({exc.status} {exc.code}: {exc.diagnostics})",
+                field="slot",
+                code=exc.code,
+            ) from None
+        found = _bundle_resources(response.json(), "Appointment")
+        if len(found) != 1:
+            raise FatalError(f"fhir: ${name} answered {len(found)} appointments for Appointment/{slot_id}")
+        return self._booking(found[0])
+
     def _appointment_body(self, request: BookingRequest, identifier: str) -> dict[str, Any]:
         slot = request.slot
-        participants: list[dict[str, Any]] = [
-            {
-                "actor": {"identifier": {"system": self.settings.lead_system, "value": request.attendee.lead_id}},
-                "required": "required",
-                "status": "accepted",
-            },
-            {"actor": {"reference": f"Location/{self._fhir_location(slot.location)}"}, "status": "accepted"},
-        ]
-        if slot.provider:
-            participants.insert(1, {"actor": {"reference": f"Practitioner/{slot.provider}"}, "status": "accepted"})
+        patient = self.patient_for(request.attendee.lead_id)
+        actor: dict[str, Any] = {"identifier": {"system": self.settings.lead_system, "value": request.attendee.lead_id}}
+        if patient is not None:  # the EHR knows the patient: name it by reference
+            actor = {"reference": f"Patient/{patient}", **actor}
+        elif self.strategy == "oracle":
+            raise _unregistered(request.attendee.lead_id)
+        participants: list[dict[str, Any]] = [{"actor": actor, "required": "required", "status": "accepted"}]
+        if self.strategy != "oracle":  # Oracle Health takes the practitioner and location from the slot
+            participants.append(
+                {"actor": {"reference": f"Location/{self._fhir_location(slot.location)}"}, "status": "accepted"}
+            )
+            if slot.provider:
+                participants.insert(1, {"actor": {"reference": f"Practitioner/{slot.provider}"}, "status": "accepted"})
         body: dict[str, Any] = {
             "resourceType": "Appointment",
             "identifier": [{"system": self.settings.booking_system, "value": identifier}],
@@ -802,6 +1012,8 @@ class FhirScheduling:
     def book(self, request: BookingRequest) -> Booking:
         if request.slot.system != SYSTEM:
             raise FatalError(f"fhir: cannot book a {request.slot.system} slot")
+        if self.strategy == "argonaut":
+            return self._book_argonaut(request)
         identifier = request.key
         for _ in range(2):
             body = self._appointment_body(request, identifier)
@@ -836,6 +1048,26 @@ class FhirScheduling:
             # The same request was booked and cancelled before: this is a new booking of that slot.
             identifier = f"{request.key}.{booking.id}"
         raise FatalError(f"fhir: booking Slot/{request.slot.id} keeps returning a cancelled appointment")
+
+    def _book_argonaut(self, request: BookingRequest) -> Booking:
+        """``$hold`` (a hold) or ``$book`` (with ``patient-id``) of the proposed appointment. A
+        repeated ``$book`` of the same appointment for the same patient answers the booking as it
+        is, so a retry never books twice."""
+        slot = request.slot
+        appt = {"name": "appt-id", "valueUri": f"Appointment/{slot.id}"}
+        if request.hold:
+            booking = self._operation("hold", [appt], slot_id=slot.id)
+        else:
+            patient = self.patient_for(request.attendee.lead_id)
+            if patient is None:
+                raise _unregistered(request.attendee.lead_id)
+            booking = self._operation(
+                "book", [appt, {"name": "patient-id", "valueUri": f"Patient/{patient}"}], slot_id=slot.id
+            )
+        logger.info(
+            "fhir: %s Appointment/%s as Appointment/%s", "held" if request.hold else "booked", slot.id, booking.id
+        )
+        return booking
 
     def _set_status(self, booking_id: str, status: str, *, reason: str = "") -> Booking:
         what = f"setting Appointment/{booking_id} to {status}"
@@ -885,11 +1117,40 @@ class FhirScheduling:
         return self._booking(resource)
 
     def read_bookings(self, since: datetime | None) -> Iterator[Booking]:
-        params = [("_sort", "_lastUpdated")]
+        """Appointments of the clinic's practitioners changed since ``since``: by ``_lastUpdated``
+        where the server searches by it (every appointment when ``since`` is None), else those
+        starting within ``bookings_window_days`` of now (the caller's overlap makes re-reads
+        harmless). Never an unfiltered search: the practitioners narrow it."""
+        offered = self._appointment_params()
+        practitioners = self._practitioners()
+        by = "actor" if "actor" in offered else "practitioner"
+        if by not in offered:
+            raise ConfigError(["fhir: the server cannot search appointments by practitioner"])
+        params = [(by, ",".join(f"Practitioner/{p}" for p in practitioners))]
+        if "_lastUpdated" in offered:
+            params.append(("_sort", "_lastUpdated"))
+            if since is not None:
+                params.append(("_lastUpdated", f"ge{_instant(since)}"))
+        else:
+            now, days = self._clock(), timedelta(days=self.settings.bookings_window_days)
+            params += [("date", f"ge{_instant(now - days)}"), ("date", f"lt{_instant(now + days)}")]
+        bookings = [self._booking(r) for r in self._search("Appointment", params, what="reading changed appointments")]
         if since is not None:
-            params.append(("_lastUpdated", f"ge{_instant(since)}"))
-        for resource in self._search("Appointment", params, what="reading changed appointments"):
-            yield self._booking(resource)
+            bookings = [b for b in bookings if b.updated_at >= since]
+        yield from sorted(bookings, key=lambda b: (b.updated_at, b.id))
+
+    def _practitioners(self) -> list[str]:
+        if self.settings.practitioners:
+            return list(self.settings.practitioners)
+        if self.strategy == "argonaut":
+            raise ConfigError(
+                ["fhir: this EHR's schedules cannot be searched; list the practitioners whose appointments the hub "
+                 "reads in [scheduling.fhir] practitioners"]
+            )  # fmt: skip
+        found = sorted({s.provider for s in self._catalog().values() if s.provider})
+        if not found:
+            raise ConfigError(["fhir: no schedule names a practitioner; set [scheduling.fhir] practitioners"])
+        return found
 
     def _booking(self, resource: Mapping[str, Any]) -> Booking:
         status = STATUS.get(str(resource.get("status")))
@@ -903,6 +1164,8 @@ class FhirScheduling:
             if ident.get("system") == self.settings.lead_system and ident.get("value"):
                 lead_id = str(ident["value"])
             reference = str(actor.get("reference", ""))
+            if lead_id is None and (patient := _ref_id(reference, "Patient")) is not None:
+                lead_id = self._lead_of_patient(patient)  # the EHR's patient carries the lead id
             if (pid := _ref_id(reference, "Practitioner")) is not None:
                 provider = pid
             elif (lid := _ref_id(reference, "Location")) is not None:
@@ -942,3 +1205,48 @@ class FhirScheduling:
             telehealth=telehealth,
             interpreter_language=interpreter,
         )
+
+
+def _resources(statement: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The server-mode resources of a CapabilityStatement, by type."""
+    return {
+        str(r.get("type")): r
+        for rest in statement.get("rest", [])
+        if rest.get("mode", "server") == "server"
+        for r in rest.get("resource", [])
+    }
+
+
+def _bundle_resources(bundle: Mapping[str, Any], rtype: str) -> list[dict[str, Any]]:
+    if bundle.get("resourceType") != "Bundle":
+        raise FatalError(f"fhir: an operation answered a {bundle.get('resourceType')} instead of a Bundle")
+    return [
+        e["resource"]
+        for e in bundle.get("entry", [])
+        if isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == rtype
+    ]
+
+
+def _languages(practitioner: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(
+        str(c["code"]).split("-")[0].lower()
+        for comm in practitioner.get("communication", [])
+        for c in comm.get("coding", [])
+        if c.get("system") == BCP47 and c.get("code")
+    )
+
+
+def _virtual(location: Mapping[str, Any]) -> bool:
+    return any(
+        c.get("system") == PHYSICAL_TYPE and c.get("code") == "vi"
+        for c in location.get("physicalType", {}).get("coding", [])
+    )
+
+
+def _unregistered(lead_id: str) -> SkipRecord:
+    return SkipRecord(
+        f"fhir: the EHR has no patient registered with lead id {lead_id}; this EHR books registered patients only "
+        "(register the patient at the front desk, then book)",
+        field="patient",
+        code="patient_not_registered",
+    )

@@ -39,7 +39,19 @@ from connectors.base import (
     TokenSource,
     WriteOutcome,
 )
-from connectors.hubspot_batch import BATCH, batches, isolate, match, rejected, sets_any, settled, wire, written
+from connectors.hubspot_batch import (
+    BATCH,
+    TRACE,
+    batches,
+    fit,
+    isolate,
+    match,
+    rejected,
+    sets_any,
+    settled,
+    wire,
+    written,
+)
 from connectors.hubspot_edge import HubSpotEdge, Limits, Refused
 from connectors.hubspot_schema import (
     GROUP,
@@ -83,6 +95,12 @@ class HubSpotSettings:
         max_wait_s: longest Retry-After or backoff waited in place; longer raises ``RetryLater``.
         backoff_s: first backoff after a 5xx or network error (doubling).
         timeout_s: socket timeout of one request.
+        properties_ttl_s: how long property definitions (``describe``, the fields a read checks)
+            are reused before HubSpot is asked again.
+        validate_responses: deserialise every answer with the SDK's client-side validation
+            (required fields, enums): an answer that does not fit HubSpot's published models is a
+            ``FatalError``. On in the contract suite; off by default, so that a field HubSpot
+            adds to an enum later does not stop a clinic's sync.
     """
 
     api_host: str = "https://api.hubapi.com"
@@ -99,6 +117,8 @@ class HubSpotSettings:
     max_wait_s: float = 30.0
     backoff_s: float = 0.5
     timeout_s: float = 30.0
+    properties_ttl_s: float = 600.0
+    validate_responses: bool = False
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -121,8 +141,8 @@ class HubSpotSettings:
                 problems.append(f"{name} must be positive")
         if self.burst < 1:
             problems.append("burst must be at least 1")
-        if self.max_retries < 0 or self.backoff_s < 0:
-            problems.append("max_retries and backoff_s must not be negative")
+        if self.max_retries < 0 or self.backoff_s < 0 or self.properties_ttl_s < 0:
+            problems.append("max_retries, backoff_s and properties_ttl_s must not be negative")
         if problems:
             raise ValueError("HubSpotSettings: " + "; ".join(problems))
         object.__setattr__(self, "owners", MappingProxyType(dict(self.owners)))
@@ -174,9 +194,11 @@ class HubSpotConnector:
             ),
             sleep=sleep,
             monotonic=monotonic,
+            validate=settings.validate_responses,
         )
         self.tasks = HubSpotTasks(self.edge, settings, self.existing)
-        self._lead_fields: frozenset[str] | None = None
+        self._monotonic = monotonic
+        self._definitions: dict[str, tuple[float, list[Any]]] = {}
 
     @property
     def requests_sent(self) -> int:
@@ -223,11 +245,9 @@ class HubSpotConnector:
         return ConnectionStatus(ok=True, detail=detail, api_used=used, api_limit=limit)
 
     def describe(self, object_name: str) -> Mapping[str, FieldInfo]:
-        """The properties of ``object_name`` (``contacts``, ``tasks`` …) as HubSpot defines them."""
-        fields = {p.name: field_info(object_name, p) for p in self._property_definitions(object_name)}
-        if object_name == self.lead_object:
-            self._lead_fields = frozenset(fields)
-        return fields
+        """The properties of ``object_name`` (``contacts``, ``tasks`` …) as HubSpot defines them
+        (read once per ``properties_ttl_s``)."""
+        return {p.name: field_info(object_name, p) for p in self._property_definitions(object_name)}
 
     def ensure_schema(self) -> list[str]:
         """Create what the hub needs and is missing: the ``nurturehub`` property group and the hub's
@@ -244,7 +264,7 @@ class HubSpotConnector:
         created += self._ensure_object(
             "tasks", task_properties(keyp, self.settings.task_outcome_property, unique_key=True)
         )
-        self._lead_fields = None
+        self._definitions.clear()
         self.tasks.mode = None
         self.tasks.resolve_mode()
         if created:
@@ -269,7 +289,7 @@ class HubSpotConnector:
                         [f"hubspot: cannot create the {GROUP} property group on {object_name} ({exc.code})"],
                         source=SYSTEM,
                     ) from None
-        have = {p.name: p for p in self._property_definitions(object_name)}
+        have = {p.name: p for p in self._property_definitions(object_name, fresh=True)}
         created: list[str] = []
         for spec in specs:
             definition = have.get(spec.name)
@@ -327,12 +347,21 @@ class HubSpotConnector:
         )
         logger.info("hubspot: added %d option(s) to %s.%s", len(new), object_name, spec.name)
 
-    def _property_definitions(self, object_name: str) -> list[Any]:
+    def _property_definitions(self, object_name: str, *, fresh: bool = False) -> list[Any]:
+        """The object's property definitions, reused for ``properties_ttl_s`` (``fresh`` reads
+        them again: setup must see what is there now)."""
+        now = self._monotonic()
+        cached = self._definitions.get(object_name)
+        if not fresh and cached is not None and now - cached[0] < self.settings.properties_ttl_s:
+            return cached[1]
+        # archived=false is the API's default, so it is not sent.
         data = self.edge.call(
             f"properties.{object_name}",
-            lambda a: a.properties.get_all_with_http_info(object_name, archived=False, _request_timeout=a.timeout),
+            lambda a: a.properties.get_all_with_http_info(object_name, _request_timeout=a.timeout),
         )
-        return list(data.results or [])
+        definitions = list(data.results or [])
+        self._definitions[object_name] = (now, definitions)
+        return definitions
 
     # --- contacts -----------------------------------------------------------------------------
 
@@ -355,23 +384,30 @@ class HubSpotConnector:
         self, records: Sequence[RecordWrite], group: list[int], outcomes: list[WriteOutcome | None]
     ) -> None:
         idp = self.settings.id_property
-        payload = {
-            i: {**{k: wire(v) for k, v in records[i].fields.items()}, idp: records[i].external_id} for i in group
-        }
+        payload: dict[int, dict[str, str]] = {}
+        notes: dict[int, tuple[str, ...]] = {}
+        for i in group:
+            values, notes[i] = fit({k: wire(v) for k, v in records[i].fields.items()})
+            payload[i] = {**values, idp: records[i].external_id}
 
         def send(part: list[int]) -> dict[int, Any]:
             body = ContactsUpsert(
-                inputs=[{"idProperty": idp, "id": records[i].external_id, "properties": payload[i]} for i in part]
-            )
+                inputs=[
+                    {"idProperty": idp, "id": records[i].external_id, "properties": payload[i],
+                     TRACE: records[i].external_id}
+                    for i in part
+                ]
+            )  # fmt: skip
             data = self.edge.call(
                 "contacts.batch.upsert",
                 lambda a: a.contacts_batch.upsert_with_http_info(body, _request_timeout=a.timeout),
             )
-            return match(part, {i: records[i].external_id for i in part}, data.results, idp)
+            return match(part, {i: records[i].external_id for i in part}, data, idp, what="contacts.batch.upsert")
 
         sent, refused = isolate(group, send, lambda i, f: sets_any(payload[i], f))
         for i, result in sent.items():
-            outcomes[i] = written(records[i].external_id, result)
+            outcome = written(records[i].external_id, result)
+            outcomes[i] = replace(outcome, notes=notes[i]) if outcome.ok and notes[i] else outcome
         for i, failure in refused.items():
             outcomes[i] = rejected(records[i].external_id, failure)
 
@@ -425,15 +461,16 @@ class HubSpotConnector:
         body = ContactsRead(inputs=[{"id": i} for i in ids], properties=["hs_object_id"])
         data = self.edge.call(
             "contacts.batch.read",
-            lambda a: a.contacts_batch.read_with_http_info(body, archived=False, _request_timeout=a.timeout),
+            lambda a: a.contacts_batch.read_with_http_info(body, _request_timeout=a.timeout),
         )
         asked = set(ids)
         return {str(r.id) for r in data.results or [] if str(r.id) in asked}
 
     def _require_fields(self, fields: Sequence[str]) -> None:
-        if self._lead_fields is None or not set(fields) <= self._lead_fields:
-            self.describe(self.lead_object)
-        unknown = sorted(set(fields) - (self._lead_fields or frozenset()))
+        known = {p.name for p in self._property_definitions(self.lead_object)}
+        if not set(fields) <= known:  # made since the definitions were read?
+            known = {p.name for p in self._property_definitions(self.lead_object, fresh=True)}
+        unknown = sorted(set(fields) - known)
         if unknown:
             raise ConfigError(
                 [f"hubspot property {name} does not exist on {self.lead_object}" for name in unknown],

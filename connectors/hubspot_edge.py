@@ -12,6 +12,14 @@ that HubSpot refused surfaces as :class:`Refused` (a ``SkipRecord``), which batc
 isolate the bad input; everything else leaves as ``ConfigError``, ``RetryLater``,
 ``BudgetExhausted`` or ``FatalError``. Messages carry ids, codes and property names, never values:
 HubSpot's own error messages quote values, so they are parsed here and then dropped.
+
+Every other way the SDK can fail — refusing a request client-side, or an answer its generated
+models cannot read (a missing required field when ``validate_responses`` is on, a body that is not
+JSON, an unexpected type) — is a :class:`~nurture.errors.FatalError` naming the call: no vendor or
+Python exception leaves the edge.
+
+Per-record errors of a batch answered 207 Multi-Status are values (:func:`record_failures`), turned
+into failures and classified by :func:`retriable` (fix the data, or try again later).
 """
 
 from __future__ import annotations
@@ -40,7 +48,18 @@ from connectors.base import OAuthToken, TokenSource
 from connectors.limits import TokenBucket, parse_retry_after
 from nurture.errors import BudgetExhausted, ConfigError, FatalError, RetryLater, SkipRecord
 
-__all__ = ["RULES", "Action", "Failure", "HubSpotEdge", "Limits", "Refused"]
+__all__ = [
+    "RETRIABLE_CATEGORIES",
+    "RULES",
+    "Action",
+    "Failure",
+    "HubSpotEdge",
+    "Limits",
+    "Refused",
+    "record_failures",
+    "retriable",
+    "translate",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +83,7 @@ _SDK_ERRORS: tuple[type[Exception], ...] = (
 _NON_UNIQUE = re.compile(r"non-unique \S+ property (\S+)")
 _UNIQUE_CLASH = re.compile(r"for property '([^']+)'")
 _EXISTING_ID = re.compile(r"Existing ID: (\d+)")
+_MODEL_FIELD = re.compile(r"Invalid value for `([A-Za-z_][A-Za-z0-9_]*)`")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,6 +125,8 @@ class Failure:
         non_unique_id: the message says an upsert named a property that is not unique.
         unknown_object: the message says the object type does not exist.
         existing_id: a 409 "Contact already exists. Existing ID: …": the contact that holds the email.
+        clash_id: any 409 conflict's "Existing ID: …": the record already holding the unique value.
+        bad_association: the message says an association is invalid (its target does not exist).
     """
 
     status: int
@@ -118,6 +140,8 @@ class Failure:
     non_unique_id: bool = False
     unknown_object: bool = False
     existing_id: str | None = None
+    clash_id: str | None = None
+    bad_association: bool = False
 
     @property
     def code(self) -> str:
@@ -222,12 +246,14 @@ def _parse_failure(status: int, raw_body: Any, headers: Mapping[str, str]) -> Fa
         properties.append(non_unique.group(1))
     elif clash and clash.group(1) not in properties:
         properties.append(clash.group(1))
-    existing = None
-    if body.get("category") == "CONFLICT" and message.startswith("Contact already exists"):
-        if not (clash or non_unique):
-            properties.append("email")
+    existing = clash_id = None
+    if body.get("category") == "CONFLICT":
         found = _EXISTING_ID.search(message)
-        existing = found.group(1) if found else None
+        clash_id = found.group(1) if found else None
+        if message.startswith("Contact already exists"):
+            if not (clash or non_unique):
+                properties.append("email")
+            existing = clash_id
     return Failure(
         status=status,
         category=str(body.get("category") or body.get("errorType") or ""),
@@ -241,18 +267,63 @@ def _parse_failure(status: int, raw_body: Any, headers: Mapping[str, str]) -> Fa
         unknown_object=body.get("subCategory") == "INVALID_OBJECT_TYPE"
         or message.startswith("Unable to infer object type"),
         existing_id=existing,
+        clash_id=clash_id,
+        bad_association="association" in message.lower() and body.get("category") != "CONFLICT",
     )
+
+
+#: Per-record error categories of a 207 that say "this record is fine, send it again later" (the
+#: others say "fix the data": VALIDATION_ERROR, CONFLICT, OBJECT_NOT_FOUND …).
+RETRIABLE_CATEGORIES = frozenset({"RATE_LIMITS", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT", "LOCKED"})
+
+
+def retriable(failure: Failure) -> bool:
+    """Whether one record's failure is transient (retry later) rather than a problem with the data."""
+    return failure.category in RETRIABLE_CATEGORIES or failure.status == 0 or failure.status >= 500
+
+
+def record_failures(data: Any) -> dict[str, Failure]:
+    """The per-record errors of a batch answered 207 Multi-Status, by the ``objectWriteTraceId`` of
+    the input each is about (HubSpot's multi-status mode: every input carries a trace id).
+
+    An error names its input in ``context.objectWriteTraceId`` (or, on some endpoints, ``id``); an
+    error naming no input is ignored here, and the input it was about gets no result — the batch
+    writers treat that as retriable ``NO_RESULT``.
+    """
+    found: dict[str, Failure] = {}
+    for error in getattr(data, "errors", None) or []:
+        context = getattr(error, "context", None) or {}
+        traces = [str(t) for t in context.get("objectWriteTraceId") or []]
+        if not traces and getattr(error, "id", None):
+            traces = [str(error.id)]
+        body = {
+            "category": getattr(error, "category", "") or "",
+            "subCategory": getattr(error, "sub_category", "") or "",
+            "message": getattr(error, "message", "") or "",
+            "errors": [
+                {"code": getattr(d, "code", None), "context": getattr(d, "context", None) or {}}
+                for d in getattr(error, "errors", None) or []
+            ],
+        }
+        status = 409 if body["category"] == "CONFLICT" else 400
+        failure = _parse_failure(status, json.dumps(body), {})
+        for trace in traces:
+            found.setdefault(trace, failure)
+    return found
 
 
 class _Apis:
     """The SDK's API objects for one access token, built once each (every ``client.crm.…`` access
     would otherwise build a new ApiClient and connection pool)."""
 
-    def __init__(self, token: OAuthToken, host: str, timeout_s: float) -> None:
+    def __init__(self, token: OAuthToken, host: str, timeout_s: float, *, validate: bool = False) -> None:
         self.client = hubspot.Client.create(
             access_token=token.access_token,
             host=host,
             retry=Retry(total=0, respect_retry_after_header=False, raise_on_status=False),
+            # Copied onto each generated Configuration: answers are deserialised into the SDK's
+            # models with their required fields and enums checked.
+            client_side_validation=validate,
         )
         self.timeout = timeout_s
 
@@ -310,6 +381,8 @@ class HubSpotEdge:
         limits: rates, retries and waits.
         sleep: how to wait (tests pass a fake).
         monotonic: the clock the rate limiters read.
+        validate: deserialise answers with the SDK's client-side validation (required fields,
+            enums): an answer that does not fit HubSpot's published models is a ``FatalError``.
     """
 
     def __init__(
@@ -320,9 +393,11 @@ class HubSpotEdge:
         limits: Limits,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        validate: bool = False,
     ) -> None:
         self.host = host
         self.limits = limits
+        self.validate = validate
         self._tokens = tokens
         self._sleep = sleep
         self.bucket = TokenBucket(limits.requests_per_second, limits.burst, monotonic=monotonic, sleep=sleep)
@@ -365,17 +440,18 @@ class HubSpotEdge:
             generation, apis = self._current()
             self.calls += 1
             try:
-                data, _status, headers = request(apis)
-            except Exception as exc:
+                data, status, headers = request(apis)
+            except Exception as exc:  # the SDK's, urllib3's, or its models' (ValueError, TypeError …)
                 failure = failure_of(exc)
                 if failure is None:
-                    if isinstance(exc, _SDK_ERRORS):
-                        raise FatalError(
-                            f"hubspot {what}: the SDK refused the request ({type(exc).__name__})"
-                        ) from None
-                    raise
+                    raise _unreadable(what, exc) from None
             else:
                 self._note_usage(headers)
+                if not _is_model(data):
+                    raise FatalError(
+                        f"hubspot {what}: HubSpot answered {status} with a body the SDK could not read as "
+                        f"its model (got {type(data).__name__})"
+                    )
                 return data
             action = action_for(failure)
             if action is Action.REFRESH:
@@ -417,38 +493,7 @@ class HubSpotEdge:
 
     def _translate(self, what: str, failure: Failure, action: Action) -> Exception:
         logger.info("hubspot %s: %s %s (correlation %s)", what, failure.status, failure.code, failure.correlation_id)
-        if action is Action.BUDGET:
-            return BudgetExhausted(f"hubspot {what}: the daily API allowance is spent")
-        if action is Action.SCOPE:
-            return ConfigError(
-                [f"hubspot {what}: the access token lacks a required scope ({failure.category})"],
-                source=SYSTEM,
-            )
-        if action is Action.MISSING:
-            return ConfigError(
-                [f"hubspot {what}: not found ({failure.code}); check the object name and owners, or run "
-                 "`nurturehub crm setup`"],
-                source=SYSTEM,
-            )  # fmt: skip
-        if action is Action.UNKNOWN_PROPERTY:
-            names = ", ".join(failure.properties) or "a property"
-            return ConfigError(
-                [f"hubspot property {names} does not exist ({what}): run `nurturehub crm setup`"],
-                source=SYSTEM,
-            )
-        if action is Action.NOT_UNIQUE:
-            names = ", ".join(failure.properties) or "the idProperty"
-            return ConfigError(
-                [f"hubspot property {names} is not unique, so HubSpot refuses to upsert by it ({what}): "
-                 "run `nurturehub crm setup`"],
-                source=SYSTEM,
-            )  # fmt: skip
-        if action is Action.REFUSED:
-            return Refused(what, failure)
-        return FatalError(
-            f"hubspot {what}: unexpected answer {failure.status} {failure.code} "
-            f"(correlation {failure.correlation_id or 'none'})"
-        )
+        return translate(what, failure, action)
 
     def wait_for(self, failure: Failure, action: Action, attempt: int) -> float:
         """Seconds to wait before retry ``attempt``: Retry-After (else 1 s, or 10 s for the rolling
@@ -461,7 +506,7 @@ class HubSpotEdge:
     def _current(self) -> tuple[int, _Apis]:
         with self._lock:
             if self._apis is None:
-                self._apis = _Apis(self._tokens.token(), self.host, self.limits.timeout_s)
+                self._apis = _Apis(self._tokens.token(), self.host, self.limits.timeout_s, validate=self.validate)
             return self._generation, self._apis
 
     def _renew(self, generation: int) -> None:
@@ -471,7 +516,7 @@ class HubSpotEdge:
                 return
             token = self._tokens.refresh()
             logger.info("hubspot: access token refreshed after a 401")
-            old, self._apis = self._apis, _Apis(token, self.host, self.limits.timeout_s)
+            old, self._apis = self._apis, _Apis(token, self.host, self.limits.timeout_s, validate=self.validate)
             self._generation += 1
         if old is not None:
             old.close()
@@ -490,6 +535,61 @@ class HubSpotEdge:
             apis, self._apis = self._apis, None
         if apis is not None:
             apis.close()
+
+
+def translate(what: str, failure: Failure, action: Action) -> Exception:
+    """The hub's error for a failure :data:`RULES` gave ``action`` (not the retried ones)."""
+    if action is Action.BUDGET:
+        return BudgetExhausted(f"hubspot {what}: the daily API allowance is spent")
+    if action is Action.SCOPE:
+        return ConfigError(
+            [f"hubspot {what}: the access token lacks a required scope ({failure.category})"],
+            source=SYSTEM,
+        )
+    if action is Action.MISSING:
+        return ConfigError(
+            [f"hubspot {what}: not found ({failure.code}); check the object name and owners, or run "
+             "`nurturehub crm setup`"],
+            source=SYSTEM,
+        )  # fmt: skip
+    if action is Action.UNKNOWN_PROPERTY:
+        names = ", ".join(failure.properties) or "a property"
+        return ConfigError(
+            [f"hubspot property {names} does not exist ({what}): run `nurturehub crm setup`"],
+            source=SYSTEM,
+        )
+    if action is Action.NOT_UNIQUE:
+        names = ", ".join(failure.properties) or "the idProperty"
+        return ConfigError(
+            [f"hubspot property {names} is not unique, so HubSpot refuses to upsert by it ({what}): "
+             "run `nurturehub crm setup`"],
+            source=SYSTEM,
+        )  # fmt: skip
+    if action is Action.REFUSED:
+        return Refused(what, failure)
+    return FatalError(
+        f"hubspot {what}: unexpected answer {failure.status} {failure.code} "
+        f"(correlation {failure.correlation_id or 'none'})"
+    )
+
+
+def _unreadable(what: str, exc: BaseException) -> FatalError:
+    """The connector's error for an SDK failure that is not an HTTP answer: a request the SDK
+    refused client-side, or an answer its models cannot hold. Only the exception's type and the
+    SDK's sentence about a field are kept (model errors name fields, never values)."""
+    if isinstance(exc, _SDK_ERRORS):
+        return FatalError(f"hubspot {what}: the SDK refused the request ({type(exc).__name__})")
+    named = _MODEL_FIELD.search(str(exc)) if isinstance(exc, ValueError) else None
+    detail = f": field `{named.group(1)}` missing or invalid" if named else ""
+    return FatalError(f"hubspot {what}: HubSpot's answer does not fit the SDK's model ({type(exc).__name__}{detail})")
+
+
+def _is_model(data: Any) -> bool:
+    """Whether ``data`` is one of the SDK's generated models holding something (what every call the
+    connector makes answers with). A plain string or None, or a model with every field empty (how
+    the SDK, without validation, reads a body that is not JSON), means the answer was unreadable."""
+    fields: Mapping[str, str] = getattr(type(data), "openapi_types", None) or {}
+    return any(getattr(data, name, None) is not None for name in fields)
 
 
 def _int_or_none(value: str | None) -> int | None:

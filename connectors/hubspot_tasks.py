@@ -4,11 +4,18 @@ never reopened once staff completed them, and read back with the outcome staff r
 Two ways to be idempotent by key (:class:`TaskIdempotency`), chosen by whether HubSpot accepted the
 task key property as unique (``docs/connector-hubspot.md`` has the reasoning):
 
-- UPSERT: per batch of 100, one contacts batch read (do the contacts exist?), one tasks batch read by
-  key (status, so a completed task is left alone), one batch upsert by key, one v4 batch association.
-- SEARCH: the same, except existing tasks are found with one search (``key IN [...]``), plus a read
-  by id of tasks this process wrote that the search index does not show yet, and new tasks are
-  created with their association inline (batch create) while existing ones are updated by id.
+- UPSERT: an open task this process has not written before is first **created**, with its contact
+  association inline, in one batch create per 100 (answered 207 for the inputs HubSpot refused).
+  HubSpot's unique key refuses a second task with the same key (a 409 ``CONFLICT`` for that input),
+  so a create can never duplicate; those inputs, and tasks known to exist or being cancelled, take
+  the careful path: one tasks batch read by key (status, so a completed task is left alone), one
+  batch upsert by key, one v4 batch association. 1,000 new Day-0 tasks cost 10 calls.
+- SEARCH: existing tasks are found with one search (``key IN [...]``), plus a read by id of tasks
+  this process wrote that the search index does not show yet; new tasks are created with their
+  association inline (batch create) while existing ones are updated by id.
+
+A task whose contact is gone fails alone (``CONTACT_NOT_FOUND``): HubSpot refuses its inline
+association in the create's 207; on the careful path the contacts are read first.
 """
 
 from __future__ import annotations
@@ -32,8 +39,19 @@ from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId as Task
 from hubspot.crm.objects.tasks import PublicObjectSearchRequest as TasksSearch
 
 from connectors.base import TaskChange, TaskKind, TaskState, TaskWrite, WriteOutcome
-from connectors.hubspot_batch import BATCH, batches, chunked, isolate, match, rejected, sets_any, settled, written
-from connectors.hubspot_edge import HubSpotEdge
+from connectors.hubspot_batch import (
+    BATCH,
+    TRACE,
+    batches,
+    chunked,
+    isolate,
+    match,
+    rejected,
+    sets_any,
+    settled,
+    written,
+)
+from connectors.hubspot_edge import Failure, HubSpotEdge
 from connectors.hubspot_search import PAGE, epoch_ms, from_ms, iso_ms, parse_time, searcher, walk_modified
 from nurture.errors import ConfigError
 
@@ -122,6 +140,12 @@ class HubSpotTasks:
         outcomes: list[WriteOutcome | None],
         mode: TaskIdempotency,
     ) -> None:
+        if mode is TaskIdempotency.UPSERT:
+            fresh = [i for i in group if tasks[i].state is TaskState.OPEN and tasks[i].key not in self._written]
+            chosen = set(fresh)
+            group = [i for i in group if i not in chosen] + self._create_fresh(tasks, fresh, outcomes)
+            if not group:
+                return
         alive = self._existing([tasks[i].lead_crm_id for i in group])
         live: list[int] = []
         for i in group:
@@ -150,6 +174,61 @@ class HubSpotTasks:
         else:
             self._create_or_update(tasks, writes, prior, outcomes)
 
+    def _create_fresh(
+        self, tasks: Sequence[TaskWrite], fresh: list[int], outcomes: list[WriteOutcome | None]
+    ) -> list[int]:
+        """Create open tasks believed new, each with its contact association, in one batch create
+        per 100 (the key is unique, so a task that exists already is refused, never duplicated).
+
+        Returns:
+            The inputs HubSpot refused because their key exists: they go the careful way.
+        """
+        if not fresh:
+            return []
+        keyp = self.settings.task_key_property
+        writes = {i: self._properties(tasks[i], None) for i in fresh}
+        sent, refused = isolate(
+            fresh, lambda part: self._create(tasks, writes, part), lambda i, f: sets_any(writes[i], f)
+        )
+        existing: list[int] = []
+        for i, result in sent.items():
+            outcomes[i] = written(tasks[i].key, result, created=True)
+            if result is not None:
+                self._remember(tasks[i].key, str(result.id))
+        for i, failure in refused.items():
+            if failure.category == "CONFLICT" and keyp in failure.properties:
+                existing.append(i)  # made before (an answer lost, another process): update it
+            else:
+                outcomes[i] = (
+                    _contact_gone(tasks[i].key) if _association_refused(failure) else rejected(tasks[i].key, failure)
+                )
+        return existing
+
+    def _create(
+        self, tasks: Sequence[TaskWrite], writes: Mapping[int, dict[str, str]], part: list[int]
+    ) -> dict[int, Any]:
+        """One batch create of ``part``, associations inline, each input with its trace id."""
+        body = TasksCreate(
+            inputs=[
+                {
+                    "properties": writes[i],
+                    "associations": [{"to": {"id": tasks[i].lead_crm_id}, "types": [_TASK_TO_CONTACT]}],
+                    TRACE: tasks[i].key,
+                }
+                for i in part
+            ]
+        )
+        data = self.edge.call(
+            "tasks.batch.create",
+            lambda a: a.tasks_batch.create_with_http_info(body, _request_timeout=a.timeout),
+            # With a unique key a repeated create is refused, never duplicated: safe to retry in
+            # UPSERT mode. Without one (SEARCH), a 5xx may follow a create HubSpot made: retried
+            # later, after a search.
+            idempotent=self.mode is TaskIdempotency.UPSERT,
+        )
+        keys = {i: tasks[i].key for i in part}
+        return match(part, keys, data, self.settings.task_key_property, what="tasks.batch.create")
+
     def _properties(self, task: TaskWrite, before: _Prior | None) -> dict[str, str]:
         values = {
             self.settings.task_key_property: task.key,
@@ -176,12 +255,16 @@ class HubSpotTasks:
         keyp = self.settings.task_key_property
 
         def send(part: list[int]) -> dict[int, Any]:
-            body = TasksUpsert(inputs=[{"idProperty": keyp, "id": tasks[i].key, "properties": writes[i]} for i in part])
+            body = TasksUpsert(
+                inputs=[
+                    {"idProperty": keyp, "id": tasks[i].key, "properties": writes[i], TRACE: tasks[i].key} for i in part
+                ]
+            )
             data = self.edge.call(
                 "tasks.batch.upsert",
                 lambda a: a.tasks_batch.upsert_with_http_info(body, _request_timeout=a.timeout),
             )
-            return match(part, {i: tasks[i].key for i in part}, data.results, keyp)
+            return match(part, {i: tasks[i].key for i in part}, data, keyp, what="tasks.batch.upsert")
 
         sent, refused = isolate(list(writes), send, lambda i, f: sets_any(writes[i], f))
         done: dict[int, tuple[str, bool]] = {}
@@ -238,24 +321,8 @@ class HubSpotTasks:
         prior: Mapping[str, _Prior],
         outcomes: list[WriteOutcome | None],
     ) -> None:
-        keyp = self.settings.task_key_property
-
         def create(part: list[int]) -> dict[int, Any]:
-            body = TasksCreate(
-                inputs=[
-                    {
-                        "properties": writes[i],
-                        "associations": [{"to": {"id": tasks[i].lead_crm_id}, "types": [_TASK_TO_CONTACT]}],
-                    }
-                    for i in part
-                ]
-            )
-            data = self.edge.call(
-                "tasks.batch.create",
-                lambda a: a.tasks_batch.create_with_http_info(body, _request_timeout=a.timeout),
-                idempotent=False,  # a 5xx may follow a create HubSpot made: retried later, after a search
-            )
-            return match(part, {i: tasks[i].key for i in part}, data.results, keyp)
+            return self._create(tasks, writes, part)
 
         def update(part: list[int]) -> dict[int, Any]:
             body = TasksUpdate(inputs=[{"id": prior[tasks[i].key].id, "properties": writes[i]} for i in part])
@@ -277,7 +344,9 @@ class HubSpotTasks:
                 if result is not None:
                     self._remember(tasks[i].key, str(result.id))
             for i, failure in refused.items():
-                outcomes[i] = rejected(tasks[i].key, failure)
+                outcomes[i] = (
+                    _contact_gone(tasks[i].key) if _association_refused(failure) else rejected(tasks[i].key, failure)
+                )
 
     # --- finding existing tasks ---------------------------------------------------------------
 
@@ -287,7 +356,7 @@ class HubSpotTasks:
         body = TasksRead(id_property=keyp, inputs=[{"id": k} for k in keys], properties=[keyp, "hs_task_status"])
         data = self.edge.call(
             "tasks.batch.read",
-            lambda a: a.tasks_batch.read_with_http_info(body, archived=False, _request_timeout=a.timeout),
+            lambda a: a.tasks_batch.read_with_http_info(body, _request_timeout=a.timeout),
         )
         return _priors(data.results, keyp, set(keys))
 
@@ -317,7 +386,7 @@ class HubSpotTasks:
             body = TasksRead(inputs=[{"id": i} for i in unseen], properties=[keyp, "hs_task_status"])
             read = self.edge.call(
                 "tasks.batch.read",
-                lambda a: a.tasks_batch.read_with_http_info(body, archived=False, _request_timeout=a.timeout),
+                lambda a: a.tasks_batch.read_with_http_info(body, _request_timeout=a.timeout),
             )
             for result in read.results or []:
                 key = unseen.get(str(result.id))
@@ -360,8 +429,11 @@ class HubSpotTasks:
         return found
 
     def _owners_by_email(self) -> dict[str, str]:
+        """Every active owner by email, page by page. A cursor HubSpot already answered ends the
+        walk (a server repeating its ``after`` would otherwise be paged forever)."""
         found: dict[str, str] = {}
         after: str | None = None
+        seen: set[str] = set()
         while True:
             data = self._owners_page(after)
             for owner in data.results or []:
@@ -371,13 +443,17 @@ class HubSpotTasks:
             after = str(nxt.after) if nxt is not None and nxt.after else None
             if after is None:
                 return found
+            if after in seen:
+                logger.warning("hubspot owners: the server repeated paging cursor %s; stopping", after)
+                return found
+            seen.add(after)
 
     def _owners_page(self, after: str | None) -> Any:
+        # archived=false is the API's default and is not sent; ``after`` only when paging on.
+        extra: dict[str, Any] = {"after": after} if after is not None else {}
         return self.edge.call(
             "owners.page",
-            lambda a: a.owners.get_page_with_http_info(
-                limit=500, after=after, archived=False, _request_timeout=a.timeout
-            ),
+            lambda a: a.owners.get_page_with_http_info(limit=500, _request_timeout=a.timeout, **extra),
         )
 
     # --- reading ------------------------------------------------------------------------------
@@ -420,6 +496,18 @@ class HubSpotTasks:
                 if targets:
                     found[str(result._from.id)] = targets[0]  # the SDK names "from" `_from`
         return found
+
+
+def _association_refused(failure: Failure) -> bool:
+    """Whether HubSpot refused an input because the record it was to be associated with does not
+    exist (the task's contact was deleted or merged away)."""
+    return failure.category == "OBJECT_NOT_FOUND" or failure.bad_association
+
+
+def _contact_gone(key: str) -> WriteOutcome:
+    return WriteOutcome(
+        key=key, ok=False, code="CONTACT_NOT_FOUND", message="the contact does not exist in HubSpot (deleted or merged)"
+    )
 
 
 def _read_links(task_ids: list[str]) -> Any:

@@ -45,7 +45,10 @@ class TokenBucket:
                 self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
                 self._stamp = now
                 wait = max(self._not_before - now, 0.0)
-                if wait == 0.0 and self._tokens >= 1:
+                # The tolerance absorbs float rounding: after waiting exactly (1 - tokens) / rate
+                # the refill can land a hair under 1, and a clock too coarse to advance by the
+                # next tiny wait would spin forever.
+                if wait == 0.0 and self._tokens >= 1 - 1e-9:
                     self._tokens -= 1
                     return
                 if wait == 0.0:

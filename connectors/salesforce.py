@@ -4,6 +4,12 @@ through simple-salesforce (the only module of the hub that imports it).
 - leads upsert by the hub's external id through sObject Collections (200 records a call);
 - changes are read with SOQL on ``SystemModstamp`` and paged through ``nextRecordsUrl``;
 - follow-ups are Tasks upserted by ``Nurture_Task_Key__c``; a task staff completed is never touched;
+  a task the connector has not written before is sent create-only first (its create-only
+  ``TaskSubtype`` makes Salesforce refuse it if the key exists), so new tasks cost no lookup;
+- a converted lead (``IsConverted``) is followed to its Contact and Account: reads and refused
+  writes say where it went (:class:`~connectors.base.Conversion`), and nothing is written to it;
+- text longer than a field's describe ``length`` is shortened (email, phone, URL: left out), with a
+  note on the outcome, instead of failing the record;
 - every call waits its turn in a :class:`~connectors.limits.TokenBucket`, and every failure is
   translated once, by the table in :mod:`connectors.salesforce_errors`, into the hub's error tree.
 
@@ -23,9 +29,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, tzinfo
+from dataclasses import replace
+from datetime import UTC, date, datetime, tzinfo
+from datetime import time as time_of_day
 from typing import Any, Final, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -35,10 +43,12 @@ from connectors import salesforce_soql as soql
 from connectors.base import (
     Change,
     ConnectionStatus,
+    Conversion,
     FieldInfo,
     OAuthToken,
     RecordWrite,
     TaskChange,
+    TaskState,
     TaskWrite,
     TokenSource,
     WriteOutcome,
@@ -54,7 +64,7 @@ from connectors.salesforce_errors import (
     redact,
 )
 from connectors.salesforce_settings import SalesforceSettings
-from connectors.salesforce_tasks import ExistingTask, task_change, task_payload
+from connectors.salesforce_tasks import CREATE_ONLY, ExistingTask, task_change, task_payload
 from nurture.clock import require_aware, zone
 from nurture.errors import BudgetExhausted, ConfigError, FatalError, HubError, RetryLater
 
@@ -117,6 +127,9 @@ class SalesforceConnector:
         self._task_link = "WhatId" if settings.lead_object == "Account" else "WhoId"
         self._lead_owner_ids: dict[str, str] | None = None
         self._task_owner_ids: dict[str, str] | None = None
+        self._described: dict[str, tuple[float, Mapping[str, FieldInfo]]] = {}
+        # Task keys this process wrote (or found): sent as updates, not create-only, next time.
+        self._known_tasks: set[str] = set()
         self.api_used: int | None = None
         #: Requests sent so far, retries included (for the hub's API-call metric).
         self.requests_sent = 0
@@ -154,23 +167,90 @@ class SalesforceConnector:
         return self.lead_object == "Account"
 
     def describe(self, object_name: str) -> Mapping[str, FieldInfo]:
+        """The object's fields (one call, reused for ``describe_ttl_s``). For Lead, the describe and
+        the org's ``LeadStatus`` rows come in one Composite call (one API call): the Status field
+        then knows its converted values (``reserved``) and its default."""
         name = self._name(object_name, "object")
+        now = self._monotonic()
+        with self._lock:
+            cached = self._described.get(name)
+        if cached is not None and now - cached[0] < self.settings.describe_ttl_s:
+            return cached[1]
+        fields = self._describe_lead() if name == "Lead" else self._describe_plain(name)
+        with self._lock:
+            self._described[name] = (now, fields)
+        return fields
+
+    def _describe_plain(self, name: str) -> dict[str, FieldInfo]:
         body = self._call(
             f"{name} describe",
             lambda sf: sf.restful(f"sobjects/{name}/describe", timeout=self.settings.timeout_s),
         )
-        fields: dict[str, FieldInfo] = {}
-        for raw in (body or {}).get("fields", []):
-            info = soql.field_info(raw)
-            fields[info.name] = info
+        return _fields_of(body)
+
+    def _describe_lead(self) -> dict[str, FieldInfo]:
+        base = f"/services/data/v{self.settings.api_version}"
+        query = soql.select(["ApiName", "IsConverted", "IsDefault"], "LeadStatus")
+        body = {
+            "allOrNone": False,
+            "compositeRequest": [
+                {"method": "GET", "url": f"{base}/sobjects/Lead/describe", "referenceId": "describe"},
+                {"method": "GET", "url": f"{base}/query?q={quote_plus(query)}", "referenceId": "statuses"},
+            ],
+        }
+        timeout = self.settings.timeout_s
+        answer = self._call(
+            "Lead describe", lambda sf: sf.restful("composite", method="POST", json=body, timeout=timeout)
+        )
+        parts = {str(r.get("referenceId")): r for r in (answer or {}).get("compositeResponse", [])}
+        described = parts.get("describe") or {}
+        if described.get("httpStatusCode") != 200:
+            error = VendorError.of(int(described.get("httpStatusCode") or 500), described.get("body"))
+            raise self._translate(classify(error), error, "Lead describe")
+        fields = _fields_of(described.get("body"))
+        statuses = parts.get("statuses") or {}
+        status = fields.get("Status")
+        if status is not None and statuses.get("httpStatusCode") == 200:
+            rows = (statuses.get("body") or {}).get("records", [])
+            reserved = tuple(str(r["ApiName"]) for r in rows if r.get("IsConverted"))
+            default = next((str(r["ApiName"]) for r in rows if r.get("IsDefault")), status.default)
+            fields["Status"] = replace(status, reserved=reserved, default=default)
         return fields
 
     def upsert(self, records: Sequence[RecordWrite]) -> list[WriteOutcome]:
+        """Upsert leads by the external id, 200 a call. Text longer than its field is shortened
+        (a note on the outcome says which field, never the value); a converted lead is refused by
+        Salesforce and its outcome says where it went."""
         if not records:
             return []
+        # Fit to the lengths of the describe already read (the hub's pre-flight reads it); a value
+        # that is still too long comes back STRING_TOO_LONG, and only those records are fitted
+        # (one describe if none was read) and sent again.
+        cached = self._described.get(self.lead_object)
+        fitted = [fit(dict(r.fields), cached[1]) if cached else (dict(r.fields), ()) for r in records]
+        outcomes = self._upsert_records(records, [values for values, _ in fitted])
+        too_long = [i for i, o in enumerate(outcomes) if o.code == "STRING_TOO_LONG"]
+        if too_long:
+            fields = self.describe(self.lead_object)
+            for i in too_long:
+                fitted[i] = fit(fitted[i][0], fields, fallback_field=outcomes[i].field)
+            again = self._upsert_records([records[i] for i in too_long], [fitted[i][0] for i in too_long])
+            for i, outcome in zip(too_long, again, strict=True):
+                outcomes[i] = outcome
+        outcomes = [
+            replace(o, notes=notes) if o.ok and notes else o for o, (_, notes) in zip(outcomes, fitted, strict=True)
+        ]
+        outcomes = self._follow_conversions(outcomes, by=self.external_id_field)
+        _log_outcomes(self.lead_object, outcomes)
+        return outcomes
+
+    def _upsert_records(self, records: Sequence[RecordWrite], values: Sequence[dict[str, Any]]) -> list[WriteOutcome]:
         owners = self._lead_owners() if self.settings.lead_queue_owners else {}
         fixed = {"RecordTypeId": self._person_record_type()} if self.persons else {}
-        payloads = [{**self._record_payload(record, owners), **fixed} for record in records]
+        payloads = [
+            {**self._record_payload(RecordWrite(external_id=r.external_id, fields=v), owners), **fixed}
+            for r, v in zip(records, values, strict=True)
+        ]
         keys = [record.external_id for record in records]
         outcomes: list[WriteOutcome] = []
         for start in range(0, len(records), MAX_BATCH):
@@ -182,14 +262,16 @@ class SalesforceConnector:
                     payloads[start : start + MAX_BATCH],
                 )
             )
-        _log_outcomes(self.lead_object, outcomes)
         return outcomes
 
     def read_changes(self, since: datetime | None, fields: Sequence[str]) -> Iterator[Change]:
+        """Lead records changed since ``since``; a converted lead is read too (once more after its
+        conversion), with ``converted`` saying where it went."""
         wanted = [self._name(f, "field") for f in fields]
         if since is not None:
             require_aware(since, "read_changes since")
-        select = _unique(["Id", self.external_id_field, "SystemModstamp", *wanted])
+        conversion = list(_CONVERSION_FIELDS) if self.lead_object == "Lead" else []
+        select = _unique(["Id", self.external_id_field, "SystemModstamp", *wanted, *conversion])
         conditions = ["IsPersonAccount = true"] if self.persons else []  # business accounts are not leads
         if since is not None:
             conditions.append(f"SystemModstamp >= {soql.datetime_literal(since)}")
@@ -259,18 +341,23 @@ class SalesforceConnector:
     # --- reads --------------------------------------------------------------------------------
 
     def _changes(self, query: str, since: datetime | None, wanted: list[str]) -> Iterator[Change]:
-        for record in self._query(query, f"{self.lead_object} changes"):
-            stamp = soql.parse_datetime(str(record["SystemModstamp"]))
-            if since is not None and stamp < since:
-                continue  # the SOQL literal is floored to the second
-            values = {k.lower(): v for k, v in record.items() if k != "attributes"}
-            external = values.get(self.external_id_field.lower())
-            yield Change(
-                crm_id=str(record["Id"]),
-                external_id=str(external) if external is not None else None,
-                modified_at=stamp,
-                fields={name: values.get(name.lower()) for name in wanted},
+        for records in _pages(self._query(query, f"{self.lead_object} changes"), 200):
+            persons = self._person_accounts(
+                [str(r["ConvertedAccountId"]) for r in records if r.get("IsConverted") and r.get("ConvertedAccountId")]
             )
+            for record in records:
+                stamp = soql.parse_datetime(str(record["SystemModstamp"]))
+                if since is not None and stamp < since:
+                    continue  # the SOQL literal is floored to the second
+                values = {k.lower(): v for k, v in record.items() if k != "attributes"}
+                external = values.get(self.external_id_field.lower())
+                yield Change(
+                    crm_id=str(record["Id"]),
+                    external_id=str(external) if external is not None else None,
+                    modified_at=stamp,
+                    fields={name: values.get(name.lower()) for name in wanted},
+                    converted=_conversion(record, persons),
+                )
 
     def _task_changes(self, query: str, since: datetime | None) -> Iterator[TaskChange]:
         for record in self._query(query, "Task changes"):
@@ -370,6 +457,41 @@ class SalesforceConnector:
         ]
 
     def _upsert_task_batch(self, tasks: Sequence[TaskWrite], owners: Mapping[str, str]) -> list[WriteOutcome]:
+        """One batch of tasks. Open tasks this process has not written go create-only in one call
+        (their ``TaskSubtype`` can only be set on create, so Salesforce refuses the upsert of a
+        key that exists instead of touching that task); the refused ones, and the others, are
+        looked up first (status, so a completed task is left alone) and then upserted."""
+        done: dict[int, WriteOutcome] = {}
+        fresh = [
+            i for i, t in enumerate(tasks) if t.state is TaskState.OPEN and t.key.casefold() not in self._known_tasks
+        ]
+        if fresh:
+            payloads = [self._task_payload(tasks[i], None, owners) for i in fresh]
+            written = self._upsert_collection(
+                "Task", self.settings.task_key_field, [tasks[i].key for i in fresh], payloads
+            )
+            for i, outcome in zip(fresh, written, strict=True):
+                if not (outcome.code == "INVALID_FIELD_FOR_INSERT_UPDATE" and outcome.field in CREATE_ONLY):
+                    done[i] = outcome  # created, or refused for a reason of its own
+        rest = [i for i in range(len(tasks)) if i not in done]
+        if rest:
+            done.update(zip(rest, self._upsert_known_tasks([tasks[i] for i in rest], owners), strict=True))
+        outcomes = self._follow_conversions([done[i] for i in range(len(tasks))], by="WhoId", tasks=tasks)
+        self._known_tasks.update(o.key.casefold() for o in outcomes if o.ok)
+        return outcomes
+
+    def _task_payload(self, task: TaskWrite, found: ExistingTask | None, owners: Mapping[str, str]) -> dict[str, Any]:
+        owner = None if found else owners.get(task.owner_queue) or owners.get("")
+        return task_payload(
+            task,
+            found,
+            key_field=self.settings.task_key_field,
+            owner_id=owner,
+            date_zone=self._task_zone,
+            link_field=self._task_link,
+        )
+
+    def _upsert_known_tasks(self, tasks: Sequence[TaskWrite], owners: Mapping[str, str]) -> list[WriteOutcome]:
         current = self._existing_tasks([t.key for t in tasks])
         done: dict[int, WriteOutcome] = {}
         writes: list[tuple[int, TaskWrite, dict[str, Any]]] = []
@@ -378,16 +500,7 @@ class SalesforceConnector:
             if found is not None and found.done_by_staff:
                 done[index] = WriteOutcome(key=task.key, ok=True, crm_id=found.crm_id, created=False)
             else:
-                owner = None if found else owners.get(task.owner_queue) or owners.get("")
-                payload = task_payload(
-                    task,
-                    found,
-                    key_field=self.settings.task_key_field,
-                    owner_id=owner,
-                    date_zone=self._task_zone,
-                    link_field=self._task_link,
-                )
-                writes.append((index, task, payload))
+                writes.append((index, task, self._task_payload(task, found, owners)))
         if writes:
             written = self._upsert_collection(
                 "Task", self.settings.task_key_field, [t.key for _, t, _ in writes], [p for _, _, p in writes]
@@ -409,6 +522,64 @@ class SalesforceConnector:
                     status=str(values.get("status") or ""),
                     closed=bool(values.get("isclosed")),
                 )
+        return found
+
+    # --- converted leads ----------------------------------------------------------------------
+
+    def _follow_conversions(
+        self, outcomes: list[WriteOutcome], *, by: str, tasks: Sequence[TaskWrite] = ()
+    ) -> list[WriteOutcome]:
+        """Outcomes Salesforce refused with ``CANNOT_UPDATE_CONVERTED_LEAD`` get the conversion
+        (one SOQL on Lead for the batch): where the lead went, so the hub stops writing to it and
+        sends its tasks to the contact. ``by`` is how the lead is found: its external id (lead
+        upserts) or the task's ``WhoId``."""
+        refused = [i for i, o in enumerate(outcomes) if o.code == "CANNOT_UPDATE_CONVERTED_LEAD"]
+        if not refused or self.lead_object != "Lead":
+            return outcomes
+        if by == "WhoId":
+            wanted = {i: tasks[i].lead_crm_id for i in refused}
+            field, column = "Id", "id"
+        else:
+            wanted = {i: outcomes[i].key for i in refused}
+            field, column = self.external_id_field, self.external_id_field.lower()
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in soql.in_chunks(sorted(set(wanted.values()))):
+            query = soql.select(
+                _unique(["Id", self.external_id_field, *_CONVERSION_FIELDS]), "Lead",
+                where=f"{field} IN {soql.in_list(chunk)} AND IsConverted = true",
+            )  # fmt: skip
+            for record in self._query(query, "Lead conversions"):
+                values = {k.lower(): v for k, v in record.items()}
+                key = str(values.get(column) or "")
+                found[key[:15] if by == "WhoId" else key] = record
+        persons = self._person_accounts(
+            [str(r["ConvertedAccountId"]) for r in found.values() if r.get("ConvertedAccountId")]
+        )
+        out = list(outcomes)
+        for i, ref in wanted.items():
+            row = found.get(ref[:15] if by == "WhoId" else ref)
+            conversion = _conversion(row, persons)
+            if row is not None and conversion is not None:
+                out[i] = replace(
+                    out[i],
+                    crm_id=out[i].crm_id or (str(row["Id"]) if by != "WhoId" else None),
+                    converted=conversion,
+                    retriable=False,
+                    message="the lead was converted in Salesforce; it is read-only now",
+                )
+        return out
+
+    def _person_accounts(self, account_ids: Sequence[str]) -> set[str]:
+        """Which of ``account_ids`` are Person Accounts (15-character ids); no call when none."""
+        wanted = sorted({a for a in account_ids if soql.is_id(a, "001")})
+        found: set[str] = set()
+        for chunk in soql.in_chunks(wanted):
+            query = soql.select(["Id", "IsPersonAccount"], "Account", where=f"Id IN {soql.in_list(chunk)}")
+            try:
+                rows = list(self._query(query, "Account person check"))
+            except ConfigError:
+                return set()  # an org without Person Accounts has no IsPersonAccount field
+            found.update(str(r["Id"])[:15] for r in rows if r.get("IsPersonAccount"))
         return found
 
     # --- owners -------------------------------------------------------------------------------
@@ -641,6 +812,85 @@ class SalesforceConnector:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+#: What a converted lead says about its conversion.
+_CONVERSION_FIELDS: Final = ("IsConverted", "ConvertedContactId", "ConvertedAccountId", "ConvertedDate")
+
+
+def _conversion(record: Mapping[str, Any] | None, persons: set[str]) -> Conversion | None:
+    """Where a converted lead went, from a Lead row with :data:`_CONVERSION_FIELDS`; None when the
+    lead is not converted (or its contact is unknown)."""
+    if not record or not record.get("IsConverted") or not record.get("ConvertedContactId"):
+        return None
+    account = str(record.get("ConvertedAccountId") or "") or None
+    converted_on = record.get("ConvertedDate")
+    return Conversion(
+        contact_id=str(record["ConvertedContactId"]),
+        account_id=account,
+        person_account=bool(account and account[:15] in persons),
+        converted_at=(
+            datetime.combine(date.fromisoformat(str(converted_on)[:10]), time_of_day.min, tzinfo=UTC)
+            if converted_on
+            else None
+        ),
+    )
+
+
+def _fields_of(body: Any) -> dict[str, FieldInfo]:
+    fields: dict[str, FieldInfo] = {}
+    for raw in (body or {}).get("fields", []):
+        info = soql.field_info(raw)
+        fields[info.name] = info
+    return fields
+
+
+#: Field types whose too-long values are left out rather than shortened (a cut email, phone or URL
+#: is a wrong one).
+_LEAVE_OUT: Final = frozenset({"email", "phone", "url"})
+
+
+def fit(
+    values: dict[str, Any], fields: Mapping[str, FieldInfo], *, fallback_field: str | None = None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``values`` made to fit the fields' lengths: longer text is shortened to the length (email,
+    phone and URL values are left out instead), with one value-free note per field changed.
+
+    Args:
+        values: field → value.
+        fields: the object's describe.
+        fallback_field: a field Salesforce said is too long that the describe does not limit
+            (a describe older than a field's new length): its value is left out.
+    """
+    notes: list[str] = []
+    out = dict(values)
+    for name, value in values.items():
+        info = fields.get(name)
+        if info is None or info.length is None or not isinstance(value, str) or len(value) <= info.length:
+            continue
+        if info.picklist is not None:
+            continue  # a picklist value is checked against its values, not cut
+        if info.type in _LEAVE_OUT:
+            del out[name]
+            notes.append(f"{name} left out: longer than the field's {info.length} characters")
+        else:
+            out[name] = value[: info.length]
+            notes.append(f"{name} shortened to {info.length} characters")
+    if fallback_field and fallback_field in out and not any(n.startswith(f"{fallback_field} ") for n in notes):
+        del out[fallback_field]
+        notes.append(f"{fallback_field} left out: Salesforce said it is longer than the field")
+    return out, tuple(notes)
+
+
+def _pages(records: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    page: list[dict[str, Any]] = []
+    for record in records:
+        page.append(record)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 def _query_more(sf: Salesforce, *, url: str, timeout: float) -> Any:

@@ -53,6 +53,7 @@ class SalesforceSettings:
         budget_pause_s: after the daily allowance runs out, calls fail fast this long.
         allow_duplicate_save: send ``Sforce-Duplicate-Rule-Header: allowSave=true``.
         verify: CA bundle path, or True for the system store.
+        describe_ttl_s: how long an object's describe (fields, lengths, lead statuses) is reused.
     """
 
     connection_name: str = "salesforce"
@@ -75,6 +76,7 @@ class SalesforceSettings:
     budget_pause_s: float = 900.0
     allow_duplicate_save: bool = False
     verify: str | bool = True
+    describe_ttl_s: float = 3600.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_owners", MappingProxyType(dict(self.task_owners)))
@@ -115,7 +117,7 @@ class SalesforceSettings:
             problems.append("burst: must be at least 1")
         if self.max_retries < 0:
             problems.append("max_retries: must not be negative")
-        for name in ("max_wait_s", "backoff_s", "budget_pause_s"):
+        for name in ("max_wait_s", "backoff_s", "budget_pause_s", "describe_ttl_s"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}: must not be negative")
         if self.timeout_s <= 0:

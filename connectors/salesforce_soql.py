@@ -18,6 +18,7 @@ from nurture.clock import require_aware
 
 __all__ = [
     "IDENTIFIER",
+    "TEXT_TYPES",
     "check_name",
     "datetime_literal",
     "field_info",
@@ -31,6 +32,11 @@ __all__ = [
     "select",
     "wire_value",
 ]
+
+#: Field types whose values are text limited to the field's ``length`` (describe).
+TEXT_TYPES: Final = frozenset(
+    {"string", "textarea", "phone", "email", "url", "picklist", "multipicklist", "combobox", "encryptedstring"}
+)
 
 #: An API name: ``Lead``, ``FirstName``, ``Nurture_Id__c``, ``ns__Thing__c``.
 IDENTIFIER: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -198,6 +204,8 @@ def field_info(raw: Mapping[str, Any]) -> FieldInfo:
     )
     createable = bool(raw.get("createable"))
     defaulted = bool(raw.get("defaultedOnCreate")) or raw.get("defaultValue") is not None
+    default = next((str(v["value"]) for v in values if v.get("defaultValue") and v.get("active", True)), None)
+    length = raw.get("length")
     return FieldInfo(
         name=str(raw["name"]),
         label=str(raw.get("label") or raw["name"]),
@@ -207,4 +215,6 @@ def field_info(raw: Mapping[str, Any]) -> FieldInfo:
         picklist=picklist,
         restricted=bool(raw.get("restrictedPicklist")),
         unique=bool(raw.get("unique")) or bool(raw.get("externalId")),
+        length=int(length) if ftype in TEXT_TYPES and isinstance(length, int) and length > 0 else None,
+        default=default,
     )

@@ -22,6 +22,7 @@ from connectors.salesforce_soql import format_datetime, normalise_outcome, parse
 __all__ = [
     "CANCELLED_STATUS",
     "COMPLETED_STATUS",
+    "CREATE_ONLY",
     "OPEN_STATUS",
     "TASK_SUBTYPES",
     "ExistingTask",
@@ -33,6 +34,9 @@ __all__ = [
 OPEN_STATUS: Final = "Not Started"
 COMPLETED_STATUS: Final = "Completed"
 CANCELLED_STATUS: Final = "Deferred"
+#: Task fields Salesforce lets the API set on create only: an upsert carrying one is refused
+#: (``INVALID_FIELD_FOR_INSERT_UPDATE``) when its key matches an existing task.
+CREATE_ONLY: Final = frozenset({"TaskSubtype"})
 TASK_SUBTYPES: Final[Mapping[TaskKind, str]] = MappingProxyType(
     {TaskKind.CALL: "Call", TaskKind.EMAIL: "Email", TaskKind.SMS: "Task", TaskKind.TODO: "Task"}
 )

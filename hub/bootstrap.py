@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import settings_store
+from hub.calendly import build_calendly, calendly_pull_interval
 from hub.capacity import build_fhir, load_fhir_config
 from hub.config import HubConfig, Source, load_config
 from hub.crm import CrmSettings, StoredTokens, build_connector, load_crm_settings
@@ -64,6 +65,7 @@ class Hub:
     _refreshed_at: float = field(default=0.0, repr=False)
     _scheduling: Any = field(default=None, repr=False)
     _calcom: Any = field(default=None, repr=False)
+    _calendly: Any = field(default=None, repr=False)
     _mappings: dict[str, FieldMapping | None] = field(default_factory=dict, repr=False)
 
     def secret(self, env_name: str) -> str | None:
@@ -117,7 +119,8 @@ class Hub:
         return self._scheduling or None
 
     def bookings_intervals(self) -> dict[str, timedelta]:
-        """How often changed bookings are read, per scheduling system ("fhir", "calcom") enabled."""
+        """How often changed bookings are read, per scheduling system ("fhir", "calcom", "calendly")
+        enabled."""
         out: dict[str, timedelta] = {}
         fhir = load_fhir_config(self.config)
         if fhir.enabled:
@@ -125,6 +128,9 @@ class Hub:
         every = calcom_bookings_interval(self.config)
         if every is not None:
             out["calcom"] = every
+        every = calendly_pull_interval(self.config)
+        if every is not None:
+            out["calendly"] = every  # visits read back: kept, no-show
         return out
 
     def bookings_connector(self, system: str) -> Any:
@@ -139,6 +145,10 @@ class Hub:
             if self._calcom is None:
                 self._calcom = build_calcom(self.config, self.environ)
             return self._calcom
+        if system == "calendly" and calendly_pull_interval(self.config) is not None:
+            if self._calendly is None:
+                self._calendly = build_calendly(self.config, self.environ)
+            return self._calendly
         return None
 
     def reset_sync(self) -> None:

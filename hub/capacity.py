@@ -64,6 +64,8 @@ class _FhirSchema(Schema):
     ca_bundle = fields.String(load_default="")
     refresh_minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=1440))
     bookings_minutes = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1440))
+    profile = fields.String(load_default="auto", validate=validate.OneOf(["auto", "slot", "argonaut", "oracle"]))
+    practitioners = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +121,8 @@ def build_fhir(fhir: FhirConfig, environ: Mapping[str, str]) -> Any:
         token_url=options["token_url"],
         auth_method=str(options["auth_method"]),
         key_id=str(options["key_id"]),
+        profile=str(options["profile"]),
+        practitioners=tuple(options["practitioners"]),
     )
     session = requests.Session()
     if options["ca_bundle"]:

@@ -66,6 +66,13 @@ class _CalendlyEventTypeSchema(Schema):
 
 class _CalendlySchema(Schema):
     event_types = fields.List(fields.Nested(_CalendlyEventTypeSchema), load_default=list)
+    # Reading visits back (kept, no-show) from Calendly's API on a schedule:
+    pull = fields.Boolean(load_default=False)
+    organization = fields.Url(load_default=None, allow_none=True, schemes={"https"})
+    api_host = fields.Url(load_default="https://api.calendly.com", require_tld=False)
+    api_token_env = fields.String(load_default="NURTUREHUB_CALENDLY_TOKEN")
+    pull_minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=1440))
+    no_show_grace_hours = fields.Integer(load_default=24, validate=validate.Range(min=0, max=24 * 14))
 
 
 def _load_booking_tool(config: HubConfig, name: str, schema: Schema) -> dict[str, Any]:

@@ -639,14 +639,17 @@ def picklist_info(describe: Mapping[str, CrmFieldInfo]) -> dict[str, FieldInfo]:
             exists=True,
             writable=info.writable,
             picklist_values=frozenset(info.picklist) if info.picklist is not None and info.restricted else None,
+            reserved_values=frozenset(info.reserved),
+            default_value=info.default if info.reserved else None,  # the lead-status default (IsDefault)
         )
         for name, info in describe.items()
     }
 
 
 def preflight(mapping: FieldMapping, describe: Mapping[str, CrmFieldInfo]) -> list[FieldError]:
-    """Every way the CRM would refuse ``mapping``: targets that do not exist or cannot be written, and
-    values a rule can produce that are not active values of a restricted picklist."""
+    """Every way the CRM would refuse ``mapping``: targets that do not exist or cannot be written,
+    values a rule can produce that are not active values of a restricted picklist, converted lead
+    statuses, and a new lead's status other than the org's default."""
     if mapping.kind is not MappingKind.CRM_OBJECT:
         return []
     return picklist_problems(mapping, picklist_info(describe))

@@ -43,6 +43,7 @@ from connectors.base import (
     TaskWrite,
     WriteOutcome,
 )
+from hub import conversions
 from hub.config import HubConfig
 from hub.inbox import backoff
 from hub.leads import commit_lead
@@ -75,6 +76,9 @@ _OUTCOME = {
     "declined": TouchOutcome.REACHED,
 }
 
+
+#: Stages in which a CRM status saying "contacted" must come with a next action.
+_BEFORE_BOOKING = frozenset({Stage.NEW, Stage.ATTEMPTING, Stage.REACHED})
 
 #: The CRM field showing the hub's next action, per CRM (read for the "contacted without a next
 #: action" rule).
@@ -122,6 +126,8 @@ class PushReport:
     dead: int = 0
     calls: int = 0
     paused: bool = False
+    #: Lead writes not sent because the CRM converted the record (read-only there).
+    skipped: int = 0
 
 
 @dataclass(slots=True)
@@ -295,7 +301,14 @@ class SyncEngine:
         failures: dict[int, str] = {}
         fields = self._fields(dest, now)
         with self.store.tx() as session:
+            # A record the CRM converted is read-only there: not written again (its tasks follow
+            # the contact it became, see hub.conversions).
+            converted = conversions.converted(session, dest.name, [i.lead_id for i in items])
             for item in items:
+                if item.lead_id in converted:
+                    self._done(session, item.id, now=now)
+                    report.skipped += 1
+                    continue
                 found = repo.load_lead(session, item.lead_id)
                 if found is None:
                     failures[item.id] = "lead_missing: the lead no longer exists in the hub"
@@ -310,7 +323,8 @@ class SyncEngine:
                 values = {k: _wire(v) for k, v in result.values.items()}
                 writes.append(RecordWrite(external_id=lead.id, fields=values))
                 by_key[lead.id] = item
-        outcomes = self._send(lambda: dest.connector.upsert(writes), items if writes else [], now=now, report=report)
+        sending = [i for i in items if i.lead_id not in converted] if writes else []
+        outcomes = self._send(lambda: dest.connector.upsert(writes), sending, now=now, report=report)
         if outcomes is None:
             return
         with self.store.tx() as session:
@@ -323,7 +337,20 @@ class SyncEngine:
                     self._done(session, item.id, now=now)
                     if outcome.crm_id:
                         _link(session, item.lead_id, dest.name, outcome.crm_id)
+                    if outcome.notes:  # a value shortened to fit this CRM's field: written, noted
+                        repo.audit(
+                            session, actor=f"crm:{dest.name}", action="crm_value_shortened", subject_type="lead",
+                            subject_id=item.lead_id, now=now, detail={"notes": list(outcome.notes)},
+                        )  # fmt: skip
                     report.written += 1
+                elif outcome.converted is not None:
+                    record_id = outcome.crm_id or _crm_id(session, item.lead_id, dest.name) or ""
+                    conversions.record(
+                        session, lead_id=item.lead_id, system=dest.name, record_id=record_id,
+                        conversion=outcome.converted, now=now,
+                    )  # fmt: skip
+                    self._done(session, item.id, now=now)
+                    report.skipped += 1
                 elif outcome.duplicate_of and _crm_id(session, item.lead_id, dest.name) is None:
                     # The CRM already holds this person (made there by staff): link, then upsert.
                     self._adopt(session, dest, item.lead_id, outcome.duplicate_of, now=now)
@@ -338,9 +365,12 @@ class SyncEngine:
         waiting: list[_Item] = []
         failures: dict[int, str] = {}
         with self.store.tx() as session:
+            converted = conversions.converted(session, dest.name, [i.lead_id for i in items])
             for item in items:
                 lead_id, _, step = item.key.partition(":")
-                crm_id = _crm_id(session, lead_id, dest.name)
+                # A converted lead's tasks go to the contact it became.
+                moved = conversions.task_target(session, lead_id, dest.name) if lead_id in converted else None
+                crm_id = moved or _crm_id(session, lead_id, dest.name)
                 if crm_id is None:
                     waiting.append(item)  # the lead's own upsert has not landed yet
                     continue
@@ -382,6 +412,14 @@ class SyncEngine:
                             .values(status="task_created", updated_at=now)
                         )
                     report.written += 1
+                elif outcome.converted is not None:  # its lead was converted: send it to the contact
+                    lead_id = outcome.key.partition(":")[0]
+                    conversions.record(
+                        session, lead_id=lead_id, system=dest.name,
+                        record_id=_crm_id(session, lead_id, dest.name) or "", conversion=outcome.converted, now=now,
+                    )  # fmt: skip
+                    self._retry(session, item, f"{outcome.code}: the lead was converted; moving the task to its "
+                                "contact", now=now, report=report, delay=timedelta(0))  # fmt: skip
                 else:
                     self._settle_failure(session, dest, item, outcome, now=now, report=report)
 
@@ -639,8 +677,15 @@ class SyncEngine:
             if found is None:
                 return
             lead, version = found
+            if change.converted is not None:
+                conversions.record(
+                    session, lead_id=lead.id, system=dest.name, record_id=change.crm_id,
+                    conversion=change.converted, now=now,
+                )  # fmt: skip
             proposed = self._merge_inbound(dest, lead, change, now=now)
-            repair = _contacted_without_next_action(dest, change)
+            # A status saying "contacted" is a problem only while the hub's lead is at that point
+            # (a booked or seen patient's lead shows "Working - Contacted" too).
+            repair = _contacted_without_next_action(dest, change) and proposed.stage in _BEFORE_BOOKING
             if repair:
                 self._violation(session, lead.id, dest.name, now)
                 report.violations += 1
@@ -874,6 +919,8 @@ def _picklist_problems(values: Mapping[str, Any], fields: Mapping[str, FieldInfo
             and str(value) not in info.picklist
         ):
             problems.append(f"{name}: {value!s} is not an active picklist value in {system}")
+        elif info.reserved and isinstance(value, str) and value in info.reserved:
+            problems.append(f"{name}: {value} is a converted status in {system}: only lead conversion sets it")
     return problems
 
 

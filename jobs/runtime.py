@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.bootstrap import Hub
 from hub.cadence import advance_cadence
+from hub.calendly import pull_calendly
 from hub.capacity import load_fhir_config, refresh_openings
 from hub.inbox import PULL_REQUESTED
 from hub.metrics import LEADER, update_queue_metrics
@@ -297,7 +298,10 @@ class Runtime:
             connector = hub.bookings_connector(ids["system"])
             if connector is None:
                 return "not configured"
-            got = pull_bookings(hub.store, hub.config, connector, destinations=destinations, now=now)
+            if ids["system"] == "calendly":
+                got = pull_calendly(hub.store, hub.config, connector, destinations=destinations, now=now)
+            else:
+                got = pull_bookings(hub.store, hub.config, connector, destinations=destinations, now=now)
             return f"read={got.read} applied={got.applied} unmatched={got.unmatched} refused={got.refused}"
         if job == "weekly_review":
             week = previous_week(now.astimezone(hub.config.settings.hours.tz).date())

@@ -335,14 +335,18 @@ def _standard_webhook() -> FieldMapping:
 # --- CRM mappings -------------------------------------------------------------------------------------
 
 _HUB, _BOTH = Direction.HUB_TO_CRM, Direction.BOTH
+#: Lead Status per stage. Never a converted status ("Closed - Converted", LeadStatus.IsConverted):
+#: only Salesforce's lead conversion may set one, and a lead merely showing it looks converted in
+#: the clinic's reports while it is not. A booked or seen patient is still a lead being worked
+#: until staff convert it; Stage__c says where it is.
 _OPEN_CLOSED = {
     Stage.NEW: "Open - Not Contacted",
     Stage.ATTEMPTING: "Working - Contacted",
     Stage.REACHED: "Working - Contacted",
-    Stage.SCHEDULED: "Closed - Converted",
-    Stage.PREPARED: "Closed - Converted",
-    Stage.KEPT: "Closed - Converted",
-    Stage.NO_SHOW: "Closed - Converted",
+    Stage.SCHEDULED: "Working - Contacted",
+    Stage.PREPARED: "Working - Contacted",
+    Stage.KEPT: "Working - Contacted",
+    Stage.NO_SHOW: "Working - Contacted",
     Stage.DECLINED: "Closed - Not Converted",
     Stage.NOT_A_FIT: "Closed - Not Converted",
     Stage.UNREACHABLE: "Closed - Not Converted",

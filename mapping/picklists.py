@@ -34,17 +34,24 @@ class FieldInfo:
         writable: the integration user can create and update it (not a formula or read-only field).
         picklist_values: the *active* picklist values when the field is a picklist (or HubSpot
             enumeration), None when any value is accepted.
+        reserved_values: values only the CRM itself may set (Salesforce's converted lead statuses,
+            LeadStatus ``IsConverted``): a mapping that can write one is refused.
+        default_value: the value the CRM gives new records (LeadStatus ``IsDefault``): a rule
+            writing the hub's ``stage`` must give new leads this value.
     """
 
     exists: bool = True
     writable: bool = True
     picklist_values: frozenset[str] | None = None
+    reserved_values: frozenset[str] = frozenset()
+    default_value: str | None = None
 
     def __post_init__(self) -> None:
         if self.picklist_values is not None:
             object.__setattr__(self, "picklist_values", frozenset(self.picklist_values))
             if not all(isinstance(v, str) for v in self.picklist_values):
                 raise ValueError("FieldInfo.picklist_values must be text")
+        object.__setattr__(self, "reserved_values", frozenset(self.reserved_values))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,7 +158,41 @@ def picklist_problems(mapping: FieldMapping, describe: Mapping[str, FieldInfo]) 
             )
         if info.picklist_values is not None:
             problems += _not_in_picklist(rule.target, produced.values, info.picklist_values)
+        problems += _reserved(rule.target, produced.values, info.reserved_values, where)
+        if info.default_value is not None and rule.sources == ("stage",):
+            problems += _new_leads_status(rule, info.default_value, where)
     return problems
+
+
+def _reserved(target: str, values: Iterable[Any], reserved: frozenset[str], where: str) -> list[FieldError]:
+    found = sorted({text for v in values if not is_empty(v) and (text := as_text(v)) in reserved})
+    return [
+        FieldError(
+            target,
+            f"{target}: {value!r} is a converted status in {where}: only the CRM's lead conversion may set it",
+        )
+        for value in found
+    ]
+
+
+def _new_leads_status(rule: Rule, default: str, where: str) -> list[FieldError]:
+    """A rule writing the stage must give a new lead the org's default status (where the org's
+    assignment rules and queues expect new leads)."""
+    written: list[Any] = ["new"]
+    for step in rule.transforms:
+        try:
+            written = [item for value in written for item in _run(step, value)]
+        except TransformError:
+            return []  # reported with the refused values
+    values = [as_text(v) for v in written if not is_empty(v)]
+    if not values or values == [default]:
+        return []
+    return [
+        FieldError(
+            rule.target,
+            f"{rule.target}: new leads would get {values[0]!r}, but the default status of {where} is {default!r}",
+        )
+    ]
 
 
 def _not_in_picklist(target: str, values: Iterable[Any], allowed: frozenset[str]) -> list[FieldError]:

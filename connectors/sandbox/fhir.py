@@ -20,6 +20,21 @@ slot busy (a pending appointment: busy-tentative), a second booking of a busy sl
 
 State lives in SQLite (:class:`~connectors.sandbox.harness.SqliteState`), so a file-backed sandbox
 survives restarts; faults come from the harness's :class:`~connectors.sandbox.harness.Faults`.
+It plays one of three EHR *profiles* (``profile=``), as deployed EHRs differ in how they offer
+availability — the connector reads ``/metadata`` to tell which it faces:
+
+- ``generic``: Slot search by ``schedule`` and ``status`` (R4 core), Appointment create;
+- ``argonaut`` (Epic-style): no Slot or Schedule search; ``Appointment/$find`` answers proposed
+  appointments, ``$hold`` and ``$book`` (with ``patient-id``) hold and book one (Argonaut
+  Scheduling IG operations, listed in the CapabilityStatement); direct Appointment create refused;
+- ``oracle`` (Oracle Health Millennium-style): Slot search by ``service-type`` (or ``_id``) with
+  ``start``, narrowed by ``schedule.actor`` and ``-location``, free slots only (no ``schedule`` or
+  ``status`` parameter); an Appointment must name its patient as ``Patient/<id>``.
+
+In every profile an Appointment search must be narrowed (patient, practitioner, actor, location,
+identifier, slot or id): an unfiltered search of a clinic's appointments is refused, as EHRs do.
+Patients are registered by the EHR (:meth:`FhirSandbox.register_patient`) and found by identifier.
+
 What is faithful and what is not: ``docs/scheduling.md``.
 
 Example:
@@ -63,6 +78,7 @@ __all__ = [
     "DEFAULT_CALENDAR",
     "INTERPRETER_EXTENSION",
     "LEAD_SYSTEM",
+    "PROFILES",
     "REQUIREMENT_SYSTEM",
     "SERVICE_SYSTEM",
     "ClinicCalendar",
@@ -93,7 +109,15 @@ PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 NPI = "http://hl7.org/fhir/sid/us-npi"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-SEARCHABLE = ("Practitioner", "Location", "HealthcareService", "Schedule", "Slot", "Appointment")
+SEARCHABLE = ("Practitioner", "Location", "HealthcareService", "Schedule", "Slot", "Appointment", "Patient")
+#: The EHR behaviours the sandbox can play (see the module docstring).
+PROFILES = ("generic", "argonaut", "oracle")
+#: The Argonaut Scheduling IG's operation definitions (canonical URLs).
+ARGONAUT_FIND = "http://fhir.org/guides/argonaut-scheduling/OperationDefinition/appointment-find"
+ARGONAUT_HOLD = "http://fhir.org/guides/argonaut-scheduling/OperationDefinition/appointment-hold"
+ARGONAUT_BOOK = "http://fhir.org/guides/argonaut-scheduling/OperationDefinition/appointment-book"
+#: Appointment search parameters that narrow a search enough for an EHR to answer it.
+APPOINTMENT_NARROWING = frozenset({"_id", "identifier", "patient", "practitioner", "actor", "location", "slot"})
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "zh": "Chinese"}
 MAX_COUNT = 100
 DEFAULT_COUNT = 20
@@ -466,6 +490,8 @@ DEFAULT_SCOPES = frozenset(
         "system/Slot.read",
         "system/Appointment.read",
         "system/Appointment.write",
+        "system/Patient.read",
+        "system/Patient.rs",
         "system/*.read",
         "system/Practitioner.rs",
         "system/Location.rs",
@@ -511,6 +537,7 @@ class FhirSandbox:
             UTC); token lifetimes and client assertions use real time, as Authlib signs with it.
         client_id, client_secret: a client registered at start (client-secret authentication).
         token_ttl_s: access token lifetime.
+        profile: the EHR behaviour to play: ``generic``, ``argonaut`` (Epic-style) or ``oracle``.
     """
 
     def __init__(
@@ -523,7 +550,11 @@ class FhirSandbox:
         client_id: str = "nurturehub",
         client_secret: str | None = "sandbox-secret",  # noqa: S107 - the sandbox client's documented demo secret
         token_ttl_s: int = 300,
+        profile: str = "generic",
     ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}")
+        self.profile = profile
         self.calendar = calendar
         self.tz = ZoneInfo(calendar.timezone)
         self.faults = faults if faults is not None else Faults()
@@ -542,6 +573,9 @@ class FhirSandbox:
                 Rule(f"{BASE_PATH}/.well-known/smart-configuration", endpoint="smart", methods=["GET"]),
                 Rule("/.well-known/smart-configuration", endpoint="smart", methods=["GET"]),
                 Rule(TOKEN_PATH, endpoint="token", methods=["POST"]),
+                Rule(f"{BASE_PATH}/Appointment/$find", endpoint="find", methods=["GET", "POST"]),
+                Rule(f"{BASE_PATH}/Appointment/$hold", endpoint="hold", methods=["POST"]),
+                Rule(f"{BASE_PATH}/Appointment/$book", endpoint="book", methods=["POST"]),
                 Rule(f"{BASE_PATH}/<rtype>", endpoint="search", methods=["GET"]),
                 Rule(f"{BASE_PATH}/Appointment", endpoint="create", methods=["POST"]),
                 Rule(f"{BASE_PATH}/<rtype>/<rid>", endpoint="read", methods=["GET"]),
@@ -586,6 +620,19 @@ class FhirSandbox:
         with self._state.tx() as conn:
             row = conn.execute("SELECT body FROM resources WHERE type = ? AND id = ?", (rtype, rid)).fetchone()
         return json.loads(row["body"]) if row else None
+
+    def register_patient(self, lead_id: str, *, system: str = LEAD_SYSTEM) -> str:
+        """The front desk registers a patient who carries the hub's lead id as an identifier (how
+        an EHR learns of a person the hub knows); answers the Patient id. No name is stored."""
+        with self._state.tx() as conn:
+            count = conn.execute("SELECT COUNT(*) FROM resources WHERE type = 'Patient'").fetchone()[0]
+            patient = {
+                "resourceType": "Patient",
+                "id": f"pat-{count + 1:05d}",
+                "active": True,
+                "identifier": [{"system": system, "value": lead_id}],
+            }
+            return str(self._write(conn, patient)["id"])
 
     def set_appointment_status(self, appointment_id: str, status: str) -> Json:
         """Staff change an appointment in the EHR (``noshow``, ``fulfilled``, ``arrived`` …)."""
@@ -845,13 +892,17 @@ class FhirSandbox:
             adapter = self._url_map.bind_to_environ(request.environ)
             endpoint, args = adapter.match()
             handler: Callable[..., Response] = getattr(self, f"_h_{endpoint}")
-            if endpoint in ("search", "create", "read", "update"):
+            if endpoint in ("search", "create", "read", "update", "find", "hold", "book"):
                 self._fault()
                 token = self._authorize(request)
                 rtype = args.get("rtype", "Appointment")
-                op = "read" if request.method == "GET" else "write"
-                if rtype not in SEARCHABLE:
+                op = "read" if request.method == "GET" or endpoint == "find" else "write"
+                if rtype not in SEARCHABLE or (endpoint == "search" and rtype not in self._params()):
                     raise FhirError(404, "not-supported", f"resource type {rtype} is not supported here")
+                if endpoint in ("find", "hold", "book") and self.profile != "argonaut":
+                    raise FhirError(404, "not-supported", f"Appointment/${endpoint} is not supported here")
+                if endpoint == "create" and self.profile == "argonaut":
+                    raise FhirError(405, "not-supported", "appointments are booked with Appointment/$book here")
                 if not _allows(token.scopes, rtype, op):
                     raise FhirError(403, "forbidden", f"the access token's scopes do not allow {op} on {rtype}")
             return handler(request, **args)
@@ -906,21 +957,34 @@ class FhirSandbox:
 
     def _h_metadata(self, request: Request) -> Response:
         base = self._base(request)
-        resources = [
-            {
+        params = self._params()
+        resources: list[Json] = []
+        for rtype in SEARCHABLE:
+            if rtype not in params:
+                continue
+            interactions = [{"code": "read"}, {"code": "search-type"}]
+            if rtype == "Appointment":
+                interactions += [{"code": "update"}] if self.profile == "argonaut" else [
+                    {"code": "create"}, {"code": "update"}
+                ]  # fmt: skip
+            entry: Json = {
                 "type": rtype,
-                "interaction": [{"code": "read"}, {"code": "search-type"}]
-                + ([{"code": "create"}, {"code": "update"}] if rtype == "Appointment" else []),
-                "searchParam": [{"name": name, "type": kind} for name, kind in _SEARCH_PARAMS[rtype].items()],
+                "interaction": interactions,
+                "searchParam": [{"name": name, "type": kind} for name, kind in params[rtype].items()],
             }
-            for rtype in SEARCHABLE
-        ]
+            if rtype == "Appointment" and self.profile == "argonaut":
+                entry["operation"] = [
+                    {"name": "find", "definition": ARGONAUT_FIND},
+                    {"name": "hold", "definition": ARGONAUT_HOLD},
+                    {"name": "book", "definition": ARGONAUT_BOOK},
+                ]
+            resources.append(entry)
         body: Json = {
             "resourceType": "CapabilityStatement",
             "status": "active",
             "date": _instant(self._clock()),
             "kind": "instance",
-            "software": {"name": "nurturehub FHIR sandbox", "version": "1.0"},
+            "software": {"name": f"nurturehub FHIR sandbox ({self.profile})", "version": "1.0"},
             "implementation": {"description": "Local FHIR R4 scheduling sandbox", "url": base},
             "fhirVersion": "4.0.1",
             "format": ["json"],
@@ -1056,10 +1120,11 @@ class FhirSandbox:
 
     def _h_search(self, request: Request, rtype: str) -> Response:
         params = request.args
-        allowed = {*_SEARCH_PARAMS[rtype], "_count", "_offset", "_sort", "_id"}
+        allowed = {*self._params()[rtype], "_count", "_offset", "_sort", "_id"}
         unknown = sorted(k for k in params if k not in allowed)
         if unknown:
             raise FhirError(400, "not-supported", f"unknown search parameter(s) for {rtype}: {', '.join(unknown)}")
+        self._require_narrowing(rtype, params)
         try:
             count = min(int(params.get("_count", DEFAULT_COUNT)), MAX_COUNT)
             offset = max(int(params.get("_offset", 0)), 0)
@@ -1103,6 +1168,21 @@ class FhirSandbox:
         if not bundle["entry"]:
             del bundle["entry"]
         return self._json(bundle)
+
+    def _params(self) -> Mapping[str, Mapping[str, str]]:
+        """The search parameters this profile offers, per resource type it lets clients search."""
+        return _PROFILE_PARAMS[self.profile]
+
+    def _require_narrowing(self, rtype: str, params: MultiDict[str, str]) -> None:
+        if rtype == "Appointment" and not APPOINTMENT_NARROWING & set(params):
+            raise FhirError(
+                400, "too-costly", "an Appointment search needs a patient, practitioner, location, identifier or slot"
+            )
+        if rtype == "Slot" and self.profile == "oracle":
+            if "_id" not in params and "service-type" not in params:
+                raise FhirError(400, "required", "a Slot search needs service-type (or _id)")
+            if "service-type" in params and "start" not in params:
+                raise FhirError(400, "required", "a Slot search by service-type needs start")
 
     def _order(self, rtype: str, sort: str | None) -> str:
         match sort:
@@ -1167,12 +1247,24 @@ class FhirSandbox:
                     contains_any("ident", values)
                 case "slot":
                     any_of("slot", [f"Slot/{_ref_id(v, 'Slot')}" for v in values])
-                case "actor":
+                case "actor" | "patient" | "practitioner" | "location":
+                    kind = {"patient": "Patient", "practitioner": "Practitioner", "location": "Location"}.get(name)
                     parts = []
                     for value in values:
                         parts.append("actors LIKE ?")
-                        args.append(f"%\n{value}\n%")
+                        ref = value if kind is None or "/" in value else f"{kind}/{value}"
+                        args.append(f"%\n{ref}\n%")
                     clauses.append("(" + " OR ".join(parts) + ")")
+                case "schedule.actor" | "-location":
+                    wanted = {_ref_id(v, "Practitioner" if name == "schedule.actor" else "Location") for v in values}
+                    ids = [
+                        f"Schedule/{sch.id}"
+                        for sch in self.calendar.schedules
+                        if (sch.provider if name == "schedule.actor" else sch.location) in wanted
+                    ]
+                    any_of("schedule", ids or ["(none)"])
+        if rtype == "Slot" and self.profile == "oracle":
+            clauses.append("status = 'free'")  # Oracle's Slot search answers free slots only
         return " AND ".join(clauses), args
 
     def _h_create(self, request: Request) -> Response:
@@ -1192,6 +1284,10 @@ class FhirSandbox:
                 raise FhirError(400, "value", "Appointment.participant.status is required")
             if "actor" not in p and "type" not in p:
                 raise FhirError(400, "invariant", "app-1: a participant needs a type or an actor")
+        if self.profile == "oracle" and not any(
+            str(p.get("actor", {}).get("reference", "")).startswith("Patient/") for p in participants
+        ):
+            raise FhirError(422, "required", "the patient must take part as Patient/<id> (register the patient first)")
         slots = body.get("slot")
         if not isinstance(slots, list) or len(slots) != 1:
             raise FhirError(422, "business-rule", "an appointment here books exactly one Slot")
@@ -1200,6 +1296,10 @@ class FhirSandbox:
             existing = self._conditional(conn, request.headers.get("If-None-Exist"))
             if existing is not None:
                 return self._json(existing, status=200, headers={"ETag": f'W/"{existing["meta"]["versionId"]}"'})
+            for p in participants:
+                ref = str(p.get("actor", {}).get("reference", ""))
+                if ref.startswith("Patient/") and self._load(conn, "Patient", _ref_id(ref, "Patient")) is None:
+                    raise FhirError(422, "not-found", f"{ref} is not known")
             slot = self._load(conn, "Slot", slot_id)
             if slot is None:
                 raise FhirError(422, "not-found", f"Slot/{slot_id} does not exist")
@@ -1212,6 +1312,14 @@ class FhirSandbox:
                     raise FhirError(422, "business-rule", f"Appointment.{edge} must match Slot/{slot_id}")
             now = self._stamp()
             appointment = dict(body)
+            if self.profile == "oracle":  # Oracle Health derives the practitioner and location from the slot
+                sch = next(x for x in self.calendar.schedules if f"Schedule/{x.id}" == slot["schedule"]["reference"])
+                named = {str(p.get("actor", {}).get("reference", "")) for p in participants}
+                appointment["participant"] = [*participants] + [
+                    {"actor": {"reference": ref}, "status": "accepted"}
+                    for ref in (f"Practitioner/{sch.provider}", f"Location/{sch.location}")
+                    if ref not in named
+                ]
             appointment.update(
                 id=f"apt-{uuid.uuid4().hex[:16]}",
                 start=slot["start"],
@@ -1223,6 +1331,168 @@ class FhirSandbox:
             stored = self._write(conn, appointment)
         location = f"{self._base(request)}/Appointment/{stored['id']}/_history/{stored['meta']['versionId']}"
         return self._json(stored, status=201, headers={"Location": location, "ETag": 'W/"1"'})
+
+    # --- Argonaut Scheduling operations (profile "argonaut") ---------------------------------
+
+    def _inputs(self, request: Request) -> MultiDict[str, str]:
+        """An operation's input parameters, from a ``Parameters`` body (POST) or the query (GET)."""
+        if request.method == "GET":
+            return request.args
+        body = self._body(request)
+        if body.get("resourceType") != "Parameters":
+            raise FhirError(400, "invalid", "the body must be a Parameters resource")
+        out: MultiDict[str, str] = MultiDict()
+        for param in body.get("parameter", []):
+            value = next((v for k, v in param.items() if k.startswith("value")), None)
+            if param.get("name") and isinstance(value, str | int | float):
+                out.add(str(param["name"]), str(value))
+        return out
+
+    def _proposed(self, slot: Json, practitioner: str, location: str) -> Json:
+        """A proposed appointment for a free slot (``$find``'s answer): not stored; its id names the
+        slot, so ``$hold`` and ``$book`` can take it."""
+        body: Json = {
+            "resourceType": "Appointment",
+            "id": f"prop-{slot['id']}",
+            "status": "proposed",
+            "serviceType": slot.get("serviceType", []),
+            "start": slot["start"],
+            "end": slot["end"],
+            "slot": [{"reference": f"Slot/{slot['id']}"}],
+            "participant": [
+                {
+                    "actor": {"reference": f"Practitioner/{practitioner}"},
+                    "required": "required",
+                    "status": "needs-action",
+                },
+                {"actor": {"reference": f"Location/{location}"}, "required": "required", "status": "needs-action"},
+            ],
+        }
+        if slot.get("extension"):
+            body["extension"] = slot["extension"]
+        return body
+
+    def _bundle(self, request: Request, resources: Sequence[Json]) -> Response:
+        base = self._base(request)
+        bundle: Json = {
+            "resourceType": "Bundle",
+            "id": str(uuid.uuid4()),
+            "type": "searchset",
+            "total": len(resources),
+            "entry": [
+                {"fullUrl": f"{base}/Appointment/{r['id']}", "resource": r, "search": {"mode": "match"}}
+                for r in resources
+            ],
+        }
+        if not resources:
+            del bundle["entry"]
+        return self._json(bundle)
+
+    def _h_find(self, request: Request) -> Response:
+        inputs = self._inputs(request)
+        if not inputs.get("start") or not inputs.get("end"):
+            raise FhirError(400, "required", "$find needs start and end")
+        try:
+            start, end = _parse_instant(inputs["start"]), _parse_instant(inputs["end"])
+        except ValueError:
+            raise FhirError(400, "invalid", "start and end must be FHIR dateTimes") from None
+        services = set(inputs.getlist("visit-type")) | set(inputs.getlist("specialty"))
+        practitioners = {_ref_id(v, "Practitioner") for v in inputs.getlist("practitioner")}
+        locations = {_ref_id(v, "Location") for v in inputs.getlist("location-reference")}
+        found: list[Json] = []
+        with self._state.tx() as conn:
+            rows = conn.execute(
+                "SELECT body FROM resources WHERE type = 'Slot' AND status = 'free' AND start >= ? AND start < ?"
+                " ORDER BY start, id",
+                (_key(start), _key(end)),
+            ).fetchall()
+        schedules = {f"Schedule/{s.id}": s for s in self.calendar.schedules}
+        for row in rows:
+            slot = json.loads(row["body"])
+            sch = schedules.get(slot["schedule"]["reference"])
+            if sch is None:
+                continue
+            if (services and sch.service not in services) or (practitioners and sch.provider not in practitioners):
+                continue
+            if locations and sch.location not in locations:
+                continue
+            found.append(self._proposed(slot, sch.provider, sch.location))
+        return self._bundle(request, found)
+
+    def _slot_of(self, conn: Any, appt_id: str) -> tuple[Json, ClinicSchedule]:
+        if not appt_id.startswith("prop-"):
+            raise FhirError(404, "not-found", f"Appointment/{appt_id} is not a proposed appointment")
+        slot = self._load(conn, "Slot", appt_id.removeprefix("prop-"))
+        schedules = {f"Schedule/{s.id}": s for s in self.calendar.schedules}
+        sch = schedules.get(slot["schedule"]["reference"]) if slot else None
+        if slot is None or sch is None:
+            raise FhirError(404, "not-found", f"Appointment/{appt_id} is not known")
+        return slot, sch
+
+    def _existing_for(self, conn: Any, slot_id: str) -> Json | None:
+        rows = conn.execute(
+            "SELECT body FROM resources WHERE type = 'Appointment' AND slot = ?", (f"Slot/{slot_id}",)
+        ).fetchall()
+        live = [json.loads(r["body"]) for r in rows]
+        return next((a for a in live if a["status"] in ("pending", "booked")), None)
+
+    def _h_hold(self, request: Request) -> Response:
+        inputs = self._inputs(request)
+        appt_id = _ref_id(inputs.get("appt-id", ""), "Appointment")
+        with self._state.tx() as conn:
+            slot, sch = self._slot_of(conn, appt_id)
+            held = self._existing_for(conn, slot["id"])
+            if held is not None:
+                raise FhirError(409, "conflict", f"Slot/{slot['id']} is {slot['status']}: hold refused")
+            if slot["status"] != "free":
+                raise FhirError(409, "conflict", f"Slot/{slot['id']} is {slot['status']}, not free")
+            appointment = dict(self._proposed(slot, sch.provider, sch.location), id=f"apt-{uuid.uuid4().hex[:16]}")
+            appointment.update(status="pending", created=_instant(self._stamp(), self.tz))
+            self._write(conn, dict(slot, status="busy-tentative"))
+            stored = self._write(conn, appointment)
+        return self._bundle(request, [stored])
+
+    def _h_book(self, request: Request) -> Response:
+        inputs = self._inputs(request)
+        appt_id = _ref_id(inputs.get("appt-id", ""), "Appointment")
+        patients = [_ref_id(v, "Patient") for v in inputs.getlist("patient-id")]
+        if not appt_id or len(patients) != 1:
+            raise FhirError(400, "required", "$book needs appt-id and one patient-id")
+        patient_ref = f"Patient/{patients[0]}"
+        with self._state.tx() as conn:
+            if self._load(conn, "Patient", patients[0]) is None:
+                raise FhirError(422, "not-found", f"{patient_ref} is not known")
+            if appt_id.startswith("apt-"):  # a held appointment
+                current = self._load(conn, "Appointment", appt_id)
+                if current is None:
+                    raise FhirError(404, "not-found", f"Appointment/{appt_id} is not known")
+                slot_id = _ref_id(current["slot"][0]["reference"], "Slot")
+            else:
+                slot, sch = self._slot_of(conn, appt_id)
+                slot_id = slot["id"]
+                current = self._existing_for(conn, slot_id)
+                if current is None:
+                    if slot["status"] != "free":
+                        raise FhirError(409, "conflict", f"Slot/{slot_id} is {slot['status']}: double booking refused")
+                    current = dict(self._proposed(slot, sch.provider, sch.location), id=f"apt-{uuid.uuid4().hex[:16]}")
+                    current.update(status="proposed", created=_instant(self._stamp(), self.tz))
+            attendees = [
+                p for p in current["participant"] if str(p.get("actor", {}).get("reference", "")).startswith("Patient/")
+            ]
+            if attendees and attendees[0]["actor"]["reference"] != patient_ref:
+                raise FhirError(409, "conflict", f"Slot/{slot_id} is taken: double booking refused")
+            if current["status"] == "booked":
+                return self._bundle(request, [current])  # the same booking again: answered as it is
+            participants = [{**p, "status": "accepted"} for p in current["participant"] if p not in attendees] + [
+                {"actor": {"reference": patient_ref}, "required": "required", "status": "accepted"}
+            ]
+            booked = dict(current, status="booked", participant=participants)
+            booked.pop("meta", None)
+            slot_now = self._load(conn, "Slot", slot_id)
+            if slot_now is not None:
+                self._write(conn, dict(slot_now, status="busy"))
+            stored = self._write(conn, booked)
+        return self._bundle(request, [stored])
 
     def _conditional(self, conn: Any, header: str | None) -> Json | None:
         if not header:
@@ -1300,18 +1570,38 @@ def _b64json(part: str) -> bytes:
 
 
 #: Search parameters each resource type supports (name → FHIR search parameter type).
+_APPOINTMENT_PARAMS: Mapping[str, str] = {
+    "_lastUpdated": "date",
+    "identifier": "token",
+    "status": "token",
+    "slot": "reference",
+    "actor": "reference",
+    "patient": "reference",
+    "practitioner": "reference",
+    "location": "reference",
+    "date": "date",
+}
+
 _SEARCH_PARAMS: Mapping[str, Mapping[str, str]] = {
     "Practitioner": {},
     "Location": {},
     "HealthcareService": {"service-type": "token", "active": "token"},
     "Schedule": {"actor": "reference", "service-type": "token", "active": "token"},
     "Slot": {"schedule": "reference", "status": "token", "start": "date", "service-type": "token"},
-    "Appointment": {
-        "_lastUpdated": "date",
-        "identifier": "token",
-        "status": "token",
-        "slot": "reference",
-        "actor": "reference",
-        "date": "date",
+    "Appointment": _APPOINTMENT_PARAMS,
+    "Patient": {"identifier": "token"},
+}
+
+#: What each profile lets clients search (a type missing is not searchable there).
+_PROFILE_PARAMS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
+    "generic": _SEARCH_PARAMS,
+    "argonaut": {
+        **{k: v for k, v in _SEARCH_PARAMS.items() if k not in ("Slot", "Schedule")},
+        "Appointment": {k: v for k, v in _APPOINTMENT_PARAMS.items() if k != "actor"},
+    },
+    "oracle": {
+        **_SEARCH_PARAMS,
+        "Slot": {"service-type": "token", "start": "date", "schedule.actor": "reference", "-location": "reference"},
+        "Appointment": {k: v for k, v in _APPOINTMENT_PARAMS.items() if k not in ("actor", "_lastUpdated")},
     },
 }

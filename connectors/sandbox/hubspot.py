@@ -153,6 +153,9 @@ class HubSpotSandbox:
         clock: the time records are stamped with (default: real UTC); rate limits use real time.
         limits: the portal's rate limits.
         unique_property_objects: object types on which ``hasUniqueValue`` properties may be created.
+        multi_status: batch create and upsert answer 207 with per-input errors when the inputs carry
+            ``objectWriteTraceId``s (HubSpot's multi-status mode); False answers every batch all or
+            nothing (one bad input: a 400 for the whole call), as without trace ids.
     """
 
     def __init__(
@@ -166,8 +169,10 @@ class HubSpotSandbox:
         clock: Clock | None = None,
         limits: RateLimits | None = None,
         unique_property_objects: Collection[str] = ("contacts", "tasks"),
+        multi_status: bool = True,
     ) -> None:
         self.faults = faults if faults is not None else Faults()
+        self.multi_status = multi_status
         self.log = RequestLog()
         self.client_id = client_id
         self.client_secret = client_secret
@@ -486,9 +491,18 @@ class HubSpotSandbox:
         inputs = self._inputs(self._body(request))
         started = self._started()
         parsed = [_create_input(item) for item in inputs]
-        created = self.crm.create_many(ot, parsed)
-        results = [self.crm.render_written(ot, o, props) for o, (props, _) in zip(created, parsed, strict=True)]
-        return _json(self._batch_envelope(started, results, []), 201)
+        traces = _traces(inputs) if self.multi_status else None
+        if traces is None:  # all or nothing: one bad input fails the batch with its 400
+            created = self.crm.create_many(ot, parsed)
+            results = [self.crm.render_written(ot, o, props) for o, (props, _) in zip(created, parsed, strict=True)]
+            return _json(self._batch_envelope(started, results, []), 201)
+        results, errors = [], []
+        for answer, (props, _), trace in zip(self.crm.create_each(ot, parsed), parsed, traces, strict=True):
+            if isinstance(answer, HubSpotError):
+                errors.append(_record_error(answer, trace))
+            else:
+                results.append(_traced(self.crm.render_written(ot, answer, props), trace))
+        return _json(self._batch_envelope(started, results, errors), 207 if errors else 201)
 
     def _h_batch_update(self, request: Request, *, caller: _Caller, otype: str) -> Response:
         ot = _object_type(otype)
@@ -508,14 +522,27 @@ class HubSpotSandbox:
         for item in inputs:
             raw_id, id_prop, props = _update_input(item)
             parsed.append((raw_id, id_prop or query_id_property, props))
-        done = self.crm.upsert_many(ot, parsed)
-        results = []
-        for obj, new, written in done:
+        traces = _traces(inputs) if self.multi_status else None
+        if traces is None:  # all or nothing: one bad input fails the batch with its 400
+            done = self.crm.upsert_many(ot, parsed)
+            results = []
+            for obj, new, written in done:
+                rendered = self.crm.render_written(ot, obj, written)
+                rendered["new"] = new
+                results.append(rendered)
+            logger.info("hubspot sandbox: upserted %d %s (%d new)", len(done), ot.name, sum(1 for _, n, _ in done if n))
+            return _json(self._batch_envelope(started, results, []))
+        results, errors = [], []
+        for answer, trace in zip(self.crm.upsert_each(ot, parsed), traces, strict=True):
+            if isinstance(answer, HubSpotError):
+                errors.append(_record_error(answer, trace))
+                continue
+            obj, new, written = answer
             rendered = self.crm.render_written(ot, obj, written)
             rendered["new"] = new
-            results.append(rendered)
-        logger.info("hubspot sandbox: upserted %d %s (%d new)", len(done), ot.name, sum(1 for _, n, _ in done if n))
-        return _json(self._batch_envelope(started, results, []))
+            results.append(_traced(rendered, trace))
+        logger.info("hubspot sandbox: upserted %d %s (%d refused)", len(results), ot.name, len(errors))
+        return _json(self._batch_envelope(started, results, errors), 207 if errors else 200)
 
     def _h_batch_archive(self, request: Request, *, caller: _Caller, otype: str) -> Response:
         ot = _object_type(otype)
@@ -1035,6 +1062,41 @@ _ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/oauth/v1/access-tokens/<token>", "access_token_info", ("GET",)),
     ("/oauth/v1/refresh-tokens/<token>", "refresh_token_info", ("GET", "DELETE")),
 )
+
+
+def _traces(inputs: Sequence[Any]) -> list[str] | None:
+    """The inputs' trace ids (``objectWriteTraceId``) when the batch asks for multi-status answers (HubSpot:
+    "include a unique objectWriteTraceId value for each input"), else None (all or nothing)."""
+    traces = [str(i.get("objectWriteTraceId") or "") if isinstance(i, dict) else "" for i in inputs]
+    if not any(traces):
+        return None
+    if len(set(traces)) != len(traces) or not all(traces):
+        raise validation_error("objectWriteTraceId must be unique for each input")
+    return traces
+
+
+def _record_error(error: HubSpotError, trace: str) -> Json:
+    """One input's error in a 207: HubSpot's error body (``StandardError``), naming the input by its
+    trace id in ``context``."""
+    body = error.body
+    context = {k: list(v) for k, v in (body.get("context") or {}).items()}
+    context["objectWriteTraceId"] = [trace]
+    entry: Json = {
+        "status": "error",
+        "category": body.get("category", "VALIDATION_ERROR"),
+        "message": body.get("message", ""),
+        "context": context,
+        "errors": list(body.get("errors") or []),
+        "links": {},
+    }
+    if body.get("subCategory"):
+        entry["subCategory"] = body["subCategory"]
+    return entry
+
+
+def _traced(rendered: Json, trace: str) -> Json:
+    rendered["objectWriteTraceId"] = trace
+    return rendered
 
 
 def _json(body: Any, status: int = 200) -> Response:

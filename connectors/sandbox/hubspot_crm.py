@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -344,6 +344,70 @@ class Crm:
                 self.store.associate(links)
             return created
 
+    def create_each(
+        self,
+        ot: ObjectType,
+        inputs: Sequence[tuple[Mapping[str, Any], Sequence[AssociationInput]]],
+    ) -> list[CrmObject | HubSpotError]:
+        """Create records one input at a time (HubSpot's multi-status mode): each input is created,
+        or answers the error that refused it, without failing the others."""
+        with self.store.tx():
+            now = self.store.stamp()
+            staged: dict[tuple[str, str], int] = {}
+            answers: list[CrmObject | HubSpotError] = []
+            made: list[tuple[CrmObject, Sequence[AssociationInput]]] = []
+            fresh_ids = iter(self.store.allocate_ids(len(inputs)))  # one id per input (a refused one's is unused)
+            for props, assoc in inputs:
+                obj_id = next(fresh_ids)
+                try:
+                    values = self._check_values(ot, props)
+                    self._check_associations(ot, assoc)
+                    self._check_unique(ot, values, obj_id, staged)
+                    obj = self._new_object(ot, obj_id, values, now)
+                except HubSpotError as error:
+                    answers.append(error)
+                    continue
+                for name, value in values.items():
+                    if value and self._is_unique(ot, name):
+                        staged[(name, value.lower() if name == "email" else value)] = obj.id
+                answers.append(obj)
+                made.append((obj, assoc))
+            self.store.write(obj for obj, _ in made)
+            links = [
+                Association(
+                    from_type=ot.name, from_id=obj.id, to_type=self._association_target(ot, type_id), to_id=a.to_id,
+                    category=category, type_id=type_id,
+                )
+                for obj, assoc in made
+                for a in assoc
+                for category, type_id in a.types
+            ]  # fmt: skip
+            if links:
+                self.store.associate(links)
+            return answers
+
+    def upsert_each(
+        self, ot: ObjectType, inputs: Sequence[tuple[str, str | None, Mapping[str, Any]]]
+    ) -> list[tuple[CrmObject, bool, list[str]] | HubSpotError]:
+        """Upsert one input at a time (HubSpot's multi-status mode). A request HubSpot refuses as a
+        whole (no idProperty, a non-unique one, a key twice) still raises."""
+        self._check_upsert_request(ot, inputs)
+        with self.store.tx():
+            now = self.store.stamp()
+            staged: dict[tuple[str, str], int] = {}
+            answers: list[tuple[CrmObject, bool, list[str]] | HubSpotError] = []
+            fresh_ids = iter(self.store.allocate_ids(len(inputs)))
+            for raw_id, id_prop, props in inputs:
+                assert id_prop is not None
+                try:
+                    answer = self._upsert_one(ot, raw_id, id_prop, props, now, staged, fresh_ids)
+                except HubSpotError as error:
+                    answers.append(error)
+                    continue
+                answers.append(answer)
+            self.store.write(a[0] for a in answers if not isinstance(a, HubSpotError))
+            return answers
+
     def _association_target(self, ot: ObjectType, type_id: int) -> str:
         known = association_by_id(type_id)
         if known is None or known.from_type != ot.name:
@@ -405,10 +469,9 @@ class Crm:
             merged = {**obj.properties, "hs_email_optout": "true", **self._system_values(ot, obj.id, now, None)}
             self.store.write([replace(obj, properties=merged, updated_ms=now)])
 
-    def upsert_many(
+    def _check_upsert_request(
         self, ot: ObjectType, inputs: Sequence[tuple[str, str | None, Mapping[str, Any]]]
-    ) -> list[tuple[CrmObject, bool, list[str]]]:
-        """Create or update by a unique ``idProperty``; each result says whether it is new."""
+    ) -> None:
         seen: set[str] = set()
         duplicates: list[str] = []
         for raw_id, id_prop, _ in inputs:
@@ -421,32 +484,49 @@ class Crm:
             seen.add(key)
         if duplicates:
             raise validation_error(f"Duplicate IDs found in batch input: {duplicates}. IDs must be unique")
+
+    def _upsert_one(
+        self,
+        ot: ObjectType,
+        raw_id: str,
+        id_prop: str,
+        props: Mapping[str, Any],
+        now: int,
+        staged: dict[tuple[str, str], int],
+        fresh_ids: Iterator[int],
+    ) -> tuple[CrmObject, bool, list[str]]:
+        values = self._check_values(ot, {**props, id_prop: raw_id} if id_prop != "hs_object_id" else props)
+        obj = self.resolve(ot, raw_id, id_prop)
+        if obj is None:
+            if id_prop == "hs_object_id":
+                raise not_found()
+            new_id = next(fresh_ids)
+            self._check_unique(ot, values, new_id, staged)
+            answer = (self._new_object(ot, new_id, values, now), True, list(values))
+        else:
+            self._check_unique(ot, values, obj.id, staged)
+            merged = self._apply(ot, obj.properties, values, now)
+            merged.update(self._system_values(ot, obj.id, now, None))
+            answer = (replace(obj, properties=merged, updated_ms=now), False, list(values))
+        for name, value in values.items():
+            if value and self._is_unique(ot, name):
+                staged[(name, value.lower() if name == "email" else value)] = answer[0].id
+        return answer
+
+    def upsert_many(
+        self, ot: ObjectType, inputs: Sequence[tuple[str, str | None, Mapping[str, Any]]]
+    ) -> list[tuple[CrmObject, bool, list[str]]]:
+        """Create or update by a unique ``idProperty``, all or nothing; each result says whether it
+        is new."""
+        self._check_upsert_request(ot, inputs)
         with self.store.tx():
             now = self.store.stamp()
-            results: list[tuple[CrmObject, bool, list[str]]] = []
             staged: dict[tuple[str, str], int] = {}
+            results: list[tuple[CrmObject, bool, list[str]]] = []
             fresh_ids = iter(self.store.allocate_ids(sum(1 for r, p, _ in inputs if self.resolve(ot, r, p) is None)))
             for raw_id, id_prop, props in inputs:
                 assert id_prop is not None
-                values = self._check_values(ot, {**props, id_prop: raw_id} if id_prop != "hs_object_id" else props)
-                obj = self.resolve(ot, raw_id, id_prop)
-                if obj is None:
-                    if id_prop == "hs_object_id":
-                        raise not_found()
-                    new_id = next(fresh_ids)
-                    self._check_unique(ot, values, new_id, staged)
-                    created = self._new_object(ot, new_id, values, now)
-                    results.append((created, True, list(values)))
-                    target = created
-                else:
-                    self._check_unique(ot, values, obj.id, staged)
-                    merged = self._apply(ot, obj.properties, values, now)
-                    merged.update(self._system_values(ot, obj.id, now, None))
-                    target = replace(obj, properties=merged, updated_ms=now)
-                    results.append((target, False, list(values)))
-                for name, value in values.items():
-                    if value and self._is_unique(ot, name):
-                        staged[(name, value.lower() if name == "email" else value)] = target.id
+                results.append(self._upsert_one(ot, raw_id, id_prop, props, now, staged, fresh_ids))
             self.store.write(o for o, _, _ in results)
             return results
 

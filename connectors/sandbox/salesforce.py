@@ -41,12 +41,15 @@ from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 import trustme
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from connectors.sandbox import soql
 from connectors.sandbox.harness import Faults, RequestLog, SandboxServer, SqliteState, tls_context
 from connectors.sandbox.salesforce_meta import (
+    API_VERSION,
     CLOSED_TASK_STATUSES,
+    LEAD_STATUSES,
     OBJECTS,
     PERSON_FIELDS,
     RECORD_TYPES,
@@ -386,6 +389,7 @@ _URLS: Final = Map(
         Rule(_api("/queryAll/"), endpoint="query", methods=["GET"], defaults={"endpoint_name": "queryAll"}),
         Rule(_api("/query/<locator>"), endpoint="query_more", methods=["GET"]),
         Rule(_api("/queryAll/<locator>"), endpoint="query_more", methods=["GET"]),
+        Rule(_api("/composite/"), endpoint="composite", methods=["POST"]),
         Rule(_api("/composite/sobjects/"), endpoint="collections", methods=["POST", "PATCH", "DELETE"]),
         Rule(_api("/composite/sobjects/<sobject>/"), endpoint="collections_retrieve", methods=["GET", "POST"]),
         Rule(
@@ -460,6 +464,8 @@ class SalesforceSandbox:
                 self._seed(conn)
             if self._store.get(record_type_id("PersonAccount")) is None:  # state saved before record types
                 self._seed_record_types(conn)
+            if self._store.get(make_id("01J", 1)) is None:  # state saved before lead statuses
+                self._seed_lead_statuses(conn)
         stamps = [r["SystemModstamp"] for r in self._store.by_id.values() if r.get("SystemModstamp")]
         if stamps:
             self._last_stamp = _parse_dt_out(max(stamps))
@@ -478,6 +484,76 @@ class SalesforceSandbox:
         with self._state.tx() as conn:
             self._usage = 0
             self._save_meta(conn)
+
+    def convert_lead(
+        self, lead_id: str, *, person_account: bool = False, status: str = "Closed - Converted"
+    ) -> tuple[str, str]:
+        """Convert a lead the way staff do in Salesforce (Lead Convert; there is no REST resource
+        for it): a Contact and an Account — or one Person Account and its person contact — are
+        made from the lead, the lead becomes read-only with ``IsConverted``, ``ConvertedContactId``,
+        ``ConvertedAccountId``, ``ConvertedDate`` and a converted ``Status``, and the lead's tasks
+        move to the contact (``WhoId``) and account (``WhatId``).
+
+        Returns:
+            (contact id, account id); for a person account the contact is its ``PersonContactId``.
+
+        Raises:
+            ValueError: no such lead, already converted, or ``status`` is not a converted status.
+        """
+        converted = {value for value, is_converted, _ in LEAD_STATUSES if is_converted}
+        if status not in converted:
+            raise ValueError(f"{status!r} is not a converted lead status")
+        with self._state.lock:
+            lead = self._store.live(normalize_id(lead_id)) if is_salesforce_id(lead_id) else None
+            if lead is None or self._store.type_of.get(lead["Id"]) != "Lead":
+                raise ValueError(f"no lead {lead_id}")
+            if lead.get("IsConverted"):
+                raise ValueError(f"lead {lead_id} is converted already")
+            ctx = _Context(version=API_VERSION, stamp=self._stamp(), user_id=self.user_id, allow_duplicates=True)
+            names = {"FirstName": lead.get("FirstName"), "LastName": lead.get("LastName")}
+            try:
+                if person_account:
+                    account_id = self._create_one(
+                        OBJECTS["Account"],
+                        {**names, "RecordTypeId": record_type_id("PersonAccount"), "PersonEmail": lead.get("Email"),
+                         "PersonMobilePhone": lead.get("MobilePhone"), "Phone": lead.get("Phone")},
+                        ctx,
+                    )  # fmt: skip
+                    account = self._store.live(account_id)
+                    assert account is not None
+                    contact_id = str(account["PersonContactId"])
+                else:
+                    account_id = self._create_one(OBJECTS["Account"], {"Name": lead.get("Company") or "Unknown"}, ctx)
+                    contact_id = self._create_one(
+                        OBJECTS["Contact"],
+                        {**names, "AccountId": account_id, "Email": lead.get("Email"), "Phone": lead.get("Phone"),
+                         "MobilePhone": lead.get("MobilePhone")},
+                        ctx,
+                    )  # fmt: skip
+            except _RecordFailure as failure:
+                raise ValueError(f"lead {lead_id} cannot be converted: {failure.error.status_code}") from None
+            stamp = ctx.stamp
+            self._store.put(
+                "Lead",
+                {
+                    **lead, "IsConverted": True, "ConvertedAccountId": account_id, "ConvertedContactId": contact_id,
+                    "ConvertedDate": stamp[:10], "Status": status, "LastModifiedDate": stamp,
+                    "LastModifiedById": self.user_id, "SystemModstamp": stamp,
+                },
+            )  # fmt: skip
+            for task in list(self._store.records("Task")):
+                if task.get("WhoId") == lead["Id"] and not task.get("IsDeleted"):
+                    self._store.put(
+                        "Task",
+                        {
+                            **task, "WhoId": contact_id, "WhatId": task.get("WhatId") or account_id,
+                            "LastModifiedDate": stamp, "SystemModstamp": stamp,
+                        },
+                    )  # fmt: skip
+            with self._state.tx() as conn:
+                self._store.flush(conn)
+                self._save_meta(conn)
+        return contact_id, account_id
 
     @property
     def api_usage(self) -> int:
@@ -740,6 +816,20 @@ class SalesforceSandbox:
             self._store.put("RecordType", record)
         self._store.flush(conn)
 
+    def _seed_lead_statuses(self, conn: Any) -> None:
+        stamp = RECORD_TYPES_STAMP  # configured with the org, before any lead (see record types)
+        for n, (value, converted, default) in enumerate(LEAD_STATUSES, start=1):
+            record = self._blank(OBJECTS["LeadStatus"], make_id("01J", n))
+            record.update(
+                {
+                    "CreatedDate": stamp, "CreatedById": self.user_id, "LastModifiedDate": stamp,
+                    "LastModifiedById": self.user_id, "SystemModstamp": stamp, "ApiName": value,
+                    "MasterLabel": value, "IsConverted": converted, "IsDefault": default, "SortOrder": n,
+                }
+            )  # fmt: skip
+            self._store.put("LeadStatus", record)
+        self._store.flush(conn)
+
     @staticmethod
     def _blank(spec: ObjectSpec, record_id: str) -> Record:
         record: Record = dict.fromkeys(spec.field_names)
@@ -964,8 +1054,11 @@ class SalesforceSandbox:
             raise _RecordFailure(
                 SfError("FIELD_INTEGRITY_EXCEPTION", f"{f.label}: id value of incorrect type: {value}", (f.name,))
             )
-        if self._store.live(normalize_id(value)) is None:
+        target = self._store.live(normalize_id(value))
+        if target is None:
             raise _RecordFailure(SfError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ()))
+        if target_type == "Lead" and target.get("IsConverted"):
+            raise _RecordFailure(_converted_lead())
 
     def _check_duplicates(self, spec: ObjectSpec, record: Record, ctx: _Context) -> None:
         if not self.duplicate_rule or ctx.allow_duplicates or spec.name not in {"Lead", "Contact"}:
@@ -1133,6 +1226,8 @@ class SalesforceSandbox:
                 SfError("INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {spec.name}", ())
             )
         values = {k: v for k, v in values.items() if k != "Id"}
+        if spec.name == "Lead" and current.get("IsConverted"):
+            raise _RecordFailure(_converted_lead())
         locked = [name for name in values if not spec.require(name).updateable]
         if locked:
             raise _RecordFailure(_locked_fields(locked))
@@ -1445,6 +1540,69 @@ class SalesforceSandbox:
         if upsert:
             body["created"] = bool(outcome.created)
         return body
+
+    def _h_composite(self, request: Request, version: str) -> tuple[int, Any, dict[str, str]]:
+        """``POST /composite``: up to 25 subrequests in one call (one API call against the limit),
+        at most 5 of them queries or collections. Subrequests run in order as the same user and are
+        answered in ``compositeResponse``. Reference notation (``@{ref.id}``) is not modelled: the
+        sandbox refuses it rather than pretend."""
+        body = self._body(request)
+        subrequests = body.get("compositeRequest") if isinstance(body, dict) else None
+        if not isinstance(subrequests, list) or not subrequests:
+            raise ApiError.of(400, "JSON_PARSER_ERROR", "compositeRequest is required")
+        if len(subrequests) > 25:
+            raise ApiError.of(400, "LIMIT_EXCEEDED", "Composite requests can have at most 25 subrequests")
+        heavy = sum(
+            1
+            for r in subrequests
+            if isinstance(r, dict) and re.search(r"/(query|queryAll|composite/sobjects)\b", str(r.get("url", "")))
+        )
+        if heavy > 5:
+            raise ApiError.of(
+                400, "LIMIT_EXCEEDED", "Composite requests can have at most 5 query or collection subrequests"
+            )
+        answers = []
+        for sub in subrequests:
+            if not isinstance(sub, dict) or not sub.get("url") or not sub.get("method") or not sub.get("referenceId"):
+                raise ApiError.of(400, "JSON_PARSER_ERROR", "each subrequest needs method, url and referenceId")
+            if "@{" in json.dumps(sub):
+                raise ApiError.of(400, "INVALID_FIELD", "reference notation is not supported by this sandbox")
+            status, answer, headers = self._subrequest(request, str(sub["method"]), str(sub["url"]), sub.get("body"))
+            answers.append(
+                {"body": answer, "httpHeaders": headers, "httpStatusCode": status, "referenceId": sub["referenceId"]}
+            )
+        return 200, {"compositeResponse": answers}, {}
+
+    def _subrequest(self, outer: Request, method: str, url: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        parts = urlsplit(url)
+        builder = EnvironBuilder(
+            path=parts.path,
+            query_string=parts.query,
+            method=method.upper(),
+            json=body if body is not None else None,
+            headers=[
+                (k, v)
+                for k, v in outer.headers.items()
+                if k.lower() in {"authorization", "sforce-duplicate-rule-header"}
+            ],
+        )
+        try:
+            inner = Request(builder.get_environ())
+        finally:
+            builder.close()
+        try:
+            endpoint, args = _URLS.bind_to_environ(inner.environ).match()
+        except HTTPException:
+            error = _not_found()
+            return error.status, error.body, {}
+        if endpoint in {"versions", "composite"} or endpoint.startswith("oauth_"):
+            return 400, [{"errorCode": "INVALID_FIELD", "message": f"{parts.path} is not supported in a composite"}], {}
+        args = dict(args)
+        version = args.pop("version")
+        try:
+            return getattr(self, f"_h_{endpoint}")(inner, version, **args)  # type: ignore[no-any-return]
+        except ApiError as exc:
+            return exc.status, exc.body, exc.headers
 
     def _h_collections(self, request: Request, version: str) -> tuple[int, Any, dict[str, str]]:
         if request.method == "DELETE":
@@ -1861,6 +2019,11 @@ class SalesforceSandbox:
 
 # --------------------------------------------------------------------------------------------------
 # Module helpers.
+
+
+def _converted_lead() -> SfError:
+    """What Salesforce answers for a write to, or a reference to, a converted lead."""
+    return SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", ())
 
 
 def _locked_fields(names: Sequence[str]) -> SfError:

@@ -18,6 +18,7 @@ from typing import Any, Final, TypedDict
 
 __all__ = [
     "API_VERSION",
+    "LEAD_STATUSES",
     "OBJECTS",
     "SUPPORTED_VERSIONS",
     "FieldSpec",
@@ -501,8 +502,54 @@ LEAD: Final = ObjectSpec(
             default=False,
             updateable=False,
         ),
+        # Set by lead conversion only (SalesforceSandbox.convert_lead); read-only through the API.
+        FieldSpec(
+            name="ConvertedAccountId",
+            label="Converted Account ID",
+            type="reference",
+            reference_to=("Account",),
+            relationship_name="ConvertedAccount",
+            **_RO,
+        ),
+        FieldSpec(
+            name="ConvertedContactId",
+            label="Converted Contact ID",
+            type="reference",
+            reference_to=("Contact",),
+            relationship_name="ConvertedContact",
+            **_RO,
+        ),
+        FieldSpec(name="ConvertedDate", label="Converted Date", type="date", **_RO),
         *_system(),
         *_nurture_fields(),
+    ),
+)
+
+#: The org's lead statuses (LeadStatus rows): (value, IsConverted, IsDefault). Values match the
+#: Lead.Status picklist; "Closed - Converted" is what conversion sets.
+LEAD_STATUSES: Final = (
+    ("Open - Not Contacted", False, True),
+    ("Working - Contacted", False, False),
+    ("Closed - Converted", True, False),
+    ("Closed - Not Converted", False, False),
+)
+
+LEAD_STATUS: Final = ObjectSpec(
+    name="LeadStatus",
+    label="Lead Status Value",
+    label_plural="Lead Status Values",
+    key_prefix="01J",
+    createable=False,
+    updateable=False,
+    deletable=False,
+    fields=(
+        _id(),
+        FieldSpec(name="ApiName", label="API Name", type="string", length=255, nillable=False, **_RO),
+        FieldSpec(name="MasterLabel", label="Master Label", type="string", length=255, name_field=True, **_RO),
+        FieldSpec(name="IsConverted", label="Is Converted", type="boolean", nillable=False, **_RO),
+        FieldSpec(name="IsDefault", label="Is Default", type="boolean", nillable=False, **_RO),
+        FieldSpec(name="SortOrder", label="Sort Order", type="int", precision=9, **_RO),
+        *_system(),
     ),
 )
 
@@ -820,7 +867,9 @@ GROUP: Final = ObjectSpec(
 )
 
 #: Every sObject of the org, by API name.
-OBJECTS: Final[Mapping[str, ObjectSpec]] = {o.name: o for o in (LEAD, CONTACT, ACCOUNT, RECORD_TYPE, TASK, USER, GROUP)}
+OBJECTS: Final[Mapping[str, ObjectSpec]] = {
+    o.name: o for o in (LEAD, CONTACT, ACCOUNT, RECORD_TYPE, TASK, USER, GROUP, LEAD_STATUS)
+}
 
 #: Key prefixes of objects that exist in real orgs but not in this sandbox (references to them are
 #: well-formed but can never resolve).

@@ -424,3 +424,20 @@ class SuppressionRow(Base):
     source: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class CrmConversionRow(Base):
+    """A lead's CRM record that the CRM converted (a Salesforce lead that became a Contact and
+    Account, or a Person Account): the hub stops writing to that record and sends the lead's tasks
+    to the contact it became. One row per lead and CRM; written by the sync engine."""
+
+    __tablename__ = "crm_conversions"
+
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True)
+    system: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(200))
+    contact_id: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[str | None] = mapped_column(String(200))
+    person_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    converted_at: Mapped[datetime | None]
+    recorded_at: Mapped[datetime]

@@ -1,4 +1,5 @@
-"""Contacts: batch upserts by the hub's id, isolating the records HubSpot refuses, and existence."""
+"""Contacts: batch upserts by the hub's id, the records HubSpot refuses (answered 207 Multi-Status,
+or isolated by splitting on a portal that fails whole batches), and existence."""
 
 from __future__ import annotations
 
@@ -35,6 +36,41 @@ def test_a_thousand_new_contacts_take_ten_calls(
     assert hubspot_sandbox.log.count("POST", UPSERT, 200) == 10
 
 
+def test_one_bad_record_among_a_hundred_fails_alone_in_one_call_answered_207(
+    hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
+) -> None:
+    records = [lead(n) for n in range(100)]
+    records[37] = lead(37, nurturehub_score=CANARY_TEXT)  # a value HubSpot refuses, and must not be echoed
+    hubspot_sandbox.log.clear()
+    outcomes = hubspot_connector.upsert(records)
+    assert [n for n, o in enumerate(outcomes) if not o.ok] == [37]
+    bad = outcomes[37]
+    assert (bad.code, bad.field, bad.retriable) == ("INVALID_OPTION", "nurturehub_score", False)
+    assert CANARY_TEXT not in bad.message
+    assert hubspot_sandbox.log.count("POST", UPSERT, 207) == 1
+    assert hubspot_sandbox.log.count() == 1
+    assert len(hubspot_sandbox.store.records("contacts")) == 99
+
+
+def test_several_bad_records_keep_their_own_codes_in_a_207(
+    hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
+) -> None:
+    records = [lead(n, email=f"p{n}@clinic-patients.example") for n in range(100)]
+    records[3] = lead(3, email="not-an-email")
+    records[64] = lead(64, nurturehub_urgent="maybe")
+    records[90] = lead(90, nurturehub_next_action_due="next tuesday")
+    hubspot_sandbox.log.clear()
+    outcomes = hubspot_connector.upsert(records)
+    failed = {n: (o.code, o.field, o.retriable) for n, o in enumerate(outcomes) if not o.ok}
+    assert failed == {
+        3: ("INVALID_EMAIL", "email", False),
+        64: ("INVALID_BOOLEAN", "nurturehub_urgent", False),
+        90: ("INVALID_DATE", "nurturehub_next_action_due", False),
+    }
+    assert hubspot_sandbox.log.count("POST", UPSERT) == 1
+
+
+@pytest.mark.parametrize("hubspot_multi_status", [False])
 def test_one_bad_record_among_a_hundred_is_isolated_by_halving(
     hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
 ) -> None:
@@ -57,6 +93,7 @@ def test_one_bad_record_among_a_hundred_is_isolated_by_halving(
     assert len(hubspot_sandbox.store.records("contacts")) == 99
 
 
+@pytest.mark.parametrize("hubspot_multi_status", [False])
 def test_a_bad_value_of_a_rarely_set_property_costs_one_extra_call(
     hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
 ) -> None:
@@ -72,6 +109,7 @@ def test_a_bad_value_of_a_rarely_set_property_costs_one_extra_call(
     ) == (1, 1)
 
 
+@pytest.mark.parametrize("hubspot_multi_status", [False])
 def test_several_bad_records_fail_alone_with_their_own_codes(
     hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
 ) -> None:
@@ -92,6 +130,7 @@ def test_several_bad_records_fail_alone_with_their_own_codes(
     assert hubspot_sandbox.log.count("POST", UPSERT) == 16
 
 
+@pytest.mark.parametrize("hubspot_multi_status", [True, False])
 def test_a_taken_email_is_a_conflict_for_that_record_only(
     hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
 ) -> None:
@@ -148,3 +187,15 @@ def test_existing_reads_a_hundred_ids_a_call(
     found = hubspot_connector.existing([*ids, "not-an-id", "999999999"])
     assert found == set(ids[2:])
     assert hubspot_sandbox.log.count("POST", "/crm/v3/objects/contacts/batch/read") == 2
+
+
+def test_a_value_longer_than_hubspot_keeps_is_shortened_with_a_note(
+    hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
+) -> None:
+    long_text = CANARY_TEXT + "x" * 70_000
+    [outcome] = hubspot_connector.upsert([lead(1, lastname=long_text)])
+    assert outcome.ok
+    assert outcome.notes == ("lastname shortened to 65536 characters",)
+    stored = hubspot_sandbox.store.get("contacts", int(outcome.crm_id or 0))
+    assert stored is not None
+    assert stored.properties["lastname"] == long_text[:65_536]

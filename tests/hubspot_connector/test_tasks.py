@@ -55,8 +55,8 @@ def calls(sandbox: HubSpotSandbox) -> Counter[str]:
     return Counter(f"{e.method} {e.path}" for e in sandbox.log.entries())
 
 
-def test_a_thousand_tasks_take_ten_upserts(
-    hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox
+def test_a_thousand_new_tasks_take_ten_creates_with_their_associations(
+    hubspot_connector: HubSpotConnector, hubspot_sandbox: HubSpotSandbox, hubspot_client: hubspot.Client
 ) -> None:
     contacts = leads(hubspot_connector, 1000)
     tasks = [task(contacts[n], n) for n in range(1000)]
@@ -64,18 +64,42 @@ def test_a_thousand_tasks_take_ten_upserts(
     first = hubspot_connector.upsert_tasks(tasks)
     assert all(o.ok and o.created for o in first)
     assert calls(hubspot_sandbox) == {
-        "POST /crm/v3/objects/contacts/batch/read": 10,  # do the contacts exist?
-        "POST /crm/v3/objects/tasks/batch/read": 10,  # which tasks exist, and are they completed?
-        "POST /crm/v3/objects/tasks/batch/upsert": 10,
-        "POST /crm/v4/associations/tasks/contacts/batch/associate/default": 10,
+        "POST /crm/v3/objects/tasks/batch/create": 10,  # each task with its contact association inline
         "GET /crm/v3/owners/": 1,  # the owner emails, once
     }
+    links = hubspot_client.crm.associations.v4.basic_api.get_page("tasks", first[999].crm_id, "contacts")
+    assert [r.to_object_id for r in links.results] == [contacts[999]]
     hubspot_sandbox.log.clear()
-    again = hubspot_connector.upsert_tasks(tasks)
+    again = hubspot_connector.upsert_tasks(tasks)  # known to exist: read their status, upsert, link
     assert [o.crm_id for o in again] == [o.crm_id for o in first]
     assert not any(o.created for o in again)
-    assert sum(calls(hubspot_sandbox).values()) == 40
+    assert calls(hubspot_sandbox) == {
+        "POST /crm/v3/objects/contacts/batch/read": 10,
+        "POST /crm/v3/objects/tasks/batch/read": 10,
+        "POST /crm/v3/objects/tasks/batch/upsert": 10,
+        "POST /crm/v4/associations/tasks/contacts/batch/associate/default": 10,
+    }
     assert len(hubspot_sandbox.store.records("tasks")) == 1000
+
+
+def test_a_new_process_never_duplicates_or_reopens_a_task_it_did_not_write(
+    hubspot_connector: HubSpotConnector,
+    hubspot_sandbox: HubSpotSandbox,
+    hubspot_staff: HubSpotStaff,
+    make_hubspot: MakeConnector,
+) -> None:
+    contacts = leads(hubspot_connector, 3)
+    first = hubspot_connector.upsert_tasks([task(contacts[n], n) for n in range(3)])
+    hubspot_staff.complete_task(str(first[1].crm_id), "reached")
+    restarted = make_hubspot(**FAST)  # knows nothing of what the first one wrote
+    hubspot_sandbox.log.clear()
+    again = restarted.upsert_tasks([task(contacts[n], n, due_at=DUE + timedelta(hours=2)) for n in range(3)])
+    assert [(o.ok, o.created, o.crm_id) for o in again] == [(True, False, o.crm_id) for o in first]
+    # the create is refused for all three (their keys exist: 207), then the careful path
+    assert hubspot_sandbox.log.count("POST", "/crm/v3/objects/tasks/batch/create", 207) == 1
+    assert len(hubspot_sandbox.store.records("tasks")) == 3
+    assert stored_task(hubspot_sandbox, first[1].crm_id)["hs_task_status"] == "COMPLETED"
+    assert stored_task(hubspot_sandbox, first[0].crm_id)["hs_timestamp"] == "2026-12-01T18:15:00.000Z"
 
 
 @pytest.mark.parametrize("hubspot_unique_objects", [("contacts",)])

@@ -79,7 +79,8 @@ def test_a_worked_lead_goes_out_to_hubspot_contact_properties(view: dict[str, An
     [
         (Stage.NEW, "Open - Not Contacted", "NEW"),
         (Stage.REACHED, "Working - Contacted", "CONNECTED"),
-        (Stage.NO_SHOW, "Closed - Converted", "OPEN_DEAL"),
+        (Stage.KEPT, "Working - Contacted", "OPEN_DEAL"),  # seen, but not converted: staff convert leads
+        (Stage.NO_SHOW, "Working - Contacted", "OPEN_DEAL"),
         (Stage.DUPLICATE, "Closed - Not Converted", "UNQUALIFIED"),
     ],
 )
@@ -87,6 +88,12 @@ def test_every_stage_has_a_crm_status(view: dict[str, Any], stage: Stage, status
     view["stage"] = stage.value
     assert apply_outbound(default_crm_mapping("salesforce", "Lead"), view).values["Status"] == status
     assert apply_outbound(default_crm_mapping("hubspot", "contacts"), view).values["hs_lead_status"] == hs_status
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+def test_the_default_lead_mapping_never_writes_a_converted_status(view: dict[str, Any], stage: Stage) -> None:
+    view["stage"] = stage.value
+    assert apply_outbound(default_crm_mapping("salesforce", "Lead"), view).values["Status"] != "Closed - Converted"
 
 
 def test_a_lead_without_a_last_name_gets_a_placeholder_that_does_not_come_back(view: dict[str, Any]) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mapping import FieldInfo, default_crm_mapping, default_source_mapping, picklist_problems
@@ -42,6 +44,50 @@ def test_a_value_the_table_can_produce_but_the_crm_does_not_allow_is_named_with_
         "Status: 'Working - Contacted' is not an active picklist value",
         "LeadSource: 'Phone Inquiry' is not an active picklist value",
         "LeadSource: 'Partner Referral' is not an active picklist value",
+    ]
+
+
+def test_a_mapping_that_can_write_a_converted_lead_status_is_refused() -> None:
+    lead = default_crm_mapping("salesforce", "Lead")
+    table = {"new": "Open - Not Contacted", "scheduled": "Closed - Converted"}
+    converting = replace(
+        lead,
+        rules=tuple(
+            replace(
+                r,
+                transforms=(
+                    TransformStep(name="map_values", params={"table": table, "default": "Working - Contacted"}),
+                ),
+            )
+            if r.target == "Status"
+            else r
+            for r in lead.rules
+        ),
+    )
+    status = FieldInfo(
+        picklist_values=SF_LEAD_STATUS,
+        reserved_values=frozenset({"Closed - Converted"}),
+        default_value="Open - Not Contacted",
+    )
+    describe = describe_for(converting, Status=status, LeadSource=FieldInfo(picklist_values=LEAD_SOURCE))
+    assert [p.message for p in picklist_problems(converting, describe)] == [
+        "Status: 'Closed - Converted' is a converted status in salesforce Lead: "
+        "only the CRM's lead conversion may set it"
+    ]
+    assert (
+        picklist_problems(lead, describe_for(lead, Status=status, LeadSource=FieldInfo(picklist_values=LEAD_SOURCE)))
+        == []
+    )
+
+
+def test_new_leads_must_get_the_orgs_default_lead_status() -> None:
+    lead = default_crm_mapping("salesforce", "Lead")
+    status = FieldInfo(
+        picklist_values=SF_LEAD_STATUS | {"New"}, reserved_values=frozenset({"Closed - Converted"}), default_value="New"
+    )
+    describe = describe_for(lead, Status=status, LeadSource=FieldInfo(picklist_values=LEAD_SOURCE))
+    assert [p.message for p in picklist_problems(lead, describe)] == [
+        "Status: new leads would get 'Open - Not Contacted', but the default status of salesforce Lead is 'New'"
     ]
 
 

@@ -127,7 +127,7 @@ def test_a_task_staff_completed_is_never_touched_again(make_sf_connector: Make, 
     assert stored(org, created.crm_id) == before
 
 
-def test_a_thousand_tasks_take_five_upserts_and_five_lookups(make_sf_connector: Make) -> None:
+def test_a_thousand_new_tasks_take_five_calls_and_no_lookup(make_sf_connector: Make) -> None:
     crm, org = make_sf_connector(task_owners={"Front Desk": DANA})
     leads = crm.upsert([RecordWrite(external_id=f"nh_t{n:04d}", fields=lead_fields(n)) for n in range(1000)])
     tasks = [
@@ -137,13 +137,33 @@ def test_a_thousand_tasks_take_five_upserts_and_five_lookups(make_sf_connector: 
     org.sandbox.log.clear()
     outcomes = crm.upsert_tasks(tasks)
     assert all(o.ok and o.created for o in outcomes)
-    assert org.sandbox.log.count("PATCH", TASK_UPSERT) == 5
-    # One lookup of completed tasks per batch of 200, plus resolving the owner's username once.
-    assert org.sandbox.log.count("GET", QUERY) == 6
-    assert len(org.sandbox.log.entries()) == 11
+    assert org.sandbox.log.count("PATCH", TASK_UPSERT) == 5  # create-only: TaskSubtype, Status, owner
+    assert org.sandbox.log.count("GET", QUERY) == 1  # resolving the owner's username, once
+    assert len(org.sandbox.log.entries()) == 6
     org.sandbox.log.clear()
-    crm.upsert_tasks(tasks)
+    crm.upsert_tasks(tasks)  # known to exist now: looked up (staff may have completed them), then updated
     assert (org.sandbox.log.count("PATCH", TASK_UPSERT), org.sandbox.log.count("GET", QUERY)) == (5, 5)
+
+
+def test_a_new_process_never_reopens_a_task_it_did_not_write(make_sf_connector: Make) -> None:
+    crm, org = make_sf_connector()
+    lead = str(crm.upsert([RecordWrite(external_id="nh_r0001", fields=lead_fields(1))])[0].crm_id)
+    first = crm.upsert_tasks([task(lead, key="nh_r0001:day0_call"), task(lead, key="nh_r0001:day1_call")])
+    sf = org.client()
+    sf.Task.update(str(first[0].crm_id), {"Status": "Completed", "CallDisposition": "Reached"})
+    restarted, _ = make_sf_connector(org=org)  # remembers nothing of the tasks the first one wrote
+    org.sandbox.log.clear()
+    again = restarted.upsert_tasks(
+        [task(lead, key="nh_r0001:day0_call"), task(lead, key="nh_r0001:day1_call", subject="Day 1 — moved")]
+    )
+    assert [(o.ok, o.created, o.crm_id) for o in again] == [
+        (True, False, first[0].crm_id),
+        (True, False, first[1].crm_id),
+    ]
+    # create-only first (refused: TaskSubtype on an existing task), then the lookup and the update
+    assert (org.sandbox.log.count("PATCH", TASK_UPSERT), org.sandbox.log.count("GET", QUERY)) == (2, 1)
+    assert sf.Task.get(str(first[0].crm_id))["Status"] == "Completed"
+    assert sf.Task.get(str(first[1].crm_id))["Subject"] == "Day 1 — moved"
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInputForCreate,
 )
 from hubspot.crm.contacts.exceptions import ApiException
+from hubspot.crm.objects.tasks import BatchInputSimplePublicObjectBatchInputForCreate
 from hubspot.crm.objects.tasks import SimplePublicObjectInputForCreate as TaskIn
 from hubspot.crm.properties import PropertyCreate
 
@@ -82,6 +83,18 @@ def test_sdk_scenario_through_prism_breaks_no_contract(hubspot_prism: PrismProxy
         )
     )
     assert len(upserted.results) == 100
+    partly = route("POST", "/crm/v3/objects/contacts/batch/upsert").crm.contacts.batch_api.upsert(
+        BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                {"idProperty": "nurturehub_id", "id": "lead-0", "properties": {"hs_lead_status": "NEW"},
+                 "objectWriteTraceId": "lead-0"},
+                {"idProperty": "nurturehub_id", "id": "lead-1", "properties": {"email": "not-an-email"},
+                 "objectWriteTraceId": "lead-1"},
+            ]
+        )
+    )  # fmt: skip
+    assert [r.object_write_trace_id for r in partly.results] == ["lead-0"]
+    assert [e.context["objectWriteTraceId"] for e in partly.errors] == [["lead-1"]]
     route("POST", "/crm/v3/objects/contacts/batch/read").crm.contacts.batch_api.read(
         BatchReadInputSimplePublicObjectId(
             inputs=[{"id": ana.id}, {"id": "999999"}], properties=["email"], properties_with_history=[]
@@ -123,6 +136,17 @@ def test_sdk_scenario_through_prism_breaks_no_contract(hubspot_prism: PrismProxy
         )
     )
     other = tasks.basic_api.create(TaskIn(properties={"hs_timestamp": "2026-11-28T15:00:00Z"}))
+    # Multi-status: inputs with trace ids, one of them bad — a 207 whose body HubSpot's spec must accept.
+    made = route("POST", "/crm/v3/objects/tasks/batch/create").crm.objects.tasks.batch_api.create(
+        BatchInputSimplePublicObjectBatchInputForCreate(
+            inputs=[
+                {"properties": {"hs_timestamp": "2026-11-29T15:00:00Z"}, "objectWriteTraceId": "t1"},
+                {"properties": {"hs_timestamp": "next tuesday"}, "objectWriteTraceId": "t2"},
+            ]
+        )
+    )
+    assert [r.object_write_trace_id for r in made.results] == ["t1"]
+    assert [e.context["objectWriteTraceId"] for e in made.errors] == [["t2"]]
     v4 = "/crm/v4/objects/{}/{}/associations"
     route("PUT", f"{v4}/default/{{}}/{{}}").crm.associations.v4.basic_api.create_default(
         "tasks", other.id, "contacts", ana.id

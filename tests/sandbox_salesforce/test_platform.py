@@ -99,7 +99,7 @@ def test_describe_global_lists_the_org_objects(sf: Salesforce) -> None:
     prefixes = {o["name"]: o["keyPrefix"] for o in described["sobjects"]}
     assert prefixes == {
         "Lead": "00Q", "Contact": "003", "Account": "001", "RecordType": "012", "Task": "00T", "User": "005",
-        "Group": "00G",
+        "Group": "00G", "LeadStatus": "01J",
     }  # fmt: skip
 
 

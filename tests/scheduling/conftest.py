@@ -1,6 +1,6 @@
 """Fixtures for the scheduling tests: the FHIR sandbox (from ``tests/fixtures/fhir_sandbox.py``), a
-Cal.com sandbox, and every scheduling connector behind one ``scheduling`` fixture for the contract
-suite."""
+Cal.com sandbox, the Calendly sandbox and reader (``tests/fixtures/calendly_sandbox.py``), and every
+scheduling connector behind one ``scheduling`` fixture for the contract suite."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ from connectors.fhir import FhirScheduling
 from connectors.sandbox.calcom import CalcomSandbox
 from connectors.sandbox.harness import Faults, SandboxServer
 from connectors.scheduling import AvailabilityQuery, InMemoryScheduling, SchedulingConnector, Slot
+from tests.fixtures.calendly_sandbox import (  # noqa: F401 - the Calendly fixtures, for this folder's tests
+    calendly_api,
+    calendly_clock,
+    calendly_faults,
+    calendly_sandbox,
+    calendly_server,
+    calendly_waits,
+)
 from tests.fixtures.fhir_sandbox import FHIR_T0, ManualClock, NoSleep
 
 # The FHIR fixtures come from tests/fixtures/fhir_sandbox.py (a plugin of the root conftest).
