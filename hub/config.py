@@ -26,9 +26,10 @@ from nurture.consent import ContactRules
 from nurture.contact import InvalidContact, normalize_phone
 from nurture.errors import ConfigError
 from nurture.settings import ChannelSettings, NurtureSettings, Routing
-from nurture.templates import Template, TemplateCatalog
+from nurture.templates import PhiApproval, Template, TemplateCatalog, check_template
 from nurture.triage import DEFAULT_KEYWORDS, rules_from_keywords
 from nurture.vocab import Channel, ContactChannel, Intent, Need, TemplateKind
+from nurture.wording import clinic_words
 
 __all__ = ["HubConfig", "Location", "Service", "load_config"]
 
@@ -174,12 +175,19 @@ class TriageSchema(_Strict):
     )
 
 
+class PhiApprovalSchema(_Strict):
+    by = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    at = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    words = fields.List(fields.String(validate=validate.Length(min=1, max=200)), required=True)
+
+
 class TemplateSchema(_Strict):
     id = fields.String(required=True, validate=_IDENT)
     kind = fields.Enum(TemplateKind, by_value=True, required=True)
     language = fields.String(required=True, validate=_LANG)
     subject = fields.String(load_default="")
     body = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    phi_approval = fields.Nested(PhiApprovalSchema, load_default=None)
 
 
 SOURCE_TYPES = ("standard_webhook", "typeform", "calcom", "calendly", "jotform", "hubspot_v3")
@@ -435,6 +443,19 @@ def parse_config(
     return config
 
 
+def clinic_vocabulary(data: Mapping[str, Any]) -> frozenset[str]:
+    """The clinic's own words (its name, locations, services, staff queues): never a person's name
+    to the template guard."""
+    clinic, routing = data["clinic"], data["routing"]
+    names = [clinic["name"]]
+    names += [f"{loc['name']} {loc['address']}" for loc in clinic["locations"]]
+    names += [s["name"] for s in clinic["services"]]
+    names += [routing["clinical_queue"], routing["insurance_queue"], routing["referral_queue"]]
+    names += list(routing["language_queues"].values())
+    names += [c["owner_queue"] for c in data["channels"].values()]
+    return clinic_words(names)
+
+
 def _build(
     data: Mapping[str, Any],
     raw: Mapping[str, Any],
@@ -451,17 +472,27 @@ def _build(
     )
     templates: list[Template] = []
     for i, t in enumerate(data["templates"]):
+        approval = t["phi_approval"]
         templates.append(
-            Template(id=t["id"], kind=t["kind"], language=t["language"], body=t["body"], subject=t["subject"])
+            Template(
+                id=t["id"],
+                kind=t["kind"],
+                language=t["language"],
+                body=t["body"],
+                subject=t["subject"],
+                phi_approval=PhiApproval(by=approval["by"], at=approval["at"], words=tuple(approval["words"]))
+                if approval and approval["words"]
+                else None,
+            )
         )
         key = (t["id"], t["kind"], t["language"])
         if key in {(x.id, x.kind, x.language) for x in templates[:-1]}:
             problems.append(f"templates[{i}]: {t['id']}/{t['kind']}/{t['language']} is defined twice")
             templates.pop()
-    catalog = TemplateCatalog(templates, fallback_language=clinic["language"])
-    for problem in catalog.problems():
-        index = next(i for i, t in enumerate(templates) if t.id == problem.template)
-        problems.append(f"templates[{index}] ({problem.template}): {problem.message}")
+    catalog = TemplateCatalog(templates, fallback_language=clinic["language"], clinic=clinic_vocabulary(data))
+    for index, template in enumerate(templates):
+        for problem in check_template(template, clinic=catalog.clinic):
+            problems.append(f"templates[{index}] ({problem.template}): {problem.message}")
 
     steps = []
     for i, s in enumerate(data["cadence"]["steps"]):
