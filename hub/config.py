@@ -16,6 +16,7 @@ from datetime import date, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -37,7 +38,21 @@ ENV_CONFIG = "NURTUREHUB_CONFIG"
 ENV_DATABASE_URL = "NURTUREHUB_DATABASE_URL"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
-_SECRET_KEY = re.compile(r"(secret|password|passwd|token|api_key|apikey|private_key)$", re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"(secret|secret_key|password|passwd|pwd|token|api_key|apikey|private_key|credential|credentials)$", re.IGNORECASE
+)
+#: Where each secret the config may name belongs, when the file has it in place of its variable.
+_SECRET_HOMES = {
+    "crm.salesforce.client_secret": "NURTUREHUB_SALESFORCE_CLIENT_SECRET",
+    "crm.hubspot.client_secret": "NURTUREHUB_HUBSPOT_CLIENT_SECRET",
+    "scheduling.fhir.credential": "NURTUREHUB_FHIR_CREDENTIAL",
+    "scheduling.calcom.api_key": "NURTUREHUB_CALCOM_API_KEY",
+    "web.oidc.client_secret": "NURTUREHUB_OIDC_CLIENT_SECRET",
+    "web.secret_key": "NURTUREHUB_SECRET_KEY",
+}
+#: Environment variables that hold secrets whatever the config names (their values are masked).
+FIXED_SECRET_ENVS = ("NURTUREHUB_DATA_KEY", "NURTUREHUB_SECRET_KEY", "NURTUREHUB_DATABASE_URL")
+_DEFAULT_SECRET_ENVS = tuple(dict.fromkeys(_SECRET_HOMES.values()))
 
 
 def parse_window(text: str) -> DailyWindow:
@@ -380,14 +395,87 @@ def _secrets_in(data: Any, prefix: str = "") -> list[str]:
             path = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, str) and value and _SECRET_KEY.search(str(key)) and not str(key).endswith("_env"):
                 found.append(
-                    f"{path}: secrets do not belong in the config file; name an environment variable "
-                    f"with '{key}_env' instead"
+                    f"{path}: secrets do not belong in the config file; put it in the environment variable "
+                    f"{_secret_home(path)} (and name it with '{key}_env' if you choose another)"
+                )
+            elif path == "store.database_url" and isinstance(value, str) and url_password(value):
+                found.append(
+                    f"{path}: the URL carries a password, and secrets do not belong in the config file; "
+                    f"set the whole URL in the environment variable {ENV_DATABASE_URL} instead"
                 )
             found += _secrets_in(value, path)
     elif isinstance(data, list):
         for i, item in enumerate(data):
             found += _secrets_in(item, f"{prefix}[{i}]")
     return found
+
+
+def _secret_home(path: str) -> str:
+    if path in _SECRET_HOMES:
+        return _SECRET_HOMES[path]
+    if path.startswith("sources."):
+        return f"NURTUREHUB_SECRET_{path.split('.')[1].upper()}"
+    return "NURTUREHUB_" + re.sub(r"[^A-Z0-9]+", "_", path.upper()).strip("_")
+
+
+_URL_USERINFO = re.compile(r"^([\w+.-]+://[^:/@?#]*):([^@/?#]*)@")
+
+
+def url_password(url: str) -> str:
+    """The password in a database URL as written (percent-encoded, if it was), or ""."""
+    match = _URL_USERINFO.match(url)
+    return match.group(2) if match else ""
+
+
+def printable_url(url: str) -> str:
+    """``url`` as it may be printed or logged: the password replaced by ``***``, no query string
+    (which may carry one too)."""
+    return _URL_USERINFO.sub(r"\1:***@", url, count=1).split("?", 1)[0]
+
+
+def secret_env_names(raw: Mapping[str, Any]) -> list[str]:
+    """Every environment variable the configuration reads a secret from (named by a ``*_env`` key, or
+    by default), and the hub's own."""
+    names: list[str] = [*FIXED_SECRET_ENVS, *_DEFAULT_SECRET_ENVS]
+
+    def walk(data: Any) -> None:
+        if isinstance(data, Mapping):
+            for key, value in data.items():
+                if str(key).endswith("_env") and isinstance(value, str) and value:
+                    names.append(value)
+                walk(value)
+        elif isinstance(data, list):
+            for item in data:
+                walk(item)
+
+    walk(raw)
+    return list(dict.fromkeys(names))
+
+
+def register_environment_secrets(raw: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Register every secret the configuration reads from ``environ`` for masking in the logs (the
+    names of those set are returned). A database URL's password is registered, not the whole URL."""
+    from hub.logs import register_secret
+
+    registered = []
+    for name in secret_env_names(raw):
+        value = environ.get(name)
+        if not value:
+            continue
+        if name == ENV_DATABASE_URL:
+            parts = [url_password(value), unquote(url_password(value))]
+        elif name == "NURTUREHUB_DATA_KEY":
+            parts = [value, *value.split(",")]
+        else:
+            parts = [value, value.strip()]
+        for part in parts:
+            register_secret(part)
+        registered.append(name)
+    store_url = raw.get("store", {}).get("database_url") if isinstance(raw.get("store"), Mapping) else None
+    if isinstance(store_url, str) and url_password(store_url):
+        register_secret(url_password(store_url))
+        register_secret(unquote(url_password(store_url)))
+    return registered
 
 
 #: Top-level sections later components validate themselves (connectors, sources, web, jobs).
@@ -420,6 +508,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"(syntax): {exc}"], source=source) from None
+    register_environment_secrets(raw, env)  # masked in every log line from now on
     return parse_config(raw, source=source, environ=env)
 
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from hub.bootstrap import build_hub
 from hub.cli import EXIT_OK, build_parser, dispatch
-from hub.config import HubConfig, load_config
+from hub.config import HubConfig, load_config, printable_url
 from hub.crm import load_crm_settings
+from hub.instance import make_private
 from jobs.runtime import Runtime
 
 log = logging.getLogger("nurturehub")
@@ -70,6 +71,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from hub.logs import configure_logging
 
     configure_logging(verbose=args.verbose, json_lines=True)  # a service: structured lines, ids only
+    make_private(load_config(args.config).instance_path)
     hub = build_hub(config_path=args.config, database_url=args.database_url)
     runtime = Runtime(hub, scheduler=not args.no_scheduler).start()
     if args.metrics_port is not None:
@@ -90,6 +92,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    make_private(load_config(args.config).instance_path)  # gunicorn's workers inherit the umask
     if args.dev:
         from werkzeug.serving import run_simple
 
@@ -160,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(
             config, raw={**config.raw, "web": {**config.raw.get("web", {}), "secure_cookies": False}}
         )
-    config.instance_path.mkdir(parents=True, exist_ok=True)
+    make_private(config.instance_path, create=True)
     environ = _demo_environ(config)
     sandboxes = start_sandboxes(config.instance_path)
     web = make_server(args.host, args.port, None, threaded=True)  # type: ignore[arg-type]
@@ -221,7 +224,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  salesforce sandbox: {sf}   (CA bundle {sandboxes.salesforce_ca})",
         f"  hubspot sandbox:    {hs}",
         f"  fhir sandbox:       {fhir_url}/fhir   (availability: read every 5 minutes)",
-        f"  store:              {hub.store.url.split('?')[0]}",
+        f"  store:              {printable_url(hub.store.url)}",
         "  demo inquiries arrive over the next two minutes; watch them with:",
         "    .venv/bin/nurturehub leads overdue     .venv/bin/nurturehub leads show <id>",
         "Ctrl-C stops everything.",
