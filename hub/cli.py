@@ -324,10 +324,24 @@ def cmd_leads_add(args: argparse.Namespace) -> int:
                 follow_ups=repo.follow_ups(session, result.lead.id),
                 touches=repo.load_touches(session, result.lead.id),
             )
+            _audit_view(session, result.lead.id, command="leads add", now=hub.clock())
         _emit({"ok": True, "lead": view}, as_json=args.json, human=_human_lead(view))
         return EXIT_OK
     finally:
         hub.close()
+
+
+def _audit_view(session: Any, lead_id: str, *, command: str, now: Any) -> None:
+    """A lead's details shown on the command line are audited like a view in the web UI."""
+    repo.audit(
+        session,
+        actor=_actor(),
+        action="lead.view",
+        subject_type="lead",
+        subject_id=lead_id,
+        now=now,
+        detail={"page": "cli", "command": command},
+    )
 
 
 def _violation(v: Any) -> dict[str, str]:
@@ -349,14 +363,7 @@ def cmd_leads_show(args: argparse.Namespace) -> int:
                 follow_ups=repo.follow_ups(session, lead.id),
                 touches=repo.load_touches(session, lead.id),
             )
-            repo.audit(
-                session,
-                actor=_actor(),
-                action="lead_viewed",
-                subject_type="lead",
-                subject_id=lead.id,
-                now=hub.clock(),
-            )
+            _audit_view(session, lead.id, command="leads show", now=hub.clock())
         _emit({"ok": True, "lead": view}, as_json=args.json, human=_human_lead(view))
         return EXIT_OK
     finally:

@@ -97,9 +97,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from werkzeug.serving import run_simple
 
         from webapp import create_app
+        from webapp.dev_server import MaskingRequestHandler
 
         hub = build_hub(config_path=args.config, database_url=args.database_url)
-        run_simple(args.host, args.port, create_app(hub), threaded=True)
+        run_simple(args.host, args.port, create_app(hub), threaded=True, request_handler=MaskingRequestHandler)
         return EXIT_OK
     env = dict(os.environ)
     if args.config:
@@ -166,7 +167,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     make_private(config.instance_path, create=True)
     environ = _demo_environ(config)
     sandboxes = start_sandboxes(config.instance_path)
-    web = make_server(args.host, args.port, None, threaded=True)  # type: ignore[arg-type]
+    from webapp.dev_server import MaskingRequestHandler
+
+    web = make_server(args.host, args.port, None, threaded=True, request_handler=MaskingRequestHandler)  # type: ignore[arg-type]
     base_url = f"http://{args.host}:{web.server_port}"
     sf, hs = sandboxes.salesforce_server.url, sandboxes.hubspot_server.url
     common = {"enabled": True, "client_id": SANDBOX_CLIENT_ID, "pull_minutes": 1, "overlap_seconds": 60}
