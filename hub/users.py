@@ -28,13 +28,16 @@ Nothing here logs a password, a token or a hash; user names are logged only as a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
 import os
 import secrets
 import string
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -495,7 +498,7 @@ def authenticate(store: Store, username: str, password: str, *, now: datetime, s
     if wait > timedelta(0):
         log.warning("sign-in refused: too many recent failures from one address")
         return SignIn(refused="throttled", retry_after=max(1, math.ceil(wait.total_seconds())))
-    ok = _verify(digest or _dummy(), password)
+    ok = _verify(digest or _dummy(), password)  # no transaction open: no lock held while hashing
     if not ok or account is None or digest is None:
         with store.tx() as session:
             session.execute(delete(SignInFailureRow).where(SignInFailureRow.at <= now - THROTTLE_WINDOW))
@@ -522,10 +525,41 @@ def authenticate(store: Store, username: str, password: str, *, now: datetime, s
 
 
 def _verify(digest: str, password: str) -> bool:
+    """argon2 verification, on this process's one low-priority hashing thread.
+
+    A guessed password costs the server tens of milliseconds of both cores; the webhooks answered
+    meanwhile must not wait for it. So the hash runs at the lowest CPU priority (``nice`` 19, which
+    argon2's own lane threads inherit) and one at a time per process, while the request thread waits
+    without holding the GIL or any store lock.
+    """
+    return _hashing_thread().submit(_check, digest, password).result()
+
+
+def _check(digest: str, password: str) -> bool:
     try:
         return _hasher.verify(digest, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _hashing_thread() -> ThreadPoolExecutor:
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():  # made after a fork (gunicorn workers)
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2", initializer=_lowest_priority)
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _lowest_priority() -> None:
+    # This thread only, on Linux; elsewhere the hash runs at the usual priority.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def sso_sign_in(store: Store, *, subject: str, username: str, display_name: str, role: Role, now: datetime) -> SignIn:
