@@ -142,12 +142,14 @@ def test_a_rendered_message_is_checked_for_the_leads_own_values() -> None:
 # --- the clinic's approved templates still pass -----------------------------------------------------
 
 
-def test_every_approved_template_of_the_example_config_passes_without_a_phi_word(config: HubConfig) -> None:
+def test_every_approved_template_of_the_example_config_passes(config: HubConfig) -> None:
     catalog = config.settings.templates
     assert len(catalog) > 50
     for t in catalog:
         review = review_template(t, clinic=catalog.clinic)
-        assert review.problems == () and review.phi == (), (t.id, t.kind, t.language, review.phi)
+        assert review.problems == (), (t.id, t.kind, t.language, review.problems)
+        if t.kind is not TemplateKind.CALL_SCRIPT:  # staff read scripts to the patient: words are shown, not refused
+            assert review.phi == (), (t.id, t.kind, t.language, review.phi)
 
 
 def test_the_clinics_own_words_are_not_names() -> None:
