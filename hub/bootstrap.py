@@ -17,7 +17,7 @@ from typing import Any
 from hub import settings_store
 from hub.calendly import build_calendly, calendly_pull_interval
 from hub.capacity import build_fhir, load_fhir_config
-from hub.config import HubConfig, Source, load_config
+from hub.config import HubConfig, Source, load_config, register_environment_secrets
 from hub.crm import CrmSettings, StoredTokens, build_connector, load_crm_settings
 from hub.crypto import ENV_DATA_KEY, Vault, demo_data_key
 from hub.inbox import Inbox, Mapper
@@ -227,6 +227,9 @@ def build_hub(
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     cfg = config or load_config(config_path, environ=env)
+    register_environment_secrets(cfg.raw, env)  # every secret this hub reads is masked in the logs
+    if database_url:
+        register_environment_secrets({"store": {"database_url": database_url}}, {})
     crm_settings = dict(crm) if crm is not None else load_crm_settings(cfg.raw)
     store = Store(database_url or cfg.effective_database_url)
     if migrate:

@@ -175,8 +175,10 @@ def _hub(args: argparse.Namespace) -> Hub:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from hub.instance import make_private
+
+    make_private(load_config(args.config).instance_path, create=True)
     hub = _hub(args)
-    hub.config.instance_path.mkdir(parents=True, exist_ok=True)
     sys.stdout.write(f"instance ready: {hub.config.instance_path.resolve()} (database migrated)\n")
     hub.close()
     return EXIT_OK
@@ -187,6 +189,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from hub.sandboxes import start_sandboxes
 
     config = load_config(args.config)
+    if not args.memory:
+        from hub.instance import make_private
+
+        make_private(config.instance_path, create=True)
     faults = Faults(
         latency_ms=args.latency_ms,
         share_429=args.share_429,
@@ -256,6 +262,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         _emit(summary, as_json=args.json, human="\n".join([f"{config.source}: source secrets", *problems]))
         return EXIT_CONFIG
     human = f"{config.source}: OK ({s.clinic_name}, {len(s.channels)} channels)"
+    from hub.instance import exposed
+
+    readable = exposed(config.instance_path)
+    summary["instance_readable_by_others"] = [str(p) for p in readable]
+    if readable:
+        human += (
+            f"\nwarning: the instance folder {config.instance_path.resolve()} has {len(readable)} file(s) or folder(s) "
+            "readable by other accounts (it holds patient data and keys); the hub makes them private when it "
+            f"starts, or run: chmod -R go-rwx {config.instance_path}"
+        )
     if missing:
         human += f"\nnot set in this environment (those sources answer 503 until they are): {', '.join(missing)}"
     _emit(summary, as_json=args.json, human=human)
@@ -325,11 +341,25 @@ def cmd_leads_add(args: argparse.Namespace) -> int:
                 follow_ups=repo.follow_ups(session, result.lead.id),
                 touches=repo.load_touches(session, result.lead.id),
             )
+            _audit_view(session, result.lead.id, command="leads add", now=hub.clock())
         human = _human_lead(view) + ("\n" + _human_recorded(recorded) if recorded else "")
         _emit({"ok": True, "lead": view, "recorded": recorded}, as_json=args.json, human=human)
         return EXIT_OK
     finally:
         hub.close()
+
+
+def _audit_view(session: Any, lead_id: str, *, command: str, now: Any) -> None:
+    """A lead's details shown on the command line are audited like a view in the web UI."""
+    repo.audit(
+        session,
+        actor=_actor(),
+        action="lead.view",
+        subject_type="lead",
+        subject_id=lead_id,
+        now=now,
+        detail={"page": "cli", "command": command},
+    )
 
 
 def _human_recorded(recorded: dict[str, Any]) -> str:
@@ -382,14 +412,7 @@ def cmd_leads_show(args: argparse.Namespace) -> int:
                 follow_ups=repo.follow_ups(session, lead.id),
                 touches=repo.load_touches(session, lead.id),
             )
-            repo.audit(
-                session,
-                actor=_actor(),
-                action="lead_viewed",
-                subject_type="lead",
-                subject_id=lead.id,
-                now=hub.clock(),
-            )
+            _audit_view(session, lead.id, command="leads show", now=hub.clock())
         _emit({"ok": True, "lead": view}, as_json=args.json, human=_human_lead(view))
         return EXIT_OK
     finally:
@@ -585,6 +608,7 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int
     """Parse ``argv`` and run the command, turning the error tree into exit codes and messages."""
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose)
+    os.umask(0o077)  # what any command writes (instance files, reports) is for this account only
     handler: Handler = args.func
     try:
         return handler(args)

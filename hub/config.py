@@ -16,6 +16,7 @@ from datetime import date, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -26,10 +27,11 @@ from nurture.consent import ContactRules
 from nurture.contact import InvalidContact, normalize_phone
 from nurture.errors import ConfigError
 from nurture.settings import ChannelSettings, NurtureSettings, Routing
-from nurture.templates import Template, TemplateCatalog
+from nurture.templates import PhiApproval, Template, TemplateCatalog, check_template
 from nurture.triage import TriageRules, rule_from_entry, rules_from_config
 from nurture.triage_rules import DEFAULT_RULES, exact
 from nurture.vocab import Channel, ContactChannel, Intent, Need, TemplateKind
+from nurture.wording import clinic_words
 
 __all__ = ["HubConfig", "Location", "Service", "load_config"]
 
@@ -37,7 +39,21 @@ ENV_CONFIG = "NURTUREHUB_CONFIG"
 ENV_DATABASE_URL = "NURTUREHUB_DATABASE_URL"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
-_SECRET_KEY = re.compile(r"(secret|password|passwd|token|api_key|apikey|private_key)$", re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"(secret|secret_key|password|passwd|pwd|token|api_key|apikey|private_key|credential|credentials)$", re.IGNORECASE
+)
+#: Where each secret the config may name belongs, when the file has it in place of its variable.
+_SECRET_HOMES = {
+    "crm.salesforce.client_secret": "NURTUREHUB_SALESFORCE_CLIENT_SECRET",
+    "crm.hubspot.client_secret": "NURTUREHUB_HUBSPOT_CLIENT_SECRET",
+    "scheduling.fhir.credential": "NURTUREHUB_FHIR_CREDENTIAL",
+    "scheduling.calcom.api_key": "NURTUREHUB_CALCOM_API_KEY",
+    "web.oidc.client_secret": "NURTUREHUB_OIDC_CLIENT_SECRET",
+    "web.secret_key": "NURTUREHUB_SECRET_KEY",
+}
+#: Environment variables that hold secrets whatever the config names (their values are masked).
+FIXED_SECRET_ENVS = ("NURTUREHUB_DATA_KEY", "NURTUREHUB_SECRET_KEY", "NURTUREHUB_DATABASE_URL")
+_DEFAULT_SECRET_ENVS = tuple(dict.fromkeys(_SECRET_HOMES.values()))
 
 
 def parse_window(text: str) -> DailyWindow:
@@ -188,12 +204,19 @@ class UrgentSchema(_Strict):
     crisis_template = fields.String(load_default="crisis_callback", validate=_IDENT)
 
 
+class PhiApprovalSchema(_Strict):
+    by = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    at = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    words = fields.List(fields.String(validate=validate.Length(min=1, max=200)), required=True)
+
+
 class TemplateSchema(_Strict):
     id = fields.String(required=True, validate=_IDENT)
     kind = fields.Enum(TemplateKind, by_value=True, required=True)
     language = fields.String(required=True, validate=_LANG)
     subject = fields.String(load_default="")
     body = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    phi_approval = fields.Nested(PhiApprovalSchema, load_default=None)
 
 
 SOURCE_TYPES = ("standard_webhook", "typeform", "calcom", "calendly", "jotform", "hubspot_v3")
@@ -429,14 +452,87 @@ def _secrets_in(data: Any, prefix: str = "") -> list[str]:
             path = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, str) and value and _SECRET_KEY.search(str(key)) and not str(key).endswith("_env"):
                 found.append(
-                    f"{path}: secrets do not belong in the config file; name an environment variable "
-                    f"with '{key}_env' instead"
+                    f"{path}: secrets do not belong in the config file; put it in the environment variable "
+                    f"{_secret_home(path)} (and name it with '{key}_env' if you choose another)"
+                )
+            elif path == "store.database_url" and isinstance(value, str) and url_password(value):
+                found.append(
+                    f"{path}: the URL carries a password, and secrets do not belong in the config file; "
+                    f"set the whole URL in the environment variable {ENV_DATABASE_URL} instead"
                 )
             found += _secrets_in(value, path)
     elif isinstance(data, list):
         for i, item in enumerate(data):
             found += _secrets_in(item, f"{prefix}[{i}]")
     return found
+
+
+def _secret_home(path: str) -> str:
+    if path in _SECRET_HOMES:
+        return _SECRET_HOMES[path]
+    if path.startswith("sources."):
+        return f"NURTUREHUB_SECRET_{path.split('.')[1].upper()}"
+    return "NURTUREHUB_" + re.sub(r"[^A-Z0-9]+", "_", path.upper()).strip("_")
+
+
+_URL_USERINFO = re.compile(r"^([\w+.-]+://[^:/@?#]*):([^@/?#]*)@")
+
+
+def url_password(url: str) -> str:
+    """The password in a database URL as written (percent-encoded, if it was), or ""."""
+    match = _URL_USERINFO.match(url)
+    return match.group(2) if match else ""
+
+
+def printable_url(url: str) -> str:
+    """``url`` as it may be printed or logged: the password replaced by ``***``, no query string
+    (which may carry one too)."""
+    return _URL_USERINFO.sub(r"\1:***@", url, count=1).split("?", 1)[0]
+
+
+def secret_env_names(raw: Mapping[str, Any]) -> list[str]:
+    """Every environment variable the configuration reads a secret from (named by a ``*_env`` key, or
+    by default), and the hub's own."""
+    names: list[str] = [*FIXED_SECRET_ENVS, *_DEFAULT_SECRET_ENVS]
+
+    def walk(data: Any) -> None:
+        if isinstance(data, Mapping):
+            for key, value in data.items():
+                if str(key).endswith("_env") and isinstance(value, str) and value:
+                    names.append(value)
+                walk(value)
+        elif isinstance(data, list):
+            for item in data:
+                walk(item)
+
+    walk(raw)
+    return list(dict.fromkeys(names))
+
+
+def register_environment_secrets(raw: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Register every secret the configuration reads from ``environ`` for masking in the logs (the
+    names of those set are returned). A database URL's password is registered, not the whole URL."""
+    from hub.logs import register_secret
+
+    registered = []
+    for name in secret_env_names(raw):
+        value = environ.get(name)
+        if not value:
+            continue
+        if name == ENV_DATABASE_URL:
+            parts = [url_password(value), unquote(url_password(value))]
+        elif name == "NURTUREHUB_DATA_KEY":
+            parts = [value, *value.split(",")]
+        else:
+            parts = [value, value.strip()]
+        for part in parts:
+            register_secret(part)
+        registered.append(name)
+    store_url = raw.get("store", {}).get("database_url") if isinstance(raw.get("store"), Mapping) else None
+    if isinstance(store_url, str) and url_password(store_url):
+        register_secret(url_password(store_url))
+        register_secret(unquote(url_password(store_url)))
+    return registered
 
 
 #: Top-level sections later components validate themselves (connectors, sources, web, jobs).
@@ -469,6 +565,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"(syntax): {exc}"], source=source) from None
+    register_environment_secrets(raw, env)  # masked in every log line from now on
     return parse_config(raw, source=source, environ=env)
 
 
@@ -492,6 +589,19 @@ def parse_config(
     return config
 
 
+def clinic_vocabulary(data: Mapping[str, Any]) -> frozenset[str]:
+    """The clinic's own words (its name, locations, services, staff queues): never a person's name
+    to the template guard."""
+    clinic, routing = data["clinic"], data["routing"]
+    names = [clinic["name"]]
+    names += [f"{loc['name']} {loc['address']}" for loc in clinic["locations"]]
+    names += [s["name"] for s in clinic["services"]]
+    names += [routing["clinical_queue"], routing["insurance_queue"], routing["referral_queue"]]
+    names += list(routing["language_queues"].values())
+    names += [c["owner_queue"] for c in data["channels"].values()]
+    return clinic_words(names)
+
+
 def _build(
     data: Mapping[str, Any],
     raw: Mapping[str, Any],
@@ -508,17 +618,27 @@ def _build(
     )
     templates: list[Template] = []
     for i, t in enumerate(data["templates"]):
+        approval = t["phi_approval"]
         templates.append(
-            Template(id=t["id"], kind=t["kind"], language=t["language"], body=t["body"], subject=t["subject"])
+            Template(
+                id=t["id"],
+                kind=t["kind"],
+                language=t["language"],
+                body=t["body"],
+                subject=t["subject"],
+                phi_approval=PhiApproval(by=approval["by"], at=approval["at"], words=tuple(approval["words"]))
+                if approval and approval["words"]
+                else None,
+            )
         )
         key = (t["id"], t["kind"], t["language"])
         if key in {(x.id, x.kind, x.language) for x in templates[:-1]}:
             problems.append(f"templates[{i}]: {t['id']}/{t['kind']}/{t['language']} is defined twice")
             templates.pop()
-    catalog = TemplateCatalog(templates, fallback_language=clinic["language"])
-    for problem in catalog.problems():
-        index = next(i for i, t in enumerate(templates) if t.id == problem.template)
-        problems.append(f"templates[{index}] ({problem.template}): {problem.message}")
+    catalog = TemplateCatalog(templates, fallback_language=clinic["language"], clinic=clinic_vocabulary(data))
+    for index, template in enumerate(templates):
+        for problem in check_template(template, clinic=catalog.clinic):
+            problems.append(f"templates[{index}] ({problem.template}): {problem.message}")
 
     steps = []
     for i, s in enumerate(data["cadence"]["steps"]):

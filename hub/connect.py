@@ -1,9 +1,10 @@
 """Connecting a CRM by OAuth 2.0 (authorization code), from the command line or programmatically.
 
 The CLI prints the CRM's authorize URL, listens on the configured redirect URI's port on this
-machine for the browser coming back, checks ``state``, trades the code for tokens with Authlib and
-stores them encrypted. ``connect_with_agent`` does the same without a person, for CRMs that
-approve at once (the local sandboxes): it plays the browser.
+machine for the browser coming back, checks ``state``, trades the code for tokens with Authlib (with
+the PKCE S256 verifier, RFC 7636, which both Salesforce and HubSpot accept) and stores them
+encrypted. ``connect_with_agent`` does the same without a person, for CRMs that approve at once
+(the local sandboxes): it plays the browser.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from hub.bootstrap import Hub
-from hub.crm import authorization_url, exchange_code
+from hub.crm import AuthorizationRequest, authorization_url, exchange_code
 from nurture.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,15 @@ log = logging.getLogger(__name__)
 __all__ = ["connect_interactively", "connect_with_agent"]
 
 
-def _finish(hub: Hub, name: str, *, callback_url: str, state: str) -> str:
+def _finish(hub: Hub, name: str, *, callback_url: str, request: AuthorizationRequest) -> str:
     settings = hub.crm[name]
-    token = exchange_code(settings, hub.secret(settings.client_secret_env), callback_url=callback_url, state=state)
+    token = exchange_code(
+        settings,
+        hub.secret(settings.client_secret_env),
+        callback_url=callback_url,
+        state=request.state,
+        code_verifier=request.code_verifier,
+    )
     hub.tokens(name).save(token, now=hub.clock(), detail="connected by OAuth")
     hub.reset_sync()
     log.info("%s: connected", name)
@@ -41,7 +48,8 @@ def connect_interactively(hub: Hub, name: str, *, timeout: float, out: TextIO) -
     settings = hub.crm[name]
     if not settings.client_id:
         raise ConfigError([f"crm.{name}.client_id: set the connected app's client id first"])
-    url, state = authorization_url(settings, hub.secret(settings.client_secret_env))
+    request = authorization_url(settings, hub.secret(settings.client_secret_env))
+    url = request.url
     redirect = urlsplit(settings.redirect_uri)
     if redirect.hostname not in ("localhost", "127.0.0.1"):
         raise ConfigError(
@@ -68,13 +76,14 @@ def connect_interactively(hub: Hub, name: str, *, timeout: float, out: TextIO) -
             raise ConfigError([f"crm.{name}: no answer from the browser within {int(timeout)} s"])
     finally:
         server.shutdown()
-    return _finish(hub, name, callback_url=received["url"], state=state)
+    return _finish(hub, name, callback_url=received["url"], request=request)
 
 
 def connect_with_agent(hub: Hub, name: str, *, session: requests.Session | None = None) -> str:
     """Connect to a CRM whose consent page approves at once, following its redirect ourselves."""
     settings = hub.crm[name]
-    url, state = authorization_url(settings, hub.secret(settings.client_secret_env))
+    request = authorization_url(settings, hub.secret(settings.client_secret_env))
+    url = request.url
     http = session or requests.Session()
     http.trust_env = False
     ca = str(settings.options.get("ca_bundle") or "")
@@ -82,4 +91,4 @@ def connect_with_agent(hub: Hub, name: str, *, session: requests.Session | None 
     location = response.headers.get("Location", "")
     if response.status_code not in (301, 302, 303) or not location.startswith(settings.redirect_uri.split("?")[0]):
         raise ConfigError([f"crm.{name}: the authorize page did not redirect back (HTTP {response.status_code})"])
-    return _finish(hub, name, callback_url=location, state=state)
+    return _finish(hub, name, callback_url=location, request=request)

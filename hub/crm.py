@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -172,6 +174,7 @@ def _session(settings: CrmSettings, secret: str | None, *, token: Mapping[str, A
         redirect_uri=settings.redirect_uri,
         token=dict(token) if token else None,
         token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name, not a secret
+        code_challenge_method="S256",  # PKCE: both Salesforce and HubSpot take code_verifier
     )
     ca = str(settings.options.get("ca_bundle") or "")
     if ca:
@@ -180,17 +183,45 @@ def _session(settings: CrmSettings, secret: str | None, *, token: Mapping[str, A
     return session
 
 
-def authorization_url(settings: CrmSettings, secret: str | None) -> tuple[str, str]:
-    """The URL to send the admin to, and the ``state`` to check on the way back."""
-    url, state = _session(settings, secret).create_authorization_url(settings.authorize_url)
-    return str(url), str(state)
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """Where to send the admin, and what to keep until the CRM sends them back.
+
+    Attributes:
+        url: the CRM's consent page, with ``state`` and the PKCE ``code_challenge`` (S256).
+        state: to compare with the callback's (a forged callback is refused).
+        code_verifier: the PKCE secret the code exchange must present (RFC 7636): a code stolen
+            on its way back is useless without it. Kept server-side, never in a URL.
+    """
+
+    url: str
+    state: str
+    code_verifier: str = field(repr=False)
+
+    def __iter__(self) -> Iterator[str]:  # ``url, state = authorization_url(...)`` still works
+        return iter((self.url, self.state))
 
 
-def exchange_code(settings: CrmSettings, secret: str | None, *, callback_url: str, state: str) -> dict[str, Any]:
-    """Trade the authorization code in ``callback_url`` for tokens (Authlib checks the state)."""
+def authorization_url(settings: CrmSettings, secret: str | None) -> AuthorizationRequest:
+    """The URL to send the admin to (with a PKCE S256 challenge), the ``state`` and code verifier."""
+    verifier = generate_token(64)
+    url, state = _session(settings, secret).create_authorization_url(settings.authorize_url, code_verifier=verifier)
+    return AuthorizationRequest(str(url), str(state), verifier)
+
+
+def exchange_code(
+    settings: CrmSettings, secret: str | None, *, callback_url: str, state: str, code_verifier: str | None = None
+) -> dict[str, Any]:
+    """Trade the authorization code in ``callback_url`` for tokens (Authlib checks the state; the
+    PKCE verifier goes with the code)."""
     session = _session(settings, secret)
     session.state = state
-    token = session.fetch_token(settings.token_url, authorization_response=callback_url)
+    extra = {"code_verifier": code_verifier} if code_verifier else {}
+    token = session.fetch_token(settings.token_url, authorization_response=callback_url, **extra)
+    if not token.get("access_token"):
+        # HubSpot answers a refused exchange with {"status": "BAD_…", "message": …}, which Authlib
+        # does not read as an OAuth error: without this, a refusal would be stored as a token.
+        raise OAuthError(error=str(token.get("status") or "invalid_grant"), description=str(token.get("message") or ""))
     return dict(token)
 
 

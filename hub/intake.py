@@ -79,7 +79,7 @@ class Intake:
             email = normalize_email(inquiry.email) if inquiry.email else None
         except InvalidContact as exc:
             field = "phone" if str(exc).startswith("phone") else "email"
-            raise SkipRecord(str(exc), field=field, code="invalid_contact") from None
+            raise SkipRecord(str(exc), field=field, code=exc.code) from None
         lead_id = repo.find_lead_id(session, external_ids=inquiry.external_ids, phone=phone, email=email)
         before, version = None, None
         if lead_id is not None:

@@ -8,10 +8,16 @@ Roles, each including the one below it::
     viewer       read-only: every page except a lead's details; changes nothing
 
 Sign-in outcomes are values (:class:`SignIn`), not exceptions: a wrong password is an expected
-outcome. A failed sign-in is counted per account name, known or not, and after
-:data:`MAX_FAILURES` failures in an hour the account name is refused without checking the password
-until the oldest failure is an hour old. An unknown name costs the same argon2 verification as a
-known one, so the answer time does not tell which names exist.
+outcome. The throttle (OWASP ASVS 2.2.1) slows guessing with a growing delay, never a lockout: a
+failed sign-in is remembered with its account name (known or not) and source address; after
+:data:`PAIR_FREE` failures for one name from one address, or :data:`SOURCE_FREE` from one address
+for any names, the next try from that address waits :data:`FIRST_DELAY`, doubling with each further
+failure up to :data:`MAX_DELAY`, and is answered "throttled" without checking the password. Nothing
+is counted per account alone, so a stranger guessing the admin's password slows only themselves;
+the admin, from another address, signs in as usual. A success clears its name's failures from that
+address. An unknown name costs the same argon2 verification as a known one, so the answer time does
+not tell which names exist. The argon2 check runs outside any transaction: on SQLite a write
+transaction holds the store's only write lock, and webhooks must not wait for a password hash.
 
 A web session is a random token in the browser's cookie; the store keeps only its SHA-256. It ends
 after ``session_idle_minutes`` without a request (default 30), after :data:`ABSOLUTE_LIFETIME`, at
@@ -22,12 +28,16 @@ Nothing here logs a password, a token or a hash; user names are logged only as a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import math
 import os
 import secrets
 import string
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -50,7 +60,10 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ABSOLUTE_LIFETIME",
     "ENV_SECRET_KEY",
-    "MAX_FAILURES",
+    "FIRST_DELAY",
+    "MAX_DELAY",
+    "PAIR_FREE",
+    "SOURCE_FREE",
     "AccountError",
     "OidcSettings",
     "Role",
@@ -76,13 +89,22 @@ __all__ = [
     "set_role",
     "sso_sign_in",
     "start_session",
+    "throttle_delay",
 ]
 
 #: The environment variable holding the key that signs the web app's cookies.
 ENV_SECRET_KEY = "NURTUREHUB_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
-#: Failed sign-ins allowed per account name in any hour.
-MAX_FAILURES = 100
+#: Failures for one account name from one address before the delays start.
+PAIR_FREE = 5
+#: Failures from one address, for any account names, before the delays start.
+SOURCE_FREE = 20
+#: The first delay; each further failure doubles it, up to MAX_DELAY.
+FIRST_DELAY = timedelta(seconds=2)
+MAX_DELAY = timedelta(minutes=15)
+#: Failures older than this are forgotten.
 THROTTLE_WINDOW = timedelta(hours=1)
+#: Failures for one account name (from every address) that are worth a warning in the log.
+_ALERT_FAILURES = 100
 #: A session ends this long after sign-in, however active.
 ABSOLUTE_LIFETIME = timedelta(hours=12)
 #: ``last_seen_at`` is written at most this often (every request would be a write).
@@ -400,11 +422,14 @@ class SignIn:
     Attributes:
         user: the account, when it succeeded.
         refused: why not: ``credentials`` (wrong name or password; which, is not said),
-            ``throttled`` (too many failures in the last hour) or ``inactive``.
+            ``throttled`` (too many recent failures from this address: try again later) or
+            ``inactive``.
+        retry_after: when throttled, the seconds to wait before the next try is checked.
     """
 
     user: User | None = None
     refused: Literal["credentials", "throttled", "inactive"] | None = None
+    retry_after: int = 0
 
     @property
     def ok(self) -> bool:
@@ -419,6 +444,7 @@ def _dummy() -> str:
 
 
 def recent_failures(session: Session, username: str, *, now: datetime) -> int:
+    """Failures for ``username`` from every address in the throttle's window (for alerts)."""
     return int(
         session.scalar(
             select(func.count())
@@ -429,38 +455,111 @@ def recent_failures(session: Session, username: str, *, now: datetime) -> int:
     )
 
 
-def authenticate(store: Store, username: str, password: str, *, now: datetime) -> SignIn:
-    """Check a local account's password, counting failures per account name."""
+def throttle_delay(failures: int, free: int) -> timedelta:
+    """How long after the latest of ``failures`` the next try must wait, with ``free`` allowed."""
+    if failures < free:
+        return timedelta(0)
+    delay: timedelta = FIRST_DELAY * (2 ** min(failures - free, 20))
+    return min(delay, MAX_DELAY)
+
+
+def _wait(session: Session, name: str, source: str, *, now: datetime) -> timedelta:
+    since = now - THROTTLE_WINDOW
+    waits = [timedelta(0)]
+    for condition, free in (
+        ((SignInFailureRow.username == name) & (SignInFailureRow.source == source), PAIR_FREE),
+        (SignInFailureRow.source == source, SOURCE_FREE),
+    ):
+        count, latest = session.execute(
+            select(func.count(), func.max(SignInFailureRow.at)).where(condition, SignInFailureRow.at > since)
+        ).one()
+        if count and latest is not None:
+            latest = latest if latest.tzinfo is not None else latest.replace(tzinfo=now.tzinfo)
+            waits.append(latest + throttle_delay(int(count), free) - now)
+    return max(waits, default=timedelta(0))
+
+
+def authenticate(store: Store, username: str, password: str, *, now: datetime, source: str = "") -> SignIn:
+    """Check a local account's password, with the throttle described in the module docstring.
+
+    Args:
+        username: as typed (normalised here).
+        password: as typed.
+        now: the current time.
+        source: the client's address (the throttle counts per name and address, and per address).
+    """
     name = normalize_username(username)[:120]
-    with store.tx() as session:
-        if recent_failures(session, name, now=now) >= MAX_FAILURES:
-            log.warning("sign-in refused: too many failures for one account name in the last hour")
-            return SignIn(refused="throttled")
+    address = source[:64]
+    with store.read() as session:  # no write lock is held while the password is hashed
+        wait = _wait(session, name, address, now=now)
         row = _row(session, username=name) if name else None
+        account = _user(row) if row is not None else None
         digest = row.password_hash if row is not None and row.password_hash else None
-        ok = _verify(digest or _dummy(), password)
-        if not ok or row is None or digest is None:
-            session.execute(
-                delete(SignInFailureRow).where(
-                    SignInFailureRow.username == name, SignInFailureRow.at <= now - THROTTLE_WINDOW
-                )
-            )
-            session.add(SignInFailureRow(username=name, at=now))
-            log.info("sign-in failed%s", f" for account {row.id}" if row is not None else "")
+    if wait > timedelta(0):
+        log.warning("sign-in refused: too many recent failures from one address")
+        return SignIn(refused="throttled", retry_after=max(1, math.ceil(wait.total_seconds())))
+    ok = _verify(digest or _dummy(), password)  # no transaction open: no lock held while hashing
+    if not ok or account is None or digest is None:
+        with store.tx() as session:
+            session.execute(delete(SignInFailureRow).where(SignInFailureRow.at <= now - THROTTLE_WINDOW))
+            session.add(SignInFailureRow(username=name, source=address, at=now))
+            total = recent_failures(session, name, now=now)
+        log.info("sign-in failed%s", f" for account {account.id}" if account is not None else "")
+        if total and total % _ALERT_FAILURES == 0:
+            log.warning("%d failed sign-ins for one account name in the last hour, from any address", total)
+        return SignIn(refused="credentials")
+    if not account.active:
+        return SignIn(refused="inactive")
+    rehashed = hash_password(password) if _hasher.check_needs_rehash(digest) else None
+    with store.tx() as session:
+        row = session.get(UserRow, account.id)
+        if row is None:  # deleted meanwhile
             return SignIn(refused="credentials")
-        if not row.active:
-            return SignIn(refused="inactive")
-        if _hasher.check_needs_rehash(digest):
-            row.password_hash = hash_password(password)
+        if rehashed is not None and row.password_hash == digest:
+            row.password_hash = rehashed
         row.last_sign_in_at = now
+        session.execute(
+            delete(SignInFailureRow).where(SignInFailureRow.username == name, SignInFailureRow.source == address)
+        )
         return SignIn(user=_user(row))
 
 
 def _verify(digest: str, password: str) -> bool:
+    """argon2 verification, on this process's one low-priority hashing thread.
+
+    A guessed password costs the server tens of milliseconds of both cores; the webhooks answered
+    meanwhile must not wait for it. So the hash runs at the lowest CPU priority (``nice`` 19, which
+    argon2's own lane threads inherit) and one at a time per process, while the request thread waits
+    without holding the GIL or any store lock.
+    """
+    return _hashing_thread().submit(_check, digest, password).result()
+
+
+def _check(digest: str, password: str) -> bool:
     try:
         return _hasher.verify(digest, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _hashing_thread() -> ThreadPoolExecutor:
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():  # made after a fork (gunicorn workers)
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2", initializer=_lowest_priority)
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _lowest_priority() -> None:
+    # This thread only, on Linux; elsewhere the hash runs at the usual priority.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def sso_sign_in(store: Store, *, subject: str, username: str, display_name: str, role: Role, now: datetime) -> SignIn:

@@ -21,8 +21,9 @@ from typing import Any
 
 from hub.bootstrap import build_hub
 from hub.cli import EXIT_OK, build_parser, dispatch
-from hub.config import HubConfig, load_config
+from hub.config import HubConfig, load_config, printable_url
 from hub.crm import load_crm_settings
+from hub.instance import make_private
 from jobs.runtime import Runtime
 
 log = logging.getLogger("nurturehub")
@@ -70,6 +71,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from hub.logs import configure_logging
 
     configure_logging(verbose=args.verbose, json_lines=True)  # a service: structured lines, ids only
+    make_private(load_config(args.config).instance_path)
     hub = build_hub(config_path=args.config, database_url=args.database_url)
     runtime = Runtime(hub, scheduler=not args.no_scheduler).start()
     if args.metrics_port is not None:
@@ -90,13 +92,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    make_private(load_config(args.config).instance_path)  # gunicorn's workers inherit the umask
     if args.dev:
         from werkzeug.serving import run_simple
 
         from webapp import create_app
+        from webapp.dev_server import MaskingRequestHandler
 
         hub = build_hub(config_path=args.config, database_url=args.database_url)
-        run_simple(args.host, args.port, create_app(hub), threaded=True)
+        run_simple(args.host, args.port, create_app(hub), threaded=True, request_handler=MaskingRequestHandler)
         return EXIT_OK
     # Wire the hub once before gunicorn boots its workers: migrations run here, outside gunicorn's
     # boot timeout, and a bad configuration or a database from a newer version stops the start
@@ -164,10 +168,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(
             config, raw={**config.raw, "web": {**config.raw.get("web", {}), "secure_cookies": False}}
         )
-    config.instance_path.mkdir(parents=True, exist_ok=True)
+    make_private(config.instance_path, create=True)
     environ = _demo_environ(config)
     sandboxes = start_sandboxes(config.instance_path)
-    web = make_server(args.host, args.port, None, threaded=True)  # type: ignore[arg-type]
+    from webapp.dev_server import MaskingRequestHandler
+
+    web = make_server(args.host, args.port, None, threaded=True, request_handler=MaskingRequestHandler)  # type: ignore[arg-type]
     base_url = f"http://{args.host}:{web.server_port}"
     sf, hs = sandboxes.salesforce_server.url, sandboxes.hubspot_server.url
     common = {"enabled": True, "client_id": SANDBOX_CLIENT_ID, "pull_minutes": 1, "overlap_seconds": 60}
@@ -225,7 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  salesforce sandbox: {sf}   (CA bundle {sandboxes.salesforce_ca})",
         f"  hubspot sandbox:    {hs}",
         f"  fhir sandbox:       {fhir_url}/fhir   (availability: read every 5 minutes)",
-        f"  store:              {hub.store.url.split('?')[0]}",
+        f"  store:              {printable_url(hub.store.url)}",
         "  demo inquiries arrive over the next two minutes; watch them with:",
         "    .venv/bin/nurturehub leads overdue     .venv/bin/nurturehub leads show <id>",
         "Ctrl-C stops everything.",

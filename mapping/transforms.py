@@ -336,7 +336,9 @@ def _e164(value: Any, options: Mapping[str, Any], lookup: Lookup) -> Any:
 def _email(value: Any, options: Mapping[str, Any], lookup: Lookup) -> Any:
     try:
         return normalize_email(_text(value))
-    except InvalidContact:
+    except InvalidContact as exc:
+        if exc.code == "mixed_script_email":
+            raise TransformError(str(exc).removeprefix("email ")) from None
         raise TransformError("not a valid email address") from None
 
 

@@ -9,13 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify
+from werkzeug.routing import IntegerConverter, Map
 
 from hub.bootstrap import Hub, build_hub
+
+
+class BoundedInt(IntegerConverter):
+    """Werkzeug's ``int`` converter, limited to what a 32-bit signed column holds."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = 2**31 - 1) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max)
 
 
 def create_app(hub: Hub | None = None, **overrides: Any) -> Flask:
     """Build the Flask app around ``hub``."""
     app = Flask(__name__)
+    # ``<int:…>`` in a URL is an id or a version: one too large for the store's integer columns is
+    # "no such page" (404), not a database overflow (500).
+    app.url_map.converters["int"] = BoundedInt
     the_hub = hub or build_hub()
     app.extensions["nurturehub"] = the_hub
     app.config.update(

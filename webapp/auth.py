@@ -27,9 +27,10 @@ import hashlib
 import hmac
 import logging
 import secrets
+import unicodedata
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
@@ -282,10 +283,29 @@ def require(role: Role) -> Callable[[F], F]:
     return decorate
 
 
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a same-origin relative path, else None.
+
+    Browsers read ``/\\evil``, ``/\t/evil`` (tabs and newlines are dropped) and ``//evil`` as another
+    host, and some fold look-alike characters (``〱``, ``ｰ``) into ``/``; so the path must be ASCII,
+    start with exactly one ``/``, and no backslash, whitespace or control character may appear in
+    it, nor in its percent-decoded form. The app's own URLs are all like that.
+    """
+    if not target or len(target) > 2048 or not target.isascii():
+        return None
+    for form in (target, unquote(target)):
+        if not form.startswith("/") or form.startswith("//") or "\\" in form:
+            return None
+        if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in form):
+            return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("home.index")
+    return safe_next(target) or url_for("home.index")
 
 
 def _begin(user: User, *, method: str) -> None:
@@ -302,8 +322,7 @@ def _begin(user: User, *, method: str) -> None:
 _REFUSED = {
     "credentials": ("The user name or password is not right.", 401),
     "throttled": (
-        f"Too many failed sign-ins for this account in the last hour (at most {users.MAX_FAILURES}). "
-        "Try again later, or ask an admin to check the account.",
+        "Too many failed sign-ins from this address for now. Wait {retry_after} seconds and try again.",
         429,
     ),
     "inactive": ("This account is switched off. Ask an admin to switch it on.", 403),
@@ -336,10 +355,15 @@ def sign_in() -> Any:
         return _sign_in_page()
     hub = current_hub()
     username = request.form.get("username", "")
-    outcome = users.authenticate(hub.store, username, request.form.get("password", ""), now=hub.clock())
+    outcome = users.authenticate(
+        hub.store, username, request.form.get("password", ""), now=hub.clock(), source=request.remote_addr or ""
+    )
     if outcome.user is None:
         message, status = _REFUSED[outcome.refused or "credentials"]
-        return _sign_in_page(error=message, status=status, username=username)
+        page = _sign_in_page(error=message.format(retry_after=outcome.retry_after), status=status, username=username)
+        if outcome.refused == "throttled":
+            return (*page, {"Retry-After": str(outcome.retry_after)})
+        return page
     _begin(outcome.user, method="password")
     return redirect(_safe_next(request.form.get("next")), code=303)
 

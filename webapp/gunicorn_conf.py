@@ -4,6 +4,9 @@
   every worker's, so a scrape sees the whole web tier whichever worker answers it.
 - The access log never carries a secret or a query string: a Jotform source's path token
   (``/webhooks/<name>/<token>``) is masked, and query strings (OAuth codes, filters) are dropped.
+- Threaded workers (``gthread``, 4 threads each): a sign-in waits for its password hash (tens of
+  milliseconds, on a low-priority thread) without holding its worker, so webhook acknowledgements
+  are not queued behind sign-in traffic (issue 14.6; ``bench/ingest.py`` measures it).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class MaskingLogger(Logger):  # type: ignore[misc]
 
 
 logger_class = MaskingLogger
+worker_class = "gthread"
+threads = 4
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -3,8 +3,11 @@ NURTUREHUB_CONFIG, NURTUREHUB_DATABASE_URL, NURTUREHUB_DATA_KEY and the sources'
 
 from __future__ import annotations
 
+from hub.config import load_config
+from hub.instance import make_private
 from hub.logs import configure_logging
 from webapp import create_app
 
 configure_logging(json_lines=True)
+make_private(load_config().instance_path)  # the umask for what this process creates, and a repair
 app = create_app()

@@ -22,6 +22,7 @@ from connectors.inbound.verify import (
     parse_hex_sha256,
     parse_json_object,
     require_header,
+    require_json,
     same,
     secret_bytes,
 )
@@ -52,6 +53,7 @@ def verify_calcom(request: InboundRequest, *, secret: str, now: datetime, tolera
     if not same(received, hmac_sha256(key, request.body)):
         raise WebhookRejected("signature_mismatch", f"The {HEADER} does not match the body.")
 
+    require_json(request.headers)  # after the signature: strangers learn nothing
     payload = parse_json_object(request.body)
     return VerifiedEvent(
         source_type=SOURCE_TYPE,

@@ -30,6 +30,7 @@ from connectors.inbound.verify import (
     parse_digits,
     parse_json_object,
     require_header,
+    require_json,
     same,
     secret_bytes,
 )
@@ -69,6 +70,7 @@ def verify_calendly(
         raise WebhookRejected("signature_mismatch", f"The {HEADER} does not match the body.")
     check_window(timestamp, now, tolerance or DEFAULT_TOLERANCE, f"{HEADER} timestamp")
 
+    require_json(request.headers)  # after the signature: strangers learn nothing
     payload = parse_json_object(request.body)
     event = payload.get("event")
     return VerifiedEvent(

@@ -36,6 +36,7 @@ from connectors.inbound.verify import (
     parse_digits,
     parse_json,
     require_header,
+    require_json,
     same,
     secret_bytes,
 )
@@ -94,6 +95,7 @@ def verify_hubspot_v3(
         raise WebhookRejected("signature_mismatch", f"The {SIGNATURE_HEADER} does not match the request.")
     check_window(timestamp_ms / 1000, now, tolerance or DEFAULT_TOLERANCE, TIMESTAMP_HEADER)
 
+    require_json(request.headers)  # after the signature: strangers learn nothing
     events = parse_json(request.body)
     if not isinstance(events, list) or not events or not all(isinstance(e, dict) for e in events):
         raise WebhookRejected("invalid_body", "The body is not a JSON array of HubSpot events.")

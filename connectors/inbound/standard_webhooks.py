@@ -26,6 +26,7 @@ from connectors.inbound.verify import (
     parse_digits,
     parse_json,
     require_header,
+    require_json,
     same,
 )
 
@@ -96,6 +97,7 @@ def verify_standard_webhook(
         raise WebhookRejected("signature_mismatch", "No v1 signature in webhook-signature matches.")
     check_window(timestamp, now, tolerance or DEFAULT_TOLERANCE, "webhook-timestamp")
 
+    require_json(request.headers)  # after the signature: strangers learn nothing
     payload = parse_json(request.body)
     fields = payload if isinstance(payload, dict) else {}
     return VerifiedEvent(

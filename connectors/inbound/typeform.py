@@ -23,6 +23,7 @@ from connectors.inbound.verify import (
     iso_time,
     parse_json_object,
     require_header,
+    require_json,
     same,
     secret_bytes,
 )
@@ -61,6 +62,7 @@ def verify_typeform(
     if not same(received, hmac_sha256(key, request.body)):
         raise WebhookRejected("signature_mismatch", f"The {HEADER} does not match the body.")
 
+    require_json(request.headers)  # after the signature: strangers learn nothing
     payload = parse_json_object(request.body)
     response = payload.get("form_response")
     submitted_at = response.get("submitted_at") if isinstance(response, dict) else None

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from functools import cache
 from typing import Any, Final, Protocol
 
 __all__ = [
+    "JSON_SOURCE_TYPES",
     "MAX_EVENT_ID",
     "SOURCE_TYPES",
     "Headers",
@@ -41,6 +43,7 @@ __all__ = [
     "Verifier",
     "WebhookRejected",
     "check_secret",
+    "require_json",
     "sign_request",
     "verify",
 ]
@@ -224,6 +227,23 @@ def verify(
     return verifier(request, secret=secret, now=now, tolerance=tolerance)
 
 
+#: The source types whose deliveries are JSON documents (Jotform posts multipart/form-data).
+JSON_SOURCE_TYPES: Final = SOURCE_TYPES - {"jotform"}
+
+
+def require_json(headers: Mapping[str, str]) -> None:
+    """Refuse (415) a body whose ``Content-Type`` is not JSON (``application/json`` or ``…+json``).
+
+    Every JSON sender labels its body; an unlabelled or mislabelled one is not a delivery we know.
+    Each JSON scheme calls this once the signature is verified, before parsing.
+    """
+    media = (headers.get("content-type") or "").partition(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise WebhookRejected(
+            "unsupported_media_type", "This source sends JSON: the Content-Type must be application/json."
+        )
+
+
 def check_secret(source_type: str, secret: str) -> None:
     """Check, at start-up, that ``secret`` can serve ``source_type``.
 
@@ -401,12 +421,12 @@ _INVALID: Final = object()
 
 
 def parse_json(body: bytes) -> Any:
-    """The body as JSON (UTF-8, no NaN or Infinity), else ``invalid_json``.
+    """The body as JSON (UTF-8, no NaN, Infinity or number too large to be finite), else ``invalid_json``.
 
     The decoder's exception is not chained: it holds the whole document.
     """
     try:
-        payload = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+        payload = json.loads(body.decode("utf-8"), parse_constant=_no_constants, parse_float=_finite)
     except (ValueError, RecursionError):
         payload = _INVALID
     if payload is _INVALID or _has_lone_surrogate(payload):
@@ -443,6 +463,14 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    # ``1e999999`` is valid JSON syntax that Python reads as infinity, which no field can hold.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number too large for a float")
+    return value
 
 
 def iso_time(value: object) -> datetime | None:

@@ -16,6 +16,9 @@ What is faithful, what is not and where each detail was checked: ``docs/sandbox-
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import math
@@ -916,6 +919,9 @@ class HubSpotSandbox:
         if not redirect_uri:
             return Response("redirect_uri is required", status=400, content_type="text/plain")
         scopes = [s for s in args.get("scope", "").replace(",", " ").split() if s] or list(DEFAULT_SCOPES)
+        challenge, method = args.get("code_challenge"), args.get("code_challenge_method") or "plain"
+        if challenge and method not in ("S256", "plain"):
+            return Response("code_challenge_method must be S256 or plain", status=400, content_type="text/plain")
         code = str(uuid.uuid4())
         self.store.put_token(
             code,
@@ -924,6 +930,9 @@ class HubSpotSandbox:
                 "redirect_uri": redirect_uri,
                 "scopes": scopes,
                 "expires_at_ms": self.store.now_ms() + AUTH_CODE_TTL_S * 1000,
+                # PKCE (RFC 7636), as HubSpot's token endpoint takes ``code_verifier``.
+                "code_challenge": challenge,
+                "code_challenge_method": method,
             },
         )
         query = {"code": code}
@@ -946,6 +955,11 @@ class HubSpotSandbox:
                 raise oauth_error("BAD_AUTH_CODE", "missing or unknown auth code")
             if form.get("redirect_uri") != data["redirect_uri"]:
                 raise oauth_error("BAD_REDIRECT_URI", "redirect_uri does not match initial auth code URL")
+            if data.get("code_challenge"):
+                verifier = form.get("code_verifier", "")
+                expected = _s256(verifier) if data.get("code_challenge_method") == "S256" else verifier
+                if not verifier or not hmac.compare_digest(expected, data["code_challenge"]):
+                    raise oauth_error("BAD_CODE_VERIFIER", "missing or invalid code_verifier")
             self.store.delete_token(code)
             refresh = str(uuid.uuid4())
             self.store.put_token(refresh, "refresh", {"scopes": data["scopes"], "user_id": 9100101})
@@ -1187,3 +1201,9 @@ def serve_hubspot(sandbox: HubSpotSandbox, *, port: int = 0) -> SandboxServer:
         The server; use it as a context manager or call ``start()``.
     """
     return SandboxServer(sandbox, port=port)
+
+
+def _s256(verifier: str) -> str:
+    """RFC 7636's S256 challenge of ``verifier``."""
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -13,7 +13,6 @@ No renderer shows PHI: lists carry lead ids, never names, phones, emails or the 
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
@@ -23,6 +22,7 @@ from typing import Any
 
 from fpdf import FPDF
 
+from hub.csv_export import CsvWriter
 from hub.review import charts
 from hub.review.measures import FunnelCounts, RateRow
 from hub.review.weekly import WeeklyReview, fmt_share
@@ -248,7 +248,7 @@ def _rate(r: RateRow) -> list[Any]:
 def render_csv(review: WeeklyReview) -> str:
     """Every measure of ``review`` as CSV, one section per measure."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = CsvWriter(buffer, lineterminator="\n")
     writer.writerow(["section", "meta"])
     writer.writerow(["clinic", "week", "from", "to", "generated_at", "timezone", "filters"])
     writer.writerow(

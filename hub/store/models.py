@@ -296,13 +296,18 @@ class UserRow(Base):
 
 
 class SignInFailureRow(Base):
-    """One failed sign-in, per account name (known or not): what the throttle counts."""
+    """One failed sign-in, per account name (known or not) and source address: what the throttle
+    counts (per account and address, and per address)."""
 
     __tablename__ = "sign_in_failures"
-    __table_args__ = (Index("ix_sign_in_failures_username_at", "username", "at"),)
+    __table_args__ = (
+        Index("ix_sign_in_failures_username_at", "username", "at"),
+        Index("ix_sign_in_failures_source_at", "source", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(64), default="", server_default="")
     at: Mapped[datetime]
 
 

@@ -158,7 +158,10 @@ def request(
     method: str = "POST",
     path_token: str | None = None,
 ) -> InboundRequest:
-    return InboundRequest(method=method, url=url, headers=dict(headers), body=body, path_token=path_token)
+    sent = dict(headers)
+    if not any(name.lower() == "content-type" for name in sent):
+        sent["Content-Type"] = "application/json"  # as every JSON sender labels its body
+    return InboundRequest(method=method, url=url, headers=sent, body=body, path_token=path_token)
 
 
 def signed(source_type: str, body: bytes | None = None, *, at: datetime = NOW, url: str = URL) -> InboundRequest:

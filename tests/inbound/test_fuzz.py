@@ -118,6 +118,7 @@ def requests(draw: st.DrawFn, source_type: str) -> tuple[InboundRequest, datetim
         )
     elif draw(st.booleans()):
         headers.update(sign_request(source_type, body, secret=SECRETS[source_type], now=NOW, url=url, method=method))
+        headers["Content-Type"] = draw(st.sampled_from(["application/json", "application/json; charset=utf-8"]))
     for name in draw(st.lists(st.sampled_from(HEADER_NAMES) | anything, max_size=4)):
         name = draw(st.sampled_from([name, name.upper(), name.lower()]))
         headers[name] = draw(anything | st.sampled_from(HEADER_VALUES))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -83,28 +86,100 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client:
     assert sessions(hub) == 0
 
 
-def test_after_100_failures_in_an_hour_even_the_right_password_is_refused(
-    client: FlaskClient, hub: Hub, clock: Clock
-) -> None:
+def sign_in_from(client: FlaskClient, address: str, username: str, password: str = PASSWORD) -> object:
+    """Sign in as a browser at ``address`` would (the throttle counts per address)."""
+    client.environ_base["REMOTE_ADDR"] = address
+    return sign_in(client, username, password)
+
+
+def test_failures_from_one_address_bring_a_growing_delay_not_a_lockout(app: Flask, hub: Hub, clock: Clock) -> None:
     add_account(hub, "ada", "admin")
-    with hub.store.tx() as s:
-        s.add_all(SignInFailureRow(username="ada", at=clock.now - timedelta(minutes=59)) for _ in range(99))
-    last_allowed = sign_in(client, "ada", "still wrong password")
-    assert last_allowed.status_code == 401  # type: ignore[attr-defined]
-    refused = sign_in(client, "ada")
+    guesser = app.test_client()
+    for _ in range(users.PAIR_FREE):
+        assert sign_in_from(guesser, "203.0.113.9", "ada", "a wrong guess!!").status_code == 401  # type: ignore[attr-defined]
+    refused = sign_in_from(guesser, "203.0.113.9", "ada")  # even the right password waits
     assert refused.status_code == 429  # type: ignore[attr-defined]
-    assert "Too many failed sign-ins" in text_of(refused.text)  # type: ignore[attr-defined]
-    clock.advance(minutes=2)  # the 99 oldest failures are now more than an hour old
-    assert sign_in(client, "ada").status_code == 303  # type: ignore[attr-defined]
+    assert refused.headers["Retry-After"] == "2"  # type: ignore[attr-defined]
+    assert "Wait 2 seconds" in text_of(refused.text)  # type: ignore[attr-defined]
+    clock.advance(seconds=2)
+    assert sign_in_from(guesser, "203.0.113.9", "ada", "another guess!!").status_code == 401  # type: ignore[attr-defined]
+    doubled = sign_in_from(guesser, "203.0.113.9", "ada")
+    assert doubled.headers["Retry-After"] == "4"  # type: ignore[attr-defined]
+    clock.advance(seconds=4)
+    assert sign_in_from(guesser, "203.0.113.9", "ada").status_code == 303  # type: ignore[attr-defined]
 
 
-def test_failures_are_counted_per_account(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_a_stranger_guessing_cannot_lock_the_admin_out(app: Flask, hub: Hub, clock: Clock) -> None:
+    add_account(hub, "admin", "admin")
+    stranger = app.test_client()
+    for _ in range(100):
+        sign_in_from(stranger, "198.51.100.7", "admin", "guess guess guess")
+        clock.advance(seconds=1)
+    assert sign_in_from(stranger, "198.51.100.7", "admin").status_code == 429  # type: ignore[attr-defined]
+    admin = app.test_client()
+    assert sign_in_from(admin, "192.0.2.10", "admin").status_code == 303  # type: ignore[attr-defined]
+
+
+def test_one_address_guessing_many_names_is_slowed_too(app: Flask, hub: Hub, clock: Clock) -> None:
     add_account(hub, "ada", "admin")
-    add_account(hub, "bob", "viewer")
+    sprayer = app.test_client()
+    for i in range(users.SOURCE_FREE):
+        assert sign_in_from(sprayer, "198.51.100.8", f"name{i}", "spray spray 1").status_code == 401  # type: ignore[attr-defined]
+    assert sign_in_from(sprayer, "198.51.100.8", "ada").status_code == 429  # type: ignore[attr-defined]
+    assert sign_in_from(app.test_client(), "198.51.100.9", "ada").status_code == 303  # type: ignore[attr-defined]
+
+
+def test_a_success_clears_the_failures(app: Flask, hub: Hub, clock: Clock) -> None:
+    add_account(hub, "ada", "admin")
+    browser = app.test_client()
+    for _ in range(users.PAIR_FREE - 1):
+        sign_in_from(browser, "192.0.2.20", "ada", "typo typo typo")
+    assert sign_in_from(browser, "192.0.2.20", "ada").status_code == 303  # type: ignore[attr-defined]
     with hub.store.tx() as s:
-        s.add_all(SignInFailureRow(username="bob", at=clock.now) for _ in range(100))
-    assert sign_in(client, "bob").status_code == 429  # type: ignore[attr-defined]
-    assert sign_in(client, "ada").status_code == 303  # type: ignore[attr-defined]
+        assert s.scalar(select(func.count()).select_from(SignInFailureRow)) == 0
+    for _ in range(users.PAIR_FREE - 1):  # a fresh allowance: no delay before the next success
+        sign_in_from(browser, "192.0.2.20", "ada", "typo typo typo")
+    assert sign_in_from(browser, "192.0.2.20", "ada").status_code == 303  # type: ignore[attr-defined]
+
+
+def test_failures_older_than_an_hour_are_forgotten(app: Flask, hub: Hub, clock: Clock) -> None:
+    add_account(hub, "ada", "admin")
+    with hub.store.tx() as s:
+        s.add_all(
+            SignInFailureRow(username="ada", source="192.0.2.30", at=clock.now - timedelta(minutes=61))
+            for _ in range(50)
+        )
+    assert sign_in_from(app.test_client(), "192.0.2.30", "ada").status_code == 303  # type: ignore[attr-defined]
+
+
+def test_the_password_is_hashed_outside_any_write_transaction(hub: Hub, clock: Clock) -> None:
+    add_account(hub, "ada", "admin")
+    writes_open: list[bool] = []
+    real_verify = users._verify
+    depth = [0]
+    real_tx = hub.store.tx
+
+    @contextlib.contextmanager
+    def counting_tx() -> Iterator[Any]:
+        depth[0] += 1
+        try:
+            with real_tx() as session:
+                yield session
+        finally:
+            depth[0] -= 1
+
+    def watching_verify(digest: str, password: str) -> bool:
+        writes_open.append(depth[0] > 0)
+        return real_verify(digest, password)
+
+    with (
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        mp.setattr(hub.store, "tx", counting_tx)
+        mp.setattr(users, "_verify", watching_verify)
+        assert users.authenticate(hub.store, "ada", "wrong wrong wrong", now=clock.now, source="x").refused
+        assert users.authenticate(hub.store, "ada", PASSWORD, now=clock.now, source="x").ok
+    assert writes_open == [False, False]
 
 
 def test_a_session_ends_after_30_idle_minutes(app: Flask, hub: Hub, clock: Clock) -> None:

@@ -58,6 +58,7 @@ def test_the_same_event_delivered_50_times_at_once_makes_one_lead(served_hub: tu
         now=clock.now,
         event_id="msg_dup",
     )
+    headers["Content-Type"] = "application/json"
     statuses: list[int] = []
     barrier = threading.Barrier(50)
 

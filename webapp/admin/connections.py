@@ -30,6 +30,7 @@ bp = page("connections", __name__, url_prefix="/connections")
 
 LABELS = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
 _STATE = "oauth_state_{}"
+_VERIFIER = "oauth_pkce_{}"
 
 
 def _crm(name: str) -> str:
@@ -80,8 +81,10 @@ def connect(name: str) -> Any:
     if not settings.client_id:
         flash(f"Set crm.{name}.client_id in the configuration first.", "error")
         return redirect(url_for(".index"), code=303)
-    url, state = authorization_url(settings, hub.secret(settings.client_secret_env))
-    session[_STATE.format(name)] = state
+    request_ = authorization_url(settings, hub.secret(settings.client_secret_env))
+    url = request_.url
+    session[_STATE.format(name)] = request_.state
+    session[_VERIFIER.format(name)] = request_.code_verifier  # PKCE: in the signed session, never a URL
     log.info("%s: sending account %d to the consent page", name, user().id)
     return redirect(url, code=303)
 
@@ -92,6 +95,7 @@ def callback(name: str) -> Any:
     hub = current_hub()
     settings = hub.crm[_crm(name)]
     expected = session.pop(_STATE.format(name), None)
+    verifier = session.pop(_VERIFIER.format(name), None)
     label = LABELS.get(name, name)
     if request.args.get("error"):
         flash(f"{label} did not grant access ({request.args['error'][:80]}).", "error")
@@ -100,7 +104,13 @@ def callback(name: str) -> Any:
     if not isinstance(expected, str) or not state or not secrets.compare_digest(state, expected):
         abort(400, description=f"This answer from {label} does not belong to a connection started here. Start again.")
     try:
-        token = exchange_code(settings, hub.secret(settings.client_secret_env), callback_url=request.url, state=state)
+        token = exchange_code(
+            settings,
+            hub.secret(settings.client_secret_env),
+            callback_url=request.url,
+            state=state,
+            code_verifier=verifier if isinstance(verifier, str) else None,
+        )
     except Exception as exc:  # Authlib's OAuthError, or the CRM unreachable: say so, keep the old tokens
         log.warning("%s: the code exchange failed (%s)", name, type(exc).__name__)
         flash(f"{label} refused the connection ({type(exc).__name__}). Check the client id and secret.", "error")

@@ -15,6 +15,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from markupsafe import Markup
 
 from hub.capacity import capacity_summary, has_openings_data
+from hub.csv_export import neutralise_text
 from hub.reports import generate_weekly, previous_week, stored_report, stored_weeks
 from hub.review import Filters, Period, dashboard_measures, todays_queues
 from hub.review.charts import funnel_chart, speed_chart, stalled_chart, timing_chart, trend_chart
@@ -136,7 +137,7 @@ def review_csv(week: str) -> Any:
     if report is None:
         abort(404, description=f"No weekly review of {week} is kept yet.")
     return Response(
-        report.csv,
+        neutralise_text(report.csv),  # reviews kept before every export went through one writer
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="weekly-review-{week}.csv"'},
     )

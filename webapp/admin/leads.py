@@ -41,9 +41,12 @@ def index() -> Any:
         ).order_by(LeadRow.created_at.desc(), LeadRow.id.desc())
         if before:
             try:
-                query = query.where(LeadRow.created_at < datetime.fromisoformat(before))
+                cursor = datetime.fromisoformat(before)
             except ValueError:
                 abort(400, description="The page link is malformed.")
+            if cursor.tzinfo is None:
+                abort(400, description="The page link is malformed: its time has no time zone.")
+            query = query.where(LeadRow.created_at < cursor)
         rows = session.execute(query.limit(PAGE_SIZE + 1)).all()
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

@@ -9,7 +9,6 @@ name fields, codes and lead ids, never a patient's details.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import re
@@ -22,6 +21,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from hub import settings_store
+from hub.csv_export import CsvWriter
 from hub.store import repo
 from hub.store.models import InboxRow, OutboxRow
 from hub.sync import SyncEngine
@@ -241,7 +241,7 @@ def retry() -> Any:
 def export() -> Any:
     items = _items()
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = CsvWriter(out)
     writer.writerow(
         ["origin", "id", "where", "what", "status", "kind", "field", "lead_id", "attempts", "at", "message"]
     )
@@ -258,7 +258,7 @@ def export() -> Any:
                 item.lead_id or "",
                 item.attempts,
                 item.at.isoformat(),
-                _cell(item.message),
+                item.message,
             ]
         )
     with tx() as session:
@@ -276,8 +276,3 @@ def export() -> Any:
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="nurturehub-sync-errors.csv"'},
     )
-
-
-def _cell(text: str) -> str:
-    # A spreadsheet runs a cell that starts with one of these as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
