@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event, exists, select, update
 from sqlalchemy.orm import Session, aliased
@@ -291,66 +291,92 @@ class SyncEngine:
 
     def _push_leads(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
         writes: list[RecordWrite] = []
-        by_key: dict[str, _Item] = {}
+        by_key = _by_key(items)  # one write per lead, whatever number of upserts were queued for it
         failures: dict[int, str] = {}
         fields = self._fields(dest, now)
         with self.store.tx() as session:
-            for item in items:
-                found = repo.load_lead(session, item.lead_id)
+            for key, group in list(by_key.items()):
+                found = repo.load_lead(session, group[0].lead_id)
+                problem = None
                 if found is None:
-                    failures[item.id] = "lead_missing: the lead no longer exists in the hub"
-                    continue
-                lead = found[0]
-                result = apply_outbound(dest.mapping, lead_view(lead))
-                problems = [f"{e.target}: {e.message}" for e in result.errors]
-                problems += _picklist_problems(result.values, fields, dest.name)
-                if problems:
-                    failures[item.id] = "mapping: " + "; ".join(problems)
-                    continue
-                values = {k: _wire(v) for k, v in result.values.items()}
-                writes.append(RecordWrite(external_id=lead.id, fields=values))
-                by_key[lead.id] = item
-        outcomes = self._send(lambda: dest.connector.upsert(writes), items if writes else [], now=now, report=report)
-        if outcomes is None:
-            return
+                    problem = "lead_missing: the lead no longer exists in the hub"
+                else:
+                    result = apply_outbound(dest.mapping, lead_view(found[0]))
+                    problems = [f"{e.target}: {e.message}" for e in result.errors]
+                    problems += _picklist_problems(result.values, fields, dest.name)
+                    if problems:
+                        problem = "mapping: " + "; ".join(problems)
+                    else:
+                        values = {k: _wire(v) for k, v in result.values.items()}
+                        writes.append(RecordWrite(external_id=key, fields=values))
+                if problem is not None:
+                    for item in by_key.pop(key):
+                        failures[item.id] = problem
+        sending = [item for group in by_key.values() for item in group]
+        outcomes = self._send(lambda: dest.connector.upsert(writes), sending, now=now, report=report)
         with self.store.tx() as session:
             for item_id, message in failures.items():
                 self._fail(session, item_id, message, now=now)
                 report.failed += 1
+            if outcomes is None:
+                return
+            answered: set[str] = set()
             for outcome in outcomes:
-                item = by_key[outcome.key]
+                group = by_key.get(outcome.key, [])
+                answered.add(outcome.key)
+                if not group:
+                    continue
+                lead_id = group[0].lead_id
                 if outcome.ok:
-                    self._done(session, item.id, now=now)
+                    for item in group:
+                        self._done(session, item.id, now=now)
+                        report.written += 1
                     if outcome.crm_id:
-                        _link(session, item.lead_id, dest.name, outcome.crm_id)
-                    report.written += 1
-                elif outcome.duplicate_of and _crm_id(session, item.lead_id, dest.name) is None:
+                        _link(session, lead_id, dest.name, outcome.crm_id)
+                elif outcome.duplicate_of and _crm_id(session, lead_id, dest.name) is None:
                     # The CRM already holds this person (made there by staff): link, then upsert.
-                    self._adopt(session, dest, item.lead_id, outcome.duplicate_of, now=now)
-                    self._retry(session, item, f"{outcome.code}: linking to the record the CRM holds", now=now,
-                                report=report, delay=timedelta(0))  # fmt: skip
+                    self._adopt(session, dest, lead_id, outcome.duplicate_of, now=now)
+                    for item in group:
+                        self._retry(session, item, f"{outcome.code}: linking to the record the CRM holds", now=now,
+                                    report=report, delay=timedelta(0))  # fmt: skip
                 else:
-                    self._settle_failure(session, dest, item, outcome, now=now, report=report)
+                    for item in group:
+                        self._settle_failure(session, dest, item, outcome, now=now, report=report)
+            for key, group in by_key.items():
+                if key not in answered:
+                    for item in group:
+                        self._retry(session, item, "no_outcome: the CRM did not answer for this record",
+                                    now=now, report=report)  # fmt: skip
 
     def _push_tasks(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
+        """One write per task key, in the state the store holds now: an upsert and a cancel for the
+        same task in one batch are one cancel (never two writes for one external id in a request),
+        and every item taken is settled with the outcome of its key's write."""
         writes: list[TaskWrite] = []
-        by_key: dict[str, _Item] = {}
+        by_key: dict[str, list[_Item]] = {}
         waiting: list[_Item] = []
         failures: dict[int, str] = {}
+        settled: list[_Item] = []  # nothing to write any more (the task was completed by staff)
+        for key, group in _by_key(items).items():
+            by_key[key] = group
         with self.store.tx() as session:
-            for item in items:
-                lead_id, _, step = item.key.partition(":")
+            for key, group in list(by_key.items()):
+                lead_id, _, step = key.partition(":")
                 crm_id = _crm_id(session, lead_id, dest.name)
                 if crm_id is None:
-                    waiting.append(item)  # the lead's own upsert has not landed yet
+                    waiting += by_key.pop(key)  # the lead's own upsert has not landed yet
                     continue
-                task = self._task(session, lead_id, step, crm_id, cancelled=item.kind == "cancel_task", now=now)
+                final = group[-1].kind  # the newest decision, where the store has no follow-up
+                task = self._task(session, lead_id, step, crm_id, cancelled=final == "cancel_task", now=now)
                 if task is None:
-                    failures[item.id] = f"follow_up_missing: no follow-up {step!r} for lead {lead_id}"
+                    for item in by_key.pop(key):
+                        failures[item.id] = f"follow_up_missing: no follow-up {step!r} for lead {lead_id}"
+                    continue
+                if task == "completed":
+                    settled += by_key.pop(key)
                     continue
                 writes.append(task)
-                by_key[task.key] = item
-        sending = list(by_key.values())
+        sending = [item for group in by_key.values() for item in group]
         sent = self._send(lambda: dest.connector.upsert_tasks(writes), sending, now=now, report=report)
         outcomes = sent or []  # None: put back for a retry; the failures and waits below still settle
         with self.store.tx() as session:
@@ -366,12 +392,20 @@ class SyncEngine:
             for item_id, message in failures.items():
                 self._fail(session, item_id, message, now=now)
                 report.failed += 1
+            for item in settled:
+                self._done(session, item.id, now=now)
+                report.written += 1
+            answered: set[str] = set()
             for outcome in outcomes:
-                item = by_key[outcome.key]
+                group = by_key.get(outcome.key, [])
+                answered.add(outcome.key)
                 if outcome.ok:
-                    self._done(session, item.id, now=now)
                     lead_id, _, step = outcome.key.partition(":")
-                    if item.kind == "upsert_task":
+                    for item in group:
+                        self._done(session, item.id, now=now)
+                        report.written += 1
+                    open_write = next((w for w in writes if w.key == outcome.key), None)
+                    if open_write is not None and open_write.state is TaskState.OPEN:
                         session.execute(
                             update(FollowUpRow)
                             .where(
@@ -381,16 +415,26 @@ class SyncEngine:
                             )
                             .values(status="task_created", updated_at=now)
                         )
-                    report.written += 1
                 else:
-                    self._settle_failure(session, dest, item, outcome, now=now, report=report)
+                    for item in group:
+                        self._settle_failure(session, dest, item, outcome, now=now, report=report)
+            if sent is not None:  # a CRM that answered for fewer tasks than it was sent: try those again
+                for key, group in by_key.items():
+                    if key not in answered:
+                        for item in group:
+                            self._retry(session, item, "no_outcome: the CRM did not answer for this task",
+                                        now=now, report=report)  # fmt: skip
 
     def _task(
         self, session: Session, lead_id: str, step: str, crm_id: str, *, cancelled: bool, now: datetime
-    ) -> TaskWrite | None:
-        state = TaskState.CANCELLED if cancelled else TaskState.OPEN
+    ) -> TaskWrite | Literal["completed"] | None:
+        """The task as the store says it should be now: open, cancelled (its follow-up was), or
+        "completed" (staff completed it: the hub never writes over that); None when there is no
+        such follow-up. ``cancelled`` is the newest queued decision, used for the repair task,
+        which has no follow-up row."""
         link = f" Open it in nurturehub: {self.base_url}/leads/{lead_id}" if self.base_url else ""
         if step == REPAIR_STEP:
+            state = TaskState.CANCELLED if cancelled else TaskState.OPEN
             lead = repo.load_lead(session, lead_id)
             queue = lead[0].next_action.owner_queue if lead and lead[0].next_action else "Front Desk"
             return TaskWrite(
@@ -409,6 +453,9 @@ class SyncEngine:
         ).one_or_none()
         if row is None:
             return None
+        if row.status == "done":
+            return "completed"
+        state = TaskState.CANCELLED if row.status == "cancelled" else TaskState.OPEN
         template = f" Approved script/template: {row.template}." if row.template else ""
         return TaskWrite(
             key=f"{lead_id}:{step}",
@@ -848,6 +895,15 @@ class SyncEngine:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def _by_key(items: Iterable[_Item]) -> dict[str, list[_Item]]:
+    """Items grouped by external id (lead id or task key), each group oldest first: what one write
+    per id in a request settles."""
+    groups: dict[str, list[_Item]] = {}
+    for item in sorted(items, key=lambda i: i.id):
+        groups.setdefault(item.key, []).append(item)
+    return groups
 
 
 def _wire(value: Any) -> Any:
