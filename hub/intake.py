@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from hub import identity
 from hub.capacity import capacity_refiner
 from hub.config import HubConfig
 from hub.ids import new_lead_id
@@ -17,13 +18,28 @@ from hub.store import Store, repo
 from nurture.consent import KeywordReply, classify_reply
 from nurture.contact import InvalidContact, normalize_email, normalize_phone
 from nurture.errors import SkipRecord
+from nurture.identity import Match, MatchKind
 from nurture.inquiry import Inquiry, merge_inquiry
 from nurture.lead import Lead
-from nurture.vocab import ConsentState, ContactChannel
+from nurture.touches import Touch
+from nurture.vocab import Channel, ConsentState, ContactChannel
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Intake"]
+
+#: Channels whose inquiries arrive as a phone call (call tracking, Google Business Profile calls).
+_CALL_CHANNELS = frozenset({Channel.PHONE_CALL, Channel.GBP_CALL})
+
+
+def _require_a_way_back(before: Lead | None, *, phone: str | None, email: str | None) -> None:
+    """A new lead needs a phone or an email: an inquiry matched by nothing but an id (a form whose
+    field references were renamed at the vendor, say) is parked, never made into a lead no one can
+    call back, nor pushed to a CRM."""
+    if before is None and not (phone or email):
+        raise SkipRecord(
+            "no phone or email to reach the patient: the mapping found neither", field="phone", code="no_contact_fields"
+        )
 
 
 class Intake:
@@ -68,7 +84,8 @@ class Intake:
         except InvalidContact as exc:
             field = "phone" if str(exc).startswith("phone") else "email"
             raise SkipRecord(str(exc), field=field, code="invalid_contact") from None
-        lead_id = repo.find_lead_id(session, external_ids=inquiry.external_ids, phone=phone, email=email)
+        match = self._identify(session, inquiry, phone=phone, email=email)
+        lead_id = match.lead_id
         before, version = None, None
         if lead_id is not None:
             found = repo.load_lead(session, lead_id, for_update=True)
@@ -76,6 +93,8 @@ class Intake:
                 before, version = found
         if classify_reply(inquiry.text) is KeywordReply.STOP:
             return self._opt_out(session, before, version, inquiry, at=at, actor=actor)
+        _require_a_way_back(before, phone=phone, email=email)
+        touch_id = self._record_inquiry(session, before.id, inquiry) if before is not None else None
         proposed = merge_inquiry(
             before,
             inquiry,
@@ -83,7 +102,7 @@ class Intake:
             settings=self.config.settings,
             phone_region=self.config.phone_region,
         )
-        return commit_lead(
+        result = commit_lead(
             session,
             before=before,
             version=version,
@@ -95,6 +114,49 @@ class Intake:
             destinations=self.destinations,
             refine=capacity_refiner(session, self.config, now=at) if before is None else None,
         )
+        self._settle_identity(session, result, match, inquiry, (phone, email), touch_id=touch_id, new=before is None,
+                              at=at)  # fmt: skip
+        return result
+
+    # --- identity: one lead per person (hub.identity) and every inquiry on its lead -------------
+
+    def _identify(self, session: Session, inquiry: Inquiry, *, phone: str | None, email: str | None) -> Match:
+        """Lock the inquiry's keys for this transaction, then decide whose inquiry it is."""
+        identity.lock_keys(session, phone=phone, email=email, external_ids=inquiry.external_ids)
+        return identity.identify(
+            session, first_name=inquiry.first_name, last_name=inquiry.last_name, phone=phone, email=email,
+            external_ids=inquiry.external_ids,
+        )  # fmt: skip
+
+    def _record_inquiry(self, session: Session, lead_id: str, inquiry: Inquiry) -> int:
+        """The inquiry as an inbound ``inquired`` touch on its lead (before the lead is planned
+        again, so the plan sees it). Returns the touch's row id."""
+        via = inquiry.reply_via or (ContactChannel.CALL if inquiry.channel in _CALL_CHANNELS else None)
+        return repo.add_touch(session, lead_id, Touch.inquiry(inquiry.channel, inquiry.received_at, via=via))
+
+    def _settle_identity(
+        self, session: Session, result: CommitResult, match: Match, inquiry: Inquiry,
+        contact: tuple[str | None, str | None], *, touch_id: int | None, new: bool, at: datetime,
+    ) -> None:  # fmt: skip
+        """After the lead is written: claim its keys, link it to the leads it may share a household
+        (or, for duplicates made before identity was enforced, a person) with, and record a new
+        lead's first inquiry. A refused change keeps no touch."""
+        if result.lead is None or not result.ok:
+            if touch_id is not None:
+                repo.remove_touch(session, touch_id)
+            return
+        lead = result.lead
+        household = match.kind is MatchKind.HOUSEHOLD
+        phone, email = contact
+        others = identity.claim_keys(
+            session, lead.id, emails=(lead.email, email), phones=(lead.phone, phone), new=new, now=at,
+            household=household,
+        )  # fmt: skip
+        if household:
+            identity.link(session, lead.id, match.related, reason="phone_other_name", now=at)
+        identity.link(session, lead.id, [*others, *(() if household else match.related)], reason="same_email", now=at)
+        if new:
+            self._record_inquiry(session, lead.id, inquiry)
 
     def _opt_out(
         self, session: Session, before: Lead | None, version: int | None, inquiry: Inquiry, *, at: datetime, actor: str
