@@ -258,7 +258,7 @@ def links_of(session: Session, lead_id: str) -> list[LinkView]:
         select(LeadLinkRow).where(or_(LeadLinkRow.lead_id == lead_id, LeadLinkRow.other_lead_id == lead_id))
     ).all()
     others = {r.other_lead_id if r.lead_id == lead_id else r.lead_id for r in rows}
-    stages = dict(session.execute(select(LeadRow.id, LeadRow.stage).where(LeadRow.id.in_(others))).tuples().all())
+    stages = {r.id: r.stage for r in session.execute(select(LeadRow.id, LeadRow.stage).where(LeadRow.id.in_(others)))}
     views = [
         LinkView(
             id=r.id,

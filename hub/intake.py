@@ -152,9 +152,10 @@ class Intake:
             session, lead.id, emails=(lead.email, email), phones=(lead.phone, phone), new=new, now=at,
             household=household,
         )  # fmt: skip
-        if household:
-            identity.link(session, lead.id, match.related, reason="phone_other_name", now=at)
-        identity.link(session, lead.id, [*others, *(() if household else match.related)], reason="same_email", now=at)
+        identity.link(
+            session, lead.id, match.related, reason="phone_other_name" if household else "same_person", now=at
+        )
+        identity.link(session, lead.id, others, reason="same_email", now=at)
         if new:
             self._record_inquiry(session, lead.id, inquiry)
 

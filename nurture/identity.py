@@ -130,8 +130,9 @@ class Match:
     Attributes:
         kind: same person, new, or new and possibly the same household.
         lead_id: the lead the inquiry goes on (SAME), else None.
-        related: leads to link as "possibly the same household" (HOUSEHOLD), or other leads that
-            matched too (SAME: duplicates made before identity was enforced, for a coordinator).
+        related: leads to link as "possibly the same household" (HOUSEHOLD), or other leads the
+            person's details point to too (SAME: leads made from inquiries that shared no detail
+            until this one, or before identity was enforced), for a coordinator to merge.
         reason: a short code: ``external_id``, ``email``, ``phone_and_name``, ``phone_other_name``,
             ``none``.
     """
@@ -159,12 +160,13 @@ def decide(*, first_name: str, last_name: str, email: str | None, candidates: Se
         chosen = _best(by_id)
         return Match(kind=MatchKind.SAME, lead_id=chosen.lead_id, reason="external_id")
     by_email = [c for c in candidates if c.by_email]
-    if by_email:
-        chosen = _best(by_email)
-        others = tuple(c.lead_id for c in by_email if c is not chosen)
-        return Match(kind=MatchKind.SAME, lead_id=chosen.lead_id, related=others, reason="email")
     by_phone = [c for c in candidates if c.by_phone]
     compatible = [c for c in by_phone if names_compatible(first_name, last_name, c.first_name, c.last_name)]
+    if by_email:
+        chosen = _best(by_email)
+        # Other leads this person's details point to (made before the inquiry that ties them).
+        others = tuple(dict.fromkeys(c.lead_id for c in (*by_email, *compatible) if c.lead_id != chosen.lead_id))
+        return Match(kind=MatchKind.SAME, lead_id=chosen.lead_id, related=others, reason="email")
     if compatible:
         chosen = _best(compatible)
         return Match(kind=MatchKind.SAME, lead_id=chosen.lead_id, reason="phone_and_name")
