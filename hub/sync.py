@@ -588,8 +588,29 @@ class SyncEngine:
                 query = query.where(OutboxRow.destination == name)
             if item_ids is not None:
                 query = query.where(OutboxRow.id.in_(list(item_ids)))
-            result = session.execute(query.values(status="pending", attempts=0, next_attempt_at=now))
+            result = session.execute(
+                query.values(status="pending", attempts=0, next_attempt_at=now, retries=OutboxRow.retries + 1)
+            )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def dismiss_failed(self, item_ids: Sequence[int], *, reason: str, actor: str, now: datetime) -> int:
+        """Set failed (and dead) CRM writes aside for good, with the reason a person gave; each is
+        audited with its error code. Returns how many."""
+        with self.store.tx() as session:
+            rows = list(
+                session.scalars(
+                    select(OutboxRow).where(OutboxRow.id.in_(list(item_ids)), OutboxRow.status.in_(("failed", "dead")))
+                )
+            )
+            for row in rows:
+                code = (row.last_error or "error").split(":", 1)[0][:64]
+                repo.audit(
+                    session, actor=actor, action="outbox_item_dismissed", subject_type="lead", subject_id=row.lead_id,
+                    now=now, detail={"item": row.id, "destination": row.destination, "kind": row.kind, "was": code,
+                                     "reason": reason},
+                )  # fmt: skip
+                row.status, row.done_at = "dismissed", now
+            return len(rows)
 
     # ------------------------------------------------------------------------------------------
     # pull

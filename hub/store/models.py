@@ -211,12 +211,14 @@ class InboxRow(Base):
     event_type: Mapped[str] = mapped_column(String(64), default="")
     received_at: Mapped[datetime]
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted; purged after retention
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked|dead
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked|dead|dismissed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None]
     lead_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Times an admin sent it through again (a replay that is parked again says so on Sync errors).
+    replays: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OutboxRow(Base):
@@ -232,11 +234,13 @@ class OutboxRow(Base):
     key: Mapped[str] = mapped_column(String(200))  # lead id, or lead id + step key
     lead_id: Mapped[str] = mapped_column(String(40), index=True)
     created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed|dead
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed|dead|dismissed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None]
+    # Times an admin sent it again after it failed (one that fails again says so on Sync errors).
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SyncCursorRow(Base):

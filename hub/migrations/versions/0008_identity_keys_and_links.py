@@ -1,4 +1,4 @@
-"""identity keys, lead links, inquiry touches
+"""identity keys, lead links, inquiry touches, replay counts
 
 Revision ID: 0008
 Revises: 0007
@@ -72,6 +72,10 @@ def upgrade() -> None:
     with op.batch_alter_table("touches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("inquiry_channel", sa.String(length=32), nullable=True))
         batch_op.alter_column("channel", existing_type=sa.String(length=16), nullable=True)
+    with op.batch_alter_table("inbox_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("replays", sa.Integer(), server_default="0", nullable=False))
+    with op.batch_alter_table("outbox_items", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("retries", sa.Integer(), server_default="0", nullable=False))
     _backfill()
 
 
@@ -135,6 +139,10 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox_items", schema=None) as batch_op:
+        batch_op.drop_column("retries")
+    with op.batch_alter_table("inbox_events", schema=None) as batch_op:
+        batch_op.drop_column("replays")
     op.execute("DELETE FROM touches WHERE channel IS NULL")  # inquiry touches have no contact channel
     with op.batch_alter_table("touches", schema=None) as batch_op:
         batch_op.alter_column("channel", existing_type=sa.String(length=16), nullable=False)
