@@ -293,6 +293,7 @@ class SyncEngine:
         writes: list[RecordWrite] = []
         by_key = _by_key(items)  # one write per lead, whatever number of upserts were queued for it
         failures: dict[int, str] = {}
+        versions: dict[str, int] = {}  # the version each write was built from
         fields = self._fields(dest, now)
         with self.store.tx() as session:
             for key, group in list(by_key.items()):
@@ -309,6 +310,7 @@ class SyncEngine:
                     else:
                         values = {k: _wire(v) for k, v in result.values.items()}
                         writes.append(RecordWrite(external_id=key, fields=values))
+                        versions[key] = found[1]
                 if problem is not None:
                     for item in by_key.pop(key):
                         failures[item.id] = problem
@@ -333,6 +335,11 @@ class SyncEngine:
                         report.written += 1
                     if outcome.crm_id:
                         _link(session, lead_id, dest.name, outcome.crm_id)
+                    now_version = session.scalar(select(LeadRow.version).where(LeadRow.id == lead_id))
+                    if now_version is not None and now_version != versions.get(outcome.key):
+                        # The lead changed while this write was on its way (another worker may have
+                        # sent the newer state first): send the newest state once more, after this.
+                        _requeue(session, dest.name, "upsert_lead", outcome.key, lead_id, now=now)
                 elif outcome.duplicate_of and _crm_id(session, lead_id, dest.name) is None:
                     # The CRM already holds this person (made there by staff): link, then upsert.
                     self._adopt(session, dest, lead_id, outcome.duplicate_of, now=now)
@@ -404,8 +411,21 @@ class SyncEngine:
                     for item in group:
                         self._done(session, item.id, now=now)
                         report.written += 1
-                    open_write = next((w for w in writes if w.key == outcome.key), None)
-                    if open_write is not None and open_write.state is TaskState.OPEN:
+                    write = next((w for w in writes if w.key == outcome.key), None)
+                    if write is not None and step != REPAIR_STEP:
+                        status = session.scalar(
+                            select(FollowUpRow.status).where(
+                                FollowUpRow.lead_id == lead_id, FollowUpRow.step_key == step
+                            )
+                        )
+                        # The follow-up changed while this write was on its way (a booking withdrew
+                        # it, say, and another worker's cancel may have landed first): write the
+                        # state the store holds now once more, after this one.
+                        if write.state is TaskState.OPEN and status == "cancelled":
+                            _requeue(session, dest.name, "cancel_task", outcome.key, lead_id, now=now)
+                        elif write.state is TaskState.CANCELLED and status in ("planned", *repo.WITH_TASK):
+                            _requeue(session, dest.name, "upsert_task", outcome.key, lead_id, now=now)
+                    if write is not None and write.state is TaskState.OPEN:
                         session.execute(
                             update(FollowUpRow)
                             .where(
@@ -916,6 +936,22 @@ class SyncEngine:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def _requeue(session: Session, destination: str, kind: str, key: str, lead_id: str, *, now: datetime) -> None:
+    """Queue a write that will be sent after the one just made, unless one not yet taken by any
+    worker is queued already (a taken one may have been sent before the write just made)."""
+    waiting = session.scalar(
+        select(OutboxRow.id).where(
+            OutboxRow.destination == destination,
+            OutboxRow.key == key,
+            OutboxRow.kind == kind,
+            OutboxRow.status == "pending",
+            OutboxRow.next_attempt_at <= now,
+        )
+    )
+    if waiting is None:
+        repo.enqueue(session, destinations=[destination], kind=kind, key=key, lead_id=lead_id, now=now, new=True)
 
 
 def _by_key(items: Iterable[_Item]) -> dict[str, list[_Item]]:

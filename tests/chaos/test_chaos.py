@@ -319,7 +319,9 @@ def _run(
         leads = s.scalar(select(func.count()).select_from(LeadRow))
         statuses = dict(s.execute(select(InboxRow.status, func.count()).group_by(InboxRow.status)).all())
         troubled = s.execute(
-            select(OutboxRow.status, func.count()).where(OutboxRow.status != "done").group_by(OutboxRow.status)
+            select(OutboxRow.destination, OutboxRow.kind, OutboxRow.status, OutboxRow.last_error)
+            .where(OutboxRow.status != "done")
+            .limit(20)
         ).all()
         inquiries = dict(
             s.execute(
@@ -345,7 +347,7 @@ def _run(
     hub.close()
     wipe()
 
-    def open_cadence(keys: list[str]) -> list[str]:
+    def open_cadence(keys: list[str]) -> list[str]:  # open tasks of cadence steps of booked/closed leads
         return [k for k in keys if k.partition(":")[0] in settled and k.partition(":")[2] in steps]
 
     expected = {_person(n)[3]: 1 + mix.booked(n) + (n < mix.repeats) for n in range(mix.people)}
