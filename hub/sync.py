@@ -21,6 +21,7 @@ the wording the patient saw). Task completions become touches that advance the c
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import event, exists, select, update
+from sqlalchemy import event, exists, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from connectors.base import (
@@ -213,7 +214,16 @@ class SyncEngine:
         return report
 
     def _lease(self, name: str, kinds: Sequence[str], *, now: datetime, limit: int) -> list[_Item]:
+        """Take due items, never one whose record or task another worker holds a write for: one
+        write per external id in flight at a time (two workers each creating the same task would
+        both send create-only fields, and the later one is refused). Leases of one destination are
+        taken one at a time on PostgreSQL (a transaction-scoped advisory lock), so that check is
+        exact; SQLite has one writer at a time anyway."""
         with self.store.tx() as session:
+            if self.store.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"),
+                                {"c": _LEASE_LOCK_CLASS, "k": _lock_key(name)})  # fmt: skip
+            held = aliased(OutboxRow)
             query = (
                 select(OutboxRow)
                 .where(
@@ -221,6 +231,13 @@ class SyncEngine:
                     OutboxRow.status == "pending",
                     OutboxRow.kind.in_(list(kinds)),
                     OutboxRow.next_attempt_at <= now,
+                    ~exists().where(
+                        held.destination == name,
+                        held.key == OutboxRow.key,
+                        held.status == "pending",
+                        held.next_attempt_at > now,
+                        held.next_attempt_at <= now + self.lease,
+                    ),
                 )
                 .order_by(OutboxRow.id)
                 .limit(limit)
@@ -936,6 +953,14 @@ class SyncEngine:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+#: The advisory-lock class of outbox leases (identity keys and the scheduler use others).
+_LEASE_LOCK_CLASS = int.from_bytes(hashlib.sha256(b"nurturehub outbox lease").digest()[:4], "big", signed=True)
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "big", signed=True)
 
 
 def _requeue(session: Session, destination: str, kind: str, key: str, lead_id: str, *, now: datetime) -> None:
