@@ -32,10 +32,11 @@ from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
 from connectors.sandbox.harness import free_port
+from tests.support import pg_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_" + __import__("base64").b64encode(b"bench-landing-page-secret-32byte").decode()
-PG = os.environ.get("NURTUREHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG = pg_url()  # NURTUREHUB_TEST_PG: host:port/database or a postgresql:// URL
 
 
 def pct(values: list[float], q: float) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
 import secrets
 import tempfile
@@ -29,8 +28,9 @@ from hub.config import HubConfig, load_config
 from hub.review import Filters, Period, build_weekly, dashboard_measures, render_csv, render_html, render_pdf
 from hub.store import Store
 from nurture.vocab import Channel, Intent, Need, NextActionKind, Stage, TouchOutcome
+from tests.support import pg_url
 
-PG_URL = os.environ.get("NURTUREHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = pg_url()  # NURTUREHUB_TEST_PG: host:port/database or a postgresql:// URL
 
 LEAD_COLUMNS = (
     "id",

@@ -35,9 +35,10 @@ from connectors.sandbox.harness import free_port
 from connectors.sandbox.salesforce import SalesforceSandbox, serve_salesforce
 from hub.bootstrap import build_hub
 from hub.config import load_config
+from tests.support import pg_url
 
 ROOT = Path(__file__).resolve().parents[1]
-PG = os.environ.get("NURTUREHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG = pg_url()  # NURTUREHUB_TEST_PG: host:port/database or a postgresql:// URL
 SECRET = "whsec_" + base64.b64encode(b"scale-landing-page-secret-32byte").decode()
 
 

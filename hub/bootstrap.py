@@ -154,7 +154,7 @@ class Hub:
             config = settings_store.effective_config(self.file_config, session)
         self.config = config
         self._mappings.clear()
-        self.intake = Intake(self.store, config, destinations=self.destinations())
+        self.intake = Intake(self.store, config, destinations=self.destinations(), vault=self.vault)
         self.inbox = Inbox(
             self.store,
             config,
@@ -227,7 +227,7 @@ def build_hub(
         log.warning("NURTUREHUB_DATA_KEY is not set: using the key file in the instance folder (demo only)")
         vault = Vault(demo_data_key(cfg.instance_path))
     destinations = tuple(name for name, s in crm_settings.items() if s.enabled)
-    intake = Intake(store, cfg, destinations=destinations)
+    intake = Intake(store, cfg, destinations=destinations, vault=vault)
     hub = Hub(
         config=cfg,
         file_config=cfg,

@@ -126,6 +126,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     weekly.add_argument("--out", help="write it to this file (default: standard output; PDF needs --out)")
     weekly.set_defaults(func=cmd_report_weekly)
 
+    triage = sub.add_parser("triage", help="triage rules").add_subparsers(dest="triage_command", required=True)
+    evaluate = triage.add_parser(
+        "eval", help="measure triage on a labelled corpus (JSON Lines, as tests/corpus/*.jsonl)"
+    )
+    evaluate.add_argument("files", nargs="+", metavar="FILE", help="corpus files")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(func=cmd_triage_eval)
+
     inbox = sub.add_parser("inbox", help="the inbox of inbound events").add_subparsers(
         dest="inbox_command", required=True
     )
@@ -138,6 +146,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     retry = outbox.add_parser("retry", help="send failed writes again (after fixing the cause)")
     retry.add_argument("--crm", choices=["salesforce", "hubspot"])
     retry.set_defaults(func=cmd_outbox_retry)
+
+    from hub.ops.cli import add_commands as add_operations_commands  # migrate, backup, restore, rekey
+
+    add_operations_commands(sub)
     return p, sub
 
 
@@ -297,25 +309,62 @@ def cmd_leads_add(args: argparse.Namespace) -> int:
         now = hub.clock()
         inquiry = inquiry_from_json(_inquiry_data(args), config=hub.config, received_at=now, source="cli")
         result = hub.intake.submit(inquiry, actor=_actor(), now=now)
-        if not result.ok or result.lead is None:
+        if not result.ok:
             data = {"ok": False, "violations": [_violation(v) for v in result.violations]}
             human = "rejected:\n" + "\n".join(f"  - {v.field}: {v.message}" for v in result.violations)
             _emit(data, as_json=args.json, human=human)
             return EXIT_REJECTED
+        recorded = dict(result.recorded or {})
+        if result.lead is None:
+            # Nothing to make a lead of (an opt-out from a contact without one): say what was kept.
+            _emit({"ok": True, "lead": None, "recorded": recorded}, as_json=args.json, human=_human_recorded(recorded))
+            return EXIT_OK
         with hub.store.tx() as session:
             view = lead_view(
                 result.lead,
                 follow_ups=repo.follow_ups(session, result.lead.id),
                 touches=repo.load_touches(session, result.lead.id),
             )
-        _emit({"ok": True, "lead": view}, as_json=args.json, human=_human_lead(view))
+        human = _human_lead(view) + ("\n" + _human_recorded(recorded) if recorded else "")
+        _emit({"ok": True, "lead": view, "recorded": recorded}, as_json=args.json, human=human)
         return EXIT_OK
     finally:
         hub.close()
 
 
+def _human_recorded(recorded: dict[str, Any]) -> str:
+    lines = []
+    if suppressed := recorded.get("suppressed"):
+        lines.append(
+            f"opt-out recorded: {', '.join(suppressed['channels'])} for this {' and '.join(suppressed['contacts'])}"
+            " (no lead: any later lead with it inherits the opt-out)"
+        )
+    if recorded.get("opt_out") and not suppressed:
+        lines.append(f"  consent revoked: {', '.join(recorded['opt_out'])}")
+    if recorded.get("declined"):
+        lines.append("  closed as declined: the message declines care")
+    if recorded.get("callback_requested"):
+        lines.append(f"  callback requested: {recorded['callback_requested']}")
+    return "\n".join(lines)
+
+
 def _violation(v: Any) -> dict[str, str]:
     return {"field": v.field, "rule": v.rule, "message": v.message}
+
+
+def cmd_triage_eval(args: argparse.Namespace) -> int:
+    """Every inquiry of the corpus through intake (a throwaway store), compared with its labels."""
+    from hub.triage_eval import as_json, evaluate, load_corpus, render, report
+
+    config = load_config(args.config)
+    try:
+        cases = load_corpus(Path(f) for f in args.files)
+    except (OSError, ValueError) as exc:
+        _emit({"ok": False, "error": str(exc)}, as_json=args.json, human=f"error: {exc}")
+        return EXIT_ERROR
+    parts = report(evaluate(cases, config))
+    _emit({"ok": True, "parts": as_json(parts)}, as_json=args.json, human=render(parts))
+    return EXIT_OK
 
 
 def cmd_leads_show(args: argparse.Namespace) -> int:

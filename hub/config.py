@@ -19,7 +19,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from nurture.cadence import Cadence, CadenceStep, StepAction, StepCondition
+from nurture.cadence import Cadence, CadenceStep, StepAction, StepCondition, UrgentRules
 from nurture.capacity import ServiceInfo
 from nurture.clock import ClinicHours, DailyWindow, zone
 from nurture.consent import ContactRules
@@ -27,7 +27,8 @@ from nurture.contact import InvalidContact, normalize_phone
 from nurture.errors import ConfigError
 from nurture.settings import ChannelSettings, NurtureSettings, Routing
 from nurture.templates import Template, TemplateCatalog
-from nurture.triage import DEFAULT_KEYWORDS, rules_from_keywords
+from nurture.triage import TriageRules, rule_from_entry, rules_from_config
+from nurture.triage_rules import DEFAULT_RULES, exact
 from nurture.vocab import Channel, ContactChannel, Intent, Need, TemplateKind
 
 __all__ = ["HubConfig", "Location", "Service", "load_config"]
@@ -172,6 +173,19 @@ class TriageSchema(_Strict):
         values=fields.Dict(keys=fields.String(validate=_LANG), values=_PHRASES),
         load_default=dict,
     )
+    # Rules in the form of nurture/triage_rules.py; checked one by one when the config is built.
+    rules = fields.List(fields.Dict(keys=fields.String(), values=fields.Raw()), load_default=list)
+    payers = fields.List(fields.String(validate=validate.Length(min=2, max=80)), load_default=list)
+
+
+class UrgentSchema(_Strict):
+    retry_minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=240))
+    attempts = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
+    escalate_after_minutes = fields.Integer(load_default=60, validate=validate.Range(min=5, max=24 * 60))
+    escalation_queue = fields.String(load_default="Clinical Lead", validate=validate.Length(min=1, max=120))
+    after_hours_queue = fields.String(load_default="After-hours Nurse Line", validate=validate.Length(min=1, max=120))
+    template = fields.String(load_default="urgent_callback", validate=_IDENT)
+    crisis_template = fields.String(load_default="crisis_callback", validate=_IDENT)
 
 
 class TemplateSchema(_Strict):
@@ -222,6 +236,7 @@ class ConfigSchema(_Strict):
     cadence = fields.Nested(CadenceSchema, required=True)
     consent = fields.Nested(ConsentSchema, load_default=lambda: ConsentSchema().load({}))
     triage = fields.Nested(TriageSchema, load_default=lambda: TriageSchema().load({}))
+    urgent = fields.Nested(UrgentSchema, load_default=lambda: UrgentSchema().load({}))
     templates = fields.List(fields.Nested(TemplateSchema), required=True)
     store = fields.Nested(StoreSchema, load_default=lambda: StoreSchema().load({}))
     sources = fields.Dict(keys=fields.String(validate=_IDENT), values=fields.Nested(SourceSchema), load_default=dict)
@@ -331,6 +346,48 @@ class HubConfig:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.instance_path / 'nurturehub.sqlite3').resolve()}"
+
+
+def _triage_rules(cfg: Mapping[str, Any], clinic: Mapping[str, Any], problems: list[str]) -> TriageRules:
+    """The built-in rules (unless turned off), the clinic's ``[[triage.rules]]`` and its payers,
+    and the older ``[triage.keywords]`` form, each checked with its key named."""
+    entries: list[Mapping[str, Any]] = list(DEFAULT_RULES) if cfg["use_builtin_keywords"] else []
+    services = {s["id"] for s in clinic["services"]}
+    valid_keys = {"red_flags": None, "intents": {i.value for i in Intent}, "needs": {n.value for n in Need}}
+    for group, langs in cfg["keywords"].items():
+        for lang, keys in langs.items():
+            for name, phrases in keys.items():
+                allowed = valid_keys[group]
+                if allowed is not None and name not in allowed:
+                    problems.append(
+                        f"triage.keywords.{group}.{lang}.{name}: unknown; use one of {', '.join(sorted(allowed))}"
+                    )
+                    continue
+                target = {"red_flags": {"red_flag": name},
+                          "intents": {"intent": name}, "needs": {"need": name}}[group]  # fmt: skip
+                entries.append({"lang": lang, "any": list(phrases), **target})
+    for i, entry in enumerate(cfg["rules"]):
+        service = entry.get("service")
+        if service and service not in services:
+            problems.append(f"triage.rules[{i}].service: no service has the id {service!r}")
+            continue
+        try:
+            rule_from_entry(entry)
+        except ValueError as exc:
+            problems.append(f"triage.rules[{i}]: {exc}")
+            continue
+        entries.append(entry)
+    if cfg["payers"]:
+        payers = exact(cfg["payers"])
+        entries.append({"lang": "en", "need": "insurance", "any": payers})
+        entries.append(
+            {"lang": "en", "intent": "insurance_authorization", "weight": 1, "any": payers, "negatable": False}
+        )
+        asks = ["take", "accept", "cover", "covered", "in network", "aceptan", "toman"]
+        entries.append(
+            {"lang": "en", "intent": "insurance_authorization", "weight": 3, "negatable": False, "near": [asks, payers]}
+        )
+    return rules_from_config(entries, clinic_language=clinic["language"])
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> list[str]:
@@ -505,27 +562,20 @@ def _build(
     if consent["sms_per_week"] < consent["sms_per_day"]:
         problems.append("consent.sms_per_week: must be at least consent.sms_per_day")
 
-    triage_cfg = data["triage"]
-    keywords: dict[str, dict[str, dict[str, list[str]]]] = {}
-    if triage_cfg["use_builtin_keywords"]:
-        for group, langs in DEFAULT_KEYWORDS.items():
-            for lang, groups in langs.items():
-                for name, phrases in groups.items():
-                    keywords.setdefault(group, {}).setdefault(lang, {}).setdefault(name, []).extend(phrases)
-    valid_keys = {
-        "red_flags": {"urgent"},
-        "intents": {i.value for i in Intent},
-        "needs": {n.value for n in Need},
-    }
-    for group, langs in triage_cfg["keywords"].items():
-        for lang, keys in langs.items():
-            for name, phrases in keys.items():
-                if name not in valid_keys[group]:
-                    choices = ", ".join(sorted(valid_keys[group]))
-                    problems.append(f"triage.keywords.{group}.{lang}.{name}: unknown; use one of {choices}")
-                    continue
-                keywords.setdefault(group, {}).setdefault(lang, {}).setdefault(name, []).extend(phrases)
-    triage_rules = rules_from_keywords(keywords, clinic_language=clinic["language"])
+    triage_rules = _triage_rules(data["triage"], clinic, problems)
+    urgent_cfg = data["urgent"]
+    urgent = UrgentRules(
+        retry_minutes=urgent_cfg["retry_minutes"],
+        attempts=urgent_cfg["attempts"],
+        escalate_after_minutes=urgent_cfg["escalate_after_minutes"],
+        escalation_queue=urgent_cfg["escalation_queue"],
+        after_hours_queue=urgent_cfg["after_hours_queue"],
+        template=urgent_cfg["template"],
+        crisis_template=urgent_cfg["crisis_template"],
+    )
+    for name in ("template", "crisis_template"):
+        if not catalog.has(urgent_cfg[name]):
+            problems.append(f"urgent.{name}: no template has the id {urgent_cfg[name]!r}")
 
     routing_cfg = data["routing"]
     settings = NurtureSettings(
@@ -542,6 +592,7 @@ def _build(
         cadence=cadence,
         contact=contact,
         triage=triage_rules,
+        urgent=urgent,
         templates=catalog,
         callback_number=normalize_phone(clinic["callback_number"], default_region=clinic["phone_region"])
         if clinic["callback_number"]

@@ -86,6 +86,14 @@ class InquirySchema(Schema):
             raise ValidationError("give a phone, an email or an external id to follow up on", "phone")
 
 
+def _by_id_or_name(value: str | None, names: Mapping[str, str]) -> str | None:
+    """The id ``value`` stands for: itself, or the id of the entry of that name (any case)."""
+    if not value or value in names:
+        return value
+    wanted = " ".join(value.split()).casefold()
+    return next((key for key, name in names.items() if name.casefold() == wanted), value)
+
+
 def inquiry_from_json(
     data: Mapping[str, Any], *, config: HubConfig, received_at: datetime, source: str = "json"
 ) -> Inquiry:
@@ -100,6 +108,9 @@ def inquiry_from_json(
         problems = flatten_errors(exc.messages)
         raise SkipRecord("; ".join(problems), field=problems[0].split(":", 1)[0], code="invalid_inquiry") from None
     problems = []
+    # Forms send what the patient picked: an id, or the name the clinic gave it ("Physical therapy").
+    loaded["location"] = _by_id_or_name(loaded["location"], {k: v.name for k, v in config.locations.items()})
+    loaded["service"] = _by_id_or_name(loaded["service"], {k: v.name for k, v in config.services.items()})
     if loaded["location"] and loaded["location"] not in config.locations:
         problems.append(f"location: unknown location id; known: {', '.join(sorted(config.locations))}")
     if loaded["service"] and loaded["service"] not in config.services:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -12,21 +13,22 @@ from sqlalchemy.orm import Session
 from hub import identity
 from hub.capacity import capacity_refiner
 from hub.config import HubConfig
+from hub.crypto import Vault
 from hub.ids import new_lead_id
 from hub.leads import CommitResult, commit_lead
 from hub.store import Store, repo
-from nurture.consent import KeywordReply, classify_reply
+from hub.suppression import inherited_denials, suppress
+from nurture.consent import ConsentLedger
 from nurture.contact import InvalidContact, normalize_email, normalize_phone
 from nurture.errors import SkipRecord
 from nurture.identity import Match, MatchKind
-from nurture.inquiry import Inquiry, merge_inquiry
+from nurture.inquiry import Inquiry, assess, merge_inquiry
 from nurture.lead import Lead
 from nurture.touches import Touch
-from nurture.vocab import Channel, ConsentState, ContactChannel
+from nurture.vocab import Channel, ContactChannel
+from nurture.triage import TriageResult
 
 log = logging.getLogger(__name__)
-
-__all__ = ["Intake"]
 
 #: Channels whose inquiries arrive as a phone call (call tracking, Google Business Profile calls).
 _CALL_CHANNELS = frozenset({Channel.PHONE_CALL, Channel.GBP_CALL})
@@ -42,6 +44,9 @@ def _require_a_way_back(before: Lead | None, *, phone: str | None, email: str | 
         )
 
 
+__all__ = ["Intake"]
+
+
 class Intake:
     """Turns inquiries into committed leads.
 
@@ -50,6 +55,8 @@ class Intake:
         config: validated configuration.
         destinations: the connected systems every lead change is queued for (e.g. "salesforce").
         id_factory: mints lead ids (tests pass a deterministic one).
+        vault: encrypts the suppression list (opt-outs from contacts without a lead); without one
+            such an opt-out is parked with the reason.
     """
 
     def __init__(
@@ -59,11 +66,13 @@ class Intake:
         *,
         destinations: Sequence[str] = (),
         id_factory: Callable[[datetime], str] = new_lead_id,
+        vault: Vault | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.destinations = tuple(destinations)
         self.id_factory = id_factory
+        self.vault = vault
 
     def submit(self, inquiry: Inquiry, *, actor: str, now: datetime | None = None) -> CommitResult:
         """Commit ``inquiry`` in a transaction of its own."""
@@ -73,6 +82,11 @@ class Intake:
     def submit_in(self, session: Session, inquiry: Inquiry, *, actor: str, now: datetime | None = None) -> CommitResult:
         """Commit ``inquiry`` inside the caller's transaction (the inbox worker marks the event
         processed in the same one).
+
+        What the words say decides the path: an opt-out from a contact the hub does not know goes
+        on the suppression list (no lead is made for someone who asked to hear nothing); anything
+        else becomes a lead change through the policy — including revoking consent, closing a lead
+        the patient declined, and a requested callback time.
 
         Raises:
             SkipRecord: the inquiry's phone or email is unusable (the field is named, not the value).
@@ -91,18 +105,32 @@ class Intake:
             found = repo.load_lead(session, lead_id, for_update=True)
             if found is not None:
                 before, version = found
-        if classify_reply(inquiry.text) is KeywordReply.STOP:
-            return self._opt_out(session, before, version, inquiry, at=at, actor=actor)
+        settings = self.config.settings
+        result = assess(inquiry, settings)
+        if result.opt_out_only and before is None:
+            return self._suppress(session, inquiry, result, phone=phone, email=email, at=at, actor=actor)
         _require_a_way_back(before, phone=phone, email=email)
-        touch_id = self._record_inquiry(session, before.id, inquiry) if before is not None else None
+        inquired = not result.opt_out_only  # an opt-out is not an inquiry
+        touch_id = self._record_inquiry(session, before.id, inquiry) if before is not None and inquired else None
         proposed = merge_inquiry(
             before,
             inquiry,
             lead_id=before.id if before else self.id_factory(at),
-            settings=self.config.settings,
+            settings=settings,
             phone_region=self.config.phone_region,
+            result=result,
+            source=actor,
         )
-        result = commit_lead(
+        if before is None and self.vault is not None:
+            inherited = inherited_denials(session, self.vault, phone=phone, email=email)
+            if inherited:
+                proposed = proposed.evolve(consent=ConsentLedger((*inherited, *proposed.consent.entries)))
+        action = "lead_created" if before is None else "lead_updated_by_inquiry"
+        if result.opt_out_only:
+            action = "consent_revoked_by_message"
+        elif result.decline:
+            action = "lead_declined_by_message" if before is None or before.is_open else action
+        committed = commit_lead(
             session,
             before=before,
             version=version,
@@ -110,13 +138,15 @@ class Intake:
             config=self.config,
             now=at,
             actor=actor,
-            action="lead_created" if before is None else "lead_updated_by_inquiry",
+            action=action,
             destinations=self.destinations,
-            refine=capacity_refiner(session, self.config, now=at) if before is None else None,
+            refine=capacity_refiner(session, self.config, now=at)
+            if before is None and not proposed.stage.is_closed
+            else None,
         )
-        self._settle_identity(session, result, match, inquiry, (phone, email), touch_id=touch_id, new=before is None,
-                              at=at)  # fmt: skip
-        return result
+        self._settle_identity(session, committed, match, inquiry, (phone, email), touch_id=touch_id,
+                              new=before is None and inquired, at=at)  # fmt: skip
+        return replace(committed, recorded=_recorded(result, committed.lead))
 
     # --- identity: one lead per person (hub.identity) and every inquiry on its lead -------------
 
@@ -149,8 +179,8 @@ class Intake:
         household = match.kind is MatchKind.HOUSEHOLD
         phone, email = contact
         others = identity.claim_keys(
-            session, lead.id, emails=(lead.email, email), phones=(lead.phone, phone), new=new, now=at,
-            household=household,
+            session, lead.id, emails=(lead.email, email), phones=(lead.phone, phone), new=result.version == 1,
+            now=at, household=household,
         )  # fmt: skip
         identity.link(
             session, lead.id, match.related, reason="phone_other_name" if household else "same_person", now=at
@@ -159,31 +189,42 @@ class Intake:
         if new:
             self._record_inquiry(session, lead.id, inquiry)
 
-    def _opt_out(
-        self, session: Session, before: Lead | None, version: int | None, inquiry: Inquiry, *, at: datetime, actor: str
+    def _suppress(
+        self,
+        session: Session,
+        inquiry: Inquiry,
+        result: TriageResult,
+        *,
+        phone: str | None,
+        email: str | None,
+        at: datetime,
+        actor: str,
     ) -> CommitResult:
-        """A STOP-style message: consent is revoked at once, and the message is nothing more.
+        """An opt-out from a contact without a lead: kept on the suppression list, audited."""
+        if self.vault is None or not (phone or email):
+            # Nowhere safe to keep it (or only an external id): say so rather than drop it silently.
+            raise SkipRecord("an opt-out from a contact without a lead needs a phone or email", code="opt_out_unknown")
+        channels = result.opt_out
+        suppressed = suppress(
+            session, self.vault, phone=phone, email=email, channels=channels, source=actor, actor=actor, now=at
+        )
+        log.info("opt-out from a contact without a lead: suppressed %s", ",".join(c.value for c in channels))
+        recorded = {
+            "suppressed": {"contacts": list(suppressed.contacts), "channels": [c.value for c in suppressed.channels]},
+            "message": "opt-out recorded for a contact the hub has no lead for; any later lead with it inherits it",
+        }
+        return CommitResult(lead=None, version=None, plan=None, recorded=recorded)
 
-        A reply that says which channel it came by (``reply_via``: a texting service forwarding an
-        SMS reply) revokes that channel, as carriers treat STOP; a message that does not ("stop
-        contacting me" in a form) revokes every channel. The change goes through the same policy and
-        replanning as any other, so pending texts and emails are withdrawn from the CRMs and the
-        denial reaches every connected CRM. From an unknown contact there is nothing to revoke and
-        no lead is made.
-        """
-        if before is None or version is None:
-            log.info("opt-out message from a contact the hub does not know: nothing to revoke")
-            return CommitResult(lead=None, version=None, plan=None)
-        channels = [inquiry.reply_via] if inquiry.reply_via is not None else list(ContactChannel)
-        denied = [c for c in channels if before.consent.state(c) is not ConsentState.DENIED]
-        if not denied:
-            return CommitResult(lead=before, version=version, plan=None)
-        source = f"{inquiry.reply_via.value}_reply" if inquiry.reply_via is not None else "message"
-        proposed = before.evolve(
-            consent=before.consent.revoke(denied, at=inquiry.received_at, source=f"{actor}:{source}",
-                                          wording="STOP-style reply")
-        )  # fmt: skip
-        return commit_lead(
-            session, before=before, version=version, proposed=proposed, config=self.config, now=at, actor=actor,
-            action="consent_revoked_by_reply", destinations=self.destinations,
-        )  # fmt: skip
+
+def _recorded(result: TriageResult, lead: Lead | None) -> dict[str, object] | None:
+    """What the words of an inquiry changed beyond the usual, said back to the sender."""
+    out: dict[str, object] = {}
+    if result.opt_out:
+        out["opt_out"] = sorted(c.value for c in result.opt_out)
+    if result.decline and lead is not None and lead.stage.is_closed:
+        out["declined"] = True
+    if result.callback is not None and lead is not None and lead.requested_callback_at is not None:
+        out["callback_requested"] = lead.requested_callback_at.isoformat()
+    if result.urgent:
+        out["urgent"] = list(result.red_flags)
+    return out or None

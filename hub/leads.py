@@ -9,7 +9,7 @@ audit event are written. Either all of it is stored or none.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -34,12 +34,14 @@ TASK_HORIZON = timedelta(hours=12)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommitResult:
-    """What happened to a proposed change."""
+    """What happened to a proposed change. ``recorded``: what the inquiry's words changed beyond the
+    usual (an opt-out, a decline, a requested callback, a suppression), to say back to the sender."""
 
     lead: Lead | None
     version: int | None
     plan: CadencePlan | None
     violations: tuple[Violation, ...] = ()
+    recorded: Mapping[str, object] | None = None
 
     @property
     def ok(self) -> bool:
@@ -86,6 +88,7 @@ def plan_for(
         response_target=settings.channel(lead.channel).response_target,
         now=now,
         first_template=first_template or settings.channel(lead.channel).first_response_template,
+        urgent=settings.urgent,
     )
 
 

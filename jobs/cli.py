@@ -101,6 +101,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         hub = build_hub(config_path=args.config, database_url=args.database_url)
         run_simple(args.host, args.port, create_app(hub), threaded=True)
         return EXIT_OK
+    # Wire the hub once before gunicorn boots its workers: migrations run here, outside gunicorn's
+    # boot timeout, and a bad configuration or a database from a newer version stops the start
+    # with one clear message (exit status 2) instead of a loop of failing worker boots.
+    build_hub(config_path=args.config, database_url=args.database_url).close()
     env = dict(os.environ)
     if args.config:
         env["NURTUREHUB_CONFIG"] = args.config

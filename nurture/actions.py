@@ -5,7 +5,9 @@ Next action by intent (urgency first):
 =========================  ==========================================  ===================
 lead                       next action                                 queue
 =========================  ==========================================  ===================
-urgent red flag            route clinical question, due now            clinical
+urgent red flag            route clinical question, due now            clinical (after-hours
+                                                                       queue when closed)
+declined in the message    close as declined (the lead closes)         channel owner
 intent unknown             triage                                      channel owner
 clinical question          route clinical question                     clinical
 insurance / authorization  verify insurance or authorization           insurance
@@ -16,7 +18,9 @@ language support                                                        language
 =========================  ==========================================  ===================
 
 Score: E for closing, D for nurture or a not-ready lead, C for referral / insurance / authorization
-review, B for one question to answer (triage, clinical, service fit), A ready now.
+review and for a lead whose intent is still unknown (we know they reached out, not what they need:
+neither "one question to answer" nor "early research" — see docs/design-notes.md), B for one
+question to answer (clinical, service fit), A ready now.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from datetime import datetime
 from nurture.cadence import first_contact_due
 from nurture.lead import Lead, NextAction
 from nurture.settings import NurtureSettings
-from nurture.vocab import ConsentState, ContactChannel, Intent, Need, NextActionKind, Score
+from nurture.vocab import Channel, ConsentState, ContactChannel, Intent, Need, NextActionKind, Score
 
 __all__ = ["has_nurture_consent", "propose_next_action", "score_for"]
 
@@ -47,20 +51,31 @@ def is_clinical(lead: Lead) -> bool:
     return lead.urgent or lead.intent is Intent.CLINICAL_QUESTION or Need.CLINICAL_CONCERN in lead.needs
 
 
-def propose_next_action(lead: Lead, settings: NurtureSettings, *, now: datetime) -> NextAction:
-    """The next action the rules give ``lead`` (see the module table)."""
-    channel = settings.channel(lead.channel)
+def propose_next_action(
+    lead: Lead,
+    settings: NurtureSettings,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    via: Channel | None = None,
+) -> NextAction:
+    """The next action the rules give ``lead`` (see the module table). ``since`` and ``via``: the
+    response target is that of a returning inquiry's channel, counted from its arrival, rather
+    than that of the lead's first."""
+    channel = settings.channel(via or lead.channel)
     routing = settings.routing
     if lead.urgent:
+        open_now = settings.hours.is_open(now)
         return NextAction(
             kind=NextActionKind.ROUTE_CLINICAL_QUESTION,
             due_at=now,
-            owner_queue=routing.clinical_queue,
-            reason="urgent_red_flag",
+            owner_queue=routing.clinical_queue if open_now else settings.urgent.after_hours_queue,
+            reason="urgent_red_flag" if open_now else "urgent_red_flag_after_hours",
         )
     due = first_contact_due(
-        lead, hours=settings.hours, rules=settings.contact, response_target=channel.response_target, now=now
-    )
+        lead, hours=settings.hours, rules=settings.contact, response_target=channel.response_target, now=now,
+        since=since,
+    )  # fmt: skip
     kind: NextActionKind
     queue = channel.owner_queue
     reason = f"intent_{lead.intent}" if lead.intent else "intent_unknown"
@@ -106,9 +121,9 @@ def score_for(next_action: NextAction | None, intent: Intent | None) -> Score:
             return Score.D
         case _ if intent is Intent.NOT_READY_YET:
             return Score.D
-        case NextActionKind.VERIFY_INSURANCE | NextActionKind.REQUEST_REFERRAL_DOCUMENTS:
+        case NextActionKind.VERIFY_INSURANCE | NextActionKind.REQUEST_REFERRAL_DOCUMENTS | NextActionKind.TRIAGE:
             return Score.C
-        case NextActionKind.ROUTE_CLINICAL_QUESTION | NextActionKind.TRIAGE:
+        case NextActionKind.ROUTE_CLINICAL_QUESTION:
             return Score.B
         case _ if intent is Intent.SERVICE_FIT:
             return Score.B

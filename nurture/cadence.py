@@ -8,6 +8,13 @@ first call; Day 3 helpful follow-up with scheduling options; Day 7 final check-i
 unreachable. A requested callback time overrides the Day 0 slot. Reaching the patient, booking,
 declining, closing or opting out of every channel stops the cadence.
 
+An **urgent** lead (a red flag) never enters the nurture cadence — no texts, emails or "close as
+unreachable" — but gets its own plan (:func:`plan_urgent`): a clinical callback due at once, owned
+by the clinical queue while the clinic is open and by the after-hours queue when it is not;
+re-attempts every few minutes inside clinic hours; and an escalation to a named queue when nobody
+has reached the patient within the window. Task labels say "Urgent clinical callback" and carry
+no clinical words; self-harm messages get the crisis script (988, 911).
+
 "Day N" counts local calendar days in the clinic's time zone from the day of the Day 0 call, moved
 forward to days the clinic opens, each step on a later day than the one before. Every contact step
 falls inside clinic hours AND the patient's calling hours; steps are at least ``min_gap`` apart.
@@ -38,13 +45,16 @@ from nurture.vocab import (
 
 __all__ = [
     "DEFAULT_CADENCE",
+    "DEFAULT_URGENT",
     "Cadence",
     "CadencePlan",
     "CadenceStep",
     "PlannedStep",
     "StepAction",
     "StepCondition",
+    "UrgentRules",
     "plan_cadence",
+    "plan_urgent",
 ]
 
 
@@ -171,6 +181,7 @@ class PlannedStep:
         template: approved template id, if any.
         template_kind: the medium of that template.
         due_at: when it is due, aware UTC.
+        owner_queue: the queue that owns this step, when it is not the lead's (an escalation).
     """
 
     key: str
@@ -179,6 +190,7 @@ class PlannedStep:
     template: str | None
     template_kind: TemplateKind | None
     due_at: datetime
+    owner_queue: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,6 +200,45 @@ class CadencePlan:
     steps: tuple[PlannedStep, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
     stopped: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UrgentRules:
+    """How an urgent lead is followed up.
+
+    Attributes:
+        retry_minutes: minutes between call attempts while nobody has reached the patient.
+        attempts: call attempts before the escalation.
+        escalate_after_minutes: when nobody has reached the patient this long after the inquiry,
+            the escalation queue gets a task.
+        escalation_queue: who is told then (a clinical lead, the on-call clinician).
+        after_hours_queue: who takes urgent callbacks while the clinic is closed (a nurse line or
+            answering service).
+        label: the task subject (no clinical words).
+        template: the call script; ``crisis_template`` for self-harm (crisis guidance: 988, 911).
+    """
+
+    retry_minutes: int = 15
+    attempts: int = 3
+    escalate_after_minutes: int = 60
+    escalation_queue: str = "Clinical Lead"
+    after_hours_queue: str = "After-hours Nurse Line"
+    label: str = "Urgent clinical callback"
+    template: str = "urgent_callback"
+    crisis_template: str = "crisis_callback"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.retry_minutes <= 240:
+            raise ValueError("urgent retry_minutes must be between 1 and 240")
+        if not 1 <= self.attempts <= 10:
+            raise ValueError("urgent attempts must be between 1 and 10")
+        if not 5 <= self.escalate_after_minutes <= 24 * 60:
+            raise ValueError("urgent escalate_after_minutes must be between 5 and 1440")
+        if not (self.escalation_queue.strip() and self.after_hours_queue.strip() and self.label.strip()):
+            raise ValueError("urgent queues and label must not be empty")
+
+
+DEFAULT_URGENT = UrgentRules()
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +261,7 @@ def plan_cadence(
     response_target: timedelta,
     now: datetime,
     first_template: str | None = None,
+    urgent: UrgentRules = DEFAULT_URGENT,
 ) -> CadencePlan:
     """Compute the follow-up steps still to come for ``lead``. See the module docstring.
 
@@ -223,10 +275,13 @@ def plan_cadence(
         now: the present, aware.
         first_template: the template of the Day 0 call (the channel's first-response template),
             instead of the step's own.
+        urgent: how an urgent lead is followed up instead (:func:`plan_urgent`).
     """
     stop = _stop_reason(lead, touches)
     if stop is not None:
         return CadencePlan(stopped=stop)
+    if lead.urgent:
+        return plan_urgent(lead, touches, hours=hours, urgent=urgent)
     ctx = _Context(lead, hours, rules, cadence, zone(lead.timezone), touches)
     done = {t.step for t in touches if t.step}
     planned: list[PlannedStep] = []
@@ -300,12 +355,76 @@ def plan_cadence(
     return CadencePlan(steps=tuple(planned), skipped=tuple(skipped))
 
 
+def plan_urgent(
+    lead: Lead,
+    touches: Sequence[Touch],
+    *,
+    hours: ClinicHours,
+    urgent: UrgentRules,
+) -> CadencePlan:
+    """The follow-ups of an urgent lead: calls only, at once and every ``retry_minutes``, then an
+    escalation. Calling hours do not hold back a clinical callback the patient asked for by
+    writing in; clinic hours decide who makes it (the clinical queue, or the after-hours queue).
+    The plan depends on the inquiry's time and the attempts made, not on when it is asked for."""
+    if any(t.made_contact for t in touches):
+        return CadencePlan(stopped="reached")
+    crisis = any(k.startswith("red_flag.self_harm") for k in lead.triage_keywords)
+    template = urgent.crisis_template if crisis else urgent.template
+    done = {t.step for t in touches if t.step}
+    attempts = sorted((t.at for t in touches if t.step and t.step.startswith("urgent_call_")), reverse=True)
+    retry = timedelta(minutes=urgent.retry_minutes)
+    start = lead.created_at
+    steps: list[PlannedStep] = []
+    previous = attempts[0] if attempts else None
+    for n in range(1, urgent.attempts + 1):
+        key = f"urgent_call_{n}"
+        if key in done:
+            continue
+        due = start if previous is None else previous + retry
+        if previous is not None and not hours.is_open(due):
+            due = _open_at_or_after(hours, due)
+        queue = None if hours.is_open(due) else urgent.after_hours_queue
+        steps.append(_urgent_step(key, urgent.label, template, due, queue))
+        previous = due
+    if "urgent_escalate" not in done:
+        due = start + timedelta(minutes=urgent.escalate_after_minutes)
+        steps.append(
+            _urgent_step("urgent_escalate", f"{urgent.label}: escalate", template, due, urgent.escalation_queue)
+        )
+    return CadencePlan(steps=tuple(steps))
+
+
+def _urgent_step(key: str, label: str, template: str, due: datetime, queue: str | None) -> PlannedStep:
+    return PlannedStep(
+        key=key, label=label, channel=ContactChannel.CALL, template=template,
+        template_kind=TemplateKind.CALL_SCRIPT, due_at=due, owner_queue=queue,
+    )  # fmt: skip
+
+
+def _open_at_or_after(hours: ClinicHours, at: datetime) -> datetime:
+    """``at`` if the clinic is open then, else its next opening."""
+    day = at.astimezone(hours.tz).date()
+    for offset in range(14):
+        for interval in hours.intervals_on(day + timedelta(days=offset)):
+            if interval.end > at:
+                return max(at, interval.start)
+    return at
+
+
 def first_contact_due(
-    lead: Lead, *, hours: ClinicHours, rules: ContactRules, response_target: timedelta, now: datetime
+    lead: Lead,
+    *,
+    hours: ClinicHours,
+    rules: ContactRules,
+    response_target: timedelta,
+    now: datetime,
+    since: datetime | None = None,
 ) -> datetime:
-    """When the first call to ``lead`` is due (the Day 0 slot); the next action's due time."""
+    """When the first call to ``lead`` is due (the Day 0 slot); the next action's due time.
+    ``since``: count the response target from this moment (a returning inquiry) instead of the
+    lead's creation."""
     ctx = _Context(lead, hours, rules, DEFAULT_CADENCE, zone(lead.timezone), ())
-    return _day0_call_time(ctx, response_target, now)
+    return _day0_call_time(ctx, response_target, now, since=since)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -413,11 +532,13 @@ def _first_allowed(ctx: _Context, at: datetime, *, contact: bool) -> datetime:
     raise ValueError("no time in the next 60 days is inside both clinic hours and calling hours")
 
 
-def _day0_call_time(ctx: _Context, response_target: timedelta, now: datetime) -> datetime:
+def _day0_call_time(
+    ctx: _Context, response_target: timedelta, now: datetime, since: datetime | None = None
+) -> datetime:
     lead = ctx.lead
+    received = since or lead.created_at
     if lead.requested_callback_at is not None:
-        return _first_allowed(ctx, max(lead.requested_callback_at, lead.created_at), contact=True)
-    received = lead.created_at
+        return _first_allowed(ctx, max(lead.requested_callback_at, received), contact=True)
     if lead.urgent:
         # A red flag: the first moment anyone may call, not the channel's target.
         return _first_allowed(ctx, received, contact=True)

@@ -42,7 +42,7 @@ from nurture.actions import language_queue
 from nurture.clock import require_aware, window_of, zone
 from nurture.lead import Lead, NextAction
 from nurture.settings import NurtureSettings
-from nurture.vocab import Need, NextActionKind
+from nurture.vocab import Intent, Need, NextActionKind
 
 __all__ = [
     "DEFAULT_CAPACITY_RULES",
@@ -328,7 +328,8 @@ def apply_capacity(
             template=wanted if wanted and settings.templates.has(wanted) else default_template,
         )
 
-    if lead.urgent or proposed.kind not in BOOKING_ACTIONS or service is None:
+    if lead.urgent or proposed.kind not in BOOKING_ACTIONS or service is None or lead.intent is Intent.NOT_READY_YET:
+        # Someone only researching is not asked for documents or offered times yet.
         return CapacityDecision(next_action=proposed, outcome=CapacityOutcome.NOT_APPLICABLE, template=default_template)
 
     outstanding = clearance.outstanding(service)

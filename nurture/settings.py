@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from nurture.cadence import Cadence
+from nurture.cadence import DEFAULT_URGENT, Cadence, UrgentRules
 from nurture.clock import ClinicHours
 from nurture.consent import ContactRules
 from nurture.templates import TemplateCatalog
@@ -77,6 +77,7 @@ class NurtureSettings:
     triage: TriageRules
     templates: TemplateCatalog
     callback_number: str = ""
+    urgent: UrgentRules = DEFAULT_URGENT
 
     def __post_init__(self) -> None:
         if Channel.OTHER not in self.channels:

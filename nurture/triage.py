@@ -1,32 +1,61 @@
-"""Triage: the intent, needs and urgency of an inquiry, from structured form answers first and then
-from the patient's own words, by configurable keyword rules in English and Spanish.
+"""Triage: what an inquiry is about — intent, needs, urgency, a decline, an opt-out and a requested
+callback time — from structured form answers first and then from the patient's own words.
 
-Red-flag phrases (chest pain, trouble breathing, suicidal thoughts …) make a lead urgent whatever
-else it says. Matching is on folded text (lower case, no accents), by whole words; a phrase ending
-in ``*`` matches any word that starts with it (``suicid*``). Red flags err on the side of safety:
-"no chest pain" still fires, and a person reads it at once.
+The words are read by explainable rules (``nurture.triage_rules`` holds the built-in English and
+Spanish ones; a clinic adds its own in TOML). Each rule looks for phrases, or word groups near each
+other, through :mod:`nurture.matching` (stems, abbreviations, typos, negation), and says what it
+implies:
+
+- ``red_flag``: a category of danger (chest pain, breathing, stroke, anaphylaxis, self-harm …). Any
+  red flag makes the lead **urgent**, whatever else it says, even negated ("no chest pain" still
+  fires: a person reads it at once).
+- ``intent`` with a ``weight`` (1 a hint, 2 a plain cue, 3 an explicit request or question). The
+  intent with the highest weight wins; on a tie the safer routing comes first
+  (:data:`INTENT_PRIORITY`). A negated cue ("I don't need an appointment yet") does not count,
+  unless the rule says the negation is part of the topic ("no insurance" is still about insurance).
+- ``need``: a need that accompanies any intent (insurance, referral documents, language,
+  clinical concern).
+- ``decline`` (with a weight): the person no longer wants care from the clinic ("found another
+  provider", "no me interesa"). It closes the lead unless the message asks for something stronger.
+- ``opt_out``: contact channels whose consent the message revokes — named channels, ``reply`` (the
+  channel the message came by) or ``all``.
+
+Every decision keeps the ids of the rules that fired (rule text, never the patient's words).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from nurture.callback import CallbackWindow, requested_callback
+from nurture.consent import KeywordReply, classify_reply
+from nurture.matching import Analyzer, Matcher, Pattern, compile_phrase
 from nurture.text import fold
-from nurture.vocab import Channel, Intent, Need
+from nurture.vocab import Channel, ContactChannel, Intent, Need
 
-__all__ = ["DEFAULT_TRIAGE_RULES", "KeywordRule", "TriageInput", "TriageResult", "TriageRules", "triage"]
+__all__ = [
+    "DEFAULT_TRIAGE_RULES",
+    "INTENT_PRIORITY",
+    "Rule",
+    "TriageInput",
+    "TriageResult",
+    "TriageRules",
+    "rules_from_config",
+    "triage",
+]
 
-#: When text matches several intents equally often, the first in this order wins: the safest
-#: routing first (a clinical question must not be mistaken for a booking).
+#: When several intents have the same weight, the first in this order wins: the safest routing
+#: first (a clinical question must not be mistaken for a booking), then what must be cleared
+#: before booking, then the person's own request.
 INTENT_PRIORITY: tuple[Intent, ...] = (
     Intent.CLINICAL_QUESTION,
     Intent.INSURANCE_AUTHORIZATION,
     Intent.REFERRAL_COORDINATION,
+    Intent.LANGUAGE_SUPPORT,
     Intent.READY_TO_SCHEDULE,
     Intent.SERVICE_FIT,
-    Intent.LANGUAGE_SUPPORT,
     Intent.NOT_READY_YET,
 )
 
@@ -35,123 +64,185 @@ INTENT_NEEDS: Mapping[Intent, Need] = {
     Intent.CLINICAL_QUESTION: Need.CLINICAL_CONCERN,
     Intent.INSURANCE_AUTHORIZATION: Need.INSURANCE,
     Intent.LANGUAGE_SUPPORT: Need.LANGUAGE,
+    Intent.REFERRAL_COORDINATION: Need.REFERRAL_DOCUMENTS,
 }
+
+#: Red-flag categories whose callback script differs (crisis guidance: 988, 911).
+SELF_HARM = "self_harm"
+
+OPT_OUT_TARGETS = frozenset({*(c.value for c in ContactChannel), "reply", "all"})
+
+#: Words right after "don't call me" that turn it into a timing request ("until after 7", "at work",
+#: "en la mañana"), alone or as the first of a pair.
+TIME_QUALIFIERS = frozenset(
+    {"until", "til", "till", "before", "after", "between", "during", "at", "mornings", "evenings", "weekdays",
+     "hasta", "antes", "despues", "entre", "durante", "temprano", "tan"}
+)  # fmt: skip
+TIME_QUALIFIER_PAIRS = frozenset(
+    {("in", "the"), ("on", "weekdays"), ("on", "weekends"), ("en", "la"), ("en", "las"), ("por", "la"),
+     ("por", "las"), ("en", "el"), ("de", "dia"), ("en", "horas")}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class KeywordRule:
-    """One phrase that, found in an inquiry, implies an intent, a need, or urgency.
+class Rule:
+    """One triage rule: what to look for, in which language, and what it implies.
 
     Attributes:
-        phrase: words to find, in folded form or not (it is folded on load); ``*`` at the end of the
-            last word matches any continuation.
-        language: "en", "es" …; the language the phrase is written in.
-        intent: the intent it suggests, if any.
-        need: the need it flags, if any.
-        urgent: True for red flags.
+        language: the language its phrases are written in ("en", "es" …).
+        phrases: any of these phrases fires the rule (a trailing ``*`` matches any ending).
+        near: alternatively, one phrase of every group within ``within`` words of each other.
+        within: how many other words may stand between the groups of ``near``.
+        red_flag: a red-flag category: the inquiry is urgent.
+        intent: the intent it suggests, with ``weight`` (1 a hint … 3 explicit).
+        need: a need it flags.
+        decline: the person declines care (with ``weight``, weighed against the intents).
+        opt_out: contact channels it revokes: channel names, "reply" or "all".
+        service: the clinic service (a service id) the words name.
+        speaks: the language the person needs staff to speak ("in Spanish", "no hablo inglés").
+        negatable: whether a negation just before the match cancels it (default: only for intents).
+        unless: phrases that, in the same clause, keep the rule from firing ("in my sleep").
+        scope: "clause" (the default) or "message": ``near`` groups may then stand in different
+            sentences ("Hit his head. Now he's confused.").
+        not_followed_by: words that, right after the match, keep it from firing ("took 10 minutes").
     """
 
-    phrase: str
     language: str
+    phrases: tuple[str, ...] = ()
+    near: tuple[tuple[str, ...], ...] = ()
+    within: int = 4
+    red_flag: str | None = None
     intent: Intent | None = None
+    weight: int = 2
     need: Need | None = None
-    urgent: bool = False
+    decline: bool = False
+    opt_out: frozenset[str] = frozenset()
+    service: str | None = None
+    speaks: str | None = None
+    negatable: bool | None = None
+    unless: tuple[str, ...] = ()
+    scope: str = "clause"
+    not_followed_by: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        if not fold(self.phrase):
-            raise ValueError("a keyword rule needs a phrase")
-        if self.intent is None and self.need is None and not self.urgent:
-            raise ValueError(f"keyword rule {self.phrase!r} implies nothing: give an intent, a need or urgent")
+        if bool(self.phrases) == bool(self.near):
+            raise ValueError(f"a triage rule gives either phrases or near groups ({self._what()})")
+        if not (
+            self.red_flag or self.intent or self.need or self.decline or self.opt_out or self.service or self.speaks
+        ):
+            raise ValueError(
+                f"triage rule {self._what()} implies nothing: "
+                "give a red_flag, intent, need, decline, opt_out, speaks or service"
+            )
+        if not 1 <= self.weight <= 5:
+            raise ValueError(f"triage rule {self._what()}: weight must be 1 to 5")
+        if unknown := self.opt_out - OPT_OUT_TARGETS:
+            raise ValueError(f"triage rule {self._what()}: unknown opt_out {sorted(unknown)}")
+        object.__setattr__(self, "opt_out", frozenset(self.opt_out))
+        self.pattern()  # phrases must compile
+
+    def _what(self) -> str:
+        first = self.phrases[:1] or self.near[:1][0][:1] if (self.phrases or self.near) else ()
+        return repr(first[0]) if first else "(empty)"
 
     @property
-    def prefix(self) -> bool:
-        """True when the phrase ends in ``*``: its last word matches any continuation."""
-        return self.phrase.rstrip().endswith("*")
+    def target(self) -> str:
+        """What the rule implies, as a code (``red_flag.chest_pain``, ``intent.ready_to_schedule`` …)."""
+        parts = []
+        if self.red_flag:
+            parts.append(f"red_flag.{self.red_flag}")
+        if self.intent:
+            parts.append(f"intent.{self.intent.value}")
+        if self.need:
+            parts.append(f"need.{self.need.value}")
+        if self.decline:
+            parts.append("decline")
+        if self.opt_out:
+            parts.append("opt_out." + "+".join(sorted(self.opt_out)))
+        if self.service:
+            parts.append(f"service.{self.service}")
+        if self.speaks:
+            parts.append(f"speaks.{self.speaks}")
+        return ",".join(parts)
 
     @property
-    def words(self) -> list[str]:
-        return fold(self.phrase).split()
+    def counts_negation(self) -> bool:
+        return self.negatable if self.negatable is not None else (self.intent is not None and not self.red_flag)
 
-    @property
-    def id(self) -> str:
-        """Stable id reported when the rule fires (config text, not patient text)."""
-        target = "urgent" if self.urgent else (self.intent or self.need)
-        return f"{target}:{self.language}:{' '.join(self.words)}{'*' if self.prefix else ''}"
-
-    def pattern(self) -> str:
-        body = r"\s+".join(re.escape(w) for w in self.words)
-        return rf"\b{body}" + (r"\w*" if self.prefix else r"\b")
+    def pattern(self) -> Pattern:
+        unless = tuple(compile_phrase(p, self.language) for p in self.unless)
+        extra = {"unless": unless, "scope": self.scope, "not_followed_by": frozenset(map(fold, self.not_followed_by))}
+        if self.phrases:
+            return Pattern(phrases=tuple(compile_phrase(p, self.language) for p in self.phrases), **extra)  # type: ignore[arg-type]
+        return Pattern(
+            near=tuple(tuple(compile_phrase(p, self.language) for p in group) for group in self.near),
+            within=self.within,
+            **extra,  # type: ignore[arg-type]
+        )
 
 
 class TriageRules:
-    """A compiled set of keyword rules."""
+    """A compiled set of rules.
+
+    Args:
+        rules: the rules.
+        clinic_language: the language staff speak by default.
+        payers: insurance plan names that mean the inquiry is about insurance.
+        spanish_markers, english_markers: common words that tell which language a text is in.
+    """
 
     def __init__(
         self,
-        rules: Iterable[KeywordRule],
+        rules: Iterable[Rule],
         *,
         clinic_language: str = "en",
         spanish_markers: Iterable[str] = (),
+        english_markers: Iterable[str] = (),
     ) -> None:
-        self.rules: tuple[KeywordRule, ...] = tuple(rules)
+        self.rules: tuple[Rule, ...] = tuple(rules)
         if not self.rules:
-            raise ValueError("triage needs at least one keyword rule")
+            raise ValueError("triage needs at least one rule")
         self.clinic_language = clinic_language
         self.spanish_markers = frozenset(fold(m) for m in spanish_markers)
-        # Distinct patterns, each with the rules it stands for ("insurance" is both an intent and
-        # a need). One alternation over all of them finds candidate positions in a single scan;
-        # at each position every pattern starting with that word is tried, so overlapping
-        # phrases ("pain", "chest pain") all fire.
-        self._patterns: dict[str, tuple[re.Pattern[str], list[int]]] = {}
-        for index, rule in enumerate(self.rules):
-            source = rule.pattern()
-            self._patterns.setdefault(source, (re.compile(source), []))[1].append(index)
-        self._regex = re.compile("|".join(sorted(self._patterns, key=len, reverse=True)))
-        languages_of: dict[str, set[str]] = {}
-        for rule in self.rules:
-            languages_of.setdefault(" ".join(rule.words), set()).add(rule.language)
-        self._distinctive = frozenset(r.id for r in self.rules if len(languages_of[" ".join(r.words)]) == 1)
-        self._by_first_word: dict[str, list[str]] = {}
-        self._wildcards: list[tuple[str, str]] = []
-        for source, (_, group) in self._patterns.items():
-            words = self.rules[group[0]].words
-            first = words[0]
-            if self.rules[group[0]].prefix and len(words) == 1:
-                self._wildcards.append((first, source))
-            else:
-                self._by_first_word.setdefault(first, []).append(source)
+        self.english_markers = frozenset(fold(m) for m in english_markers)
+        self._matcher = Matcher([r.pattern() for r in self.rules])
+        self._analyzer = Analyzer(self._matcher.vocabulary(), self._matcher.prefixes())
 
-    def matches(self, text: str) -> list[KeywordRule]:
-        """Rules that fire on ``text``, each once, in rule order."""
-        folded = fold(text)
-        hit: set[int] = set()
-        pos = 0
-        while (m := self._regex.search(folded, pos)) is not None:
-            start = m.start()
-            end = folded.find(" ", start)
-            word = folded[start:] if end < 0 else folded[start:end]
-            sources = list(self._by_first_word.get(word, ()))
-            sources += [src for prefix, src in self._wildcards if word.startswith(prefix)]
-            for source in sources:
-                pattern, group = self._patterns[source]
-                if pattern.match(folded, start):
-                    hit.update(group)
-            if end < 0:
-                break
-            pos = end + 1
-        return [self.rules[i] for i in sorted(hit)]
+    def fire(self, text: str) -> list[tuple[Rule, str, bool]]:
+        """``(rule, matched rule text, negated)`` for every rule that fires on ``text``, in rule order.
 
-    def says_language(self, rule: KeywordRule) -> bool:
-        """True when ``rule``'s phrase exists only in its own language ("cita", not "medicaid"),
-        so its firing says which language the patient wrote in."""
-        return rule.id in self._distinctive
+        An opt-out that goes on to say when calls are fine ("don't call me until after 7", "no me
+        llamen en la mañana") is a request about timing, not an opt-out: it does not fire."""
+        matches = self._matcher.run(self._analyzer.analyse(text))
+        out = []
+        for index in sorted(matches):
+            rule = self.rules[index]
+            found = matches[index]
+            if rule.opt_out:
+                found = [m for m in found if not _timing(m.following)]
+                if not found:
+                    continue
+            plain = [m for m in found if not m.negated]
+            chosen = plain[0] if plain else found[0]
+            out.append((rule, chosen.label, not plain))
+        return out
 
-    def looks_spanish(self, text: str) -> bool:
-        """A cheap guess: at least three distinct common Spanish words."""
-        if not self.spanish_markers:
-            return False
-        words = set(fold(text).split())
-        return len(words & self.spanish_markers) >= 3
+    def language_of(self, text: str, fired: Sequence[Rule] = ()) -> str | None:
+        """ "es" or "en" by the common words of each language (and, when there are none, by the
+        language of the rules that fired), or None when the text says too little."""
+        words = fold(text).split()
+        spanish = sum(1 for w in words if w in self.spanish_markers)
+        english = sum(1 for w in words if w in self.english_markers)
+        if not spanish and not english:
+            spanish = sum(1 for r in fired if r.language == "es")
+            english = sum(1 for r in fired if r.language == "en")
+        if spanish >= 2 and spanish > english:
+            return "es"
+        if english >= 1 and english >= spanish:
+            return "en"
+        if spanish >= 1:
+            return "es"
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,7 +255,12 @@ class TriageInput:
         preferred_language: the language the patient chose, if the form asked.
         channel: the inquiry's channel.
         referral_source: set when a partner or person referred the patient.
+        service: the service chosen on a form, if any.
+        scheduling_fields: the form carried scheduling answers (a preferred time or day).
+        reply_via: the message is the patient's reply on this contact channel.
         text: the patient's own words.
+        received_at: when it arrived, aware (requested callback times are read relative to it).
+        timezone: the patient's IANA time zone.
     """
 
     intent_hint: Intent | None = None
@@ -172,7 +268,12 @@ class TriageInput:
     preferred_language: str | None = None
     channel: Channel = Channel.OTHER
     referral_source: str | None = None
+    service: str | None = None
+    scheduling_fields: bool = False
+    reply_via: ContactChannel | None = None
     text: str = ""
+    received_at: datetime | None = None
+    timezone: str = "America/Chicago"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,202 +284,234 @@ class TriageResult:
         intent: the primary intent, or None when it cannot be determined (→ next action "triage").
         needs: accompanying needs.
         urgent: a red flag fired.
-        fired: ids of the keyword rules that fired.
+        red_flags: the red-flag categories that fired.
+        fired: ids of the rules that fired (``<target>:<language>:<rule text>``).
         language: the language to answer in.
         intent_source: "form", "text", "channel" or "none".
+        decline: the person declines care: close the lead as declined.
+        opt_out: contact channels whose consent the message revokes.
+        callback: the time the person asked to be called, if they did.
+        service: the clinic service the words name, if any (a service id).
     """
 
     intent: Intent | None
     needs: frozenset[Need] = field(default_factory=frozenset)
     urgent: bool = False
+    red_flags: tuple[str, ...] = ()
     fired: tuple[str, ...] = ()
     language: str = "en"
     intent_source: str = "none"
+    decline: bool = False
+    opt_out: frozenset[ContactChannel] = frozenset()
+    callback: CallbackWindow | None = None
+    service: str | None = None
+
+    @property
+    def self_harm(self) -> bool:
+        return SELF_HARM in self.red_flags
+
+    @property
+    def opt_out_only(self) -> bool:
+        """The message revokes consent and asks for nothing else."""
+        return bool(self.opt_out) and not self.urgent and not self.decline and self.intent is None
 
 
 def triage(item: TriageInput, rules: TriageRules) -> TriageResult:
-    """Decide intent, needs and urgency for one inquiry. See the module docstring."""
-    fired = rules.matches(item.text) if item.text else []
-    urgent = any(r.urgent for r in fired)
+    """Decide intent, needs, urgency, decline, opt-out and callback for one inquiry."""
+    fired = rules.fire(item.text) if item.text.strip() else []
+    counted = [(rule, label) for rule, label, negated in fired if not (negated and rule.counts_negation)]
+    red_flags = tuple(dict.fromkeys(r.red_flag for r, _ in counted if r.red_flag))
+    urgent = bool(red_flags)
+
     needs = set(item.needs_hint)
-    needs.update(r.need for r in fired if r.need is not None)
-    # Words of a secondary intent still say what the patient needs ("... and how much is it?").
-    needs.update(INTENT_NEEDS[r.intent] for r in fired if r.intent is not None and r.intent in INTENT_NEEDS)
+    needs.update(r.need for r, _ in counted if r.need is not None)
+    scores: dict[Intent, int] = {}
+    for rule, _ in counted:
+        if rule.intent is not None:
+            scores[rule.intent] = max(scores.get(rule.intent, 0), rule.weight)
+    decline_weight = max((r.weight for r, _ in counted if r.decline), default=0)
+    opt_out = _opt_out(item, [r for r, _ in counted if r.opt_out])
 
     language = (item.preferred_language or "").lower() or None
+    asked = next((r.speaks for r, _ in counted if r.speaks), None)
     if language is None:
-        spanish_rule = any(r.language == "es" and rules.says_language(r) for r in fired)
-        language = "es" if (spanish_rule or rules.looks_spanish(item.text)) else rules.clinic_language
+        language = asked or rules.language_of(item.text, [r for r, _ in counted]) or rules.clinic_language
+
+    best = _best(scores)
+    best_weight = scores.get(best, 0) if best is not None else 0
+    decline = not urgent and decline_weight > 0 and decline_weight > best_weight
+    if not decline and opt_out >= frozenset(ContactChannel) and best_weight < 2:
+        decline = True  # "stop contacting me": nobody may reach them, and they asked for nothing
 
     intent: Intent | None
+    source = "text"
     if urgent:
-        intent, source = Intent.CLINICAL_QUESTION, "text"
+        intent = Intent.CLINICAL_QUESTION
     elif item.intent_hint is not None:
         intent, source = item.intent_hint, "form"
+    elif decline:
+        intent = None  # nothing left to sort: the lead closes as declined
     else:
-        intent, source = _intent_from_text(fired), "text"
-        if intent is None and (item.channel is Channel.REFERRAL_PARTNER or item.referral_source):
-            intent, source = Intent.REFERRAL_COORDINATION, "channel"
-        if intent is None and language != rules.clinic_language and Need.LANGUAGE in needs | {Need.LANGUAGE}:
-            # Someone who wrote to us in another language and asked nothing we recognised: the
-            # first thing they need is someone who speaks it.
-            intent, source = Intent.LANGUAGE_SUPPORT, "text" if item.text else "form"
-        if intent is None:
-            source = "none"
+        intent = best
+        if intent is None and (item.service or item.scheduling_fields):
+            intent, source = Intent.READY_TO_SCHEDULE, "form"
+        if intent is None and not opt_out:
+            intent, source = _from_channel(item, language, rules.clinic_language)
+    if intent is None:
+        source = "none"
 
-    if language != rules.clinic_language:
+    if language != rules.clinic_language or (asked and asked != rules.clinic_language):
         needs.add(Need.LANGUAGE)
     if urgent:
         needs.add(Need.CLINICAL_CONCERN)
     if intent is not None and intent in INTENT_NEEDS:
         needs.add(INTENT_NEEDS[intent])
+    callback = None
+    if item.received_at is not None and item.text.strip() and not urgent and not decline:
+        callback = requested_callback(item.text, received_at=item.received_at, timezone=item.timezone)
+    service = next((r.service for r, _ in counted if r.service), None)
     return TriageResult(
+        service=service,
         intent=intent,
         needs=frozenset(needs),
         urgent=urgent,
-        fired=tuple(r.id for r in fired),
+        red_flags=red_flags,
+        fired=tuple(dict.fromkeys(f"{r.target}:{r.language}:{label}" for r, label in counted)),
         language=language,
         intent_source=source,
+        decline=decline,
+        opt_out=opt_out,
+        callback=callback,
     )
 
 
-def _intent_from_text(fired: list[KeywordRule]) -> Intent | None:
-    counts: dict[Intent, int] = {}
-    for rule in fired:
-        if rule.intent is not None:
-            counts[rule.intent] = counts.get(rule.intent, 0) + 1
-    if not counts:
+def _timing(following: Sequence[str]) -> bool:
+    return bool(following) and (following[0] in TIME_QUALIFIERS or tuple(following[:2]) in TIME_QUALIFIER_PAIRS)
+
+
+def _best(scores: Mapping[Intent, int]) -> Intent | None:
+    if not scores:
         return None
-    best = max(counts.values())
-    return next(i for i in INTENT_PRIORITY if counts.get(i) == best)
+    top = max(scores.values())
+    return next(i for i in INTENT_PRIORITY if scores.get(i) == top)
 
 
-def _rules(language: str, mapping: Mapping[str, Iterable[str]], **kind: object) -> list[KeywordRule]:
-    out = []
-    for key, phrases in mapping.items():
-        for phrase in phrases:
-            if kind.get("target") == "intent":
-                out.append(KeywordRule(phrase=phrase, language=language, intent=Intent(key)))
-            elif kind.get("target") == "need":
-                out.append(KeywordRule(phrase=phrase, language=language, need=Need(key)))
-            else:
-                out.append(KeywordRule(phrase=phrase, language=language, urgent=True))
-    return out
+def _from_channel(item: TriageInput, language: str, clinic_language: str) -> tuple[Intent | None, str]:
+    """The intent a channel implies when the words say none."""
+    if item.channel is Channel.REFERRAL_PARTNER or item.referral_source:
+        return Intent.REFERRAL_COORDINATION, "channel"
+    if item.channel is Channel.APPOINTMENT_REQUEST:
+        return Intent.READY_TO_SCHEDULE, "channel"
+    if item.channel is Channel.WEBINAR:
+        return Intent.NOT_READY_YET, "channel"
+    return None, "none"
 
 
-#: The built-in keyword rules, in config form: {target kind: {language: {key: [phrases]}}}.
-#: ``config.example.toml`` shows how a clinic overrides them.
-DEFAULT_KEYWORDS: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = {
-    "red_flags": {
-        "en": {
-            "urgent": (
-                "chest pain", "chest pressure", "trouble breathing", "difficulty breathing", "can't breathe",
-                "cant breathe", "shortness of breath", "suicid*", "kill myself", "end my life", "self harm",
-                "overdose", "stroke", "face drooping", "slurred speech", "severe bleeding",
-                "bleeding heavily",
-                "unconscious", "passed out", "seizure", "anaphylaxis", "throat swelling",
-            ),
-        },
-        "es": {
-            "urgent": (
-                "dolor de pecho", "dolor en el pecho", "presion en el pecho", "no puedo respirar",
-                "dificultad para respirar", "falta de aire", "suicid*", "quitarme la vida", "matarme",
-                "hacerme dano", "sobredosis", "derrame cerebral", "sangrado fuerte", "desmay*", "convulsion*",
-            ),
-        },
-    },
-    "intents": {
-        "en": {
-            "ready_to_schedule": (
-                "appointment", "book", "schedule", "scheduling", "availability", "available", "next week",
-                "new patient visit", "come in", "get in", "first visit", "earliest",
-            ),
-            "service_fit": (
-                "do you offer", "do you treat", "do you do", "do you see", "is this right for",
-                "can you help with",
-                "what services", "specialize", "experience with",
-            ),
-            "insurance_authorization": (
-                "insurance", "in network", "in-network", "out of network", "coverage", "covered", "copay",
-                "deductible", "prior authorization", "preauthorization", "medicaid", "medicare", "self pay",
-                "cost", "how much",
-            ),
-            "clinical_question": (
-                "symptom*", "side effect*", "medication", "prescription", "dosage", "diagnos*", "pain",
-                "is it normal", "should i be worried", "test results", "lab results",
-            ),
-            "language_support": ("interpreter", "translator", "speak spanish", "in spanish"),
-            "referral_coordination": (
-                "referral", "referred", "my doctor sent", "doctor referred", "referring", "records",
-            ),
-            "not_ready_yet": (
-                "just looking", "just researching", "not ready", "maybe later", "thinking about",
-                "in the future",
-                "information only", "more information", "just curious",
-            ),
-        },
-        "es": {
-            "ready_to_schedule": (
-                "cita", "agendar", "programar", "reservar", "disponibilidad", "la proxima semana",
-                "primera consulta",
-            ),
-            "service_fit": ("ofrecen", "tratan", "atienden", "pueden ayudar con", "que servicios"),
-            "insurance_authorization": (
-                "seguro", "aseguranza", "cobertura", "cubre", "copago", "deducible", "autorizacion previa",
-                "medicaid", "medicare", "cuanto cuesta", "costo",
-            ),
-            "clinical_question": (
-                "sintoma*", "efecto* secundario*", "medicamento*", "receta", "dosis", "diagnostic*", "dolor",
-                "es normal", "resultados",
-            ),
-            "language_support": ("hablan espanol", "habla espanol", "en espanol", "interprete", "traductor"),
-            "referral_coordination": (
-                "referencia", "referido", "mi doctor me envio", "me refirio", "expediente",
-            ),
-            "not_ready_yet": (
-                "solo informacion", "mas informacion", "todavia no", "tal vez despues",
-                "solo estoy viendo",
-            ),
-        },
-    },
-    "needs": {
-        "en": {
-            "language": ("interpreter", "translator", "spanish"),
-            "insurance": ("insurance", "coverage", "medicaid", "medicare", "copay", "authorization"),
-            "referral_documents": ("referral", "referred", "records"),
-            "clinical_concern": ("symptom*", "pain", "medication"),
-        },
-        "es": {
-            "language": ("interprete", "traductor", "espanol"),
-            "insurance": ("seguro", "aseguranza", "cobertura", "medicaid", "medicare"),
-            "referral_documents": ("referencia", "referido", "expediente"),
-            "clinical_concern": ("sintoma*", "dolor", "medicamento*"),
-        },
-    },
-}  # fmt: skip
-
-SPANISH_MARKERS: tuple[str, ...] = (
-    "hola", "quiero", "necesito", "cita", "para", "por", "favor", "gracias", "una", "mi", "el", "la", "que",
-    "con", "habla", "espanol", "buenos", "dias", "tardes", "senora", "senor", "tengo", "como", "donde",
-    "puedo",
-)  # fmt: skip
+def _opt_out(item: TriageInput, rules: Sequence[Rule]) -> frozenset[ContactChannel]:
+    """The channels a message revokes: what its rules name, and a STOP-style reply."""
+    targets: set[str] = set()
+    for rule in rules:
+        targets |= rule.opt_out
+    if item.text.strip() and classify_reply(item.text) is KeywordReply.STOP:
+        targets.add("reply")
+    out: set[ContactChannel] = set()
+    for target in targets:
+        if target == "all":
+            out |= set(ContactChannel)
+        elif target == "reply":
+            out |= _reply_channels(item)
+        else:
+            out.add(ContactChannel(target))
+    if ContactChannel.CALL in out:
+        out.add(ContactChannel.VOICEMAIL)  # "don't call me" leaves no voicemail either
+    return frozenset(out)
 
 
-def rules_from_keywords(
-    keywords: Mapping[str, Mapping[str, Mapping[str, Iterable[str]]]], *, clinic_language: str = "en"
+def _reply_channels(item: TriageInput) -> set[ContactChannel]:
+    """The channel a reply came by: as the sender said, or as the channel implies, else all."""
+    if item.reply_via is not None:
+        return {item.reply_via}
+    if item.channel is Channel.NEWSLETTER_REPLY:
+        return {ContactChannel.EMAIL}
+    return set(ContactChannel)
+
+
+def rules_from_config(
+    entries: Iterable[Mapping[str, object]],
+    *,
+    clinic_language: str = "en",
 ) -> TriageRules:
-    """Build :class:`TriageRules` from the config form.
+    """Build :class:`TriageRules` from rule entries in config form (see ``nurture.triage_rules``)."""
+    from nurture.triage_rules import ENGLISH_MARKERS, SPANISH_MARKERS
 
-    The form is ``{red_flags|intents|needs: {language: {key: [phrases]}}}``.
+    return TriageRules(
+        (rule_from_entry(e) for e in entries),
+        clinic_language=clinic_language,
+        spanish_markers=SPANISH_MARKERS,
+        english_markers=ENGLISH_MARKERS,
+    )
+
+
+def rule_from_entry(entry: Mapping[str, object]) -> Rule:
+    """One rule from its config form::
+
+        {"lang": "en", "intent": "ready_to_schedule", "weight": 2, "any": ["appointment", "book"]}
+        {"lang": "en", "red_flag": "chest_pain", "near": [["chest"], ["pain", "pressure"]], "within": 4}
+
+    Raises:
+        ValueError: naming what is wrong.
     """
-    rules: list[KeywordRule] = []
-    for language, groups in keywords.get("red_flags", {}).items():
-        rules += _rules(language, groups, target="urgent")
-    for language, groups in keywords.get("intents", {}).items():
-        rules += _rules(language, groups, target="intent")
-    for language, groups in keywords.get("needs", {}).items():
-        rules += _rules(language, groups, target="need")
-    return TriageRules(rules, clinic_language=clinic_language, spanish_markers=SPANISH_MARKERS)
+    known = {
+        "lang", "any", "near", "within", "red_flag", "intent", "weight", "need", "decline", "opt_out", "service",
+        "negatable", "unless", "scope", "not_followed_by", "speaks",
+    }  # fmt: skip
+    if unknown := set(entry) - known:
+        raise ValueError(f"unknown key(s) {sorted(unknown)}; use {sorted(known)}")
+    language = str(entry.get("lang", "en"))
+    phrases = _strings(entry.get("any", ()), "any")
+    near = tuple(_strings(group, "near") for group in _list(entry.get("near", ()), "near"))
+    intent = entry.get("intent")
+    need = entry.get("need")
+    try:
+        return Rule(
+            language=language,
+            phrases=phrases,
+            near=near,
+            within=int(entry.get("within", 4)),  # type: ignore[call-overload]
+            red_flag=str(entry["red_flag"]) if entry.get("red_flag") else None,
+            intent=Intent(str(intent)) if intent else None,
+            weight=int(entry.get("weight", 2)),  # type: ignore[call-overload]
+            need=Need(str(need)) if need else None,
+            decline=bool(entry.get("decline", False)),
+            opt_out=frozenset(_strings(entry.get("opt_out", ()), "opt_out")),
+            service=str(entry["service"]) if entry.get("service") else None,
+            speaks=str(entry["speaks"]) if entry.get("speaks") else None,
+            negatable=bool(entry["negatable"]) if "negatable" in entry else None,
+            unless=_strings(entry.get("unless", ()), "unless"),
+            scope=str(entry.get("scope", "clause")),
+            not_followed_by=frozenset(_strings(entry.get("not_followed_by", ()), "not_followed_by")),
+        )
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
 
 
-DEFAULT_TRIAGE_RULES = rules_from_keywords(DEFAULT_KEYWORDS)
+def _list(value: object, key: str) -> list[object]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValueError(f"{key} must be a list")
+    return list(value)
+
+
+def _strings(value: object, key: str) -> tuple[str, ...]:
+    items = _list(value, key)
+    if not all(isinstance(v, str) for v in items):
+        raise ValueError(f"{key} must be a list of strings")
+    return tuple(str(v) for v in items)
+
+
+def _default_rules() -> TriageRules:
+    from nurture.triage_rules import DEFAULT_RULES
+
+    return rules_from_config(DEFAULT_RULES)
+
+
+DEFAULT_TRIAGE_RULES = _default_rules()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from hub.store import Store
 from hub.store.models import Base
 from nurture.settings import NurtureSettings
 from tests.canary import CANARIES
-from tests.support import skip_or_fail
+from tests.support import SERVICES, pg_dsn, pg_url, postgres_missing, skip_or_fail
 
 pytest_plugins = [
     "tests.fixtures.salesforce_sandbox",
@@ -27,8 +26,6 @@ pytest_plugins = [
     "tests.fixtures.hubspot_connector",
     "tests.fixtures.fhir_sandbox",
 ]
-
-PG_URL = os.environ.get("NURTUREHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 class Clock:
@@ -62,32 +59,22 @@ def clock() -> Clock:
     return Clock(datetime(2026, 12, 1, 16, 0, tzinfo=UTC))
 
 
-def _pg_available() -> str | None:
-    try:
-        import psycopg
-
-        dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(dsn, connect_timeout=2):
-            return None
-    except Exception as exc:
-        return f"PostgreSQL not reachable at {PG_URL.split('@')[-1]} ({type(exc).__name__})"
-
-
 @pytest.fixture(scope="session")
 def pg_schema_url() -> Iterator[str]:
     """A fresh schema in the test database, dropped at the end of the session."""
-    reason = _pg_available()
+    reason = postgres_missing()
     if reason:
         skip_or_fail(reason)
     import psycopg
 
+    url = pg_url()
     schema = f"nh_test_{secrets.token_hex(4)}"
-    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    dsn = pg_dsn(url)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in PG_URL else "?"
+    sep = "&" if "?" in url else "?"
     try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -136,6 +123,15 @@ class _CanaryWatch(logging.Handler):
 
 
 _WATCH = _CanaryWatch()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that needs a service skips (fails in CI) before any of its fixtures is set up, so a
+    module- or session-scoped fixture never meets the missing service first."""
+    for marker, missing in SERVICES.items():
+        if item.get_closest_marker(marker) is not None and (reason := missing()):
+            skip_or_fail(reason)
 
 
 def pytest_configure(config: pytest.Config) -> None:

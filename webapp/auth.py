@@ -15,8 +15,9 @@ security headers, and optional OpenID Connect single sign-on.
   post here and to the configured CRMs' consent pages), no framing, no sniffing, no caching of
   signed-in pages.
 
-The cookie-signing key comes from ``NURTUREHUB_SECRET_KEY``; without it the demo keeps one in the
-instance folder (:func:`hub.users.instance_secret_key`), and tests get a random one.
+The cookie-signing key comes from ``NURTUREHUB_SECRET_KEY`` (several comma-separated keys: the first
+signs, the others still verify, so it rotates without signing anyone out); without it the demo keeps
+one in the instance folder (:func:`hub.users.instance_secret_key`), and tests get a random one.
 """
 
 from __future__ import annotations
@@ -86,13 +87,17 @@ def configure(app: Flask, hub: Hub, *, testing: bool = False, secret_key: str | 
     """Session, cookie and security settings (before the caller's overrides are applied)."""
     settings = users.load_web_settings(hub.config.raw)
     app.extensions["nurturehub.web"] = settings
-    key = hub.secret(users.ENV_SECRET_KEY) or secret_key or (secrets.token_urlsafe(32) if testing else None)
+    # Several comma-separated keys rotate it without signing anyone out: the first signs, the others
+    # are still accepted (Flask's SECRET_KEY_FALLBACKS) until they are dropped (docs/operations.md).
+    keys = [k.strip() for k in (hub.secret(users.ENV_SECRET_KEY) or "").split(",") if k.strip()]
+    key = (keys[0] if keys else None) or secret_key or (secrets.token_urlsafe(32) if testing else None)
     # Without a key, the demo's key file is read (or made) when a session is first needed.
     app.extensions["nurturehub.instance"] = hub.config.instance_path
     app.session_interface = _Sessions()
     secure = settings.secure_cookies
     app.config.update(
         SECRET_KEY=key,
+        SECRET_KEY_FALLBACKS=keys[1:],
         SESSION_COOKIE_NAME="__Host-nurturehub" if secure else "nurturehub",
         SESSION_COOKIE_SECURE=secure,
         SESSION_COOKIE_HTTPONLY=True,

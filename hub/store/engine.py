@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,25 +15,60 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, Row, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
 
+from nurture.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
-__all__ = ["Store"]
+__all__ = ["SchemaState", "Store", "shipped_revisions"]
 
 READ_ONLY = "nurturehub_read_only"
+#: Prefix of the advisory lock key migrations take on PostgreSQL (the schema's name completes it).
+_MIGRATE_LOCK = "nurturehub migrate "
 
 
-def _alembic_config(engine: Engine) -> AlembicConfig:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchemaState:
+    """The database's schema against this version's migrations.
+
+    Attributes:
+        current: the revisions the database is at (empty: no schema yet).
+        heads: the newest revisions this version ships.
+        unknown: current revisions this version does not know (a newer version migrated the database).
+    """
+
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+    @property
+    def is_current(self) -> bool:
+        return set(self.current) == set(self.heads)
+
+    @property
+    def is_newer(self) -> bool:
+        return bool(self.unknown)
+
+
+def _alembic_config(engine: Engine | None = None) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(resources.files("hub").joinpath("migrations")))
     cfg.attributes["engine"] = engine
     return cfg
+
+
+@functools.cache
+def shipped_revisions() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Every schema revision this version's migrations know, and the newest (the heads). Read once:
+    the migrations a process ships do not change while it runs (and /readyz asks at every probe)."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    return frozenset(rev.revision for rev in script.walk_revisions()), tuple(sorted(script.get_heads()))
 
 
 class Store:
@@ -114,16 +151,53 @@ class Store:
     def session(self) -> Session:
         return self._sessions()
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
-        command.upgrade(_alembic_config(self.engine), "head")
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to the newest migration (or to ``revision``: tests start old stores).
+
+        Refuses (ConfigError) a database that a newer version of nurturehub has migrated past what
+        this version knows: running old code on a newer schema would lose or corrupt data. On
+        PostgreSQL the check and the upgrade run under an advisory lock (one per schema), so several
+        processes starting at once migrate once.
+        """
+        if self.dialect != "postgresql":
+            self._refuse_newer()
+            command.upgrade(_alembic_config(self.engine), revision)
+            return
+        with self.engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(hashtext(:key || current_schema()))"), {"key": _MIGRATE_LOCK})
+            lock.commit()  # the lock is held by the session, not by a transaction
+            try:
+                self._refuse_newer()
+                command.upgrade(_alembic_config(self.engine), revision)
+            finally:
+                lock.execute(
+                    text("SELECT pg_advisory_unlock(hashtext(:key || current_schema()))"), {"key": _MIGRATE_LOCK}
+                )
+                lock.commit()
+
+    def schema_state(self) -> SchemaState:
+        """Where the database's schema stands against the migrations this version ships."""
+        known, heads = shipped_revisions()
+        with self.engine.connect() as conn:
+            current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+        return SchemaState(current=current, heads=heads, unknown=tuple(rev for rev in current if rev not in known))
 
     def is_current(self) -> bool:
         """True when the schema is at the newest migration."""
-        script = ScriptDirectory.from_config(_alembic_config(self.engine))
-        with self.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_heads()
-        return set(current) == set(script.get_heads())
+        return self.schema_state().is_current
+
+    def _refuse_newer(self) -> None:
+        state = self.schema_state()
+        if state.unknown:
+            raise ConfigError(
+                [
+                    f"store: the database is at schema revision {', '.join(state.unknown)}, newer than this version "
+                    f"of nurturehub knows (its newest is {', '.join(state.heads)}): a newer version has upgraded it. "
+                    "Run that version, or restore the backup taken before the upgrade (docs/operations.md, "
+                    "Upgrades); downgrades are not supported"
+                ],
+                source="the database",
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -210,7 +210,8 @@ class InboxRow(Base):
     event_id: Mapped[str] = mapped_column(String(200))
     event_type: Mapped[str] = mapped_column(String(64), default="")
     received_at: Mapped[datetime]
-    payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted; purged after retention
+    # encrypted (info: `nurturehub rekey` re-encrypts it); purged after retention
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, info={"encrypted": True})
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked|dead|dismissed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
@@ -271,7 +272,7 @@ class ConnectionRow(Base):
     __tablename__ = "connections"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)  # "salesforce" | "hubspot"
-    tokens: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted JSON
+    tokens: Mapped[bytes | None] = mapped_column(LargeBinary, info={"encrypted": True})  # encrypted JSON
     instance_url: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="connected")  # connected|disconnected|error
     detail: Mapped[str | None] = mapped_column(Text)
@@ -391,7 +392,7 @@ class WeeklyReportRow(Base):
     generated_at: Mapped[datetime]
     html: Mapped[str] = mapped_column(Text)
     csv: Mapped[str] = mapped_column(Text)
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, info={"encrypted": False})
 
 
 class AppointmentRow(Base):
@@ -447,3 +448,22 @@ class OpeningRow(Base):
     interpreter_languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     telehealth: Mapped[bool] = mapped_column(Boolean, default=False)
     read_at: Mapped[datetime]
+
+
+class SuppressionRow(Base):
+    """An opt-out from a phone number or email address the hub had no lead for. Every later lead with
+    that contact inherits the denial. The contact is PHI: stored encrypted, found by a blind index
+    (a keyed hash under the data key; ``hub.crypto.Vault.blind_index``)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("kind", "contact_index", name="uq_suppressions_kind_contact_index"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "phone" (E.164) or "email" (normalised)
+    # The blind index of ``contact`` (info: `nurturehub rekey` recomputes it under the first key).
+    contact_index: Mapped[str] = mapped_column(String(64), info={"blind_index_of": "contact"})
+    contact: Mapped[bytes] = mapped_column(LargeBinary, info={"encrypted": True})
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

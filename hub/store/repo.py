@@ -350,6 +350,7 @@ def replace_plan(
     for key, step in wanted.items():
         channel = step.channel.value if step.channel else None
         kind = step.template_kind.value if step.template_kind else None
+        queue = step.owner_queue or owner_queue  # an escalation step names its own queue
         current = existing.get(key)
         if current is None:
             session.add(
@@ -361,7 +362,7 @@ def replace_plan(
                     template=step.template,
                     template_kind=kind,
                     due_at=step.due_at,
-                    owner_queue=owner_queue,
+                    owner_queue=queue,
                     status="planned",
                     updated_at=now,
                 )
@@ -372,7 +373,7 @@ def replace_plan(
         changed = (current.due_at, current.channel, current.owner_queue, current.template) != (
             step.due_at,
             channel,
-            owner_queue,
+            queue,
             step.template,
         )
         if current.status in WITH_TASK and changed:
@@ -380,7 +381,7 @@ def replace_plan(
         if current.status == "cancelled":
             current.status = "planned"
         if changed or current.status == "planned":
-            current.due_at, current.owner_queue, current.updated_at = step.due_at, owner_queue, now
+            current.due_at, current.owner_queue, current.updated_at = step.due_at, queue, now
             current.channel, current.template, current.template_kind = channel, step.template, kind
     session.flush()
     return PlanChanges(cancel=tuple(cancel), resend=tuple(resend))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -17,11 +17,15 @@ from hub.store import Store, repo
 from hub.store.models import AuditRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Intent, NextActionKind
+from tests.conftest import Clock
+from tests.fixtures.fhir_sandbox import ManualClock
 
 
 @pytest.fixture
-def openings(store: Store, make_fhir_connector: Callable[..., FhirScheduling]) -> datetime:
-    now = datetime.now(UTC).replace(microsecond=0)
+def openings(store: Store, make_fhir_connector: Callable[..., FhirScheduling], fhir_clock: ManualClock) -> datetime:
+    """The sandbox calendar's openings read into the store, at the sandbox's own (pinned) time: the
+    calendar starts on its clock's day, so reading it at today's date would find nothing one day."""
+    now = fhir_clock()
     assert refresh_openings(store, make_fhir_connector(), now=now) > 0
     return now
 
@@ -59,8 +63,10 @@ def test_a_service_with_openings_keeps_booking(store: Store, config: HubConfig, 
     assert result.plan.steps[0].template == "scheduling_ready"  # the call offers the openings
 
 
-def test_without_availability_data_the_day0_call_follows_the_channels_script(store: Store, config: HubConfig) -> None:
-    result = Intake(store, config).submit(inquiry(datetime.now(UTC), "primary_care"), actor="test")
+def test_without_availability_data_the_day0_call_follows_the_channels_script(
+    store: Store, config: HubConfig, clock: Clock
+) -> None:
+    result = Intake(store, config).submit(inquiry(clock(), "primary_care"), actor="test")
     assert result.plan is not None
     assert result.plan.steps[0].template == config.settings.channel(Channel.WEBSITE_FORM).first_response_template
 

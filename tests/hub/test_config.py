@@ -81,8 +81,30 @@ def test_templates_that_fail_the_phi_guard_are_refused_at_start_up() -> None:
 
 def test_unknown_triage_keys_name_the_choices() -> None:
     raw = example()
-    raw["triage"]["keywords"]["intents"]["en"]["booking"] = ["book"]
+    raw["triage"]["keywords"] = {"intents": {"en": {"booking": ["book"]}}}
     assert any(p.startswith("triage.keywords.intents.en.booking: unknown; use one of") for p in problems(raw))
+
+
+def test_a_wrong_triage_rule_is_named_by_its_index() -> None:
+    raw = example()
+    raw["triage"]["rules"] = [
+        {"lang": "en", "intent": "ready_to_schedule", "any": ["book me"]},
+        {"lang": "en", "intent": "booking", "any": ["x"]},
+        {"lang": "en", "service": "acupuncture", "any": ["needles"]},
+        {"lang": "en", "any": ["hello"]},
+    ]
+    found = problems(raw)
+    assert any(p.startswith("triage.rules[1]:") and "booking" in p for p in found)
+    assert any(p.startswith("triage.rules[2].service: no service has the id 'acupuncture'") for p in found)
+    assert any(p.startswith("triage.rules[3]:") and "implies nothing" for p in found)
+    assert not any(p.startswith("triage.rules[0]") for p in found)
+
+
+def test_the_older_keyword_form_still_adds_rules() -> None:
+    raw = example()
+    raw["triage"]["keywords"] = {"red_flags": {"en": {"urgent": ["thunderclap"]}}}
+    config = parse_config(raw, environ={})
+    assert any(r.red_flag and "thunderclap" in r.phrases for r in config.settings.triage.rules)
 
 
 def test_a_syntax_error_names_the_file(tmp_path: Path) -> None:
@@ -103,7 +125,8 @@ def test_the_database_url_comes_from_the_environment_first() -> None:
 def test_stricter_state_hours_and_custom_keywords_reach_the_domain() -> None:
     config = load_config(None, environ={})
     assert str(config.settings.contact.window_for("FL").end) == "20:00:00"
-    assert any(r.phrase == "worst headache of my life" and r.urgent for r in config.settings.triage.rules)
+    assert any("worst headache of my life" in r.phrases and r.red_flag for r in config.settings.triage.rules)
+    assert config.settings.urgent.after_hours_queue == "After-hours Nurse Line"
 
 
 def test_the_commented_crm_sections_of_the_example_are_valid_when_uncommented() -> None:

@@ -79,7 +79,8 @@ def test_a_second_inquiry_from_the_same_person_updates_the_same_lead(intake: Int
     result = intake.submit(later, actor="test")
     assert result.lead is not None
     assert result.lead.id == "nh_0001"
-    assert result.lead.intent is Intent.READY_TO_SCHEDULE  # what they asked first still stands
+    # Re-triaged with the new words: the insurance question now stands between them and a booking.
+    assert result.lead.intent is Intent.INSURANCE_AUTHORIZATION
     assert "insurance" in {n.value for n in result.lead.needs}
     assert result.lead.consent.state(ContactChannel.SMS) is ConsentState.GRANTED
     with store.tx() as s:

@@ -17,13 +17,13 @@ from hub.config import HubConfig
 from hub.intake import Intake
 from hub.metrics import REGISTRY
 from hub.store import Store, repo
-from hub.store.models import LeadRow, OutboxRow, ViolationRow
+from hub.store.models import OutboxRow, ViolationRow
 from hub.sync import Destination, SyncEngine
 from mapping.defaults import default_crm_mapping
 from nurture.consent import ConsentEntry
 from nurture.errors import BudgetExhausted, RetryLater
 from nurture.inquiry import Inquiry
-from nurture.vocab import Channel, ConsentState, ContactChannel, Intent, NextActionKind, Stage
+from nurture.vocab import Channel, ConsentState, ContactChannel, Intent, NextActionKind, Score, Stage
 from tests.conftest import Clock
 
 
@@ -478,7 +478,7 @@ def test_a_stop_reply_revokes_at_once_in_the_hub_and_every_crm(
         assert crm.tasks[f"{lead_id}:day0_text"]["kind"] == "email"  # no text left pending
 
 
-def test_a_stop_message_without_its_channel_revokes_every_channel_and_a_stranger_makes_no_lead(
+def test_a_stop_message_without_its_channel_revokes_every_channel_and_closes_a_strangers_record(
     world: World,
 ) -> None:
     lead_id = world.inquiry(consents=sms_consent(world))
@@ -489,9 +489,13 @@ def test_a_stop_message_without_its_channel_revokes_every_channel_and_a_stranger
 
     lead = world.lead(lead_id)
     assert all(lead.consent.state(c) is ConsentState.DENIED for c in ContactChannel)
-    assert stranger.ok and stranger.lead is None
-    with world.store.tx() as s:
-        assert s.scalar(select(func.count()).select_from(LeadRow)) == 1
+    assert lead.stage is Stage.DECLINED  # "stop contacting me" declines care as well
+    # Someone the clinic reached some other way declined: a closed record with every channel denied
+    # tells the CRM never to call them, and nothing is planned for them.
+    assert stranger.ok and stranger.lead is not None
+    assert stranger.lead.stage is Stage.DECLINED and stranger.lead.score is Score.E
+    assert all(stranger.lead.consent.state(c) is ConsentState.DENIED for c in ContactChannel)
+    assert stranger.plan is not None and not stranger.plan.steps
 
 
 def test_backfill_sends_the_leads_made_before_the_crm_was_connected(world: World) -> None:

@@ -1,0 +1,132 @@
+"""Schema versions: `nurturehub migrate`, a database from a newer version refused, and processes
+that start together migrating once (PostgreSQL's advisory lock)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from hub.cli import main
+from hub.store import Store
+from hub.store.engine import shipped_revisions
+from nurture.errors import ConfigError
+from tests.support import pg_dsn, pg_url
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+
+
+def _from_the_future(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_newer'")
+
+
+def test_migrate_says_where_the_schema_stands_and_brings_it_up_to_date(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, (newest,) = shipped_revisions()
+    assert main(["--database-url", url, "migrate", "--check"]) == 1
+    assert capsys.readouterr().out.strip() == f"schema (none), newest {newest}: behind (run `nurturehub migrate`)"
+    assert main(["--database-url", url, "migrate"]) == 0
+    assert capsys.readouterr().out.strip() == f"schema upgraded from (none) to {newest}"
+    assert main(["--database-url", url, "migrate", "--check", "--json"]) == 0
+    assert '"state": "current"' in capsys.readouterr().out
+    assert main(["--database-url", url, "migrate"]) == 0
+    assert capsys.readouterr().out.strip() == f"schema already current ({newest})"
+
+
+def test_a_database_from_a_newer_version_is_refused_and_left_untouched(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = Store(url)
+    store.migrate()
+    _from_the_future(store)
+
+    with pytest.raises(ConfigError) as refused:
+        store.migrate()
+    assert "schema revision 9999_newer, newer than this version of nurturehub knows" in str(refused.value)
+    assert store.schema_state().is_newer and not store.is_current()
+    store.dispose()
+
+    for command in (["migrate"], ["migrate", "--check"], ["leads", "overdue"]):
+        assert main(["--database-url", url, *command]) == 2
+        assert "downgrades are not supported" in capsys.readouterr().err
+    with Store(url).engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999_newer"
+
+
+@pytest.fixture
+def fresh_schema() -> Iterator[str]:
+    """The URL of an empty schema of the test database (the session's is migrated already)."""
+    url = pg_url()
+    schema = f"nh_ops_lock_{secrets.token_hex(4)}"
+    dsn = pg_dsn(url)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_migration_waits_for_one_already_running(fresh_schema: str) -> None:
+    """The advisory lock (one per schema) keeps processes that start together from creating the
+    same tables twice: a migration started while another holds the lock waits for it."""
+    url = fresh_schema
+    holder, migrating = Store(url), Store(url)
+    lock = holder.engine.connect()
+    key = lock.execute(text("SELECT hashtext('nurturehub migrate ' || current_schema())")).scalar_one()
+    lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+    lock.commit()
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            migrating.migrate()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=migrate)
+    thread.start()
+    try:
+        assert _someone_waits_for(url, key), "the migration did not wait for the lock"
+        assert migrating.schema_state().current == ()
+    finally:
+        lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        lock.commit()
+        lock.close()
+        thread.join(timeout=120)
+    assert not errors and migrating.is_current()
+    holder.dispose()
+    migrating.dispose()
+
+
+def _someone_waits_for(url: str, key: int) -> bool:
+    """True once a session waits for the advisory lock ``key`` (polled: the event is a pg_locks row)."""
+    objid, classid = key & 0xFFFFFFFF, (key >> 32) & 0xFFFFFFFF
+    query = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        "AND objid = :objid AND classid = :classid AND database = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database())"
+    )
+    watcher = Store(url)
+    try:
+        with watcher.engine.connect() as conn:
+            for _ in range(600):  # up to a minute
+                if conn.execute(query, {"objid": objid, "classid": classid}).scalar_one():
+                    return True
+                conn.execute(text("SELECT pg_sleep(0.1)"))
+        return False
+    finally:
+        watcher.dispose()
