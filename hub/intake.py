@@ -25,8 +25,8 @@ from nurture.identity import Match, MatchKind
 from nurture.inquiry import Inquiry, assess, merge_inquiry
 from nurture.lead import Lead
 from nurture.touches import Touch
-from nurture.vocab import Channel, ContactChannel
 from nurture.triage import TriageResult
+from nurture.vocab import Channel, ContactChannel
 
 log = logging.getLogger(__name__)
 

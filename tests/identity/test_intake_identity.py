@@ -208,7 +208,7 @@ def test_kept_apart_is_recorded_and_audited(intake: Intake, store: Store) -> Non
 
 def test_the_migration_claims_existing_leads_keys_and_links_the_duplicates_made_before(store: Store) -> None:
     cfg = _alembic_config(store.engine)
-    command.downgrade(cfg, "0007")
+    command.downgrade(cfg, "0008-1")  # the schema just before identity keys
     insert = text(
         "INSERT INTO leads (id, version, first_name, last_name, phone, email, preferred_language, timezone, channel,"
         " inquiry_text, created_at, updated_at, stage, needs, urgent, triage_keywords)"

@@ -1,7 +1,7 @@
 """identity keys, lead links, inquiry touches, replay counts
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-02 18:00:00
 
 One lead per person is a constraint: ``lead_identity_keys`` holds each normalised email and E.164
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0009"  # "0007" on the identity branch; after main's 0009 once merged
 branch_labels = None
 depends_on = None
 
