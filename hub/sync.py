@@ -25,6 +25,7 @@ import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -176,6 +177,7 @@ class SyncEngine:
         """Drain up to ``limit`` due outbox items for ``name``: lead upserts first, then tasks."""
         dest = self.destinations[name]
         report = PushReport()
+        begun = time.monotonic()
         if self._paused(name, now):
             report.paused = True
             return report
@@ -183,7 +185,11 @@ class SyncEngine:
             # Links first: a lead's record made in the CRM gets the hub's id before any upsert by it.
             for kinds in (("link_record",), ("upsert_lead",), ("upsert_task", "cancel_task")):
                 while report.written + report.failed + report.retrying + report.dead < limit:
-                    items = self._lease(name, kinds, now=now, limit=dest.connector.max_batch)
+                    # Leases are stamped with the time as it is now, not as it was when this push
+                    # began: a long push would otherwise lease items that already look expired
+                    # to other workers (and think theirs expired), and both would send them.
+                    current = now + timedelta(seconds=time.monotonic() - begun)
+                    items = self._lease(name, kinds, now=current, limit=dest.connector.max_batch)
                     if not items:
                         break
                     report.calls += 1
