@@ -31,7 +31,8 @@ from connectors.calcom_api import CalcomSettings
 from hub.config import HubConfig, Source
 from hub.crypto import Vault
 from hub.intake import Intake
-from hub.metrics import INBOX_PROCESSED
+from hub.metrics import INBOX_PARKED, INBOX_PROCESSED
+from hub.parking import reason_code
 from hub.store import Store, repo
 from hub.store.models import InboxRow
 from nurture.errors import ConfigError, FatalError, SkipRecord
@@ -195,8 +196,9 @@ class Inbox:
             if lead_id:
                 report.lead_ids.append(lead_id)
         except SkipRecord as exc:
-            self._park(row_id, f"{exc.code}: {exc}", now=now)
+            source_name = self._park(row_id, f"{exc.code}: {exc}", now=now)
             report.parked += 1
+            INBOX_PARKED.labels(source=source_name, reason=exc.code or "error").inc()
             log.warning("inbox: event %d parked: %s", row_id, exc.code)
         except (ConfigError, FatalError):
             raise
@@ -247,13 +249,16 @@ class Inbox:
             rules = ", ".join(f"{v.field}: {v.rule}" for v in result.violations)
             raise SkipRecord(f"the policy refused the booking ({rules})", code="policy_violation")
 
-    def _park(self, row_id: int, reason: str, *, now: datetime) -> None:
+    def _park(self, row_id: int, reason: str, *, now: datetime) -> str:
+        """Park the event with its reason; returns its source's name."""
         with self.store.tx() as session:
-            session.execute(
+            source = session.execute(
                 update(InboxRow)
                 .where(InboxRow.id == row_id)
                 .values(status="parked", error=reason[:2000], processed_at=now, attempts=InboxRow.attempts + 1)
-            )
+                .returning(InboxRow.source)
+            ).scalar()
+        return str(source or "unknown")
 
     def _retry(self, row_id: int, error: str, *, now: datetime) -> bool:
         with self.store.tx() as session:
@@ -278,8 +283,30 @@ class Inbox:
                 query = query.where(InboxRow.source == source)
             if row_ids is not None:
                 query = query.where(InboxRow.id.in_(list(row_ids)))
-            result = session.execute(query.values(status="pending", next_attempt_at=now, attempts=0, error=None))
+            result = session.execute(
+                query.values(
+                    status="pending", next_attempt_at=now, attempts=0, error=None, replays=InboxRow.replays + 1
+                )
+            )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def dismiss(self, row_ids: Sequence[int], *, reason: str, actor: str, now: datetime) -> int:
+        """Set parked (and dead) events aside for good, with the reason a person gave: they leave
+        Sync errors; each is audited with its former reason code. Returns how many."""
+        with self.store.tx() as session:
+            rows = list(
+                session.scalars(
+                    select(InboxRow).where(InboxRow.id.in_(list(row_ids)), InboxRow.status.in_(("parked", "dead")))
+                )
+            )
+            for row in rows:
+                repo.audit(
+                    session, actor=actor, action="inbox_event_dismissed", subject_type="inbox_event",
+                    subject_id=str(row.id), now=now,
+                    detail={"source": row.source, "was": reason_code(row.error), "reason": reason},
+                )  # fmt: skip
+                row.status, row.processed_at = "dismissed", now
+            return len(rows)
 
     def purge(self, *, now: datetime) -> int:
         """Delete payloads of events processed longer ago than the retention period."""

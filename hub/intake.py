@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from hub import identity
 from hub.capacity import capacity_refiner
 from hub.config import HubConfig
 from hub.crypto import Vault
@@ -20,11 +21,28 @@ from hub.suppression import inherited_denials, suppress
 from nurture.consent import ConsentLedger
 from nurture.contact import InvalidContact, normalize_email, normalize_phone
 from nurture.errors import SkipRecord
+from nurture.identity import Match, MatchKind
 from nurture.inquiry import Inquiry, assess, merge_inquiry
 from nurture.lead import Lead
+from nurture.touches import Touch
 from nurture.triage import TriageResult
+from nurture.vocab import Channel, ContactChannel
 
 log = logging.getLogger(__name__)
+
+#: Channels whose inquiries arrive as a phone call (call tracking, Google Business Profile calls).
+_CALL_CHANNELS = frozenset({Channel.PHONE_CALL, Channel.GBP_CALL})
+
+
+def _require_a_way_back(before: Lead | None, *, phone: str | None, email: str | None) -> None:
+    """A new lead needs a phone or an email: an inquiry matched by nothing but an id (a form whose
+    field references were renamed at the vendor, say) is parked, never made into a lead no one can
+    call back, nor pushed to a CRM."""
+    if before is None and not (phone or email):
+        raise SkipRecord(
+            "no phone or email to reach the patient: the mapping found neither", field="phone", code="no_contact_fields"
+        )
+
 
 __all__ = ["Intake"]
 
@@ -80,7 +98,8 @@ class Intake:
         except InvalidContact as exc:
             field = "phone" if str(exc).startswith("phone") else "email"
             raise SkipRecord(str(exc), field=field, code=exc.code) from None
-        lead_id = repo.find_lead_id(session, external_ids=inquiry.external_ids, phone=phone, email=email)
+        match = self._identify(session, inquiry, phone=phone, email=email)
+        lead_id = match.lead_id
         before, version = None, None
         if lead_id is not None:
             found = repo.load_lead(session, lead_id, for_update=True)
@@ -90,6 +109,9 @@ class Intake:
         result = assess(inquiry, settings)
         if result.opt_out_only and before is None:
             return self._suppress(session, inquiry, result, phone=phone, email=email, at=at, actor=actor)
+        _require_a_way_back(before, phone=phone, email=email)
+        inquired = not result.opt_out_only  # an opt-out is not an inquiry
+        touch_id = self._record_inquiry(session, before.id, inquiry) if before is not None and inquired else None
         proposed = merge_inquiry(
             before,
             inquiry,
@@ -122,7 +144,50 @@ class Intake:
             if before is None and not proposed.stage.is_closed
             else None,
         )
+        self._settle_identity(session, committed, match, inquiry, (phone, email), touch_id=touch_id,
+                              new=before is None and inquired, at=at)  # fmt: skip
         return replace(committed, recorded=_recorded(result, committed.lead))
+
+    # --- identity: one lead per person (hub.identity) and every inquiry on its lead -------------
+
+    def _identify(self, session: Session, inquiry: Inquiry, *, phone: str | None, email: str | None) -> Match:
+        """Lock the inquiry's keys for this transaction, then decide whose inquiry it is."""
+        identity.lock_keys(session, phone=phone, email=email, external_ids=inquiry.external_ids)
+        return identity.identify(
+            session, first_name=inquiry.first_name, last_name=inquiry.last_name, phone=phone, email=email,
+            external_ids=inquiry.external_ids,
+        )  # fmt: skip
+
+    def _record_inquiry(self, session: Session, lead_id: str, inquiry: Inquiry) -> int:
+        """The inquiry as an inbound ``inquired`` touch on its lead (before the lead is planned
+        again, so the plan sees it). Returns the touch's row id."""
+        via = inquiry.reply_via or (ContactChannel.CALL if inquiry.channel in _CALL_CHANNELS else None)
+        return repo.add_touch(session, lead_id, Touch.inquiry(inquiry.channel, inquiry.received_at, via=via))
+
+    def _settle_identity(
+        self, session: Session, result: CommitResult, match: Match, inquiry: Inquiry,
+        contact: tuple[str | None, str | None], *, touch_id: int | None, new: bool, at: datetime,
+    ) -> None:  # fmt: skip
+        """After the lead is written: claim its keys, link it to the leads it may share a household
+        (or, for duplicates made before identity was enforced, a person) with, and record a new
+        lead's first inquiry. A refused change keeps no touch."""
+        if result.lead is None or not result.ok:
+            if touch_id is not None:
+                repo.remove_touch(session, touch_id)
+            return
+        lead = result.lead
+        household = match.kind is MatchKind.HOUSEHOLD
+        phone, email = contact
+        others = identity.claim_keys(
+            session, lead.id, emails=(lead.email, email), phones=(lead.phone, phone), new=result.version == 1,
+            now=at, household=household,
+        )  # fmt: skip
+        identity.link(
+            session, lead.id, match.related, reason="phone_other_name" if household else "same_person", now=at
+        )
+        identity.link(session, lead.id, others, reason="same_email", now=at)
+        if new:
+            self._record_inquiry(session, lead.id, inquiry)
 
     def _suppress(
         self,

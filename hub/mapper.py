@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.config import Source
+from hub.parking import NO_OP_EVENTS, unread_fields
 from mapping.apply import apply
 from mapping.defaults import default_source_mapping
 from mapping.spec import FieldMapping
@@ -27,7 +28,8 @@ def source_mapping(source: Source) -> FieldMapping:
 
 
 def map_event(source: Source, payload: Any, mapping: FieldMapping | None = None) -> dict[str, Any] | None:
-    """The inquiry dict for one event, or None when the event carries no inquiry.
+    """The inquiry dict for one event, or None for an event that carries no inquiry and changes
+    nothing (a HubSpot change notice: the pull reads it; a Cal.com "meeting ended" …).
 
     Args:
         source: the event's source.
@@ -35,20 +37,35 @@ def map_event(source: Source, payload: Any, mapping: FieldMapping | None = None)
         mapping: the mapping in force (the admin's stored version); the built-in default if None.
 
     Raises:
-        SkipRecord: the payload cannot be mapped; the message names every field at fault.
+        SkipRecord: the payload cannot be mapped (``not_an_object``, ``empty_object``,
+            ``unmapped_fields: …``, ``unmappable``); the message names every field at fault.
     """
     if source.type == "hubspot_v3":
         return None
-    if source.type == "jotform" and isinstance(payload, dict) and isinstance(payload.get("rawRequest"), dict):
+    if not isinstance(payload, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(payload), "a number")
+        raise SkipRecord(f"the body is {kind}, not a JSON object", code="not_an_object")
+    if not payload:
+        raise SkipRecord("the body is an empty JSON object", code="empty_object")
+    event = payload.get("triggerEvent") or payload.get("event")
+    if isinstance(event, str) and event in NO_OP_EVENTS.get(source.type, frozenset()):
+        return None
+    if source.type == "jotform" and isinstance(payload.get("rawRequest"), dict):
         # Jotform's answers live in rawRequest; the submission's id comes with the outer form.
         payload = {
             **payload["rawRequest"],
             "submissionID": payload.get("submissionID"),
             "formID": payload.get("formID"),
         }
-    result = apply(mapping or source_mapping(source), payload)
+    used = mapping or source_mapping(source)
+    result = apply(used, payload)
     if result.errors:
         problems = "; ".join(f"{e.target}: {e.message}" for e in result.errors)
         raise SkipRecord(problems, field=result.errors[0].target, code="unmappable")
     record = result.record()
-    return record if record else None
+    if not (record.get("phone") or record.get("email") or record.get("external_ids")):
+        unread = unread_fields(used, payload)
+        if unread:
+            raise SkipRecord(", ".join(unread), field=unread[0], code="unmapped_fields")
+        raise SkipRecord("the mapping found no phone, email or id in the payload", code="no_contact_fields")
+    return record

@@ -3,8 +3,8 @@
 - The web tier (``nurturehub serve``: gunicorn workers) runs in prometheus_client's multiprocess
   mode: each worker writes its values to ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds them up,
   so a scrape sees every worker whichever one answers.
-- Queue depth and age are facts of the store, not of a process: ``/metrics`` reads them at scrape
-  time (two aggregate queries), so they are right in every topology.
+- Queue depth and age, and the inbound events parked now by reason code, are facts of the store,
+  not of a process: ``/metrics`` reads them at scrape time, so they are right in every topology.
 - ``nurturehub worker --metrics-port`` serves a worker's own counters (items processed, API calls,
   leadership); ``nurturehub run`` has everything in one process at ``/metrics``.
 """
@@ -18,6 +18,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from sqlalchemy import func, select
 
+from hub.parking import reason_code
 from hub.store import Store
 from hub.store.models import InboxRow, OutboxRow
 
@@ -39,6 +40,19 @@ WEBHOOKS_REJECTED = Counter(
 )
 INBOX_PROCESSED = Counter(
     "nurturehub_inbox_processed_total", "Inbox events processed, by outcome", ["outcome"], registry=REGISTRY
+)
+INBOX_PARKED = Counter(
+    "nurturehub_inbox_parked_total",
+    "Inbox events parked, by source and reason code",
+    ["source", "reason"],
+    registry=REGISTRY,
+)
+PARKED = Gauge(
+    "nurturehub_inbox_parked_now",
+    "Inbound events parked now (read from the store), by reason code",
+    ["reason"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 OUTBOX_PROCESSED = Counter(
     "nurturehub_outbox_processed_total",
@@ -76,6 +90,9 @@ LEADER = Gauge(
 )
 
 
+_PARKED_SEEN: set[str] = set()
+
+
 def update_queue_metrics(store: Store, now: datetime) -> None:
     """Set the inbox and outbox depth and oldest age from the store."""
     with store.read() as session:
@@ -88,6 +105,13 @@ def update_queue_metrics(store: Store, now: datetime) -> None:
             ).one()
             QUEUE_DEPTH.labels(queue=queue).set(depth)
             QUEUE_AGE.labels(queue=queue).set(max(0.0, (now - oldest).total_seconds()) if oldest else 0)
+        parked: dict[str, int] = {}
+        for (error,) in session.execute(select(InboxRow.error).where(InboxRow.status.in_(("parked", "dead")))):
+            code = reason_code(error)
+            parked[code] = parked.get(code, 0) + 1
+        for code in {*parked, *_PARKED_SEEN}:  # a reason that cleared reads 0, not its last value
+            PARKED.labels(reason=code).set(parked.get(code, 0))
+        _PARKED_SEEN.update(parked)
 
 
 def exposition() -> bytes:

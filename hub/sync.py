@@ -21,15 +21,17 @@ the wording the patient saw). Task completions become touches that advance the c
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import event, exists, select, update
+from sqlalchemy import event, exists, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from connectors.base import (
@@ -181,6 +183,7 @@ class SyncEngine:
         """Drain up to ``limit`` due outbox items for ``name``: lead upserts first, then tasks."""
         dest = self.destinations[name]
         report = PushReport()
+        begun = time.monotonic()
         if self._paused(name, now):
             report.paused = True
             return report
@@ -188,7 +191,11 @@ class SyncEngine:
             # Links first: a lead's record made in the CRM gets the hub's id before any upsert by it.
             for kinds in (("link_record",), ("upsert_lead",), ("upsert_task", "cancel_task")):
                 while report.written + report.failed + report.retrying + report.dead < limit:
-                    items = self._lease(name, kinds, now=now, limit=dest.connector.max_batch)
+                    # Leases are stamped with the time as it is now, not as it was when this push
+                    # began: a long push would otherwise lease items that already look expired
+                    # to other workers (and think theirs expired), and both would send them.
+                    current = now + timedelta(seconds=time.monotonic() - begun)
+                    items = self._lease(name, kinds, now=current, limit=dest.connector.max_batch)
                     if not items:
                         break
                     report.calls += 1
@@ -219,7 +226,16 @@ class SyncEngine:
         return report
 
     def _lease(self, name: str, kinds: Sequence[str], *, now: datetime, limit: int) -> list[_Item]:
+        """Take due items, never one whose record or task another worker holds a write for: one
+        write per external id in flight at a time (two workers each creating the same task would
+        both send create-only fields, and the later one is refused). Leases of one destination are
+        taken one at a time on PostgreSQL (a transaction-scoped advisory lock), so that check is
+        exact; SQLite has one writer at a time anyway."""
         with self.store.tx() as session:
+            if self.store.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"),
+                                {"c": _LEASE_LOCK_CLASS, "k": _lock_key(name)})  # fmt: skip
+            held = aliased(OutboxRow)
             query = (
                 select(OutboxRow)
                 .where(
@@ -227,6 +243,13 @@ class SyncEngine:
                     OutboxRow.status == "pending",
                     OutboxRow.kind.in_(list(kinds)),
                     OutboxRow.next_attempt_at <= now,
+                    ~exists().where(
+                        held.destination == name,
+                        held.key == OutboxRow.key,
+                        held.status == "pending",
+                        held.next_attempt_at > now,
+                        held.next_attempt_at <= now + self.lease,
+                    ),
                 )
                 .order_by(OutboxRow.id)
                 .limit(limit)
@@ -297,90 +320,124 @@ class SyncEngine:
 
     def _push_leads(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
         writes: list[RecordWrite] = []
-        by_key: dict[str, _Item] = {}
+        by_key = _by_key(items)  # one write per lead, whatever number of upserts were queued for it
         failures: dict[int, str] = {}
+        versions: dict[str, int] = {}  # the version each write was built from
         fields = self._fields(dest, now)
         with self.store.tx() as session:
             # A record the CRM converted is read-only there: not written again (its tasks follow
             # the contact it became, see hub.conversions).
             converted = conversions.converted(session, dest.name, [i.lead_id for i in items])
-            for item in items:
-                if item.lead_id in converted:
-                    self._done(session, item.id, now=now)
-                    report.skipped += 1
+            for key, group in list(by_key.items()):
+                if group[0].lead_id in converted:
+                    for item in by_key.pop(key):
+                        self._done(session, item.id, now=now)
+                        report.skipped += 1
                     continue
-                found = repo.load_lead(session, item.lead_id)
+                found = repo.load_lead(session, group[0].lead_id)
+                problem = None
                 if found is None:
-                    failures[item.id] = "lead_missing: the lead no longer exists in the hub"
-                    continue
-                lead = found[0]
-                result = apply_outbound(dest.mapping, lead_view(lead))
-                problems = [f"{e.target}: {e.message}" for e in result.errors]
-                problems += _picklist_problems(result.values, fields, dest.name)
-                if problems:
-                    failures[item.id] = "mapping: " + "; ".join(problems)
-                    continue
-                values = {k: _wire(v) for k, v in result.values.items()}
-                writes.append(RecordWrite(external_id=lead.id, fields=values))
-                by_key[lead.id] = item
-        sending = [i for i in items if i.lead_id not in converted] if writes else []
-        outcomes = self._send(lambda: dest.connector.upsert(writes), sending, now=now, report=report)
-        if outcomes is None:
-            return
+                    problem = "lead_missing: the lead no longer exists in the hub"
+                else:
+                    result = apply_outbound(dest.mapping, lead_view(found[0]))
+                    problems = [f"{e.target}: {e.message}" for e in result.errors]
+                    problems += _picklist_problems(result.values, fields, dest.name)
+                    if problems:
+                        problem = "mapping: " + "; ".join(problems)
+                    else:
+                        values = {k: _wire(v) for k, v in result.values.items()}
+                        writes.append(RecordWrite(external_id=key, fields=values))
+                        versions[key] = found[1]
+                if problem is not None:
+                    for item in by_key.pop(key):
+                        failures[item.id] = problem
+        sending = [item for group in by_key.values() for item in group]
+        outcomes = self._send(lambda: dest.connector.upsert(writes), sending, now=now, report=report) if writes else []
         with self.store.tx() as session:
             for item_id, message in failures.items():
                 self._fail(session, item_id, message, now=now)
                 report.failed += 1
+            if outcomes is None:
+                return
+            answered: set[str] = set()
             for outcome in outcomes:
-                item = by_key[outcome.key]
+                group = by_key.get(outcome.key, [])
+                answered.add(outcome.key)
+                if not group:
+                    continue
+                lead_id = group[0].lead_id
                 if outcome.ok:
-                    self._done(session, item.id, now=now)
+                    for item in group:
+                        self._done(session, item.id, now=now)
+                        report.written += 1
                     if outcome.crm_id:
-                        _link(session, item.lead_id, dest.name, outcome.crm_id)
+                        _link(session, lead_id, dest.name, outcome.crm_id)
                     if outcome.notes:  # a value shortened to fit this CRM's field: written, noted
                         repo.audit(
                             session, actor=f"crm:{dest.name}", action="crm_value_shortened", subject_type="lead",
-                            subject_id=item.lead_id, now=now, detail={"notes": list(outcome.notes)},
+                            subject_id=lead_id, now=now, detail={"notes": list(outcome.notes)},
                         )  # fmt: skip
-                    report.written += 1
+                    now_version = session.scalar(select(LeadRow.version).where(LeadRow.id == lead_id))
+                    if now_version is not None and now_version != versions.get(outcome.key):
+                        # The lead changed while this write was on its way (another worker may have
+                        # sent the newer state first): send the newest state once more, after this.
+                        _requeue(session, dest.name, "upsert_lead", outcome.key, lead_id, now=now)
                 elif outcome.converted is not None:
-                    record_id = outcome.crm_id or _crm_id(session, item.lead_id, dest.name) or ""
+                    record_id = outcome.crm_id or _crm_id(session, lead_id, dest.name) or ""
                     conversions.record(
-                        session, lead_id=item.lead_id, system=dest.name, record_id=record_id,
+                        session, lead_id=lead_id, system=dest.name, record_id=record_id,
                         conversion=outcome.converted, now=now,
                     )  # fmt: skip
-                    self._done(session, item.id, now=now)
-                    report.skipped += 1
-                elif outcome.duplicate_of and _crm_id(session, item.lead_id, dest.name) is None:
+                    for item in group:
+                        self._done(session, item.id, now=now)
+                        report.skipped += 1
+                elif outcome.duplicate_of and _crm_id(session, lead_id, dest.name) is None:
                     # The CRM already holds this person (made there by staff): link, then upsert.
-                    self._adopt(session, dest, item.lead_id, outcome.duplicate_of, now=now)
-                    self._retry(session, item, f"{outcome.code}: linking to the record the CRM holds", now=now,
-                                report=report, delay=timedelta(0))  # fmt: skip
+                    self._adopt(session, dest, lead_id, outcome.duplicate_of, now=now)
+                    for item in group:
+                        self._retry(session, item, f"{outcome.code}: linking to the record the CRM holds", now=now,
+                                    report=report, delay=timedelta(0))  # fmt: skip
                 else:
-                    self._settle_failure(session, dest, item, outcome, now=now, report=report)
+                    for item in group:
+                        self._settle_failure(session, dest, item, outcome, now=now, report=report)
+            for key, group in by_key.items():
+                if key not in answered:
+                    for item in group:
+                        self._retry(session, item, "no_outcome: the CRM did not answer for this record",
+                                    now=now, report=report)  # fmt: skip
 
     def _push_tasks(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
+        """One write per task key, in the state the store holds now: an upsert and a cancel for the
+        same task in one batch are one cancel (never two writes for one external id in a request),
+        and every item taken is settled with the outcome of its key's write."""
         writes: list[TaskWrite] = []
-        by_key: dict[str, _Item] = {}
+        by_key: dict[str, list[_Item]] = {}
         waiting: list[_Item] = []
         failures: dict[int, str] = {}
+        settled: list[_Item] = []  # nothing to write any more (the task was completed by staff)
+        for key, group in _by_key(items).items():
+            by_key[key] = group
         with self.store.tx() as session:
             converted = conversions.converted(session, dest.name, [i.lead_id for i in items])
-            for item in items:
-                lead_id, _, step = item.key.partition(":")
+            for key, group in list(by_key.items()):
+                lead_id, _, step = key.partition(":")
                 # A converted lead's tasks go to the contact it became.
                 moved = conversions.task_target(session, lead_id, dest.name) if lead_id in converted else None
                 crm_id = moved or _crm_id(session, lead_id, dest.name)
                 if crm_id is None:
-                    waiting.append(item)  # the lead's own upsert has not landed yet
+                    waiting += by_key.pop(key)  # the lead's own upsert has not landed yet
                     continue
-                task = self._task(session, lead_id, step, crm_id, cancelled=item.kind == "cancel_task", now=now)
+                final = group[-1].kind  # the newest decision, where the store has no follow-up
+                task = self._task(session, lead_id, step, crm_id, cancelled=final == "cancel_task", now=now)
                 if task is None:
-                    failures[item.id] = f"follow_up_missing: no follow-up {step!r} for lead {lead_id}"
+                    for item in by_key.pop(key):
+                        failures[item.id] = f"follow_up_missing: no follow-up {step!r} for lead {lead_id}"
+                    continue
+                if task == "completed":
+                    settled += by_key.pop(key)
                     continue
                 writes.append(task)
-                by_key[task.key] = item
-        sending = list(by_key.values())
+        sending = [item for group in by_key.values() for item in group]
         sent = self._send(lambda: dest.connector.upsert_tasks(writes), sending, now=now, report=report)
         outcomes = sent or []  # None: put back for a retry; the failures and waits below still settle
         with self.store.tx() as session:
@@ -396,12 +453,33 @@ class SyncEngine:
             for item_id, message in failures.items():
                 self._fail(session, item_id, message, now=now)
                 report.failed += 1
+            for item in settled:
+                self._done(session, item.id, now=now)
+                report.written += 1
+            answered: set[str] = set()
             for outcome in outcomes:
-                item = by_key[outcome.key]
+                group = by_key.get(outcome.key, [])
+                answered.add(outcome.key)
                 if outcome.ok:
-                    self._done(session, item.id, now=now)
                     lead_id, _, step = outcome.key.partition(":")
-                    if item.kind == "upsert_task":
+                    for item in group:
+                        self._done(session, item.id, now=now)
+                        report.written += 1
+                    write = next((w for w in writes if w.key == outcome.key), None)
+                    if write is not None and step != REPAIR_STEP:
+                        status = session.scalar(
+                            select(FollowUpRow.status).where(
+                                FollowUpRow.lead_id == lead_id, FollowUpRow.step_key == step
+                            )
+                        )
+                        # The follow-up changed while this write was on its way (a booking withdrew
+                        # it, say, and another worker's cancel may have landed first): write the
+                        # state the store holds now once more, after this one.
+                        if write.state is TaskState.OPEN and status == "cancelled":
+                            _requeue(session, dest.name, "cancel_task", outcome.key, lead_id, now=now)
+                        elif write.state is TaskState.CANCELLED and status in ("planned", *repo.WITH_TASK):
+                            _requeue(session, dest.name, "upsert_task", outcome.key, lead_id, now=now)
+                    if write is not None and write.state is TaskState.OPEN:
                         session.execute(
                             update(FollowUpRow)
                             .where(
@@ -411,24 +489,35 @@ class SyncEngine:
                             )
                             .values(status="task_created", updated_at=now)
                         )
-                    report.written += 1
                 elif outcome.converted is not None:  # its lead was converted: send it to the contact
                     lead_id = outcome.key.partition(":")[0]
                     conversions.record(
                         session, lead_id=lead_id, system=dest.name,
                         record_id=_crm_id(session, lead_id, dest.name) or "", conversion=outcome.converted, now=now,
                     )  # fmt: skip
-                    self._retry(session, item, f"{outcome.code}: the lead was converted; moving the task to its "
-                                "contact", now=now, report=report, delay=timedelta(0))  # fmt: skip
+                    for item in group:
+                        self._retry(session, item, f"{outcome.code}: the lead was converted; moving the task to "
+                                    "its contact", now=now, report=report, delay=timedelta(0))  # fmt: skip
                 else:
-                    self._settle_failure(session, dest, item, outcome, now=now, report=report)
+                    for item in group:
+                        self._settle_failure(session, dest, item, outcome, now=now, report=report)
+            if sent is not None:  # a CRM that answered for fewer tasks than it was sent: try those again
+                for key, group in by_key.items():
+                    if key not in answered:
+                        for item in group:
+                            self._retry(session, item, "no_outcome: the CRM did not answer for this task",
+                                        now=now, report=report)  # fmt: skip
 
     def _task(
         self, session: Session, lead_id: str, step: str, crm_id: str, *, cancelled: bool, now: datetime
-    ) -> TaskWrite | None:
-        state = TaskState.CANCELLED if cancelled else TaskState.OPEN
+    ) -> TaskWrite | Literal["completed"] | None:
+        """The task as the store says it should be now: open, cancelled (its follow-up was), or
+        "completed" (staff completed it: the hub never writes over that); None when there is no
+        such follow-up. ``cancelled`` is the newest queued decision, used for the repair task,
+        which has no follow-up row."""
         link = f" Open it in nurturehub: {self.base_url}/leads/{lead_id}" if self.base_url else ""
         if step == REPAIR_STEP:
+            state = TaskState.CANCELLED if cancelled else TaskState.OPEN
             lead = repo.load_lead(session, lead_id)
             queue = lead[0].next_action.owner_queue if lead and lead[0].next_action else "Front Desk"
             return TaskWrite(
@@ -447,6 +536,9 @@ class SyncEngine:
         ).one_or_none()
         if row is None:
             return None
+        if row.status == "done":
+            return "completed"
+        state = TaskState.CANCELLED if row.status == "cancelled" else TaskState.OPEN
         template = f" Approved script/template: {row.template}." if row.template else ""
         return TaskWrite(
             key=f"{lead_id}:{step}",
@@ -579,8 +671,29 @@ class SyncEngine:
                 query = query.where(OutboxRow.destination == name)
             if item_ids is not None:
                 query = query.where(OutboxRow.id.in_(list(item_ids)))
-            result = session.execute(query.values(status="pending", attempts=0, next_attempt_at=now))
+            result = session.execute(
+                query.values(status="pending", attempts=0, next_attempt_at=now, retries=OutboxRow.retries + 1)
+            )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def dismiss_failed(self, item_ids: Sequence[int], *, reason: str, actor: str, now: datetime) -> int:
+        """Set failed (and dead) CRM writes aside for good, with the reason a person gave; each is
+        audited with its error code. Returns how many."""
+        with self.store.tx() as session:
+            rows = list(
+                session.scalars(
+                    select(OutboxRow).where(OutboxRow.id.in_(list(item_ids)), OutboxRow.status.in_(("failed", "dead")))
+                )
+            )
+            for row in rows:
+                code = (row.last_error or "error").split(":", 1)[0][:64]
+                repo.audit(
+                    session, actor=actor, action="outbox_item_dismissed", subject_type="lead", subject_id=row.lead_id,
+                    now=now, detail={"item": row.id, "destination": row.destination, "kind": row.kind, "was": code,
+                                     "reason": reason},
+                )  # fmt: skip
+                row.status, row.done_at = "dismissed", now
+            return len(rows)
 
     # ------------------------------------------------------------------------------------------
     # pull
@@ -893,6 +1006,39 @@ class SyncEngine:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+#: The advisory-lock class of outbox leases (identity keys and the scheduler use others).
+_LEASE_LOCK_CLASS = int.from_bytes(hashlib.sha256(b"nurturehub outbox lease").digest()[:4], "big", signed=True)
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "big", signed=True)
+
+
+def _requeue(session: Session, destination: str, kind: str, key: str, lead_id: str, *, now: datetime) -> None:
+    """Queue a write that will be sent after the one just made, unless one not yet taken by any
+    worker is queued already (a taken one may have been sent before the write just made)."""
+    waiting = session.scalar(
+        select(OutboxRow.id).where(
+            OutboxRow.destination == destination,
+            OutboxRow.key == key,
+            OutboxRow.kind == kind,
+            OutboxRow.status == "pending",
+            OutboxRow.next_attempt_at <= now,
+        )
+    )
+    if waiting is None:
+        repo.enqueue(session, destinations=[destination], kind=kind, key=key, lead_id=lead_id, now=now, new=True)
+
+
+def _by_key(items: Iterable[_Item]) -> dict[str, list[_Item]]:
+    """Items grouped by external id (lead id or task key), each group oldest first: what one write
+    per id in a request settles."""
+    groups: dict[str, list[_Item]] = {}
+    for item in sorted(items, key=lambda i: i.id):
+        groups.setdefault(item.key, []).append(item)
+    return groups
 
 
 def _wire(value: Any) -> Any:

@@ -78,6 +78,13 @@ def lead_view(lead: Lead, *, follow_ups: Sequence[FollowUpRow] = (), touches: Se
             for f in follow_ups
         ],
         "touches": [
-            {"channel": t.channel.value, "outcome": t.outcome.value, "at": _iso(t.at), "step": t.step} for t in touches
+            {
+                "channel": t.channel.value if t.channel else None,
+                "inquiry_channel": t.inquiry_channel.value if t.inquiry_channel else None,
+                "outcome": t.outcome.value,
+                "at": _iso(t.at),
+                "step": t.step,
+            }
+            for t in touches
         ],
     }

@@ -40,6 +40,9 @@ def add_commands(sub: Any) -> None:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000, help="web port (0 picks a free one)")
     run.add_argument("--no-demo", action="store_true", help="do not send the demo inquiries")
+    run.add_argument(
+        "--reset", action="store_true", help="start over: delete the instance's store and sandbox CRMs first"
+    )
     run.add_argument("--duration", type=float, default=None, help="stop after this many seconds (tests)")
     run.set_defaults(func=cmd_run)
 
@@ -169,6 +172,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             config, raw={**config.raw, "web": {**config.raw.get("web", {}), "secure_cookies": False}}
         )
     make_private(config.instance_path, create=True)
+    if args.reset and not _reset(config, args.database_url):
+        return 2
     environ = _demo_environ(config)
     sandboxes = start_sandboxes(config.instance_path)
     from webapp.dev_server import MaskingRequestHandler
@@ -223,6 +228,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     web.app = app
     threading.Thread(target=web.serve_forever, name="web", daemon=True).start()
     runtime = Runtime(hub).start()
+    from hub.demo import begin_run
+    from hub.store.models import LeadRow
+
+    with hub.store.read() as session:
+        earlier = session.query(LeadRow.id).count()
+    demo = begin_run(config.instance_path, earlier)
     banner = [
         f"nurturehub is running for {config.settings.clinic_name}",
         f"  web UI:             {base_url}   sign in as {admin} / {password}",
@@ -232,7 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  hubspot sandbox:    {hs}",
         f"  fhir sandbox:       {fhir_url}/fhir   (availability: read every 5 minutes)",
         f"  store:              {printable_url(hub.store.url)}",
-        "  demo inquiries arrive over the next two minutes; watch them with:",
+        f"  {demo.message}" if not args.no_demo else "  no demo inquiries (--no-demo); watch leads with:",
         "    .venv/bin/nurturehub leads overdue     .venv/bin/nurturehub leads show <id>",
         "Ctrl-C stops everything.",
     ]
@@ -240,7 +251,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     stream = None
     if not args.no_demo:
-        stream = threading.Thread(target=_demo_stream, args=(config, environ, base_url), name="demo", daemon=True)
+        stream = threading.Thread(
+            target=_demo_stream, args=(config, environ, base_url, demo.number), name="demo", daemon=True
+        )
         stream.start()
     try:
         _wait(args.duration)
@@ -252,29 +265,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _demo_stream(config: HubConfig, environ: dict[str, str], base_url: str) -> None:
-    """Demo inquiries arriving as real signed webhooks: a few at once, then one every few seconds."""
-    from hub.demo import DEMO_INQUIRIES
+def _reset(config: HubConfig, database_url: str | None) -> bool:
+    """Delete the demo's store and sandbox CRMs (the instance's own SQLite file only)."""
+    import shutil
+
+    if database_url or config.database_url:
+        sys.stderr.write("--reset only deletes the instance folder's own SQLite store; this hub uses another\n")
+        return False
+    for path in config.instance_path.glob("nurturehub.sqlite3*"):
+        path.unlink()
+    shutil.rmtree(config.instance_path / "sandbox", ignore_errors=True)
+    shutil.rmtree(config.instance_path / "demo-events", ignore_errors=True)
+    sys.stdout.write(f"reset: the store and sandbox CRMs in {config.instance_path} were deleted\n")
+    return True
+
+
+def _demo_stream(config: HubConfig, environ: dict[str, str], base_url: str, run: int) -> None:
+    """Demo inquiries arriving as real signed webhooks, dated now: a few at once, then one every few
+    seconds; then a form, a Jotform and two bookings."""
+    from datetime import UTC, datetime
+
+    from hub.demo import demo_events
     from hub.test_events import send_test_event
 
     folder = config.instance_path / "demo-events"
     folder.mkdir(parents=True, exist_ok=True)
-    for index, inquiry in enumerate(DEMO_INQUIRIES):
+    events = demo_events(datetime.now(UTC), run, timezone=config.settings.hours.timezone)
+    for index, (source, payload) in enumerate(events):
         path = folder / f"{index:02d}.json"
-        path.write_text(json.dumps(inquiry), encoding="utf-8")
-        source = "referral_portal" if inquiry.get("channel") == "referral_partner" else "landing_page"
+        path.write_text(json.dumps(payload), encoding="utf-8")
         try:
             response = send_test_event(config, source, url=base_url, payload_file=str(path), environ=environ)
-            log.info("demo inquiry %d: %s", index, response.status_code)
+            log.info("demo event %d (%s): %s", index, source, response.status_code)
         except Exception:
-            log.exception("demo inquiry %d could not be sent", index)
-        time.sleep(0.5 if index < 4 else 8)
-    for sample in ("website_form", "contact_form", "booking", "intro_call"):
-        try:
-            send_test_event(config, sample, url=base_url, environ=environ)
-        except Exception:
-            log.exception("demo sample %s could not be sent", sample)
-        time.sleep(5)
+            log.exception("demo event %d could not be sent", index)
+        time.sleep(0.5 if index < 4 else 8 if source in ("landing_page", "referral_portal") else 5)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

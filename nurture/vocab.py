@@ -122,6 +122,9 @@ class TouchOutcome(StrEnum):
     TEXTED = "texted"
     EMAILED = "emailed"
     REPLIED = "replied"
+    #: The patient inquired (again): a form, a call-tracking record, a booking tool's event. Inbound,
+    #: and not contact made: a lead that writes again has not been reached, so the cadence goes on.
+    INQUIRED = "inquired"
 
 
 class ContactWindow(StrEnum):

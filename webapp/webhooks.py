@@ -31,6 +31,27 @@ def _refuse(source: str, code: str, detail: str, status: int) -> tuple[Response,
     return jsonify(error=code, detail=detail), status
 
 
+def _read_body(limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is longer than ``limit`` bytes. Read until the end:
+    one ``read`` of a chunked body can return a single chunk, and a body cut short there would be
+    answered as a signature mismatch instead of 413. A chunked body (no Content-Length, the server
+    marks its end) is read from the server's own stream: Werkzeug's, capped at the app's
+    MAX_CONTENT_LENGTH, cannot tell a body of exactly the limit from a longer one."""
+    environ = request.environ
+    chunked = request.content_length is None and environ.get("wsgi.input_terminated")
+    stream = environ["wsgi.input"] if chunked else request.stream
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = stream.read(min(65536, limit + 1 - size))
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+        size += len(part)
+        if size > limit:
+            return None
+
+
 @bp.post("/<name>")
 @bp.post("/<name>/<token>")
 def receive(name: str, token: str | None = None) -> Any:
@@ -41,8 +62,8 @@ def receive(name: str, token: str | None = None) -> Any:
     limit = hub.config.inbox.max_body_kb * 1024
     if request.content_length is not None and request.content_length > limit:
         return _refuse(name, "body_too_large", f"bodies are limited to {limit // 1024} KB", 413)
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
+    body = _read_body(limit)
+    if body is None:  # a chunked body (no Content-Length) that went past the limit
         return _refuse(name, "body_too_large", f"bodies are limited to {limit // 1024} KB", 413)
     secret = hub.secret(source.secret_env)
     if secret is None:

@@ -252,6 +252,10 @@ def local_hour(session: Session, column: Any, timezone: str, start: datetime, en
     return cast(func.strftime("%H", func.substr(column, 1, 19), modifier), Integer)
 
 
+#: Inquiry touches are not answers to an attempt: the follow-up timing measures leave them out.
+_INQUIRED = TouchOutcome.INQUIRED.value
+
+
 def attempt_cells(
     session: Session, period: Period, filters: Filters, *, timezone: str, as_of: datetime
 ) -> tuple[list[AttemptCell], list[ReplyFact]]:
@@ -275,7 +279,7 @@ def attempt_cells(
             func.lead(TouchRow.outcome).over(**window).label("next_outcome"),  # type: ignore[arg-type]
         )
         .join(LeadRow, LeadRow.id == TouchRow.lead_id)
-        .where(*cohort_conditions(period, filters))
+        .where(*cohort_conditions(period, filters), TouchRow.outcome != _INQUIRED)
         .cte("numbered")
     )
     answered = numbered.c.next_outbound == 0
@@ -336,7 +340,7 @@ def touch_facts(session: Session, period: Period, filters: Filters) -> Iterator[
     statement = (
         select(TouchRow.lead_id, TouchRow.at, TouchRow.outcome, TouchRow.outbound, TouchRow.step)
         .join(LeadRow, LeadRow.id == TouchRow.lead_id)
-        .where(*cohort_conditions(period, filters))
+        .where(*cohort_conditions(period, filters), TouchRow.outcome != _INQUIRED)
         .order_by(TouchRow.lead_id, TouchRow.at, TouchRow.id)
     )
     for row in _stream(session, statement):

@@ -96,6 +96,8 @@ class LeadRow(Base):
     first_attempt_at: Mapped[datetime | None]
     first_contact_at: Mapped[datetime | None]
     booked_at: Mapped[datetime | None]
+    # Set when a coordinator merged this lead into another (its stage is then "duplicate").
+    merged_into: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class ExternalIdRow(Base):
@@ -128,13 +130,50 @@ class TouchRow(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16))  # None: an inquiry by a form, not a contact channel
+    # An inquiry touch's channel (website_form, paid_search …).
+    inquiry_channel: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime]
     step: Mapped[str | None] = mapped_column(String(40))
     outbound: Mapped[bool] = mapped_column(Boolean, default=True)
     # Where we learned of it (e.g. "salesforce:task:00T…"), unique per lead so a re-read is a no-op.
     source_ref: Mapped[str | None] = mapped_column(String(200))
+
+
+class IdentityKeyRow(Base):
+    """A normalised way to reach a person (``email`` or E.164 ``phone``) and the lead it identifies.
+
+    The primary key makes the claim unique: an email address is one lead's; a phone is the first
+    lead's that gave it (others sharing that phone, household members, are linked to it instead).
+    Intake claims keys in the transaction that writes the lead, after taking the keys' locks
+    (``hub.identity``); a merge moves the absorbed lead's keys to the lead that stays.
+    """
+
+    __tablename__ = "lead_identity_keys"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # email | phone
+    value: Mapped[str] = mapped_column(String(254), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    claimed_at: Mapped[datetime]
+
+
+class LeadLinkRow(Base):
+    """Two leads that may be one person or one household (the same phone under different names), for
+    a coordinator to merge or keep apart on the lead page. ``lead_id`` is the newer lead."""
+
+    __tablename__ = "lead_links"
+    __table_args__ = (UniqueConstraint("lead_id", "other_lead_id", name="uq_lead_links_lead_id_other_lead_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    other_lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    # phone_other_name (a household?) | same_email | same_phone (found by the backfill)
+    reason: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | kept_apart | merged
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class FollowUpRow(Base):
@@ -173,12 +212,14 @@ class InboxRow(Base):
     received_at: Mapped[datetime]
     # encrypted (info: `nurturehub rekey` re-encrypts it); purged after retention
     payload: Mapped[bytes | None] = mapped_column(LargeBinary, info={"encrypted": True})
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked|dead
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked|dead|dismissed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None]
     lead_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Times an admin sent it through again (a replay that is parked again says so on Sync errors).
+    replays: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OutboxRow(Base):
@@ -194,11 +235,13 @@ class OutboxRow(Base):
     key: Mapped[str] = mapped_column(String(200))  # lead id, or lead id + step key
     lead_id: Mapped[str] = mapped_column(String(40), index=True)
     created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed|dead
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed|dead|dismissed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None]
+    # Times an admin sent it again after it failed (one that fails again says so on Sync errors).
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SyncCursorRow(Base):

@@ -52,6 +52,7 @@ __all__ = [
     "load_clearance",
     "load_lead",
     "load_touches",
+    "remove_touch",
     "replace_plan",
     "save_lead",
     "set_cursor",
@@ -268,37 +269,46 @@ def load_touches(session: Session, lead_id: str) -> list[Touch]:
     rows = session.scalars(select(TouchRow).where(TouchRow.lead_id == lead_id).order_by(TouchRow.at, TouchRow.id))
     return [
         Touch(
-            channel=ContactChannel(r.channel),
+            channel=ContactChannel(r.channel) if r.channel else None,
             outcome=TouchOutcome(r.outcome),
             at=r.at,
             step=r.step,
             outbound=r.outbound,
+            inquiry_channel=Channel(r.inquiry_channel) if r.inquiry_channel else None,
         )
         for r in rows
     ]
 
 
-def add_touch(session: Session, lead_id: str, touch: Touch, *, source_ref: str | None = None) -> bool:
+def add_touch(session: Session, lead_id: str, touch: Touch, *, source_ref: str | None = None) -> int:
     """Record a touch; with ``source_ref``, only once (a re-read of the same CRM task is a no-op).
-    Returns True if it was new."""
+    Returns the new touch's row id (truthy), or 0 when it was recorded before."""
     if source_ref is not None:
         exists = session.scalar(
             select(TouchRow.id).where(TouchRow.lead_id == lead_id, TouchRow.source_ref == source_ref)
         )
         if exists is not None:
-            return False
-    session.add(
-        TouchRow(
-            lead_id=lead_id,
-            channel=touch.channel.value,
-            outcome=touch.outcome.value,
-            at=touch.at,
-            step=touch.step,
-            outbound=touch.outbound,
-            source_ref=source_ref,
-        )
+            return 0
+    row = TouchRow(
+        lead_id=lead_id,
+        channel=touch.channel.value if touch.channel else None,
+        inquiry_channel=touch.inquiry_channel.value if touch.inquiry_channel else None,
+        outcome=touch.outcome.value,
+        at=touch.at,
+        step=touch.step,
+        outbound=touch.outbound,
+        source_ref=source_ref,
     )
-    return True
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def remove_touch(session: Session, touch_id: int) -> None:
+    """Forget a touch recorded in this transaction for a change that was then refused."""
+    row = session.get(TouchRow, touch_id)
+    if row is not None:
+        session.delete(row)
 
 
 def follow_ups(session: Session, lead_id: str) -> list[FollowUpRow]:

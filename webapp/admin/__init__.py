@@ -13,6 +13,7 @@ templates          ``/templates``                  read: every role; change: adm
 settings history   ``/settings/<section>/history`` read: every role; roll back, import: admin
 sync errors        ``/sync-errors``                read: every role; replay, retry, CSV: coordinator
 leads              ``/leads``                      list: every role; a lead's details: coordinator
+lead identity      ``/leads/<id>/merge``, ``…/keep-apart``  coordinator
 users              ``/users``                      admin
 =================  ==============================  ===========================================
 """
@@ -28,6 +29,7 @@ from webapp.admin import (
     dashboard,
     history,
     home,
+    lead_identity,
     leads,
     mappings,
     sync_errors,
@@ -48,6 +50,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     history.bp,
     sync_errors.bp,
     leads.bp,
+    lead_identity.bp,
     users.bp,
 )
 

@@ -10,6 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from hub.clearance import record_clearance
+from hub.identity import links_of
 from hub.store import repo
 from hub.store.models import LeadRow, ViolationRow
 from hub.users import Role
@@ -74,6 +75,7 @@ def show(lead_id: str) -> Any:
             )
         )
         clearance = repo.load_clearance(session, lead_id)
+        links = links_of(session, lead_id)
         repo.audit(
             session,
             actor=actor(),
@@ -85,7 +87,13 @@ def show(lead_id: str) -> Any:
         )
     service = current_hub().config.services.get(lead.service or "")
     return render_template(
-        "leads/detail.html", lead=view, version=version, violations=violations, clearance=clearance, service=service
+        "leads/detail.html",
+        lead=view,
+        version=version,
+        violations=violations,
+        clearance=clearance,
+        service=service,
+        links=links,
     )
 
 

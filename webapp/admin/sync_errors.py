@@ -1,7 +1,10 @@
 """Sync errors: CRM writes that failed (outbox ``failed`` / ``dead``) and inbound events that could
 not be processed (inbox ``parked`` / ``dead``), grouped by kind and field, with the affected leads
-(ids and links only: no patient details in lists). Fix the mapping, then replay (inbox) or retry
-(outbox) a group, the selected groups, or everything; export as CSV.
+(ids and links only: no patient details in lists). Each group says what to do about its cause (the
+mapping, the connection, nothing but sending again …); a parked inbound event shows the payload's
+shape (keys and types, values masked) beside the fields its mapping looks for. Fix, then replay
+(inbox) or retry (outbox) a group, the selected groups, or everything; or dismiss them with a reason
+(audited); export as CSV. Items that failed again after being sent again say so.
 
 The error texts shown are the hub's own and the CRMs' messages with record values removed: they
 name fields, codes and lead ids, never a patient's details.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,10 +26,12 @@ from sqlalchemy import select
 
 from hub import settings_store
 from hub.csv_export import CsvWriter
+from hub.parking import expected_fields, payload_shape, unread_fields
 from hub.store import repo
 from hub.store.models import InboxRow, OutboxRow
 from hub.sync import SyncEngine
 from hub.users import Role
+from nurture.errors import FatalError
 from webapp import current_hub
 from webapp.admin.common import actor, effective, now, page, tx
 from webapp.auth import require
@@ -64,10 +70,85 @@ class Group:
     statuses: dict[str, int] = dataclasses.field(default_factory=dict)
     first_at: datetime | None = None
     last_at: datetime | None = None
+    again: int = 0
 
     @property
     def key(self) -> str:
         return f"{self.origin}|{self.where}|{self.kind}|{self.field}"
+
+    @property
+    def fix(self) -> Fix:
+        return suggested_fix(self.origin, self.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """What to do about a group's cause: a sentence, and where to do it (``mapping``,
+    ``connections``, ``settings`` or nothing but the buttons on this page)."""
+
+    text: str
+    where: str = ""
+
+
+#: The real cause of each error code, and what to do about it. Unknown codes: the message says.
+FIXES: dict[tuple[str, str], Fix] = {
+    ("outbox", "DUPLICATE_EXTERNAL_ID"): Fix("Two writes for one record were sent in one request. The hub now sends "
+                                             "one write per record: send these again."),
+    ("outbox", "DUPLICATE_VALUE"): Fix("The CRM already holds a record with this hub id (a write that was retried). "
+                                       "Send again: the upsert updates it."),
+    ("outbox", "DUPLICATES_DETECTED"): Fix("A duplicate rule in the CRM blocked the record. Merge the records in "
+                                           "the CRM, or allow saving past alert-only rules (allow_duplicate_save).",
+                                           "connections"),
+    ("outbox", "mapping"): Fix("The CRM mapping produced a value the CRM does not accept.", "mapping"),
+    ("outbox", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"): Fix("A picklist value the CRM does not have: add it in "
+                                                               "the CRM or change the mapping.", "mapping"),
+    ("outbox", "INVALID_OPTION"): Fix("A value HubSpot's property does not offer: add it in HubSpot or change the "
+                                      "mapping.", "mapping"),
+    ("outbox", "INVALID_FIELD"): Fix("A field the CRM does not have: run nurturehub crm setup, or fix the mapping.",
+                                     "mapping"),
+    ("outbox", "PROPERTY_DOESNT_EXIST"): Fix("A property HubSpot does not have: run nurturehub crm setup, or fix the "
+                                             "mapping.", "mapping"),
+    ("outbox", "INVALID_SESSION_ID"): Fix("The CRM refused the hub's sign-in: connect it again.", "connections"),
+    ("outbox", "retry_later"): Fix("The CRM was unavailable or busy for longer than the retries allow. Send again "
+                                   "once it answers."),
+    ("outbox", "no_outcome"): Fix("The CRM did not answer for these items. Send again."),
+    ("outbox", "lead_missing"): Fix("The lead no longer exists in the hub: nothing to send. Dismiss."),
+    ("outbox", "follow_up_missing"): Fix("The follow-up was replanned away: nothing to send. Dismiss."),
+    ("inbox", "unmappable"): Fix("A field was found but its value could not be used.", "mapping"),
+    ("inbox", "unmapped_fields"): Fix("The payload's fields are not the ones the mapping reads: map them, then "
+                                      "send again.", "mapping"),
+    ("inbox", "no_contact_fields"): Fix("The mapping found no phone or email to call the patient back (renamed form "
+                                        "fields?): fix the mapping, then send again.", "mapping"),
+    ("inbox", "empty_object"): Fix("The sender posted an empty object: check the sender's set-up, then dismiss."),
+    ("inbox", "not_an_object"): Fix("The sender posted JSON that is not an object: check which payload the "
+                                    "sender is set to send, then dismiss."),
+    ("inbox", "invalid_inquiry"): Fix("A value is out of range (unknown location or service?).", "mapping"),
+    ("inbox", "invalid_contact"): Fix("The phone or email is not usable: nothing the hub can call back. Dismiss, "
+                                      "or fix the mapping if the wrong field is read.", "mapping"),
+    ("inbox", "policy_violation"): Fix("The inquiry broke a rule of the clinic's policy: see the message."),
+    ("inbox", "unknown_source"): Fix("The source is no longer configured: add it again, or dismiss.", "settings"),
+    ("inbox", "unknown_mapping"): Fix("The source names a mapping that does not exist.", "mapping"),
+    ("inbox", "payload_purged"): Fix("The payload was deleted after the retention period: dismiss."),
+    ("inbox", "payload_undecryptable"): Fix("The payload was stored under a data key the hub no longer has: put the "
+                                            "old key back in NURTUREHUB_DATA_KEY, then send again."),
+}  # fmt: skip
+#: Reasons a coordinator can give for dismissing (codes: the audit holds no free text).
+DISMISS_REASONS = {
+    "test_or_spam": "A test or spam delivery",
+    "handled_elsewhere": "Handled another way (the patient was reached)",
+    "duplicate": "A duplicate of another event or write",
+    "not_needed": "Nothing to send any more",
+}
+
+
+def suggested_fix(origin: str, code: str) -> Fix:
+    """What to do about an error code (the real cause, never a guess at the mapping)."""
+    found = FIXES.get((origin, code))
+    if found is not None:
+        return found
+    if origin == "inbox":
+        return Fix("See the message; fix the sender or the mapping, then send again.", "mapping")
+    return Fix("See the message from the CRM; fix the cause there or in the mapping, then send again.")
 
 
 def _classify_outbox(message: str | None) -> tuple[str, str]:
@@ -83,6 +164,8 @@ def _classify_inbox(message: str | None) -> tuple[str, str]:
     if not code:
         return (text.split(":")[0][:40] or "error"), ""
     rest = text[code.end() :]
+    if code.group(1) == "unmapped_fields":
+        return code.group(1), rest.split(",")[0].strip()[:80]
     target = re.match(r"^([A-Za-z_][A-Za-z0-9_.]*): ", rest) if code.group(1) == "unmappable" else None
     return code.group(1), target.group(1) if target else ""
 
@@ -100,6 +183,7 @@ class Item:
     attempts: int
     at: datetime
     message: str
+    again: int = 0  # times it was sent again before failing this time
 
 
 def _items() -> list[Item]:
@@ -122,6 +206,7 @@ def _items() -> list[Item]:
                     row.attempts,
                     row.created_at,
                     row.last_error or "",
+                    row.retries,
                 )
             )
         for inbox in session.scalars(
@@ -141,6 +226,7 @@ def _items() -> list[Item]:
                     inbox.attempts,
                     inbox.received_at,
                     inbox.error or "",
+                    inbox.replays,
                 )
             )
     return items
@@ -159,6 +245,7 @@ def _groups(items: Iterable[Item]) -> list[Group]:
         group.statuses[item.status] = group.statuses.get(item.status, 0) + 1
         group.first_at = min(group.first_at or item.at, item.at)
         group.last_at = max(group.last_at or item.at, item.at)
+        group.again += 1 if item.again else 0
     return sorted(groups.values(), key=lambda g: (-len(g.ids), g.origin, g.where, g.kind, g.field))
 
 
@@ -188,11 +275,53 @@ def _fix_links(groups: list[Group]) -> dict[str, str]:
     return links
 
 
+@dataclass(frozen=True, slots=True)
+class InboundDetail:
+    """What a parked event's group shows: the first event's payload shape (values masked), the
+    fields of it no rule reads, and where the mapping in force looks for the contact fields."""
+
+    mapping: str | None
+    shape: str
+    unread: list[str]
+    expected: list[tuple[str, tuple[str, ...]]]
+
+
+def _inbound_details(groups: list[Group]) -> dict[str, InboundDetail]:
+    hub = current_hub()
+    details: dict[str, InboundDetail] = {}
+    with tx() as session:
+        config, _ = effective(session)
+        for group in groups:
+            if group.origin != "inbox":
+                continue
+            row = session.get(InboxRow, group.ids[0])
+            source = config.sources.get(group.where)
+            if row is None or row.payload is None:
+                continue
+            try:
+                payload = json.loads(hub.vault.decrypt(row.payload))
+            except (FatalError, ValueError):
+                continue
+            mapping = settings_store.source_mapping_for(session, source) if source is not None else None
+            if isinstance(payload, dict) and isinstance(payload.get("rawRequest"), dict):
+                payload = {**payload["rawRequest"], "submissionID": payload.get("submissionID")}
+            details[group.key] = InboundDetail(
+                mapping=mapping.name if mapping else None,
+                shape=json.dumps(payload_shape(payload), indent=2, ensure_ascii=False),
+                unread=unread_fields(mapping, payload) if mapping else [],
+                expected=expected_fields(mapping) if mapping else [],
+            )
+    return details
+
+
 @bp.get("")
 @require(Role.VIEWER)
 def index() -> Any:
     groups = _groups(_items())
-    return render_template("sync_errors.html", groups=groups, fix_links=_fix_links(groups))
+    return render_template(
+        "sync_errors.html", groups=groups, fix_links=_fix_links(groups), details=_inbound_details(groups),
+        reasons=DISMISS_REASONS, connections=url_for("connections.index"),
+    )  # fmt: skip
 
 
 def _engine() -> SyncEngine:
@@ -233,6 +362,26 @@ def retry() -> Any:
             detail={"outbox": outbox[:500], "inbox": inbox[:500]},
         )
     flash(f"Sent again: {retried} CRM write(s) and {replayed} inbound event(s). Workers pick them up now.", "info")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.post("/dismiss")
+@require(Role.COORDINATOR)
+def dismiss() -> Any:
+    """Set the chosen groups aside with a reason: they leave this page; each item is audited."""
+    keys = request.form.getlist("group")
+    reason = request.form.get("reason", "")
+    if not keys:
+        flash("Choose at least one group to dismiss.", "error")
+        return redirect(url_for(".index"), code=303)
+    if reason not in DISMISS_REASONS:
+        flash("Choose why they are dismissed.", "error")
+        return redirect(url_for(".index"), code=303)
+    outbox, inbox = _selected(keys)
+    hub = current_hub()
+    dropped = _engine().dismiss_failed(outbox, reason=reason, actor=actor(), now=now()) if outbox else 0
+    parked = hub.inbox.dismiss(inbox, reason=reason, actor=actor(), now=now()) if inbox else 0
+    flash(f"Dismissed: {dropped} CRM write(s) and {parked} inbound event(s) ({DISMISS_REASONS[reason]}).", "info")
     return redirect(url_for(".index"), code=303)
 
 
