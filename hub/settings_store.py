@@ -447,6 +447,20 @@ def rollback_section(
     )
 
 
+def section_version_toml(session: Session, base: HubConfig, name: str, version: int) -> str | None:
+    """Version ``version`` of a section as TOML (0: the configuration file's), or None when there
+    is no such version (what the admin UI compares)."""
+    _known(name)
+    if version == 0:
+        document = section_document(base, name)
+    else:
+        row = _version_row(session, _SECTION, name, version)
+        if row is None:
+            return None
+        document = row.document if row.document is not None else section_document(base, name)
+    return dump_toml({name: document if document is not None else {}})
+
+
 def export_section_toml(config: HubConfig, name: str) -> str:
     """A section as TOML, in the layout of the config file (paste it there, or import it back)."""
     document = section_document(config, name)

@@ -6,12 +6,23 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
+import traceback
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.routing import IntegerConverter, Map
 
 from hub.bootstrap import Hub, build_hub
+
+log = logging.getLogger(__name__)
+
+
+class _App(Flask):
+    def log_exception(self, exc_info: Any) -> None:
+        """Flask would log the exception's message, which may carry data we never log; the 500
+        handler logs a reference, the exception's type and where it was raised instead."""
 
 
 class BoundedInt(IntegerConverter):
@@ -23,7 +34,7 @@ class BoundedInt(IntegerConverter):
 
 def create_app(hub: Hub | None = None, **overrides: Any) -> Flask:
     """Build the Flask app around ``hub``."""
-    app = Flask(__name__)
+    app = _App(__name__)
     # ``<int:…>`` in a URL is an id or a version: one too large for the store's integer columns is
     # "no such page" (404), not a database overflow (500).
     app.url_map.converters["int"] = BoundedInt
@@ -53,18 +64,74 @@ def create_app(hub: Hub | None = None, **overrides: Any) -> Flask:
 
     @app.errorhandler(404)
     def not_found(_: Exception) -> Any:
-        return jsonify(error="not_found", detail="no such endpoint"), 404
+        if _wants_json():
+            return jsonify(error="not_found", detail="no such endpoint"), 404
+        return _html_error(404, "Page not found", "There is no page at this address. It may have moved.")
 
     @app.errorhandler(405)
     def not_allowed(_: Exception) -> Any:
-        return jsonify(error="method_not_allowed", detail="this endpoint does not accept that method"), 405
+        if _wants_json():
+            return jsonify(error="method_not_allowed", detail="this endpoint does not accept that method"), 405
+        return _html_error(405, "Not allowed", "This page cannot be used that way. Go back and use its buttons.")
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> Any:
         limit = the_hub.config.inbox.max_body_kb
         return jsonify(error="body_too_large", detail=f"bodies are limited to {limit} KB"), 413
 
+    @app.errorhandler(500)
+    def server_error(error: Exception) -> Any:
+        reference = secrets.token_hex(4)
+        # The reference, the exception's type and where it was raised: messages may carry data we never log.
+        original = getattr(error, "original_exception", None) or error
+        where = traceback.extract_tb(original.__traceback__)[-1] if original.__traceback__ else None
+        log.error(
+            "internal error %s on %s: %s at %s:%s",
+            reference, request.endpoint, type(original).__name__,
+            where.filename if where else "?", where.lineno if where else "?",
+        )  # fmt: skip
+        if _wants_json():
+            return jsonify(error="internal", detail="the hub failed to answer; try again", reference=reference), 500
+        return _html_error(
+            500,
+            "Something went wrong",
+            "The hub could not show this page. Nothing you entered was half-saved: try again in a minute. "
+            "If it keeps happening, tell your admin the reference below.",
+            reference=reference,
+        )
+
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        return app.send_static_file("favicon.ico")
+
     return app
+
+
+def _wants_json() -> bool:
+    """Webhook senders, probes and API clients get JSON errors; browsers get pages."""
+    from flask import request
+
+    if request.blueprint in ("webhooks", "health") or request.path.startswith(("/webhooks/", "/metrics")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _html_error(status: int, title: str, message: str, *, reference: str | None = None) -> Any:
+    from flask import render_template
+
+    try:
+        page = render_template(
+            "error.html", title=title, message=message, status=status, reference=reference, bare=status == 500
+        )
+    except Exception:  # the layout itself failed (e.g. the store is down): a page that needs nothing
+        log.exception("the error page could not be rendered")
+        page = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>' + title + "</title>"
+            '<link rel="stylesheet" href="/static/admin.css"></head><body><main id="main"><h1>' + title + "</h1>"
+            "<p>" + message + '</p><p><a href="/">Back to the first page</a></p></main></body></html>'
+        )
+    return page, status, {"Content-Type": "text/html; charset=utf-8"}
 
 
 def current_hub() -> Hub:

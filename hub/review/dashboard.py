@@ -43,7 +43,12 @@ from hub.store.models import LeadRow
 from nurture.clock import require_aware
 from nurture.vocab import CLOSED_STAGES, Channel
 
-__all__ = ["Measures", "QueueLead", "Queues", "dashboard_measures", "todays_queues"]
+__all__ = ["ALL_PARTS", "DASHBOARD_PARTS", "Measures", "QueueLead", "Queues", "dashboard_measures", "todays_queues"]
+
+#: Every part of the measures (what the weekly review shows).
+ALL_PARTS = frozenset({"funnels", "speed", "stalled", "questions", "timing", "confusion", "trend"})
+#: What the admin dashboard shows: the rest is left empty, not computed.
+DASHBOARD_PARTS = frozenset({"funnels", "speed", "stalled", "timing", "trend"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +117,7 @@ def dashboard_measures(
     no_answer_attempts: int = 3,
     trend_weeks: int = 8,
     min_sample: int = 30,
+    parts: frozenset[str] = ALL_PARTS,
 ) -> Measures:
     """Compute every measure for the leads created in ``period`` that pass ``filters``.
 
@@ -126,6 +132,8 @@ def dashboard_measures(
         no_answer_attempts: the N of "no answer after N attempts".
         trend_weeks: how many ISO weeks the trend shows, ending with the period's last week.
         min_sample: the least attempts a time of day needs to be called best.
+        parts: which measures to compute (:data:`ALL_PARTS`); the others are empty. Funnels are
+            always computed (language and service demand are read from them).
     """
     require_aware(now, "now")
     filters = filters or Filters()
@@ -139,6 +147,7 @@ def dashboard_measures(
         targets=targets,
         default_target=default_target,
         as_of=now,
+        span=(period.start, max(now, period.end)),
     )
     stalled = stalled_leads(
         queries.stalled_facts(session, filters, as_of=now),
@@ -147,8 +156,13 @@ def dashboard_measures(
         no_answer_attempts=no_answer_attempts,
         capacity=capacity,
     )
-    questions = repeated_questions(queries.question_cells(session, period, filters))
-    cells, replies = queries.attempt_cells(session, period, filters, timezone=hours.timezone, as_of=now)
+    questions = repeated_questions(
+        queries.question_cells(session, period, filters) if "questions" in parts else iter(())
+    )
+    if "timing" in parts or "confusion" in parts:
+        cells, replies = queries.attempt_cells(session, period, filters, timezone=hours.timezone, as_of=now)
+    else:
+        cells, replies = [], []
     timing = follow_up_timing(cells, min_sample=min_sample)
     confused = confusion(cells, replies, step_templates=step_templates(config))
     weeks = period.weeks_back(trend_weeks, hours.timezone)

@@ -31,13 +31,14 @@ Definitions (also in ``docs/review.md``):
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -554,6 +555,85 @@ def open_minutes(hours: ClinicHours, start: datetime, end: datetime, *, cap: flo
     return total
 
 
+class _Calendar:
+    """The clinic's opening intervals as UTC timestamps, worked out once per local day: what
+    :func:`speed_to_lead` asks of every lead (open at receipt? open minutes to the first attempt?)
+    without working the time zone out again for each lead. Answers exactly as
+    :func:`open_minutes` and ``ClinicHours.is_open`` do."""
+
+    __slots__ = ("_bounds", "_cum", "_days", "_first", "_hours", "_last", "_tz")
+
+    def __init__(self, hours: ClinicHours, span: tuple[datetime, datetime] | None = None) -> None:
+        self._hours = hours
+        self._tz = hours.tz
+        self._days: dict[date, tuple[tuple[float, float], ...]] = {}
+        # Over ``span``: every opening's start and end in one sorted list, with the open seconds
+        # up to each, so a lead's open minutes are two binary searches, however long it waited.
+        self._bounds: list[float] = []
+        self._cum: list[float] = []
+        self._first = self._last = 0.0
+        if span is not None:
+            day = span[0].astimezone(self._tz).date() - timedelta(days=1)
+            last = span[1].astimezone(self._tz).date() + timedelta(days=1)
+            bounds: list[float] = []
+            cum: list[float] = []
+            ordered = True
+            while day <= last:
+                for s, e in self._on(day):
+                    if bounds and s < bounds[-1]:
+                        ordered = False
+                    bounds += [s, e]
+                    cum += [cum[-1] if cum else 0.0, (cum[-1] if cum else 0.0) + (e - s)]
+                day += timedelta(days=1)
+            if ordered and bounds:
+                self._bounds, self._cum = bounds, cum
+                self._first, self._last = bounds[0], bounds[-1]
+
+    def _open_seconds_to(self, t: float) -> float:
+        i = bisect.bisect_right(self._bounds, t)
+        if i == 0:
+            return 0.0
+        return self._cum[i - 1] + (t - self._bounds[i - 1] if i % 2 else 0.0)
+
+    def _covers(self, *times: float) -> bool:
+        return bool(self._bounds) and all(self._first <= t <= self._last for t in times)
+
+    def _on(self, day: date) -> tuple[tuple[float, float], ...]:
+        found = self._days.get(day)
+        if found is None:
+            found = tuple((i.start.timestamp(), i.end.timestamp()) for i in self._hours.intervals_on(day))
+            self._days[day] = found
+        return found
+
+    def is_open(self, at: datetime) -> bool:
+        t = at.timestamp()
+        if self._covers(t):
+            return bisect.bisect_right(self._bounds, t) % 2 == 1
+        return any(s <= t < e for s, e in self._on(at.astimezone(self._tz).date()))
+
+    def open_minutes(self, start: datetime, end: datetime, *, cap: float | None = None) -> float:
+        """As :func:`open_minutes` (with ``cap``, a total past the cap may be larger than that
+        function's, never on the other side of it)."""
+        if end <= start:
+            return 0.0
+        a, b = start.timestamp(), end.timestamp()
+        if self._covers(a, b):
+            return (self._open_seconds_to(b) - self._open_seconds_to(a)) / 60
+        day = start.astimezone(self._tz).date()
+        last = end.astimezone(self._tz).date()
+        total = 0.0
+        while day <= last:
+            for s, e in self._on(day):
+                lo = s if s > a else a
+                hi = e if e < b else b
+                if lo < hi:
+                    total += (hi - lo) / 60
+            if cap is not None and total > cap:
+                return total
+            day += timedelta(days=1)
+        return total
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SpeedRow:
     """Speed to lead of one channel (or of all: ``channel`` is ``all``).
@@ -643,6 +723,7 @@ def speed_to_lead(
     targets: Mapping[str, int],
     default_target: int,
     as_of: datetime,
+    span: tuple[datetime, datetime] | None = None,
 ) -> SpeedToLead:
     """Speed to lead per channel (see the module for the definitions).
 
@@ -652,23 +733,26 @@ def speed_to_lead(
         targets: response target in minutes per channel.
         default_target: the target of a channel missing from ``targets`` (the ``other`` channel's).
         as_of: when the measure is taken: an unattempted lead is a miss once its target has passed.
+        span: the first receipt and the last attempt there can be (the period's start and
+            ``as_of``), to work the clinic's openings out once for all leads; optional.
     """
     per: defaultdict[str, _SpeedTally] = defaultdict(_SpeedTally)
     total = _SpeedTally()
+    calendar = _Calendar(hours, span)
     for lead in leads:
         target = targets.get(lead.channel, default_target)
         tally = per[lead.channel]
         attempted = lead.first_attempt_at is not None
-        after_hours = not hours.is_open(lead.created_at)
+        after_hours = not calendar.is_open(lead.created_at)
         if lead.first_attempt_at is not None:
             minutes = max(0.0, (lead.first_attempt_at - lead.created_at).total_seconds() / 60)
             bucket = _bucket(minutes)
             due = True
-            within = open_minutes(hours, lead.created_at, lead.first_attempt_at, cap=target) <= target
+            within = calendar.open_minutes(lead.created_at, lead.first_attempt_at, cap=target) <= target
         else:
             minutes = 0.0
             bucket = len(SPEED_BUCKETS)
-            due = open_minutes(hours, lead.created_at, as_of, cap=target) > target
+            due = calendar.open_minutes(lead.created_at, as_of, cap=target) > target
             within = False
         contact = None
         if lead.first_contact_at is not None:

@@ -20,20 +20,19 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Executable,
     Integer,
     String,
     Text,
-    and_,
     case,
     cast,
     extract,
     func,
     literal,
-    null,
     or_,
     select,
-    union_all,
+    type_coerce,
 )
 from sqlalchemy.orm import Session
 
@@ -133,9 +132,11 @@ def funnel_cells(session: Session, period: Period, filters: Filters) -> Iterator
 
 def lead_timings(session: Session, period: Period, filters: Filters) -> Iterator[LeadTiming]:
     """Each cohort lead's speed-to-lead clock."""
-    statement = select(LeadRow.channel, LeadRow.created_at, LeadRow.first_attempt_at, LeadRow.first_contact_at).where(
-        *cohort_conditions(period, filters)
-    )
+    times: list[Any] = [LeadRow.created_at, LeadRow.first_attempt_at, LeadRow.first_contact_at]
+    if session.get_bind().dialect.name == "postgresql":
+        # psycopg already returns aware datetimes: skip the per-value conversion (100,000s of rows).
+        times = [type_coerce(t, DateTime(timezone=True)) for t in times]
+    statement = select(LeadRow.channel, *times).where(*cohort_conditions(period, filters))
     for row in _stream(session, statement):
         yield LeadTiming(*row)
 
@@ -262,76 +263,46 @@ def attempt_cells(
     """The cohort's attempts counted in SQL, by attempt number, local hour and step; and the leads
     that replied right after a step (as :func:`hub.review.measures.attempt_cells` counts them).
 
-    Window functions number each lead's outbound touches and look at its very next touch; the
-    grouping leaves a few hundred rows however many touches there are.
+    Each touch keeps its place in its lead's sequence (``touches.attempt``, ``answered``,
+    ``replied_next``: :func:`hub.store.repo.renumber_touches`), so this is one ``GROUP BY`` over
+    the cohort's outbound touches; the grouping leaves a few hundred rows however many touches
+    there are.
     """
-    window = {"partition_by": TouchRow.lead_id, "order_by": (TouchRow.at, TouchRow.id)}
-    outbound = case((TouchRow.outbound.is_(True), 1), else_=0)
-    numbered = (
-        select(
-            TouchRow.lead_id.label("lead_id"),
-            TouchRow.outbound.label("outbound"),
-            TouchRow.outcome.label("outcome"),
-            TouchRow.step.label("step"),
-            local_hour(session, TouchRow.at, timezone, period.start, max(as_of, period.end)).label("hour"),
-            func.sum(outbound).over(**window, rows=(None, 0)).label("attempt"),  # type: ignore[arg-type]
-            func.lead(outbound).over(**window).label("next_outbound"),  # type: ignore[arg-type]
-            func.lead(TouchRow.outcome).over(**window).label("next_outcome"),  # type: ignore[arg-type]
-        )
-        .join(LeadRow, LeadRow.id == TouchRow.lead_id)
-        .where(*cohort_conditions(period, filters), TouchRow.outcome != _INQUIRED)
-        .cte("numbered")
-    )
-    answered = numbered.c.next_outbound == 0
-    replied = and_(answered, numbered.c.next_outcome == TouchOutcome.REPLIED.value)
-    attempt = case((numbered.c.attempt > MAX_ATTEMPT_LABEL, MAX_ATTEMPT_LABEL), else_=numbered.c.attempt)
-    reached = or_(numbered.c.outcome == TouchOutcome.REACHED.value, answered)
+    hour = local_hour(session, TouchRow.at, timezone, period.start, max(as_of, period.end))
+    attempt = case((TouchRow.attempt > MAX_ATTEMPT_LABEL, MAX_ATTEMPT_LABEL), else_=TouchRow.attempt)
+    reached = or_(TouchRow.outcome == TouchOutcome.REACHED.value, TouchRow.answered.is_(True))
+    outbound = [TouchRow.outbound.is_(True), *cohort_conditions(period, filters)]
     cell_rows = (
         select(
-            literal(0).label("kind"),
-            attempt.label("attempt"),
-            numbered.c.hour,
-            numbered.c.step,
-            func.count().label("attempts"),
-            func.sum(case((reached, 1), else_=0)).label("reached"),
-            func.sum(case((replied, 1), else_=0)).label("questions"),
-            cast(null(), String).label("lead_id"),
+            attempt,
+            hour,
+            TouchRow.step,
+            func.count(),
+            func.sum(case((reached, 1), else_=0)),
+            func.sum(case((TouchRow.replied_next.is_(True), 1), else_=0)),
         )
-        .where(numbered.c.outbound.is_(True))
-        .group_by(attempt, numbered.c.hour, numbered.c.step)
+        .join(LeadRow, LeadRow.id == TouchRow.lead_id)
+        .where(*outbound)
+        .group_by(attempt, hour, TouchRow.step)
     )
-    reply_rows = (
-        select(
-            literal(1),
-            cast(null(), Integer),
-            cast(null(), Integer),
-            numbered.c.step,
-            cast(null(), Integer),
-            cast(null(), Integer),
-            cast(null(), Integer),
-            numbered.c.lead_id,
+    cells = [
+        AttemptCell(
+            attempt=int(r[0] or 1),
+            hour=int(r[1]),
+            step=r[2],
+            attempts=int(r[3]),
+            reached=int(r[4] or 0),
+            questions=int(r[5] or 0),
         )
-        .where(numbered.c.outbound.is_(True), numbered.c.step.is_not(None), replied)
+        for r in _stream(session, cell_rows)
+    ]
+    reply_rows = (
+        select(TouchRow.step, TouchRow.lead_id)
+        .join(LeadRow, LeadRow.id == TouchRow.lead_id)
+        .where(*outbound, TouchRow.step.is_not(None), TouchRow.replied_next.is_(True))
         .distinct()
     )
-    cells: list[AttemptCell] = []
-    replies: list[ReplyFact] = []
-    # One statement, so the window runs once (a CTE used twice is materialised on both backends).
-    for r in _stream(session, union_all(cell_rows, reply_rows)):
-        if r[0] == 0:
-            cells.append(
-                AttemptCell(
-                    attempt=int(r[1]),
-                    hour=int(r[2]),
-                    step=r[3],
-                    attempts=int(r[4]),
-                    reached=int(r[5] or 0),
-                    questions=int(r[6] or 0),
-                )
-            )
-        else:
-            replies.append(ReplyFact(step=r[3], lead_id=r[7]))
-    replies.sort()
+    replies = sorted(ReplyFact(step=r[0], lead_id=r[1]) for r in _stream(session, reply_rows))
     return cells, replies
 
 

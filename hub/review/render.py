@@ -24,11 +24,11 @@ from fpdf import FPDF
 
 from hub.csv_export import CsvWriter
 from hub.review import charts
-from hub.review.measures import FunnelCounts, RateRow
+from hub.review.measures import NONE_LABEL, FunnelCounts, RateRow
 from hub.review.weekly import WeeklyReview, fmt_share
-from nurture.clock import zone
+from hub.words import ClinicTime, humanise, label, rule_label
 
-__all__ = ["render_csv", "render_html", "render_pdf"]
+__all__ = ["fragment_of", "render_csv", "render_fragment", "render_html", "render_pdf"]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2933;margin:0}
@@ -274,16 +274,63 @@ def render_csv(review: WeeklyReview) -> str:
 # --- HTML ---------------------------------------------------------------------------------------
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, ids_column: int | None = None) -> str:
-    head = "".join(f"<th>{escape(h.replace('_', ' '))}</th>" for h in header)
+#: Columns whose values are codes, and the kind of code (what :func:`hub.words.label` calls it).
+_CODE_COLUMNS = {
+    "channel": "channel",
+    "next_action": "next_action",
+    "reason": "stalled_reason",
+    "language": "language",
+    "verdict": None,
+    "service": None,
+    "location": None,
+    "campaign": None,
+    "template": None,
+    "steps": None,
+    "owner_queue": "",
+}
+
+
+def _shown(column: str, value: Any, *, kind_of_row: str | None = None) -> str:
+    """A table cell as a person reads it: codes in words (CSV keeps the codes)."""
+    if isinstance(value, int | float) or value == "" or value is None:
+        return str(value if value is not None else "")
+    text = str(value)
+    if text in ("all", NONE_LABEL):
+        return "All" if text == "all" else "None given"
+    if column == "name" and kind_of_row:
+        return rule_label(text) if kind_of_row == "keyword" else label(kind_of_row, text)
+    if column == "kind":
+        return humanise(text)
+    if column == "key":
+        return humanise(text)
+    if column not in _CODE_COLUMNS or _CODE_COLUMNS[column] == "":
+        return text
+    kind = _CODE_COLUMNS[column]
+    if column == "steps":
+        return ", ".join(humanise(s) for s in text.split())
+    return label(kind, text) if kind else humanise(text)
+
+
+def _table(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], *, ids_column: int | None = None, words: bool = True
+) -> str:
+    head = "".join(f"<th>{escape(humanise(h) if words else h.replace('_', ' '))}</th>" for h in header)
     body = []
+    kind_column = header.index("kind") if "kind" in header else None
     for row in rows:
         cells = []
+        row_kind = {"intent": "intent", "need": "need", "keyword": "keyword"}.get(
+            str(row[kind_column]) if kind_column is not None else ""
+        )
         for i, value in enumerate(row):
             css = ' class="ids"' if i == ids_column else (' class="n"' if isinstance(value, int | float) else "")
-            cells.append(f"<td{css}>{value if i == ids_column else escape(str(value))}</td>")
+            if i == ids_column:
+                cells.append(f"<td{css}>{value}</td>")
+                continue
+            shown = _shown(header[i], value, kind_of_row=row_kind) if words and i < len(header) else str(value)
+            cells.append(f"<td{css}>{escape(shown)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="table-box"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def _ids(ids: Iterable[str], lead_link: str | None) -> str:
@@ -293,15 +340,43 @@ def _ids(ids: Iterable[str], lead_link: str | None) -> str:
 
 
 def _local(review: WeeklyReview) -> tuple[str, str, str]:
-    tz = zone(review.measures.timezone)
-    start = review.period.start.astimezone(tz)
-    last = (review.period.end - timedelta(microseconds=1)).astimezone(tz).date()
-    generated = review.generated_at.astimezone(tz)
-    return start.date().isoformat(), last.isoformat(), generated.strftime("%Y-%m-%d %H:%M %Z")
+    """The first and last local day of the week, and when the review was made, in clinic time words."""
+    clinic = ClinicTime(review.measures.timezone, review.generated_at)
+    last = review.period.end - timedelta(microseconds=1)
+    generated = review.generated_at
+    return clinic.date(review.period.start), clinic.date(last), f"{clinic.date(generated)}, {clinic.time(generated)}"
 
 
 def render_html(review: WeeklyReview, *, lead_link: str | None = None) -> str:
-    """``review`` as one self-contained HTML page.
+    """``review`` as one self-contained HTML page (its body is :func:`render_fragment`, in
+    ``<main>``, styled by an embedded stylesheet).
+
+    Args:
+        review: the weekly review.
+        lead_link: a URL pattern with ``{id}`` to link lead ids, or None for plain ids.
+    """
+    title = f"Weekly review {review.week} — {review.clinic_name}"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
+        f"{render_fragment(review, lead_link=lead_link)}"
+        "</main></body></html>"
+    )
+
+
+def fragment_of(page: str) -> str | None:
+    """The review itself from a page :func:`render_html` made (what the admin UI shows inside its
+    own layout, with its own stylesheet), or None when ``page`` is not one."""
+    start, end = page.find("<main>"), page.rfind("</main>")
+    if start < 0 or end < start:
+        return None
+    return page[start + len("<main>") : end]
+
+
+def render_fragment(review: WeeklyReview, *, lead_link: str | None = None) -> str:
+    """``review`` as HTML without a page around it: header, figures, the answers with their
+    charts and tables, and a footer. Classes only (no inline styles), codes in words, clinic time.
 
     Args:
         review: the weekly review.
@@ -329,7 +404,7 @@ def render_html(review: WeeklyReview, *, lead_link: str | None = None) -> str:
         )
 
     stalled_groups = _table(
-        ["next action", "owner queue", "reason", "leads", "max overdue h", "lead ids (most overdue)"],
+        ["next_action", "owner_queue", "reason", "leads", "max overdue h", "lead ids (most overdue)"],
         [
             [g.kind, g.queue, g.reason.value, g.n, g.max_overdue_hours, _ids(g.lead_ids, lead_link)]
             for g in m.stalled.groups
@@ -339,7 +414,15 @@ def render_html(review: WeeklyReview, *, lead_link: str | None = None) -> str:
     confusion_table = _table(
         ["template", "steps", "sends", "replies", "reply rate", "leads", "lead ids"],
         [
-            [r.template, " ".join(r.steps), r.sends, r.questions, _pct(r.rate), r.leads, _ids(r.lead_ids, lead_link)]
+            [
+                humanise(r.template),
+                ", ".join(humanise(s) for s in r.steps),
+                r.sends,
+                r.questions,
+                _pct(r.rate),
+                r.leads,
+                _ids(r.lead_ids, lead_link),
+            ]
             for r in m.confusion.rows
         ],
         ids_column=6,
@@ -348,9 +431,9 @@ def render_html(review: WeeklyReview, *, lead_link: str | None = None) -> str:
         [
             row.channel,
             row.leads,
-            ", ".join(f"{c.name} {_pct(c.share)}" for c in row.intents),
-            ", ".join(f"{c.name} {_pct(c.share)}" for c in row.needs) or "–",
-            ", ".join(f"{c.name} {_pct(c.share)}" for c in row.keywords) or "–",
+            ", ".join(f"{label('intent', c.name)} {_pct(c.share)}" for c in row.intents),
+            ", ".join(f"{label('need', c.name)} {_pct(c.share)}" for c in row.needs) or "–",
+            ", ".join(f"{rule_label(c.name)} {_pct(c.share)}" for c in row.keywords) or "–",
         ]
         for row in m.questions.by_channel
     ]
@@ -386,18 +469,15 @@ def render_html(review: WeeklyReview, *, lead_link: str | None = None) -> str:
         + table("funnel_by_service")
         + "</section>",
     ]
-    filters = ", ".join(f"{k} = {v}" for k, v in m.filters.active.items())
+    filters = ", ".join(f"{humanise(k)}: {label(k, v)}" for k, v in m.filters.active.items())
     title = f"Weekly review {review.week} — {review.clinic_name}"
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
-        f"<header><h1>{escape(title)}</h1><p>Inquiries received {first} to {end} ({escape(m.timezone)})"
-        f"{' · ' + escape(filters) if filters else ''} · generated {escape(generated)}</p></header>"
+        f'<div class="review"><header><h1>{escape(title)}</h1><p>Inquiries received {escape(first)} to '
+        f"{escape(end)}, clinic time ({escape(m.timezone)})"
+        f"{' · ' + escape(filters) if filters else ''} · made {escape(generated)}</p></header>"
         f'<div class="figures">{figures}</div>'
         f"{''.join(body)}"
-        "<footer>Lists show lead ids only. Each figure is defined in docs/review.md.</footer>"
-        "</main></body></html>"
+        "<footer>Lists show lead ids only. Each figure is defined in docs/review.md.</footer></div>"
     )
 
 
@@ -531,5 +611,9 @@ def render_pdf(review: WeeklyReview) -> bytes:
         header, rows = tables[name]
         pdf.set_font("Helvetica", style="B", size=11)
         pdf.cell(0, 7, _latin(title), new_x="LMARGIN", new_y="NEXT")
-        _pdf_table(pdf, [header[i] for i in keep], [[row[i] for i in keep] for row in rows[:40]], widths)
+        shown = [
+            [row[i] if isinstance(row[i], int | float) else _shown(header[i], row[i]) for i in keep]
+            for row in rows[:40]
+        ]
+        _pdf_table(pdf, [humanise(header[i]) for i in keep], shown, widths)
     return bytes(pdf.output())

@@ -17,6 +17,7 @@ from hub.config import HubConfig
 from hub.review.dashboard import Measures, dashboard_measures
 from hub.review.measures import NONE_LABEL, Count, Verdict
 from hub.review.period import Filters, Period
+from hub.words import humanise, label, rule_label
 
 __all__ = ["Answer", "Figure", "WeeklyReview", "build_weekly", "fmt_minutes", "fmt_share"]
 
@@ -193,7 +194,8 @@ def _channels(m: Measures) -> str:
     if not ranked:
         return f"None of the {total.inquiries} inquiries was scheduling-ready."
     parts = [
-        f"{r.key} {r.counts.scheduling_ready} of {r.counts.inquiries} ({fmt_share(r.counts.ready_share)})"
+        f"{label('channel', r.key)} {r.counts.scheduling_ready} of {r.counts.inquiries} "
+        f"({fmt_share(r.counts.ready_share)})"
         for r in ranked[:4]
     ]
     return (
@@ -207,11 +209,13 @@ def _stalled(m: Measures) -> str:
     s = m.stalled
     if not s.total:
         return "No open lead has an overdue next action."
-    reasons = ", ".join(f"{c.name} {c.n}" for c in s.by_reason)
+    reasons = ", ".join(f"{label('stalled_reason', c.name).lower()} {c.n}" for c in s.by_reason)
     top = s.groups[0]
     return (
-        f"{s.total} open leads have an overdue next action ({reasons}). The largest group: {top.kind} "
-        f"in {top.queue} ({top.reason.value}, {top.n} leads, up to {top.max_overdue_hours:.0f} h overdue)."
+        f"{s.total} open leads have an overdue next action ({reasons}). The largest group: "
+        f"{label('next_action', top.kind).lower()} in {top.queue} "
+        f"({label('stalled_reason', top.reason.value).lower()}, "
+        f"{top.n} leads, up to {top.max_overdue_hours:.0f} h overdue)."
     )
 
 
@@ -220,13 +224,14 @@ def _questions(m: Measures) -> str:
     if not q.leads:
         return "No inquiries this week."
 
-    def listed(counts: Sequence[Count], limit: int = 3) -> str:
-        items = [f"{c.name} ({fmt_share(c.share)})" for c in counts[:limit]]
+    def listed(counts: Sequence[Count], kind: str, limit: int = 3) -> str:
+        names = [rule_label(c.name) if kind == "rule" else label(kind, c.name) for c in counts[:limit]]
+        items = [f"{name} ({fmt_share(c.share)})" for name, c in zip(names, counts[:limit], strict=True)]
         return ", ".join(items) if items else "none"
 
     text = (
-        f"Intents: {listed(q.intents)}. Needs: {listed(q.needs)}. "
-        f"Triage keywords that fired most: {listed(q.keywords)}."
+        f"Intents: {listed(q.intents, 'intent')}. Needs: {listed(q.needs, 'need')}. "
+        f"Triage keywords that fired most: {listed(q.keywords, 'rule')}."
     )
     flagged = [
         (need.share or 0.0, row.channel, need.name, need.n, row.leads)
@@ -236,7 +241,10 @@ def _questions(m: Measures) -> str:
     ]
     if flagged:
         share, channel, need, n, leads = max(flagged, key=lambda f: (f[0], f[1]))
-        text += f" The channel drawing the most {need} questions: {channel} ({n} of {leads}, {fmt_share(share)})."
+        text += (
+            f" The channel drawing the most {label('need', need).lower()} questions: {label('channel', channel)} ({n}"
+        )
+        text += f" of {leads}, {fmt_share(share)})."
     return text
 
 
@@ -246,8 +254,12 @@ def _confusion(m: Measures) -> str:
     if worst is None:
         sends = sum(r.sends for r in c.rows)
         return f"No lead replied right after a template ({sends} templated sends)."
-    parts = [f"{r.template} {r.questions} of {r.sends} sends ({fmt_share(r.rate)})" for r in c.rows if r.questions][:3]
-    return f"{c.leads} leads replied right after a template: {', '.join(parts)}. Review {worst.template} first."
+    parts = [
+        f"{humanise(r.template)} {r.questions} of {r.sends} sends ({fmt_share(r.rate)})" for r in c.rows if r.questions
+    ][:3]
+    return (
+        f"{c.leads} leads replied right after a template: {', '.join(parts)}. Review {humanise(worst.template)} first."
+    )
 
 
 def _services(m: Measures) -> str:
@@ -255,17 +267,17 @@ def _services(m: Measures) -> str:
     if not rows:
         return "No inquiries named a service this week."
     if not m.capacity_known:
-        demand = ", ".join(f"{s.service} {s.demand}" for s in rows[:5])
+        demand = ", ".join(f"{humanise(s.service)} {s.demand}" for s in rows[:5])
         return f"No capacity data from the scheduling system. Demand this week: {demand}."
     out = []
     for verdict in (Verdict.PROMOTE_MORE, Verdict.PROMOTE_LESS):
         picked = [s for s in rows if s.verdict is verdict]
         if picked:
-            listed = ", ".join(f"{s.service} (demand {s.demand} for {s.openings} openings)" for s in picked)
-            out.append(f"{verdict.value.capitalize()}: {listed}.")
+            listed = ", ".join(f"{humanise(s.service)} (demand {s.demand} for {s.openings} openings)" for s in picked)
+            out.append(f"{humanise(verdict.value)}: {listed}.")
     unknown = [s.service for s in rows if s.verdict is Verdict.NO_CAPACITY_DATA and s.service != NONE_LABEL]
     if unknown:
-        out.append(f"No capacity data for {', '.join(unknown)}.")
+        out.append(f"No capacity data for {', '.join(humanise(u) for u in unknown)}.")
     return " ".join(out) or "Demand matches openings for every service."
 
 
@@ -278,9 +290,9 @@ def _timing(m: Measures) -> str:
         parts.append(f"best hour {t.best_hour.key} ({fmt_share(t.best_hour.rate)} of {t.best_hour.attempts})")
     if t.best_part_of_day is not None:
         p = t.best_part_of_day
-        parts.append(f"best part of day {p.key} ({fmt_share(p.rate)})")
+        parts.append(f"best part of day {label('contact_window', p.key).lower()} ({fmt_share(p.rate)})")
     if t.best_step is not None:
-        parts.append(f"best step {t.best_step.key} ({fmt_share(t.best_step.rate)})")
+        parts.append(f"best step {humanise(t.best_step.key).lower()} ({fmt_share(t.best_step.rate)})")
     by_attempt = ", ".join(f"#{r.key} {fmt_share(r.rate)}" for r in t.by_attempt[:4])
     text = "; ".join(parts) + f". Reach by attempt: {by_attempt}."
     if t.best_hour is None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -139,6 +140,12 @@ class TouchRow(Base):
     outbound: Mapped[bool] = mapped_column(Boolean, default=True)
     # Where we learned of it (e.g. "salesforce:task:00T…"), unique per lead so a re-read is a no-op.
     source_ref: Mapped[str | None] = mapped_column(String(200))
+    # Its place in the lead's sequence (kept by repo.renumber_touches, read by the review): the
+    # outbound attempt number (None for the patient's own touches), and whether the lead's next
+    # touch is the patient's (answered) and a reply.
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    answered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    replied_next: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IdentityKeyRow(Base):
@@ -453,6 +460,18 @@ class OpeningRow(Base):
     interpreter_languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     telehealth: Mapped[bool] = mapped_column(Boolean, default=False)
     read_at: Mapped[datetime]
+
+
+class UserQueueRow(Base):
+    """A queue a person works (the admin UI's "My queue" shows its leads). Chosen by the person or
+    an admin; a person in no queue sees every queue."""
+
+    __tablename__ = "user_queues"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    queue: Mapped[str] = mapped_column(String(120), primary_key=True)
 
 
 class SuppressionRow(Base):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from hub.store.models import (
@@ -22,6 +22,7 @@ from hub.store.models import (
     OutboxRow,
     SyncCursorRow,
     TouchRow,
+    ViolationRow,
 )
 from nurture.cadence import CadencePlan
 from nurture.capacity import Clearance
@@ -52,7 +53,10 @@ __all__ = [
     "load_clearance",
     "load_lead",
     "load_touches",
+    "open_violations",
     "remove_touch",
+    "renumber_all_touches",
+    "renumber_touches",
     "replace_plan",
     "save_lead",
     "set_cursor",
@@ -301,6 +305,7 @@ def add_touch(session: Session, lead_id: str, touch: Touch, *, source_ref: str |
     )
     session.add(row)
     session.flush()
+    renumber_touches(session, lead_id)
     return row.id
 
 
@@ -308,7 +313,62 @@ def remove_touch(session: Session, touch_id: int) -> None:
     """Forget a touch recorded in this transaction for a change that was then refused."""
     row = session.get(TouchRow, touch_id)
     if row is not None:
+        lead_id = row.lead_id
         session.delete(row)
+        session.flush()
+        renumber_touches(session, lead_id)
+
+
+_RENUMBER_ALL = """
+UPDATE touches SET attempt = seq.attempt, answered = seq.answered, replied_next = seq.replied_next
+FROM (
+    SELECT id,
+        CASE WHEN outbound THEN SUM(CASE WHEN outbound THEN 1 ELSE 0 END)
+            OVER (PARTITION BY lead_id ORDER BY at, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) END AS attempt,
+        COALESCE(NOT LEAD(outbound) OVER (PARTITION BY lead_id ORDER BY at, id), FALSE) AS answered,
+        COALESCE(NOT LEAD(outbound) OVER (PARTITION BY lead_id ORDER BY at, id)
+            AND LEAD(outcome) OVER (PARTITION BY lead_id ORDER BY at, id) = 'replied', FALSE) AS replied_next
+    FROM touches
+    WHERE outcome <> 'inquired'
+) AS seq
+WHERE touches.id = seq.id
+"""
+
+
+def renumber_all_touches(session: Session) -> None:
+    """:func:`renumber_touches` for every lead at once, in SQL (after a bulk load of touches)."""
+    session.execute(text(_RENUMBER_ALL))
+
+
+def renumber_touches(session: Session, lead_id: str) -> None:
+    """Keep each touch's place in its lead's sequence (what the review counts by): the outbound
+    attempt number, and whether the patient answered right after it (the next touch is theirs)
+    and with a reply. A touch may arrive late (a CRM pull), so the lead's few touches are looked
+    at again in time order and the rows that changed are updated."""
+    rows = session.scalars(select(TouchRow).where(TouchRow.lead_id == lead_id).order_by(TouchRow.at, TouchRow.id)).all()
+    # An inquiry touch (the patient writing in again) is not an answer to an attempt: out of the sequence.
+    rows = [r for r in rows if r.outcome != TouchOutcome.INQUIRED.value]
+    attempt = 0
+    for i, row in enumerate(rows):
+        following = rows[i + 1] if i + 1 < len(rows) else None
+        if row.outbound:
+            attempt += 1
+        number = attempt if row.outbound else None
+        answered = following is not None and not following.outbound
+        replied = answered and following is not None and following.outcome == TouchOutcome.REPLIED.value
+        if (row.attempt, row.answered, row.replied_next) != (number, answered, replied):
+            row.attempt, row.answered, row.replied_next = number, answered, replied
+
+
+def open_violations(session: Session, lead_id: str) -> list[ViolationRow]:
+    """The lead's policy violations not resolved yet (the lead page lists them)."""
+    return list(
+        session.scalars(
+            select(ViolationRow)
+            .where(ViolationRow.lead_id == lead_id, ViolationRow.resolved_at.is_(None))
+            .order_by(ViolationRow.at)
+        )
+    )
 
 
 def follow_ups(session: Session, lead_id: str) -> list[FollowUpRow]:

@@ -84,7 +84,7 @@ def serve(tmp_path: Path, config: HubConfig) -> Iterator[Callable[..., Live]]:
     """Start the app for a hub whose CRM settings are made from the server's own URL."""
     servers: list[tuple[BaseWSGIServer, Hub]] = []
 
-    def start(crm: Callable[[str], dict[str, Any]]) -> Live:
+    def start(crm: Callable[[str], dict[str, Any]], *, clock: Callable[[], datetime] | None = None) -> Live:
         server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
         url = f"http://127.0.0.1:{server.server_port}"
         raw = {**config.raw, "web": {"secure_cookies": False}}
@@ -98,6 +98,7 @@ def serve(tmp_path: Path, config: HubConfig) -> Iterator[Callable[..., Live]]:
             database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
             environ=env,
             crm=load_crm_settings({"crm": crm(url)}),
+            **({"clock": clock} if clock is not None else {}),
         )
         hub.base_url = url
         users.add_user(hub.store, username="ada", password=PASSWORD, role="admin", now=hub.clock())
@@ -131,7 +132,14 @@ def sign_in_with_the_keyboard(page: Any, live: Live) -> None:
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live.url}/")
-    assert page.get_by_role("heading", name="Overview").is_visible()
+    assert page.get_by_role("heading", name="My queue").is_visible()
+
+
+def open_every_rule(page: Any) -> None:
+    """Long rule lists start folded: unfold them (when folded) to reach a rule's fields."""
+    toggle = page.get_by_role("button", name="Open every rule")
+    if toggle.count():
+        toggle.click()
 
 
 def nav(page: Any, label: str) -> Any:
@@ -193,6 +201,7 @@ def test_an_admin_connects_hubspot_and_edits_saves_and_rolls_back_the_typeform_m
     live.shot(page, "mapping-editor")
 
     # Change a rule: the preview follows without a click.
+    open_every_rule(page)
     target = page.locator('input[name$=".target"][value="first_name"]')
     rule = re.match(r"rules\[(\d+)\]", target.get_attribute("name") or "")
     assert rule is not None
@@ -208,11 +217,19 @@ def test_an_admin_connects_hubspot_and_edits_saves_and_rolls_back_the_typeform_m
     page.get_by_role("link", name="History").click()
     rows = page.locator("table.list tbody tr")
     expect(rows.first).to_contain_text("in force")
-    expect(rows.first).to_contain_text("save")
+    expect(rows.first).to_contain_text("Saved")
     live.shot(page, "mapping-history")
+    page.get_by_role("link", name="What changed in version 2").click()
+    expect(page.locator("tr.diff-added", has_text="upper")).to_be_visible()
+    page.go_back()
+    # A roll back first shows what it changes, and asks.
+    page.get_by_role("link", name="Roll back to version 1…").click()
+    expect(page.get_by_role("heading", name="Roll typeform_default back to version 1?")).to_be_visible()
+    expect(page.locator("tr.diff-removed", has_text="upper")).to_be_visible()
+    live.shot(page, "mapping-rollback-confirm")
     page.get_by_role("button", name="Roll back to version 1").click()
     expect(page.get_by_text("Version 1 is back in force as version 3.")).to_be_visible()
-    expect(rows.first).to_contain_text("roll back to version 1")
+    expect(rows.first).to_contain_text("Rolled back to version 1")
     live.shot(page, "mapping-history-rolled-back")
     page.get_by_role("link", name="Back to the mapping").click()
     expect(page.locator('td.cell-value[data-target="first_name"]').first).to_have_text("Dana")
@@ -247,7 +264,7 @@ def test_every_page_renders_and_is_reachable_by_keyboard(
         live.shot(page, name)
     # The first lead's details, opened from the list with the keyboard.
     page.goto(f"{live.url}/leads")
-    link = page.locator("table.list tbody a").first
+    link = page.locator(".lead-list a.work-name").first
     link.focus()
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/leads/nh_.*"))
@@ -285,16 +302,20 @@ def test_a_salesforce_mapping_with_a_value_missing_from_a_restricted_picklist_is
     sign_in_with_the_keyboard(page, live)
     page.goto(f"{live.url}/mappings/salesforce_lead_default")
     expect(page.get_by_text("Every field exists in the CRM and every value is one it accepts.")).to_be_visible()
+    open_every_rule(page)
     target = page.locator('input[name$=".target"][value="Status"]')
     rule = re.match(r"rules\[(\d+)\]", target.get_attribute("name") or "")
     assert rule is not None
     params = page.locator(f'textarea[name="rules[{rule.group(1)}].transforms[0].params"]')
     params.fill((params.input_value()).replace("Open - Not Contacted", "Brand New"))
-    expect(page.locator(".preflight.error")).to_contain_text("Status: 'Brand New' is not an active picklist value")
-    page.get_by_role("button", name="Save as version 2").click()
-    summary = page.locator("#error-summary")
-    expect(summary).to_contain_text("Status: 'Brand New' is not an active picklist value")
-    expect(page.locator(f"#f-rules-{rule.group(1)}-target-error")).to_contain_text("Brand New")
+    refusal = "Status: 'Brand New' is not an active picklist value"
+    expect(page.locator("#preview .preflight.error")).to_contain_text(refusal)
+    # The verdict is summarised at the top, shown at the rule it concerns, and Save is off with the reason.
+    expect(page.locator("#verdict-top")).to_contain_text(refusal)
+    expect(page.locator(f"details.rule[data-rule='{rule.group(1)}'] .preflight-at-rule")).to_contain_text("Brand New")
+    save = page.get_by_role("button", name="Save as version 2")
+    expect(save).to_be_disabled()
+    expect(page.locator("#save-reason")).to_contain_text("the CRM would refuse this mapping")
     live.shot(page, "salesforce-picklist-refused")
     with live.hub.store.tx() as session:
         from hub import settings_store

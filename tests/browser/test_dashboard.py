@@ -49,7 +49,7 @@ def test_the_dashboard_charts_filters_and_weekly_review(serve: Callable[..., Liv
     assert page.locator(".charts svg rect").count() > 5  # bars were drawn, not empty frames
     live.shot(page, "dashboard")
 
-    page.get_by_label("Channel").select_option("paid_search")
+    page.get_by_label("Channel", exact=True).select_option("paid_search")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**channel=paid_search**")
     expect(page.locator("#inquiries")).to_have_text(str(counts["paid_search"]))

@@ -38,6 +38,7 @@ from hub.bootstrap import build_hub
 from hub.store import Store, repo
 from hub.store.models import ConnectionRow, InboxRow, LeadRow
 from hub.views import lead_view
+from nurture.vocab import TouchOutcome
 from tests.ops.guide import (
     DEPLOY,
     DOC,
@@ -243,14 +244,16 @@ def _upgrade_from_the_first_revision(
         assert migrated.is_current()
         kept = _rows(old_url, {table: cols for table, (cols, _) in copied.items()})
         assert kept == {table: rows for table, (_, rows) in copied.items()}, "every row of the old schema is kept"
-        assert _lead_view(migrated, lead_id) == _lead_view(Store(source_url), lead_id)
+        # The same lead, but for the inquiry touches the first revision could not hold.
+        assert _lead_view(migrated, lead_id) == _lead_view(Store(source_url), lead_id, inquiries=False)
     finally:
         migrated.dispose()
 
 
 def _copy_rows(source_url: str, target_url: str) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
     """Copy the source's rows into the target's (older) tables, in foreign-key order, keeping only
-    the columns the older tables have; by table, those columns and the rows copied."""
+    the columns the older tables have and the rows they could hold; by table, those columns and
+    the rows copied."""
     source, target = create_engine(source_url), create_engine(target_url)
     old_tables, new_tables = MetaData(), MetaData()
     old_tables.reflect(bind=target)
@@ -262,9 +265,13 @@ def _copy_rows(source_url: str, target_url: str) -> dict[str, tuple[list[str], l
                 if table.name == "alembic_version":
                     continue
                 columns = [c.name for c in table.columns]
+                required = [c.name for c in table.columns if not c.nullable]
                 rows = [
                     dict(r._mapping)
                     for r in src.execute(select(*(new_tables.tables[table.name].c[c] for c in columns)))
+                    # A row of a kind the older version never wrote (an inquiry touch, which has no
+                    # contact channel) cannot be in an old database: leave it out.
+                    if all(r._mapping[c] is not None for c in required)
                 ]
                 if rows:
                     dst.execute(table.insert(), rows)
@@ -290,15 +297,16 @@ def _rows(url: str, columns: dict[str, list[str]]) -> dict[str, list[tuple[Any, 
         engine.dispose()
 
 
-def _lead_view(store: Store, lead_id: str) -> dict[str, Any]:
+def _lead_view(store: Store, lead_id: str, *, inquiries: bool = True) -> dict[str, Any]:
     try:
         with store.read() as session:
             found = repo.load_lead(session, lead_id)
             assert found is not None
             lead, _ = found
-            return lead_view(
-                lead, follow_ups=repo.follow_ups(session, lead.id), touches=repo.load_touches(session, lead.id)
-            )
+            touches = repo.load_touches(session, lead.id)
+            if not inquiries:
+                touches = [t for t in touches if t.outcome is not TouchOutcome.INQUIRED]
+            return lead_view(lead, follow_ups=repo.follow_ups(session, lead.id), touches=touches)
     finally:
         store.dispose()
 

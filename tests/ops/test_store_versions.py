@@ -59,8 +59,12 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(
     for command in (["migrate"], ["migrate", "--check"], ["leads", "overdue"]):
         assert main(["--database-url", url, *command]) == 2
         assert "downgrades are not supported" in capsys.readouterr().err
-    with Store(url).engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999_newer"
+    untouched = Store(url)
+    try:
+        with untouched.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999_newer"
+    finally:
+        untouched.dispose()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from hub.review.measures import READY_INTENTS, FunnelCell, StalledFact, TouchFact
-from hub.store import Store
+from hub.store import Store, repo
 from hub.store.models import LeadRow, TouchRow
 from tests.canary import CANARY_EMAIL, CANARY_FIRST, CANARY_LAST, CANARY_PHONE, CANARY_TEXT
 
@@ -217,6 +217,7 @@ def store_history(store: Store, history: History) -> None:
     with store.tx() as session:
         session.execute(insert(LeadRow), history.leads)
         session.execute(insert(TouchRow), history.touches)
+        repo.renumber_all_touches(session)  # as repo.add_touch keeps them, one touch at a time
 
 
 def stalled_fact_ids(facts: list[StalledFact]) -> list[str]:

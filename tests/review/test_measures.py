@@ -288,6 +288,21 @@ def test_the_distribution_puts_every_lead_in_one_bucket(speed: SpeedToLead) -> N
     assert buckets["not attempted"] == 10 * len(TARGETS)
 
 
+def test_working_the_openings_out_once_for_a_span_gives_the_same_answers(config: HubConfig) -> None:
+    as_of = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
+    history = _speed_history(as_of)
+    # Leads across the fall-back change (1 November 2026) too, attempted hours and days later.
+    for day in range(20):
+        created = datetime(2026, 10, 20, 13, 30, tzinfo=UTC) + timedelta(days=day, minutes=37 * day)
+        history.append(LeadTiming("website_form", created, created + timedelta(hours=day * 5 + 1), None))
+    plain = speed_to_lead(history, hours=config.settings.hours, targets=TARGETS, default_target=30, as_of=as_of)
+    span = (datetime(2026, 10, 20, tzinfo=UTC), as_of)
+    fast = speed_to_lead(
+        history, hours=config.settings.hours, targets=TARGETS, default_target=30, as_of=as_of, span=span
+    )
+    assert fast == plain
+
+
 def test_opening_minutes_skip_lunch_nights_and_sundays(config: HubConfig) -> None:
     hours = config.settings.hours
     assert open_minutes(hours, TUESDAY_10, TUESDAY_10 + timedelta(hours=3)) == 120  # 10–12, then lunch

@@ -52,12 +52,12 @@ def test_the_review_answers_the_six_questions(review: WeeklyReview) -> None:
 def test_the_answers_carry_the_measures(review: WeeklyReview) -> None:
     m = review.measures
     assert f"{m.stalled.total} open leads have an overdue next action" in review.answer("stalled").answer
-    assert "booked_out" in review.answer("stalled").answer
+    assert "booked out" in review.answer("stalled").answer
     # every third lead replied right after its Day 0 text, whose template is missed_call
-    assert "missed_call" in review.answer("confusion").answer
+    assert "Missed call" in review.answer("confusion").answer
     assert "Promote less: " in review.answer("services").answer
-    assert "sleep_study (demand" in review.answer("services").answer
-    assert "insurance_authorization" in review.answer("questions").answer
+    assert "Sleep study (demand" in review.answer("services").answer
+    assert "Insurance or authorization" in review.answer("questions").answer
     assert f"{m.timing.attempts} attempts" in review.answer("timing").answer
 
 

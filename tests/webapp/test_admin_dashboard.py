@@ -64,4 +64,4 @@ def test_an_unknown_or_malformed_week(app: Flask, hub: Hub) -> None:
     client = signed_in(app, hub, "coordinator")
     assert client.get("/reviews/2020-W01").status_code == 404
     refused = post(client, "/reviews", {"week": "last week"}, follow_redirects=True)
-    assert "is not an ISO week" in text_of(refused.text)
+    assert "is not a week the hub knows" in text_of(refused.text)

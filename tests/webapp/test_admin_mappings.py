@@ -87,7 +87,7 @@ def test_the_list_shows_every_default_mapping_and_the_sources_using_it(admin: Fl
     page = text_of(admin.get("/mappings").text)
     for name in DEFAULT_MAPPINGS:
         assert name in page
-    assert "typeform_default typeform webhooks 1 (built-in) — website_form" in page
+    assert "typeform_default Typeform webhooks 1 (built-in) — website_form" in page
 
 
 def test_a_viewer_reads_the_rules_but_cannot_preview_or_save(app: Flask, hub: Hub) -> None:
@@ -217,7 +217,7 @@ def test_saving_makes_a_new_version_that_the_hub_uses_and_the_history_shows(admi
     [audit] = audits(hub, "mapping.save")
     assert (audit.actor, audit.subject_id, audit.detail) == ("user:1:ada", "typeform_default", {"version": 2})
     history = text_of(admin.get(f"{EDITOR}/history").text)
-    assert "2 in force save user:1:ada" in history and "1 built-in built-in" in history
+    assert "2 in force Saved ada" in history and "1 Built-in default built in" in history
 
 
 def test_removing_a_rule_saves_the_mapping_without_it(admin: FlaskClient, hub: Hub) -> None:
@@ -247,7 +247,9 @@ def test_rolling_back_puts_an_old_version_back_as_a_new_one(admin: FlaskClient, 
         current = settings_store.mapping_for(s, "typeform_default")
     assert current is not None and current.version == 3
     assert current.rules == DEFAULT_MAPPINGS["typeform_default"].rules
-    assert "roll back to version 1" in text_of(admin.get(f"{EDITOR}/history").text)
+    assert "Rolled back to version 1" in text_of(admin.get(f"{EDITOR}/history").text)
+    compared = text_of(admin.get(f"{EDITOR}/compare?from=2&to=3").text)
+    assert "Out" in compared and '"upper"' in compared
     [audit] = audits(hub, "mapping.rollback")
     assert audit.detail == {"version": 3, "restored_from": 1}
 
@@ -270,7 +272,7 @@ def test_an_invalid_import_is_refused_with_every_problem(admin: FlaskClient) -> 
     response = post(admin, "/mappings/import", {"toml": text})
     assert response.status_code == 422  # type: ignore[attr-defined]
     assert "The file was not imported" in text_of(response.text)  # type: ignore[attr-defined]
-    assert "params.region: must be a supported ISO 3166 region code" in text_of(response.text)  # type: ignore[attr-defined]
+    assert "params, region: must be a supported ISO 3166 region code" in text_of(response.text)  # type: ignore[attr-defined]
 
 
 # --- the CRM pre-flight -----------------------------------------------------------------------------

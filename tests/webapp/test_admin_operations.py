@@ -136,7 +136,8 @@ def test_the_page_shows_the_api_budget_and_last_sync(admin: FlaskClient, hub: Hu
         )
     page = text_of(admin.get("/connections").text)
     assert "1200 of 15000 calls today (8%)" in page
-    assert "Last push 2026-12-01 16:00 UTC" in page
+    assert "Last push today, 10:00 AM" in page  # 16:00 UTC is 10 in the morning at the clinic
+    assert "UTC" not in page
 
 
 def test_a_coordinator_cannot_connect_or_disconnect(app: Flask, hub: Hub) -> None:
@@ -310,7 +311,7 @@ def test_a_coordinator_records_referral_documents_and_the_lead_moves_on(app: Fla
 
     response = post(coordinator, f"/leads/{lead_id}/clearance", {"referral_documents": "yes"}, follow_redirects=True)
 
-    assert "Saved. Next action: book_appointment." in text_of(response.text)  # type: ignore[attr-defined]
+    assert "Saved. Next action: Book an appointment." in text_of(response.text)  # type: ignore[attr-defined]
     assert 'id="referral_documents" name="referral_documents" value="yes" checked' in response.text  # type: ignore[attr-defined]
     [audit] = audits(hub, "lead.clearance")
     assert (audit.actor, audit.subject_id) == ("user:1:cora", lead_id)
@@ -334,7 +335,7 @@ def test_a_viewer_cannot_open_a_lead(app: Flask, hub: Hub, clock: Clock) -> None
 
 def test_an_unknown_lead_is_a_404_page(app: Flask, hub: Hub) -> None:
     response = signed_in(app, hub, "coordinator").get("/leads/nh_nope")
-    assert response.status_code == 404 and "There is no lead nh_nope." in text_of(response.text)
+    assert response.status_code == 404 and "There is no such lead." in text_of(response.text)
 
 
 # --- users -------------------------------------------------------------------------------------------

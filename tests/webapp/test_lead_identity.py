@@ -34,7 +34,7 @@ def test_the_lead_page_offers_merge_or_keep_apart_and_a_merge_is_made_and_audite
     coordinator = signed_in(app, hub, "coordinator")
     text = text_of(coordinator.get(f"/leads/{juan}").text)
     assert "Possibly the same person or household" in text
-    assert f"{maria} new same phone, another name Merge it into this lead" in text
+    assert f"{maria} New same phone, another name Merge it into this lead" in text
     response = post(coordinator, f"/leads/{juan}/merge", {"other_lead_id": maria, "keep": "other"})
     assert response.status_code == 303  # type: ignore[attr-defined]
     assert response.headers["Location"].endswith(f"/leads/{maria}")  # type: ignore[attr-defined]

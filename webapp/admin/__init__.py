@@ -3,7 +3,8 @@
 =================  ==============================  ===========================================
 page               URL                             who
 =================  ==============================  ===========================================
-overview           ``/``                           every role
+my queue           ``/``                           coordinator (a viewer sees the overview)
+overview           ``/overview``                   every role
 dashboard          ``/dashboard``, ``/reviews``    coordinator
 connections        ``/connections``                read: every role; connect, disconnect: admin
 mappings           ``/mappings``                   read: every role; preview, save, roll back: admin
@@ -54,23 +55,30 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     users.bp,
 )
 
-#: The navigation: endpoint, label, and the least role that sees the page.
+#: The navigation: endpoint and label, in the order a coordinator's day goes.
 NAV = (
-    ("home.index", "Overview"),
+    ("home.index", "My queue"),
+    ("leads.index", "Leads"),
     ("dashboard.index", "Dashboard"),
+    ("sync_errors.index", "Sync errors"),
+    ("home.overview", "Overview"),
     ("connections.index", "Connections"),
     ("mappings.index", "Mappings"),
     ("channels.index", "Channel map"),
     ("cadence.index", "Cadence"),
     ("templates.index", "Templates"),
-    ("sync_errors.index", "Sync errors"),
-    ("leads.index", "Leads"),
     ("users.index", "Users"),
 )
+#: Pages only coordinators and admins see in the navigation.
+COORDINATOR_PAGES = frozenset({"home.index", "dashboard.index"})
 
 
 def register(app: Flask) -> None:
-    """Register every page's blueprint."""
+    """Register every page's blueprint, the words-and-clock filters and the HTML error pages."""
+    from webapp import present
+
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.jinja_env.globals["NAV"] = NAV
+    app.jinja_env.globals["COORDINATOR_PAGES"] = COORDINATOR_PAGES
+    present.install(app)

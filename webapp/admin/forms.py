@@ -16,6 +16,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from hub import words
 from hub.settings_store import toml_key, toml_value
 from mapping.spec import FieldMapping, MappingKind
 
@@ -78,6 +79,12 @@ def _label(name: str) -> str:
     return ", ".join(parts).replace("_", " ")
 
 
+def problem_text(key: str, message: str) -> str:
+    """A problem with no field on the page, as a sentence: "cadence, min gap minutes: Enter 0 or more."."""
+    shown = words.message(message)
+    return f"{_label(key)}: {shown}" if key and not key.startswith("(") else shown
+
+
 _PARENT = re.compile(r"^(.*)(\.[^.\[\]]+|\[[^\]]*\])$")
 
 
@@ -97,10 +104,11 @@ def attach(problems: Iterable[Problem], known: Iterable[str], renumber: Renumber
         while target and target not in names:
             match = _PARENT.match(target)
             target = match.group(1) if match else ""
+        shown = words.message(message)
         if target:
-            errors.fields.setdefault(target, []).append(message)
+            errors.fields.setdefault(target, []).append(shown)
         else:
-            errors.general.append(f"{path}: {message}" if path and not path.startswith("(") else message)
+            errors.general.append(f"{path}: {shown}" if path and not path.startswith("(") else shown)
     return errors
 
 

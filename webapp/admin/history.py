@@ -10,7 +10,9 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from hub import settings_store
 from hub.users import Role
 from webapp import current_hub
+from webapp.admin import forms
 from webapp.admin.common import actor, base_config, effective, now, page, reload_hub, tx
+from webapp.admin.compare import changes
 from webapp.auth import require
 
 bp = page("history", __name__, url_prefix="/settings")
@@ -54,6 +56,64 @@ def index(section: str) -> Any:
     )
 
 
+def _version_arg(name: str) -> int:
+    text = request.args.get(name, "")
+    if not text.isdigit():
+        abort(400, description="Choose the version from the history.")
+    return int(text)
+
+
+def _toml(session: Any, section: str, version: int) -> str:
+    found = settings_store.section_version_toml(session, base_config(current_hub()), section, version)
+    if found is None:
+        abort(404, description=f"There is no version {version} of the {LABELS[section].lower()}.")
+    return found
+
+
+@bp.get("/<section>/compare")
+@require(Role.VIEWER)
+def compare(section: str) -> Any:
+    """What changed from one version to another (by default: to the version in force)."""
+    _section(section)
+    with tx() as session:
+        current = settings_store.current_section(session, section).version
+        old = _version_arg("from")
+        new = int(request.args["to"]) if request.args.get("to", "").isdigit() else current
+        lines = changes(_toml(session, section, old), _toml(session, section, new))
+    return render_template(
+        "compare.html",
+        heading=f"{LABELS[section]}: version {old} against version {new}",
+        lede=f"Lines marked Out are in version {old} only; lines marked In are in version {new} only.",
+        lines=lines,
+        back_url=url_for(".index", section=section),
+        back_label=f"History of the {LABELS[section].lower()}",
+    )
+
+
+@bp.get("/<section>/rollback")
+@require(Role.ADMIN)
+def confirm_rollback(section: str) -> Any:
+    """Before a roll back: what it changes, and a button to do it."""
+    _section(section)
+    version = _version_arg("version")
+    with tx() as session:
+        current = settings_store.current_section(session, section).version
+        lines = changes(_toml(session, section, current), _toml(session, section, version))
+    return render_template(
+        "compare.html",
+        heading=f"Roll the {LABELS[section].lower()} back to version {version}?",
+        lede=f"Version {version} comes back in force as a new version; version {current} stays in the history. "
+        "This is what changes (Out: in force now; In: after the roll back):",
+        lines=lines,
+        back_url=url_for(".index", section=section),
+        back_label=f"History of the {LABELS[section].lower()}",
+        confirm_url=url_for(".rollback", section=section),
+        confirm_label=f"Roll back to version {version}",
+        version=version,
+        current=current,
+    )
+
+
 @bp.post("/<section>/rollback")
 @require(Role.ADMIN)
 def rollback(section: str) -> Any:
@@ -68,7 +128,7 @@ def rollback(section: str) -> Any:
         )
     if not outcome.ok:
         for key, message in outcome.problems:
-            flash(f"Version {text} cannot be put back: {key}: {message}", "error")
+            flash(f"Version {text} cannot be put back: {forms.problem_text(key, message)}", "error")
     else:
         reload_hub(hub)
         flash(f"Version {text} of {LABELS[section].lower()} is back in force as version {outcome.version}.", "info")
@@ -111,7 +171,7 @@ def import_toml(section: str) -> Any:
                 label=LABELS[section],
                 page_endpoint=PAGES[section],
                 versions=versions,
-                import_errors=[f"{k}: {m}" if k else m for k, m in outcome.problems],
+                import_errors=[forms.problem_text(k, m) for k, m in outcome.problems],
                 import_text=text,
             ),
             422,

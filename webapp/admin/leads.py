@@ -1,22 +1,25 @@
-"""Leads: a minimal list (ids, channel, stage, score, next action: no patient details) and one lead's
-details (name, phone, email, consent, follow-ups) for coordinators, every view audited."""
+"""Leads: the list (search by name, phone or email; filters; stable paging by creation time and id)
+and one lead's story (the patient's own words, the timeline, the appointment, the next action),
+for coordinators, every view of patient details audited. A viewer's list shows no patient details
+and cannot search by them.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from hub.clearance import record_clearance
 from hub.identity import links_of
 from hub.store import repo
-from hub.store.models import LeadRow, ViolationRow
+from hub.story import lead_story
 from hub.users import Role
 from hub.views import lead_view
+from hub.worklist import FilterError, LeadFilters, known_queues, search_leads
+from nurture.vocab import Channel, Intent, Stage
 from webapp import current_hub
-from webapp.admin.common import actor, now, page, tx
+from webapp.admin.common import actor, effective, now, page, tx, user
 from webapp.auth import require
 
 bp = page("leads", __name__, url_prefix="/leads")
@@ -24,56 +27,82 @@ bp = page("leads", __name__, url_prefix="/leads")
 PAGE_SIZE = 50
 
 
+def _filters() -> LeadFilters:
+    args = request.args
+    try:
+        return LeadFilters(
+            search=(args.get("q") or "").strip() if user().can(Role.COORDINATOR) else "",
+            urgent=args.get("urgent") == "1",
+            overdue=args.get("overdue") == "1",
+            intent=args.get("intent") or None,
+            channel=args.get("channel") or None,
+            queue=args.get("queue") or None,
+            stage=args.get("stage") or None,
+        )
+    except FilterError as exc:
+        abort(400, description=f"This list cannot be shown: {exc}. Clear the filters and choose again.")
+
+
+def safe_back(target: str | None) -> str | None:
+    """A link back to where the user came from: a path on this site, or None."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
 @bp.get("")
 @require(Role.VIEWER)
 def index() -> Any:
-    before = request.args.get("before", "")
+    filters = _filters()
+    cursor = request.args.get("after") or None
     with tx() as session:
-        query = select(
-            LeadRow.id,
-            LeadRow.channel,
-            LeadRow.stage,
-            LeadRow.score,
-            LeadRow.intent,
-            LeadRow.next_action_kind,
-            LeadRow.next_action_due_at,
-            LeadRow.next_action_queue,
-            LeadRow.created_at,
-        ).order_by(LeadRow.created_at.desc(), LeadRow.id.desc())
-        if before:
-            try:
-                cursor = datetime.fromisoformat(before)
-            except ValueError:
-                abort(400, description="The page link is malformed.")
-            if cursor.tzinfo is None:
-                abort(400, description="The page link is malformed: its time has no time zone.")
-            query = query.where(LeadRow.created_at < cursor)
-        rows = session.execute(query.limit(PAGE_SIZE + 1)).all()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+        config, _ = effective(session)
+        try:
+            found = search_leads(
+                session, filters, now=now(), cursor=cursor, page_size=PAGE_SIZE, phone_region=config.phone_region
+            )
+        except FilterError as exc:
+            abort(400, description=f"This page link cannot be followed: {exc}. Go back to the first page.")
+        if filters.search:
+            # Audited without the text searched for (it is PHI): who searched, and how it was read.
+            repo.audit(
+                session, actor=actor(), action="lead.search", subject_type="lead", subject_id="*", now=now(),
+                detail={"by": found.searched_by, "results": len(found.rows)},
+            )  # fmt: skip
+        queues = known_queues(config, session)
+    kept: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after" and v}
     return render_template(
         "leads/list.html",
-        rows=rows,
-        next_before=rows[-1].created_at.isoformat() if more and rows else None,
+        page=found,
+        filters=filters,
+        kept=kept,
+        first_page=not cursor,
+        next_url=url_for(".index", after=found.next_cursor, **kept) if found.next_cursor else None,
+        intents=[i.value for i in Intent],
+        channels=[c.value for c in Channel],
+        stages=[s.value for s in Stage],
+        queues=queues,
     )
 
 
 @bp.get("/<lead_id>")
 @require(Role.COORDINATOR)
 def show(lead_id: str) -> Any:
+    hub = current_hub()
     with tx() as session:
         loaded = repo.load_lead(session, lead_id)
         if loaded is None:
-            abort(404, description=f"There is no lead {lead_id}.")
-        lead, version = loaded
-        view = lead_view(
-            lead, follow_ups=repo.follow_ups(session, lead_id), touches=repo.load_touches(session, lead_id)
-        )
-        violations = list(
-            session.scalars(
-                select(ViolationRow).where(ViolationRow.lead_id == lead_id, ViolationRow.resolved_at.is_(None))
+            abort(
+                404, description="There is no such lead. It may have been merged into another; search for the patient."
             )
+        lead, version = loaded
+        follow_ups = repo.follow_ups(session, lead_id)
+        view = lead_view(lead, follow_ups=follow_ups, touches=repo.load_touches(session, lead_id))
+        config, _ = effective(session)
+        story = lead_story(
+            session, lead_id, config=config, crm_options={name: s.options for name, s in hub.crm.items()}
         )
+        violations = repo.open_violations(session, lead_id)
         clearance = repo.load_clearance(session, lead_id)
         links = links_of(session, lead_id)
         repo.audit(
@@ -83,17 +112,24 @@ def show(lead_id: str) -> Any:
             subject_type="lead",
             subject_id=lead_id,
             now=now(),
-            detail={"page": "lead"},
+            detail={"page": "lead", "shown": ["contact", "message", "timeline"]},
         )
-    service = current_hub().config.services.get(lead.service or "")
+    service = config.services.get(lead.service or "")
+    location = config.locations.get(lead.location or "")
+    steps = {f.step_key: f.label for f in follow_ups}
     return render_template(
         "leads/detail.html",
         lead=view,
+        message=lead.inquiry_text,
+        story=story,
+        steps=steps,
         version=version,
         violations=violations,
         clearance=clearance,
         service=service,
         links=links,
+        location=location,
+        back=safe_back(request.args.get("back")),
     )
 
 
@@ -111,10 +147,13 @@ def clearance(lead_id: str) -> Any:
             config=hub.config, now=now(), actor=actor(), destinations=hub.intake.destinations,
         )  # fmt: skip
     if result is None:
-        abort(404, description=f"There is no lead {lead_id}.")
+        abort(404, description="There is no such lead. It may have been merged into another; search for the patient.")
     if not result.ok:
         flash("Not saved: " + "; ".join(v.message for v in result.violations), "error")
     else:
+        from hub.words import label
+
         action = result.lead.next_action if result.lead else None
-        flash(f"Saved. Next action: {action.kind.value if action else 'none'}.", "info")
-    return redirect(url_for(".show", lead_id=lead_id), code=303)
+        flash(f"Saved. Next action: {label('next_action', action.kind) if action else 'none (closed)'}.", "info")
+    back = safe_back(request.form.get("back"))
+    return redirect(url_for(".show", lead_id=lead_id, back=back), code=303)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from werkzeug.datastructures import MultiDict
 
 from connectors.base import FieldInfo as CrmFieldInfo
-from hub import settings_store
+from hub import settings_store, words
 from hub.crm import build_connector
 from hub.store.models import ConnectionRow
 from hub.users import Role
@@ -34,7 +35,9 @@ from nurture.errors import ConfigError, RetryLater
 from webapp import current_hub
 from webapp.admin import forms
 from webapp.admin.common import actor, effective, now, page, tx, user, wants_fragment
+from webapp.admin.compare import changes
 from webapp.auth import require, web_settings
+from webapp.present import clinic_time
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ CRM_LABELS = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
 #: How long a CRM's field list is reused by the editor (each preview would otherwise call the CRM).
 DESCRIBE_TTL_S = 300.0
 MAX_SAMPLE = 256 * 1024
+_RULE = re.compile(r"^rules\[(\d+)\]")
 
 
 def _mapping(name: str, version: int | None = None) -> FieldMapping:
@@ -159,7 +163,7 @@ def _samples(mapping: FieldMapping, form: MultiDict[str, str]) -> tuple[list[dic
                 session, hub.vault, config, mapping, limit=limit, actor=actor(), now=now()
             )
             samples = [
-                {"label": f"Event {e.id} · {e.source} · {e.received_at:%Y-%m-%d %H:%M} UTC", "payload": e.payload}
+                {"label": f"Event {e.id} · {e.source} · {clinic_time().at(e.received_at)}", "payload": e.payload}
                 for e in events
             ]
         else:
@@ -172,11 +176,20 @@ def _display(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _preview(mapping: FieldMapping | None, form: MultiDict[str, str]) -> dict[str, Any]:
-    """The preview table (or why there is none), and the CRM pre-flight for CRM mappings."""
-    result: dict[str, Any] = {"columns": [], "rows": [], "note": None, "preflight": [], "preflight_note": None}
+def _preview(
+    mapping: FieldMapping | None, form: MultiDict[str, str], rows: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The preview table (or why there is none), and the CRM pre-flight for CRM mappings.
+
+    ``preflight`` holds ``{"rules": [page row, …], "target": …, "message": …}`` per problem, so the
+    page marks the rule it concerns; ``blocked`` says why Save is off (None when it may be used).
+    """
+    result: dict[str, Any] = {
+        "columns": [], "rows": [], "note": None, "preflight": [], "preflight_note": None, "blocked": None,
+    }  # fmt: skip
     if mapping is None:
-        result["note"] = "Fix the rules marked in red to see the preview."
+        result["note"] = "The rules have problems (listed above and at each rule): fix them to see the preview."
+        result["blocked"] = "Save is off until the rules' problems are fixed."
         return result
     samples, errors = _samples(mapping, form)
     result["sample_errors"] = errors
@@ -193,8 +206,18 @@ def _preview(mapping: FieldMapping | None, form: MultiDict[str, str]) -> dict[st
         describe, note = _describe(mapping)
         result["preflight_note"] = note
         if describe is not None:
-            result["preflight"] = [p.message for p in settings_store.preflight(mapping, describe)]
+            targets = [r.get("target", "").strip() for r in (rows or forms.mapping_rows(dump_mapping(mapping)))]
+            result["preflight"] = [
+                {"rules": [i for i, t in enumerate(targets) if t == p.target], "target": p.target, "message": p.message}
+                for p in settings_store.preflight(mapping, describe)
+            ]
             result["preflight_ok"] = not result["preflight"]
+            if result["preflight"]:
+                count = len(result["preflight"])
+                result["blocked"] = (
+                    "Save is off: the CRM would refuse this mapping "
+                    f"({count} problem{'s' if count != 1 else ''}, marked at the rule{'s' if count != 1 else ''})."
+                )
     return result
 
 
@@ -214,9 +237,12 @@ def _editor(
     used_by = (
         [s.name for s in settings_store.sources_using(config, mapping)] if mapping.kind is MappingKind.SOURCE else []
     )
+    shown_errors = errors or forms.Errors()
+    troubled_rules = {int(found.group(1)) for name in shown_errors.fields if (found := _RULE.match(name))}
     return (
         render_template(
             "mappings/edit.html",
+            troubled_rules=troubled_rules,
             mapping=mapping,
             rows=rows if rows is not None else forms.mapping_rows(dump_mapping(mapping)),
             errors=errors or forms.Errors(),
@@ -267,7 +293,7 @@ def _from_form(mapping: FieldMapping) -> tuple[dict[str, Any], list[dict[str, An
 def preview(name: str) -> Any:
     mapping = _mapping(name)
     _document, rows, errors, built = _from_form(mapping)
-    result = _preview(built, request.form)
+    result = _preview(built, request.form, rows)
     if wants_fragment():
         return render_template("mappings/_preview.html", preview=result, rule_errors=errors, field_id=forms.field_id)
     return _editor(
@@ -315,7 +341,7 @@ def save(name: str) -> Any:
             mapping,
             rows=rows,
             errors=forms.attach(problems, forms.mapping_field_names(rows)),
-            preview=_preview(built, request.form),
+            preview=_preview(built, request.form, rows),
             form=request.form,
             base_version=base_version,
             status=409 if any(k == "(mapping)" for k, _ in outcome.problems) else 422,
@@ -338,6 +364,50 @@ def history(name: str) -> Any:
     return render_template("mappings/history.html", mapping=mapping, versions=versions)
 
 
+@bp.get("/<name>/compare")
+@require(Role.VIEWER)
+def compare(name: str) -> Any:
+    """What changed from one version of the mapping to another (by default: to the one in force)."""
+    current = _mapping(name)
+    old = _int(request.args.get("from"))
+    if old is None:
+        abort(400, description="Choose the version from the history.")
+    new = _int(request.args.get("to")) or current.version
+    lines = changes(to_toml(_mapping(name, old)), to_toml(_mapping(name, new)))
+    return render_template(
+        "compare.html",
+        heading=f"{name}: version {old} against version {new}",
+        lede=f"Lines marked Out are in version {old} only; lines marked In are in version {new} only.",
+        lines=lines,
+        back_url=url_for(".history", name=name),
+        back_label="History of the mapping",
+    )
+
+
+@bp.get("/<name>/rollback")
+@require(Role.ADMIN)
+def confirm_rollback(name: str) -> Any:
+    """Before a roll back: what it changes, and a button to do it."""
+    current = _mapping(name)
+    version = _int(request.args.get("version"))
+    if version is None:
+        abort(400, description="Choose the version from the history.")
+    lines = changes(to_toml(current), to_toml(_mapping(name, version)))
+    return render_template(
+        "compare.html",
+        heading=f"Roll {name} back to version {version}?",
+        lede=f"Version {version} comes back in force as a new version; version {current.version} stays in the "
+        "history. This is what changes (Out: in force now; In: after the roll back):",
+        lines=lines,
+        back_url=url_for(".history", name=name),
+        back_label="History of the mapping",
+        confirm_url=url_for(".rollback", name=name),
+        confirm_label=f"Roll back to version {version}",
+        version=version,
+        current=current.version,
+    )
+
+
 @bp.post("/<name>/rollback")
 @require(Role.ADMIN)
 def rollback(name: str) -> Any:
@@ -350,7 +420,7 @@ def rollback(name: str) -> Any:
         outcome = settings_store.rollback_mapping(session, name, version, actor=actor(), now=now(), describe=describe)
     if not outcome.ok:
         for _key, message in outcome.problems:
-            flash(f"Version {version} cannot be put back: {message}", "error")
+            flash(f"Version {version} cannot be put back: {words.message(message)}", "error")
         return redirect(url_for(".history", name=name), code=303)
     if old.kind is MappingKind.CRM_OBJECT:
         current_hub().reset_sync()
@@ -394,7 +464,7 @@ def import_toml() -> Any:
     with tx() as session:
         outcome = settings_store.import_mapping_toml(session, text, actor=actor(), now=now(), describe_for=describe_for)
     if not outcome.ok or outcome.mapping is None:
-        problems = [f"{k}: {m}" if k else m for k, m in outcome.problems]
+        problems = [forms.problem_text(k, m) for k, m in outcome.problems]
         return _list_page(import_errors=problems, import_text=text, status=422)
     if outcome.mapping.kind is MappingKind.CRM_OBJECT:
         current_hub().reset_sync()

@@ -13,6 +13,42 @@
     };
   }
 
+  // After the mapping preview is swapped in: mark the rules the CRM's verdict concerns, copy the
+  // verdict to the top of the page, and switch Save off (with the reason) or on.
+  function applyVerdict(target) {
+    var root = target.querySelector(".preview-root");
+    if (!root) { return; }
+    var save = document.getElementById("save-button");
+    var reason = document.getElementById("save-reason");
+    var blocked = root.getAttribute("data-blocked") || "";
+    if (save) { save.disabled = blocked !== ""; }
+    if (reason) { reason.textContent = blocked; }
+    var top = document.getElementById("verdict-top");
+    var summary = root.querySelector(".verdict-summary");
+    if (top && summary) {
+      var copy = summary.cloneNode(true);
+      copy.querySelectorAll("[role=alert]").forEach(function (el) { el.removeAttribute("role"); });
+      top.replaceChildren.apply(top, Array.prototype.slice.call(copy.childNodes));
+    }
+    var problems = {};
+    try { problems = JSON.parse(root.getAttribute("data-rules") || "{}"); } catch (e) { problems = {}; }
+    document.querySelectorAll("details.rule[data-rule]").forEach(function (rule) {
+      var messages = problems[rule.getAttribute("data-rule")];
+      var slot = rule.querySelector(".preflight-at-rule");
+      if (slot) {
+        slot.replaceChildren();
+        if (messages && messages.length) {
+          var p = document.createElement("p");
+          p.className = "field-error";
+          p.textContent = "The CRM would refuse this rule: " + messages.join("; ");
+          slot.appendChild(p);
+        }
+      }
+      rule.classList.toggle("has-preflight-error", Boolean(messages && messages.length));
+      if (messages && messages.length) { rule.open = true; }
+    });
+  }
+
   function follow(form, url, target) {
     var seq = 0;
     function run() {
@@ -39,6 +75,7 @@
             return;
           }
           target.innerHTML = result.text;
+          applyVerdict(target);
           target.setAttribute("data-version", String(mine));
         })
         .catch(function () {
@@ -70,6 +107,24 @@
       button.addEventListener("click", function (event) {
         if (!window.confirm(button.dataset.confirm)) { event.preventDefault(); }
       });
+    });
+    document.querySelectorAll("[data-rules-open]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var open = button.getAttribute("data-rules-open") === "true";
+        document.querySelectorAll("details.rule").forEach(function (rule) { rule.open = open; });
+      });
+    });
+    // The channel map: a new queue's name is asked for only when "New queue…" is chosen.
+    document.querySelectorAll("select[name$='.owner_queue']").forEach(function (select) {
+      var input = document.querySelector("input.new-queue[name='" + select.name.replace(/owner_queue$/, "new_queue") + "']");
+      var box = input ? input.closest(".field") : null;
+      if (!box) { return; }
+      function sync() { box.hidden = select.value !== "__new__" && !box.classList.contains("has-error"); }
+      select.addEventListener("change", function () { box.classList.remove("has-error"); sync(); });
+      sync();
+    });
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.addEventListener("click", function () { window.print(); });
     });
     var summary = document.getElementById("error-summary");
     if (summary) { summary.focus(); }
