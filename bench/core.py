@@ -1,17 +1,22 @@
 """Time to triage + enforce + plan one lead, over 10,000 varied leads; and the peak memory.
 
-    .venv/bin/python bench/core.py [--leads 10000] [--seed 7]
+    .venv/bin/python bench/core.py [--leads 10000] [--seed 7] [--against REV]
 
-Prints median and p99 per lead in microseconds (target: median under 200 µs), the same figures
-for triage alone as a baseline measured in the same run, and the peak traced memory.
+Prints median and p99 per lead in microseconds (target: median under 300 µs), the same figures
+for triage alone as a baseline measured in the same run, and the peak traced memory. With
+``--against REV`` it first runs this same benchmark on git revision REV (checked out in a temporary
+worktree) and prints the ratio of this code's median to that revision's, measured in one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -81,7 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--against", metavar="REV", help="a git revision to measure first, as the baseline")
     args = parser.parse_args()
+    before = _run_revision(args.against, args.leads, args.seed) if args.against else None
     settings = load_config(None, environ={}).settings
     inputs = make_inputs(args.leads, args.seed)
 
@@ -142,6 +149,31 @@ def main() -> None:
         print(f"{name:<24} median {median:7.1f} us   p99 {p99:7.1f} us")
     print(f"ratio whole/triage (median): {statistics.median(whole) / statistics.median(triage_only):.1f}x")
     print(f"peak traced memory over a second pass of all leads: {peak / 2**20:.1f} MiB")
+    if before is not None:
+        now = statistics.median(whole) * us
+        ratio = now / before
+        print(f"against {args.against}: whole median (us) {before:.1f} then, {now:.1f} now ({ratio:.2f}x)")
+
+
+def _run_revision(rev: str, leads: int, seed: int) -> float:
+    """The triage+enforce+plan median (µs) of this benchmark run on revision ``rev``."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="nurturehub-bench-") as tmp:
+        tree = Path(tmp) / "tree"
+        add = ["git", "worktree", "add", "--detach", str(tree), rev]
+        subprocess.run(add, cwd=root, check=True, capture_output=True)
+        try:
+            out = subprocess.run(
+                [sys.executable, "bench/core.py", "--leads", str(leads), "--seed", str(seed)],
+                cwd=tree, check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root, check=False)
+    print(f"{rev}:\n  " + out.strip().replace("\n", "\n  "))
+    found = re.search(r"triage\+enforce\+plan\s+median\s+([\d.]+)", out)
+    if found is None:
+        raise SystemExit(f"no triage+enforce+plan median in the output of {rev}:\n{out}")
+    return float(found.group(1))
 
 
 if __name__ == "__main__":

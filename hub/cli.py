@@ -15,16 +15,17 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.bootstrap import Hub, build_hub
-from hub.config import HubConfig, load_config
-from hub.inquiry_schema import inquiry_from_json
 from hub.logs import configure_logging
-from hub.speed import breaches
-from hub.store import repo
-from hub.views import lead_view
 from nurture.errors import ConfigError, RetryLater, SkipRecord
+
+if TYPE_CHECKING:
+    from hub.bootstrap import Hub
+    from hub.config import HubConfig
+
+# The commands import what they need when they run, so `nurturehub --help` and a quick command start
+# without loading the whole application.
 
 log = logging.getLogger("nurturehub")
 
@@ -82,6 +83,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     show.add_argument("lead_id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_leads_show)
+    listing = leads.add_parser("list", help="leads, newest first, as the web UI's list shows them (names are PHI)")
+    listing.add_argument("--search", default="", metavar="TEXT", help="a name, phone number or email address")
+    listing.add_argument("--overdue", action="store_true", help="only open leads whose next action is overdue")
+    listing.add_argument("--urgent", action="store_true", help="only urgent leads")
+    listing.add_argument("--stage", help="a stage, or open / closed")
+    listing.add_argument("--intent")
+    listing.add_argument("--channel")
+    listing.add_argument("--queue")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--after", metavar="CURSOR", help="the next page: the cursor the previous one printed")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_leads_list)
     overdue = leads.add_parser("overdue", help="leads past their channel's response target with no first attempt")
     overdue.add_argument("--json", action="store_true")
     overdue.set_defaults(func=cmd_leads_overdue)
@@ -153,6 +166,24 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     return p, sub
 
 
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    """``--config``, ``--database-url`` and ``-v`` accepted after the command as well as before it
+    (``nurturehub leads show ID --config prod.toml``); given after, they win."""
+    parser.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command's own parser under ``parser`` (``leads show``, ``migrate`` …)."""
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                out += _leaf_parsers(child) or [child]
+    return out
+
+
 def _emit(data: Any, *, as_json: bool, human: str) -> None:
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
@@ -168,6 +199,8 @@ def _actor() -> str:
 
 
 def _hub(args: argparse.Namespace) -> Hub:
+    from hub.bootstrap import build_hub
+
     return build_hub(config_path=args.config, database_url=args.database_url)
 
 
@@ -175,6 +208,7 @@ def _hub(args: argparse.Namespace) -> Hub:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from hub.config import load_config
     from hub.instance import make_private
 
     make_private(load_config(args.config).instance_path, create=True)
@@ -186,6 +220,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from connectors.sandbox.harness import Faults
+    from hub.config import load_config
     from hub.sandboxes import start_sandboxes
 
     config = load_config(args.config)
@@ -233,6 +268,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from hub.config import load_config
     from hub.crm import load_crm_settings
     from hub.users import load_web_settings
 
@@ -320,6 +356,10 @@ def _inquiry_data(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_leads_add(args: argparse.Namespace) -> int:
+    from hub.inquiry_schema import inquiry_from_json
+    from hub.store import repo
+    from hub.views import lead_view
+
     hub = _hub(args)
     try:
         now = hub.clock()
@@ -351,6 +391,8 @@ def cmd_leads_add(args: argparse.Namespace) -> int:
 
 def _audit_view(session: Any, lead_id: str, *, command: str, now: Any) -> None:
     """A lead's details shown on the command line are audited like a view in the web UI."""
+    from hub.store import repo
+
     repo.audit(
         session,
         actor=_actor(),
@@ -384,6 +426,7 @@ def _violation(v: Any) -> dict[str, str]:
 
 def cmd_triage_eval(args: argparse.Namespace) -> int:
     """Every inquiry of the corpus through intake (a throwaway store), compared with its labels."""
+    from hub.config import load_config
     from hub.triage_eval import as_json, evaluate, load_corpus, render, report
 
     config = load_config(args.config)
@@ -398,6 +441,9 @@ def cmd_triage_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_leads_show(args: argparse.Namespace) -> int:
+    from hub.store import repo
+    from hub.views import lead_view
+
     hub = _hub(args)
     try:
         with hub.store.tx() as session:
@@ -434,7 +480,69 @@ def _human_lead(view: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_leads_list(args: argparse.Namespace) -> int:
+    """The leads list on the command line: same filters, order and paging as the web UI's; a
+    search is audited without its text (it is PHI), and names are shown as the list shows them."""
+    from hub.store import repo
+    from hub.words import ClinicTime, label
+    from hub.worklist import FilterError, LeadFilters, search_leads
+
+    if not 1 <= args.limit <= 1000:
+        raise SkipRecord("--limit must be from 1 to 1000", code="bad_argument", field="limit")
+    try:
+        filters = LeadFilters(
+            search=args.search.strip(), urgent=args.urgent, overdue=args.overdue, intent=args.intent,
+            channel=args.channel, queue=args.queue, stage=args.stage,
+        )  # fmt: skip
+    except FilterError as exc:
+        raise SkipRecord(str(exc), code="bad_filter", field="filters") from None
+    hub = _hub(args)
+    try:
+        now = hub.clock()
+        with hub.store.tx() as session:
+            try:
+                found = search_leads(
+                    session, filters, now=now, cursor=args.after, page_size=args.limit,
+                    phone_region=hub.config.phone_region,
+                )  # fmt: skip
+            except FilterError as exc:
+                raise SkipRecord(str(exc), code="bad_cursor", field="after") from None
+            if filters.search:
+                repo.audit(
+                    session, actor=_actor(), action="lead.search", subject_type="lead", subject_id="*", now=now,
+                    detail={"by": found.searched_by, "results": len(found.rows), "via": "cli"},
+                )  # fmt: skip
+        clinic = ClinicTime(hub.config.settings.hours.timezone, now)
+        rows = [
+            {
+                "lead_id": r.id, "name": f"{r.first_name} {r.last_name}".strip(), "channel": r.channel,
+                "intent": r.intent, "stage": r.stage, "score": r.score, "urgent": r.urgent,
+                "next_action": r.kind, "due_at": r.due_at.isoformat() if r.due_at else None, "queue": r.queue,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in found.rows
+        ]  # fmt: skip
+        lines = [
+            f"{r.id}  {'URGENT ' if r.urgent else ''}{f'{r.first_name} {r.last_name}'.strip():<24} "
+            f"{label('channel', r.channel):<20} {label('intent', r.intent):<26} {label('stage', r.stage):<12} "
+            f"{label('next_action', r.kind)} · {clinic.due(r.due_at)}"
+            for r in found.rows
+        ]
+        if found.next_cursor:
+            lines.append(f"more: nurturehub leads list --after {found.next_cursor} (with the same filters)")
+        _emit(
+            {"ok": True, "leads": rows, "next_cursor": found.next_cursor, "searched_by": found.searched_by},
+            as_json=args.json,
+            human="\n".join(lines) or "no lead matches",
+        )
+        return EXIT_OK
+    finally:
+        hub.close()
+
+
 def cmd_leads_overdue(args: argparse.Namespace) -> int:
+    from hub.speed import breaches
+
     hub = _hub(args)
     try:
         with hub.store.tx() as session:
@@ -535,6 +643,7 @@ def cmd_crm_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_send_test_event(args: argparse.Namespace) -> int:
+    from hub.config import load_config
     from hub.test_events import send_test_event
 
     config = load_config(args.config)
@@ -606,6 +715,9 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
 
 def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     """Parse ``argv`` and run the command, turning the error tree into exit codes and messages."""
+    for leaf in _leaf_parsers(parser):
+        if not any("--database-url" in a.option_strings for a in leaf._actions):
+            _global_options(leaf)
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose)
     os.umask(0o077)  # what any command writes (instance files, reports) is for this account only
@@ -630,6 +742,21 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int
         return EXIT_ERROR
     except RetryLater as exc:
         sys.stderr.write(f"try again later: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("stopped\n")
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise  # the whole traceback, asked for
+        # One line, without the exception's text: a database error's text can carry the values of
+        # the statement (a patient's details), and this line lands in terminals and cron mail.
+        command = " ".join(
+            a for a in (args.command, *(getattr(args, f"{args.command.replace('-', '_')}_command", None),)) if a
+        )
+        sys.stderr.write(
+            f"nurturehub {command}: unexpected error ({type(exc).__name__}); run it again with -v for the details\n"
+        )
         return EXIT_ERROR
 
 

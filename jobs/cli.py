@@ -17,14 +17,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.bootstrap import build_hub
 from hub.cli import EXIT_OK, build_parser, dispatch
-from hub.config import HubConfig, load_config, printable_url
-from hub.crm import load_crm_settings
-from hub.instance import make_private
-from jobs.runtime import Runtime
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
 
 log = logging.getLogger("nurturehub")
 
@@ -71,7 +69,11 @@ def _wait(duration: float | None) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from hub.bootstrap import build_hub
+    from hub.config import load_config
+    from hub.instance import make_private
     from hub.logs import configure_logging
+    from jobs.runtime import Runtime
 
     configure_logging(verbose=args.verbose, json_lines=True)  # a service: structured lines, ids only
     make_private(load_config(args.config).instance_path)
@@ -95,6 +97,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from hub.bootstrap import build_hub
+    from hub.config import load_config
+    from hub.instance import make_private
+
     make_private(load_config(args.config).instance_path)  # gunicorn's workers inherit the umask
     if args.dev:
         from werkzeug.serving import run_simple
@@ -158,9 +164,14 @@ def _demo_environ(config: HubConfig) -> dict[str, str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
+    from hub.bootstrap import build_hub
+    from hub.config import load_config, printable_url
     from hub.connect import connect_with_agent
+    from hub.crm import load_crm_settings
+    from hub.instance import make_private
     from hub.logs import configure_logging
     from hub.sandboxes import start_sandboxes
+    from jobs.runtime import Runtime
     from webapp import create_app
 
     configure_logging(verbose=args.verbose)

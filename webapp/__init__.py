@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import secrets
 import traceback
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.routing import IntegerConverter, Map
 
 from hub.bootstrap import Hub, build_hub
@@ -100,9 +101,11 @@ def create_app(hub: Hub | None = None, **overrides: Any) -> Flask:
             reference=reference,
         )
 
+    favicon_bytes = Path(app.static_folder or "", "favicon.ico").read_bytes()  # read once: no open file per request
+
     @app.get("/favicon.ico")
     def favicon() -> Any:
-        return app.send_static_file("favicon.ico")
+        return Response(favicon_bytes, mimetype="image/vnd.microsoft.icon", headers={"Cache-Control": "max-age=86400"})
 
     return app
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.cli import EXIT_ERROR, EXIT_OK, _emit
-from hub.config import load_config
-from hub.crypto import ENV_DATA_KEY, Vault
-from hub.ops.backup import SqliteCopy, backup_sqlite, restore_sqlite
-from hub.ops.rekey import KeyReport, check_keys, rekey
-from hub.store import Store
+from hub.crypto import ENV_DATA_KEY
+
+if TYPE_CHECKING:
+    from hub.ops.backup import SqliteCopy
+    from hub.ops.rekey import KeyReport
+
 
 __all__ = ["add_commands"]
 
@@ -52,12 +53,16 @@ def add_commands(sub: Any) -> None:
 
 
 def _store_url(args: argparse.Namespace) -> str:
+    from hub.config import load_config
+
     if args.database_url:
         return str(args.database_url)
     return load_config(args.config).effective_database_url
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from hub.store import Store
+
     store = Store(_store_url(args))
     try:
         before = store.schema_state()
@@ -92,6 +97,8 @@ def _revs(revisions: tuple[str, ...]) -> str:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from hub.ops.backup import backup_sqlite
+
     copy = backup_sqlite(_store_url(args), Path(args.file))
     key_note = (
         f"the data key is not in it: keep {ENV_DATA_KEY} (your env file) apart from the backups"
@@ -104,6 +111,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from hub.ops.backup import restore_sqlite
+
     copy = restore_sqlite(Path(args.file), _store_url(args), replace=args.replace)
     human = f"restored into {copy.path}: {copy.leads} leads, schema {copy.revision}"
     if copy.behind:
@@ -118,6 +127,10 @@ def _copy_dict(copy: SqliteCopy) -> dict[str, Any]:
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
+    from hub.crypto import Vault
+    from hub.ops.rekey import check_keys, rekey
+    from hub.store import Store
+
     vault = Vault.from_env()
     store = Store(_store_url(args))
     try:
