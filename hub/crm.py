@@ -27,7 +27,7 @@ from hub.config import flatten_errors
 from hub.crypto import Vault
 from hub.store import Store
 from hub.store.models import ConnectionRow
-from nurture.errors import ConfigError
+from nurture.errors import ConfigError, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -277,14 +277,39 @@ class StoredTokens:
                     )
                 )
             except Exception as exc:  # Authlib raises OAuthError, requests raises its own
-                raise ConfigError(
-                    [f"crm.{self.name}: refreshing the token failed ({type(exc).__name__}); connect again"]
-                ) from None
+                raise _refresh_failure(self.name, exc) from None
             merged = {**data, **new}
             merged.setdefault("refresh_token", refresh_token)  # Salesforce does not send a new one
             self.save(merged, now=datetime.now(UTC), detail="token refreshed")
             log.info("%s: access token refreshed", self.settings.system)
             return OAuthToken(access_token=str(merged["access_token"]), instance_url=merged.get("instance_url"))
+
+
+#: OAuth error codes (RFC 6749 §5.2 and common practice) that mean "the server is busy", not "connect again".
+_TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
+
+
+def _refresh_failure(name: str, exc: Exception) -> Exception:
+    """What a failed token refresh means for the caller: the network or a busy authorization
+    server is "retry later" (the lead's writes wait in the outbox); a refused refresh token, a TLS
+    failure or a malformed answer is "connect again" (a person must act)."""
+    what = type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ConfigError([f"crm.{name}: the token endpoint's TLS certificate was refused ({what}); check ca_bundle"])
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return RetryLater(f"crm.{name}: the token endpoint could not be reached ({what}); retrying later")
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        if status == 429 or status >= 500:
+            wait = exc.response.headers.get("Retry-After", "")
+            return RetryLater(
+                f"crm.{name}: the token endpoint answered HTTP {status}; retrying later",
+                retry_after=float(wait) if wait.isdigit() else None,
+            )
+    if isinstance(exc, OAuthError) and getattr(exc, "error", None) in _TRANSIENT_OAUTH_ERRORS:
+        return RetryLater(f"crm.{name}: the authorization server is busy ({exc.error}); retrying later")
+    detail = getattr(exc, "error", None) if isinstance(exc, OAuthError) else None
+    return ConfigError([f"crm.{name}: refreshing the token failed ({detail or what}); connect again"])
 
 
 def http_session(settings: CrmSettings) -> requests.Session:
