@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import tomllib
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -297,7 +299,26 @@ def effective_config(base: HubConfig, session: Session) -> HubConfig:
     sections = stored_sections(session)
     if not sections:
         return base
-    return _parse(base, overlay(base.raw, sections))
+    # Building a configuration compiles every triage rule (a tenth of a second or more); the pages
+    # ask for it on every request, so the last few are kept, keyed by the stored sections' content.
+    key = json.dumps(sections, sort_keys=True, default=str)
+    with _EFFECTIVE_LOCK:
+        cached = _EFFECTIVE.get(key)
+        if cached is not None and cached[0] is base:
+            _EFFECTIVE.move_to_end(key)
+            return cached[1]
+    config = _parse(base, overlay(base.raw, sections))
+    with _EFFECTIVE_LOCK:
+        _EFFECTIVE[key] = (base, config)
+        while len(_EFFECTIVE) > _EFFECTIVE_KEPT:
+            _EFFECTIVE.popitem(last=False)
+    return config
+
+
+#: The configurations last built by :func:`effective_config`: stored sections (JSON) → (base, config).
+_EFFECTIVE: OrderedDict[str, tuple[HubConfig, HubConfig]] = OrderedDict()
+_EFFECTIVE_KEPT = 8
+_EFFECTIVE_LOCK = threading.Lock()
 
 
 def section_document(config: HubConfig, name: str) -> Any:

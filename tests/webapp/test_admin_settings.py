@@ -297,6 +297,21 @@ def test_without_stored_sections_the_effective_config_is_the_files(hub: Hub) -> 
         assert settings_store.effective_config(hub.config, s) is hub.config
 
 
+def test_the_effective_config_is_built_once_per_saved_version(admin: FlaskClient, hub: Hub) -> None:
+    """Building it compiles every triage rule: pages reuse it until a section is saved again."""
+    values = channel_form(admin)
+    values["channels.website_form.response_minutes"] = "7"
+    post(admin, "/channels", values)
+    first = effective(hub)
+    assert effective(hub) is first
+    values = channel_form(admin)
+    values["channels.website_form.response_minutes"] = "9"
+    assert post(admin, "/channels", values).status_code == 303  # type: ignore[attr-defined]
+    second = effective(hub)
+    assert second is not first and second.settings.channels[Channel.WEBSITE_FORM].response_minutes == 9
+    assert effective(hub) is second
+
+
 def test_every_section_round_trips_through_toml(config: HubConfig) -> None:
     for name in settings_store.SECTIONS:
         text = settings_store.export_section_toml(config, name)
