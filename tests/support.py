@@ -126,3 +126,18 @@ def browser_missing() -> str | None:
 
 #: Each service marker and what says it is missing.
 SERVICES = {"postgres": postgres_missing, "node": node_missing, "browser": browser_missing}
+
+
+def child_environ() -> dict[str, str]:
+    """The environment for a hub process a test starts: this one's, without NURTUREHUB_* settings
+    and without libfaketime. Under `faketime` (README: the date check), Python 3.11's timed waits
+    break in a preloaded process — `Event.wait(timeout)` never returns, or `time.sleep` fails with
+    EINVAL when the monotonic clock is left alone — so child processes run on the real clock; the
+    date logic they would exercise is tested in-process, where the moved clock holds."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NURTUREHUB_", "FAKETIME"))}
+    preload = [p for p in env.get("LD_PRELOAD", "").split(":") if p and "faketime" not in p]
+    if preload:
+        env["LD_PRELOAD"] = ":".join(preload)
+    else:
+        env.pop("LD_PRELOAD", None)
+    return env

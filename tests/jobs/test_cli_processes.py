@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import subprocess
@@ -20,12 +19,13 @@ from cryptography.fernet import Fernet
 from connectors.sandbox.harness import SandboxServer, free_port
 from hub.cli import main as hub_main
 from jobs.cli import main
+from tests.support import child_environ
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text(encoding="utf-8")
 
 
 def test_run_starts_everything_and_leads_reach_the_sandbox_crms_within_seconds(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURTUREHUB_")}
+    env = child_environ()
     process = subprocess.Popen(
         [sys.executable, "-m", "jobs", "run", "--port", "0", "--duration", "90"],
         cwd=tmp_path,

@@ -5,7 +5,6 @@ the Jotform path token)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from connectors.sandbox.harness import free_port
 from hub.cli import main
 from hub.store import Store
 from hub.store.models import AuditRow
+from tests.support import child_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "jotform-path-token-DoNotLog-0123456789"
@@ -53,7 +53,7 @@ def test_leads_show_and_leads_add_are_audited_like_a_web_view(
 @pytest.mark.slow
 def test_serve_dev_masks_the_path_token_in_its_log(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURTUREHUB_")}
+    env = child_environ()
     env.update(
         PYTHONPATH=str(ROOT),
         NURTUREHUB_DATA_KEY=Fernet.generate_key().decode(),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from hub.bootstrap import build_hub
 from hub.cli import main as hub_main
 from hub.config import load_config, printable_url, secret_env_names
 from hub.logs import PhiMaskFilter
+from tests.support import child_environ
 from webapp import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def test_every_secret_read_from_the_environment_is_masked_in_the_logs(tmp_path: 
 
 
 def test_a_process_never_writes_a_planted_secret_to_its_logs(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURTUREHUB_")}
+    env = child_environ()
     secrets = planted()
     secrets["NURTUREHUB_DATABASE_URL"] = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
     result = subprocess.run(
@@ -98,7 +98,7 @@ def test_urls_are_printed_without_passwords(url: str, shown: str) -> None:
 @pytest.mark.slow
 def test_the_run_banner_shows_the_database_url_without_its_password(tmp_path: Path, pg_schema_url: str) -> None:
     url = pg_schema_url.replace("postgres@", "postgres:Banner-PW-9911@", 1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURTUREHUB_")}
+    env = child_environ()
     process = subprocess.Popen(
         [sys.executable, "-m", "jobs", "--database-url", url, "run", "--port", "0", "--no-demo", "--duration", "5"],
         cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
