@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from nurture.callback import CallbackWindow, requested_callback
 from nurture.consent import KeywordReply, classify_reply
@@ -36,12 +37,12 @@ from nurture.text import fold
 from nurture.vocab import Channel, ContactChannel, Intent, Need
 
 __all__ = [
-    "DEFAULT_TRIAGE_RULES",
     "INTENT_PRIORITY",
     "Rule",
     "TriageInput",
     "TriageResult",
     "TriageRules",
+    "default_triage_rules",
     "rules_from_config",
     "triage",
 ]
@@ -508,10 +509,10 @@ def _strings(value: object, key: str) -> tuple[str, ...]:
     return tuple(str(v) for v in items)
 
 
-def _default_rules() -> TriageRules:
+@cache
+def default_triage_rules() -> TriageRules:
+    """The built-in rules alone, compiled on first use (compiling them takes a few tenths of a
+    second: not at import, which every command and process pays)."""
     from nurture.triage_rules import DEFAULT_RULES
 
     return rules_from_config(DEFAULT_RULES)
-
-
-DEFAULT_TRIAGE_RULES = _default_rules()

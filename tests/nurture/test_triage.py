@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nurture.triage import DEFAULT_TRIAGE_RULES, Rule, TriageInput, TriageResult, TriageRules, rule_from_entry, triage
+from nurture.triage import Rule, TriageInput, TriageResult, TriageRules, default_triage_rules, rule_from_entry, triage
 from nurture.vocab import Channel, ContactChannel, Intent, Need
 
-RULES = DEFAULT_TRIAGE_RULES
+RULES = default_triage_rules()
 #: Tuesday 1 December 2026, 10:00 in Austin.
 NOW = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
 ZONE = ZoneInfo("America/Chicago")
