@@ -198,10 +198,23 @@ def _actor() -> str:
         return "cli"
 
 
-def _hub(args: argparse.Namespace) -> Hub:
+def _hub(args: argparse.Namespace, *, create: bool = False) -> Hub:
+    """The hub the configuration names. Only ``init`` (``create``) and ``run`` make a new store:
+    any other command on a SQLite store that does not exist says so, instead of quietly making an
+    empty one in whatever folder it was started from."""
     from hub.bootstrap import build_hub
+    from hub.config import load_config
 
-    return build_hub(config_path=args.config, database_url=args.database_url)
+    config = load_config(args.config)
+    url = args.database_url or config.effective_database_url
+    if not create and url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+        if str(path) not in ("", ":memory:") and not path.exists():
+            raise ConfigError(
+                [f"store: there is no database at {path}: run `nurturehub init` first (or `./dev run`), "
+                 "or name the right one with --config / --database-url"]
+            )  # fmt: skip
+    return build_hub(config, database_url=args.database_url)
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -212,7 +225,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from hub.instance import make_private
 
     make_private(load_config(args.config).instance_path, create=True)
-    hub = _hub(args)
+    hub = _hub(args, create=True)
     sys.stdout.write(f"instance ready: {hub.config.instance_path.resolve()} (database migrated)\n")
     hub.close()
     return EXIT_OK

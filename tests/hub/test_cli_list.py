@@ -121,3 +121,19 @@ def test_an_unexpected_error_is_one_line_without_its_text(
     ]
     with pytest.raises(RuntimeError):
         main(["leads", "list", *db, "-v"])
+
+
+def test_a_command_never_makes_a_store_silently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only `init` and `run` make a store; another command on a missing one says what to do."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NURTUREHUB_DATA_KEY", new_key())
+    missing = tmp_path / "elsewhere.sqlite3"
+    for argv in (["leads", "list"], ["leads", "overdue"], ["leads", "show", "nh_x"]):
+        capsys.readouterr()
+        assert main([*argv, "--database-url", f"sqlite:///{missing}"]) == 2
+        assert f"there is no database at {missing}: run `nurturehub init` first" in capsys.readouterr().err
+    assert not missing.exists() and not (tmp_path / "instance").exists()
+    assert main(["init", "--database-url", f"sqlite:///{missing}"]) == 0
+    assert main(["leads", "list", "--database-url", f"sqlite:///{missing}"]) == 0
