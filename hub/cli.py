@@ -42,14 +42,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("init", help="create the instance folder and the database, and run migrations").set_defaults(
-        func=cmd_init
-    )
+    init = sub.add_parser("init", help="create the instance folder and the database, and run migrations")
+    init.add_argument("--json", action="store_true")
+    init.set_defaults(func=cmd_init)
     check = sub.add_parser("check-config", help="validate the configuration and report every problem")
     check.add_argument("--json", action="store_true", help="print a JSON result")
     check.set_defaults(func=cmd_check_config)
 
     keygen = sub.add_parser("keygen", help="print a new data key for NURTUREHUB_DATA_KEY (encrypts stored PHI)")
+    keygen.add_argument("--json", action="store_true")
     keygen.set_defaults(func=cmd_keygen)
 
     sandbox = sub.add_parser("sandbox", help="run the local Salesforce and HubSpot sandboxes")
@@ -123,6 +124,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     test_event.add_argument("source", help="a source name from the config ([sources.<name>])")
     test_event.add_argument("--file", help="the payload to send (default: a realistic sample for its type)")
     test_event.add_argument("--url", default="http://127.0.0.1:8000", help="the hub's base URL")
+    test_event.add_argument("--json", action="store_true")
     test_event.set_defaults(func=cmd_send_test_event)
 
     users = sub.add_parser("users", help="web UI accounts").add_subparsers(dest="users_command", required=True)
@@ -130,6 +132,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     user_add.add_argument("username")
     user_add.add_argument("--role", choices=["admin", "coordinator", "viewer"], default="admin")
     user_add.add_argument("--name", default="", help="the name shown in the UI")
+    user_add.add_argument("--json", action="store_true")
     user_add.set_defaults(func=cmd_users_add)
 
     report = sub.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
@@ -152,12 +155,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     )
     replay = inbox.add_parser("replay", help="send parked events through again (after fixing their mapping)")
     replay.add_argument("--source")
+    replay.add_argument("--json", action="store_true")
     replay.set_defaults(func=cmd_inbox_replay)
     outbox = sub.add_parser("outbox", help="the outbox of CRM writes").add_subparsers(
         dest="outbox_command", required=True
     )
     retry = outbox.add_parser("retry", help="send failed writes again (after fixing the cause)")
     retry.add_argument("--crm", choices=["salesforce", "hubspot"])
+    retry.add_argument("--json", action="store_true")
     retry.set_defaults(func=cmd_outbox_retry)
 
     from hub.ops.cli import add_commands as add_operations_commands  # migrate, backup, restore, rekey
@@ -226,8 +231,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     make_private(load_config(args.config).instance_path, create=True)
     hub = _hub(args, create=True)
-    sys.stdout.write(f"instance ready: {hub.config.instance_path.resolve()} (database migrated)\n")
+    folder = hub.config.instance_path.resolve()
     hub.close()
+    _emit(
+        {"ok": True, "instance": str(folder)}, as_json=args.json, human=f"instance ready: {folder} (database migrated)"
+    )
     return EXIT_OK
 
 
@@ -276,7 +284,8 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     a comma until stored data has been re-encrypted or purged."""
     from hub.crypto import new_key
 
-    sys.stdout.write(new_key() + "\n")
+    key = new_key()
+    _emit({"ok": True, "key": key}, as_json=args.json, human=key)
     return EXIT_OK
 
 
@@ -661,8 +670,17 @@ def cmd_send_test_event(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     response = send_test_event(config, args.source, url=args.url, payload_file=args.file)
-    sys.stdout.write(f"{response.status_code} {response.text.strip()}\n")
-    return EXIT_OK if response.status_code < 300 else EXIT_ERROR
+    ok = response.status_code < 300
+    try:
+        answer: Any = response.json()
+    except ValueError:
+        answer = response.text.strip()
+    _emit(
+        {"ok": ok, "status": response.status_code, "answer": answer},
+        as_json=args.json,
+        human=f"{response.status_code} {response.text.strip()}",
+    )
+    return EXIT_OK if ok else EXIT_ERROR
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
@@ -676,11 +694,22 @@ def cmd_users_add(args: argparse.Namespace) -> int:
             display_name=args.name,
         )  # fmt: skip
     except AccountError as exc:
-        sys.stderr.write(f"{exc.field}: {exc.message}\n")
+        if args.json:
+            _emit(
+                {"ok": False, "error": "invalid_account", "field": exc.field, "detail": exc.message},
+                as_json=True,
+                human="",
+            )
+        else:
+            sys.stderr.write(f"{exc.field}: {exc.message}\n")
         return EXIT_ERROR
     finally:
         hub.close()
-    sys.stdout.write(f"added {user.role} {user.username}\n")
+    _emit(
+        {"ok": True, "username": user.username, "role": str(user.role)},
+        as_json=args.json,
+        human=f"added {user.role} {user.username}",
+    )
     return EXIT_OK
 
 
@@ -709,7 +738,7 @@ def cmd_inbox_replay(args: argparse.Namespace) -> int:
     hub = _hub(args)
     try:
         count = hub.inbox.replay(source=args.source, now=hub.clock())
-        sys.stdout.write(f"{count} event(s) will be processed again\n")
+        _emit({"ok": True, "replayed": count}, as_json=args.json, human=f"{count} event(s) will be processed again")
         return EXIT_OK
     finally:
         hub.close()
@@ -720,7 +749,7 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     try:
         engine = hub.sync_engine()
         count = engine.retry_failed(name=args.crm, now=hub.clock()) if engine else 0
-        sys.stdout.write(f"{count} write(s) will be sent again\n")
+        _emit({"ok": True, "retried": count}, as_json=args.json, human=f"{count} write(s) will be sent again")
         return EXIT_OK
     finally:
         hub.close()

@@ -370,6 +370,7 @@ def test_the_guide_sqlite_backup_and_restore(site: Site) -> None:
     site.run(blocks["configure"])
     site.append_env(NURTUREHUB_DATABASE_URL="")  # none: SQLite in the instance folder
     env = site.service_environ()
+    site.run_command([str(site.path("/opt/nurturehub/venv/bin/nurturehub")), "init"], env=env)  # as the guide's step 3
     add = site.run_command(
         [str(site.path("/opt/nurturehub/venv/bin/nurturehub")), "leads", "add", "--phone", "5125550142",
          "--text", "I need an appointment", "--json"], env=env)  # fmt: skip
