@@ -86,6 +86,9 @@ class Runtime:
         self.jobs_run: list[tuple[str, datetime]] = []
         # One pull per CRM at a time: the schedule's and the one a CRM event asked for.
         self._pull_locks: dict[str, threading.Lock] = {name: threading.Lock() for name in hub.crm}
+        # The leads already reported past their response target: the warning is for a new breach,
+        # not the same ones again every minute until somebody calls.
+        self._breached: set[str] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -268,9 +271,14 @@ class Runtime:
         if job == "breaches":
             with hub.store.tx() as session:
                 found = breaches(session, now=now)
-            if found:
-                log.warning("speed to lead: %d leads past their response target", len(found))
-            return f"breached={len(found)}"
+            breached = {b.lead_id for b in found}
+            new = breached - self._breached
+            self._breached = breached
+            if new:
+                log.warning(
+                    "speed to lead: %d more lead(s) past their response target (%d in all)", len(new), len(breached)
+                )
+            return f"breached={len(found)} new={len(new)}"
         if job == "pull":
             if engine is None or ids["crm"] not in engine.destinations:
                 return "not connected"

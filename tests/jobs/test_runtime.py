@@ -86,6 +86,35 @@ def test_the_nightly_purge_forgets_old_job_runs_and_a_failed_run_says_so(
     runtime.hub.close()
 
 
+def test_the_speed_to_lead_warning_is_for_a_new_breach_only(
+    store: Store, config: HubConfig, clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
+
+    def inquiry(n: int) -> None:
+        made = runtime.hub.intake.submit(
+            Inquiry(channel=Channel.PAID_SEARCH, received_at=clock.now, first_name=f"P{n}",
+                    phone=f"+1512555{n:04d}", text="I would like an appointment"),
+            actor="test", now=clock.now,
+        )  # fmt: skip
+        assert made.lead is not None
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("speed to lead")]
+
+    inquiry(1)
+    clock.advance(days=1)  # past its response target, never called
+    for _ in range(3):  # the job runs every minute; the same breach is reported once
+        assert runtime.run_scheduled("breaches")
+        clock.advance(minutes=1)
+    assert warnings() == ["speed to lead: 1 more lead(s) past their response target (1 in all)"]
+    inquiry(2)
+    clock.advance(days=1)
+    assert runtime.run_scheduled("breaches")
+    assert warnings()[1:] == ["speed to lead: 1 more lead(s) past their response target (2 in all)"]
+    runtime.hub.close()
+
+
 def test_bookings_made_in_the_ehr_are_read_on_schedule(
     store: Store, config: HubConfig, clock: Clock, tmp_path: Path, fhir_server: SandboxServer
 ) -> None:
