@@ -26,7 +26,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -187,6 +187,7 @@ class SyncEngine:
         if self._paused(name, now):
             report.paused = True
             return report
+        tried: set[int] = set()  # an item is tried once per push: a retry waits for its backoff
         try:
             # Links first: a lead's record made in the CRM gets the hub's id before any upsert by it.
             for kinds in (("link_record",), ("upsert_lead",), ("upsert_task", "cancel_task")):
@@ -195,9 +196,10 @@ class SyncEngine:
                     # began: a long push would otherwise lease items that already look expired
                     # to other workers (and think theirs expired), and both would send them.
                     current = now + timedelta(seconds=time.monotonic() - begun)
-                    items = self._lease(name, kinds, now=current, limit=dest.connector.max_batch)
+                    items = self._lease(name, kinds, now=current, limit=dest.connector.max_batch, skip=tried)
                     if not items:
                         break
+                    tried.update(item.id for item in items)
                     report.calls += 1
                     if kinds == ("link_record",):
                         self._push_links(dest, items, now=now, report=report)
@@ -225,7 +227,9 @@ class SyncEngine:
                     API_BUDGET_REMAINING.labels(destination=name).set(allowance - used)
         return report
 
-    def _lease(self, name: str, kinds: Sequence[str], *, now: datetime, limit: int) -> list[_Item]:
+    def _lease(
+        self, name: str, kinds: Sequence[str], *, now: datetime, limit: int, skip: Collection[int] = ()
+    ) -> list[_Item]:
         """Take due items, never one whose record or task another worker holds a write for: one
         write per external id in flight at a time (two workers each creating the same task would
         both send create-only fields, and the later one is refused). Leases of one destination are
@@ -254,6 +258,10 @@ class SyncEngine:
                 .order_by(OutboxRow.id)
                 .limit(limit)
             )
+            if skip:
+                # Already tried in this push: a failure's backoff is counted from the push's start,
+                # and a slow push must not send the same item again before it is due.
+                query = query.where(OutboxRow.id.not_in(list(skip)))
             if "upsert_lead" in kinds:
                 # Not while the lead's link to a record made in the CRM is still to be written
                 # (an upsert by the hub's id before it would make a second record).

@@ -453,6 +453,30 @@ def test_an_item_that_keeps_failing_is_dead_lettered_and_counted_as_dead(
     assert _sample("nurturehub_outbox_processed_total", destination="crm", outcome="dead") == dead_before + 1
 
 
+def test_a_failed_item_is_tried_once_per_push_even_when_its_backoff_is_shorter_than_the_push(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full jitter can draw a retry wait of almost nothing; the push must not send the item again
+    before it ends (it did, on a slow machine, spending several attempts in one push)."""
+    import random
+
+    class NoWait(random.Random):
+        def uniform(self, a: float, b: float) -> float:
+            return a
+
+    world.inquiry()
+    monkeypatch.setattr(world.engine, "_rng", NoWait())
+
+    def down(records: object) -> object:
+        raise RetryLater("503 SERVER_UNAVAILABLE")
+
+    monkeypatch.setattr(world.crm, "upsert", down)
+    report = world.engine.push("crm", now=world.clock.now)
+    assert (report.calls, report.retrying, report.dead) == (1, 1, 0)
+    with world.store.tx() as s:
+        assert s.scalars(select(OutboxRow.attempts).where(OutboxRow.kind == "upsert_lead")).one() == 1
+
+
 @pytest.mark.parametrize("reply", ["STOP", "Baja por favor", "stop texting me"])
 def test_a_stop_reply_revokes_at_once_in_the_hub_and_every_crm(
     store: Store, config: HubConfig, clock: Clock, reply: str
