@@ -505,9 +505,8 @@ def _human_lead(view: dict[str, Any]) -> str:
 def cmd_leads_list(args: argparse.Namespace) -> int:
     """The leads list on the command line: same filters, order and paging as the web UI's; a
     search is audited without its text (it is PHI), and names are shown as the list shows them."""
-    from hub.store import repo
     from hub.words import ClinicTime, label
-    from hub.worklist import FilterError, LeadFilters, search_leads
+    from hub.worklist import FilterError, LeadFilters, audit_search, search_leads
 
     if not 1 <= args.limit <= 1000:
         raise SkipRecord("--limit must be from 1 to 1000", code="bad_argument", field="limit")
@@ -530,10 +529,7 @@ def cmd_leads_list(args: argparse.Namespace) -> int:
             except FilterError as exc:
                 raise SkipRecord(str(exc), code="bad_cursor", field="after") from None
             if filters.search:
-                repo.audit(
-                    session, actor=_actor(), action="lead.search", subject_type="lead", subject_id="*", now=now,
-                    detail={"by": found.searched_by, "results": len(found.rows), "via": "cli"},
-                )  # fmt: skip
+                audit_search(session, found, actor=_actor(), now=now, via="cli")
         clinic = ClinicTime(hub.config.settings.hours.timezone, now)
         rows = [
             {

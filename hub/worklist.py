@@ -31,6 +31,7 @@ __all__ = [
     "LeadRowView",
     "QueueCounts",
     "Worklist",
+    "audit_search",
     "known_queues",
     "my_queue",
     "queue_counts",
@@ -392,3 +393,12 @@ def search_leads(
         next_cursor=encode_cursor(views[-1].created_at, views[-1].id) if more and views else None,
         searched_by=searched_by,
     )
+
+
+def audit_search(session: Session, found: LeadPage, *, actor: str, now: datetime, via: str | None = None) -> None:
+    """Record that ``actor`` searched the leads, without the text searched for (it is PHI): how it
+    was read and how many leads it found (``via``: where from, when not the web UI)."""
+    detail: dict[str, object] = {"by": found.searched_by, "results": len(found.rows)}
+    if via is not None:
+        detail["via"] = via
+    repo.audit(session, actor=actor, action="lead.search", subject_type="lead", subject_id="*", now=now, detail=detail)

@@ -16,7 +16,7 @@ from hub.store import repo
 from hub.story import lead_story
 from hub.users import Role
 from hub.views import lead_view
-from hub.worklist import FilterError, LeadFilters, known_queues, search_leads
+from hub.worklist import FilterError, LeadFilters, audit_search, known_queues, search_leads
 from nurture.vocab import Channel, Intent, Stage
 from webapp import current_hub
 from webapp.admin.common import actor, effective, now, page, tx, user
@@ -64,11 +64,7 @@ def index() -> Any:
         except FilterError as exc:
             abort(400, description=f"This page link cannot be followed: {exc}. Go back to the first page.")
         if filters.search:
-            # Audited without the text searched for (it is PHI): who searched, and how it was read.
-            repo.audit(
-                session, actor=actor(), action="lead.search", subject_type="lead", subject_id="*", now=now(),
-                detail={"by": found.searched_by, "results": len(found.rows)},
-            )  # fmt: skip
+            audit_search(session, found, actor=actor(), now=now())
         queues = known_queues(config, session)
     kept: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after" and v}
     return render_template(
