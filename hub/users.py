@@ -36,6 +36,7 @@ import os
 import secrets
 import string
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ __all__ = [
     "ABSOLUTE_LIFETIME",
     "ENV_SECRET_KEY",
     "FIRST_DELAY",
+    "HASH_WAITERS",
     "MAX_DELAY",
     "PAIR_FREE",
     "SOURCE_FREE",
@@ -422,13 +424,14 @@ class SignIn:
     Attributes:
         user: the account, when it succeeded.
         refused: why not: ``credentials`` (wrong name or password; which, is not said),
-            ``throttled`` (too many recent failures from this address: try again later) or
-            ``inactive``.
-        retry_after: when throttled, the seconds to wait before the next try is checked.
+            ``throttled`` (too many recent failures from this address: try again later),
+            ``busy`` (this process is already checking :data:`HASH_WAITERS` passwords: try again in
+            a second; not counted as a failure) or ``inactive``.
+        retry_after: when throttled or busy, the seconds to wait before the next try is checked.
     """
 
     user: User | None = None
-    refused: Literal["credentials", "throttled", "inactive"] | None = None
+    refused: Literal["credentials", "throttled", "busy", "inactive"] | None = None
     retry_after: int = 0
 
     @property
@@ -463,9 +466,10 @@ def throttle_delay(failures: int, free: int) -> timedelta:
     return min(delay, MAX_DELAY)
 
 
-def _wait(session: Session, name: str, source: str, *, now: datetime) -> timedelta:
+def _waits(session: Session, name: str, source: str, *, now: datetime) -> tuple[timedelta, timedelta]:
+    """How long this name from this address, and this address for any name, must still wait."""
     since = now - THROTTLE_WINDOW
-    waits = [timedelta(0)]
+    waits = []
     for condition, free in (
         ((SignInFailureRow.username == name) & (SignInFailureRow.source == source), PAIR_FREE),
         (SignInFailureRow.source == source, SOURCE_FREE),
@@ -473,10 +477,57 @@ def _wait(session: Session, name: str, source: str, *, now: datetime) -> timedel
         count, latest = session.execute(
             select(func.count(), func.max(SignInFailureRow.at)).where(condition, SignInFailureRow.at > since)
         ).one()
+        wait = timedelta(0)
         if count and latest is not None:
             latest = latest if latest.tzinfo is not None else latest.replace(tzinfo=now.tzinfo)
-            waits.append(latest + throttle_delay(int(count), free) - now)
-    return max(waits, default=timedelta(0))
+            wait = max(wait, latest + throttle_delay(int(count), free) - now)
+        waits.append(wait)
+    return waits[0], waits[1]
+
+
+class _Throttled:
+    """Which (name, address) pairs and addresses (name ``None``) this process already knows to be
+    throttled, and until when: a flood of guesses from a throttled address is answered without
+    reading the store, and logged once per address and delay, not once per request. Only the store
+    sets a delay; this remembers what it said until the delay ends, and forgets the oldest beyond
+    :data:`_MEMO_LIMIT` entries."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str | None, str], datetime] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, name: str, source: str, *, now: datetime) -> timedelta:
+        with self._lock:
+            until = max((self._until.get(key, now) for key in ((name, source), (None, source))), default=now)
+        return max(until - now, timedelta(0))
+
+    def remember(self, name: str | None, source: str, until: datetime, *, now: datetime) -> bool:
+        """Remember a delay; False if it was known already (so the caller logs a new one only)."""
+        with self._lock:
+            if self._until.get((name, source)) == until:
+                return False
+            if len(self._until) >= _MEMO_LIMIT:
+                for key in [k for k, v in self._until.items() if v <= now] or list(self._until)[: _MEMO_LIMIT // 10]:
+                    del self._until[key]
+            self._until[(name, source)] = until
+            return True
+
+
+_MEMO_LIMIT = 10_000
+_memos: weakref.WeakKeyDictionary[Store, _Throttled] = weakref.WeakKeyDictionary()
+_memos_lock = threading.Lock()
+
+
+def _memo(store: Store) -> _Throttled:
+    with _memos_lock:
+        memo = _memos.get(store)
+        if memo is None:
+            memo = _memos[store] = _Throttled()
+        return memo
+
+
+def _throttled(wait: timedelta) -> SignIn:
+    return SignIn(refused="throttled", retry_after=max(1, math.ceil(wait.total_seconds())))
 
 
 def authenticate(store: Store, username: str, password: str, *, now: datetime, source: str = "") -> SignIn:
@@ -490,15 +541,26 @@ def authenticate(store: Store, username: str, password: str, *, now: datetime, s
     """
     name = normalize_username(username)[:120]
     address = source[:64]
+    memo = _memo(store)
+    known = memo.wait(name, address, now=now)
+    if known > timedelta(0):  # already throttled: no store read, no log line
+        return _throttled(known)
     with store.read() as session:  # no write lock is held while the password is hashed
-        wait = _wait(session, name, address, now=now)
+        pair_wait, source_wait = _waits(session, name, address, now=now)
         row = _row(session, username=name) if name else None
         account = _user(row) if row is not None else None
         digest = row.password_hash if row is not None and row.password_hash else None
-    if wait > timedelta(0):
-        log.warning("sign-in refused: too many recent failures from one address")
-        return SignIn(refused="throttled", retry_after=max(1, math.ceil(wait.total_seconds())))
+    if pair_wait > timedelta(0) or source_wait > timedelta(0):
+        fresh = False
+        for key, wait in ((name, pair_wait), (None, source_wait)):
+            if wait > timedelta(0):
+                fresh |= memo.remember(key, address, now + wait, now=now)
+        if fresh:
+            log.warning("sign-in refused: too many recent failures from one address")
+        return _throttled(max(pair_wait, source_wait))
     ok = _verify(digest or _dummy(), password)  # no transaction open: no lock held while hashing
+    if ok is None:
+        return SignIn(refused="busy", retry_after=1)
     if not ok or account is None or digest is None:
         with store.tx() as session:
             session.execute(delete(SignInFailureRow).where(SignInFailureRow.at <= now - THROTTLE_WINDOW))
@@ -524,15 +586,25 @@ def authenticate(store: Store, username: str, password: str, *, now: datetime, s
         return SignIn(user=_user(row))
 
 
-def _verify(digest: str, password: str) -> bool:
-    """argon2 verification, on this process's one low-priority hashing thread.
+def _verify(digest: str, password: str) -> bool | None:
+    """argon2 verification, on this process's one low-priority hashing thread; None when
+    :data:`HASH_WAITERS` sign-ins of this process already wait for it.
 
     A guessed password costs the server tens of milliseconds of both cores; the webhooks answered
     meanwhile must not wait for it. So the hash runs at the lowest CPU priority (``nice`` 19, which
     argon2's own lane threads inherit) and one at a time per process, while the request thread waits
-    without holding the GIL or any store lock.
+    without holding the GIL or any store lock. A waiting request still holds one of its web worker's
+    threads: were every thread waiting for a hash, the webhooks reaching that worker would queue
+    behind the guesses. So at most :data:`HASH_WAITERS` requests per process wait; a further one is
+    answered "busy" at once, without a hash.
     """
-    return _hashing_thread().submit(_check, digest, password).result()
+    waiters = _hash_waiters()
+    if not waiters.acquire(blocking=False):
+        return None
+    try:
+        return _hashing_thread().submit(_check, digest, password).result()
+    finally:
+        waiters.release()
 
 
 def _check(digest: str, password: str) -> bool:
@@ -545,6 +617,18 @@ def _check(digest: str, password: str) -> bool:
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
+_waiters: tuple[int, threading.BoundedSemaphore] = (0, threading.BoundedSemaphore(1))
+#: Sign-ins one process lets wait for a password hash at once (gunicorn's threaded workers have 4
+#: threads each: two stay free for webhooks whatever the sign-in traffic).
+HASH_WAITERS = 2
+
+
+def _hash_waiters() -> threading.BoundedSemaphore:
+    global _waiters
+    with _pool_lock:
+        if _waiters[0] != os.getpid():  # made after a fork (gunicorn workers)
+            _waiters = (os.getpid(), threading.BoundedSemaphore(HASH_WAITERS))
+        return _waiters[1]
 
 
 def _hashing_thread() -> ThreadPoolExecutor:

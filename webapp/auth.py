@@ -325,6 +325,7 @@ _REFUSED = {
         "Too many failed sign-ins from this address for now. Wait {retry_after} seconds and try again.",
         429,
     ),
+    "busy": ("Sign-in is busy this moment. Wait {retry_after} second and try again.", 503),
     "inactive": ("This account is switched off. Ask an admin to switch it on.", 403),
 }
 
@@ -361,7 +362,7 @@ def sign_in() -> Any:
     if outcome.user is None:
         message, status = _REFUSED[outcome.refused or "credentials"]
         page = _sign_in_page(error=message.format(retry_after=outcome.retry_after), status=status, username=username)
-        if outcome.refused == "throttled":
+        if outcome.refused in ("throttled", "busy"):
             return (*page, {"Retry-After": str(outcome.retry_after)})
         return page
     _begin(outcome.user, method="password")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -129,6 +131,36 @@ def test_one_address_guessing_many_names_is_slowed_too(app: Flask, hub: Hub, clo
     assert sign_in_from(app.test_client(), "198.51.100.9", "ada").status_code == 303  # type: ignore[attr-defined]
 
 
+def test_a_flood_from_a_throttled_address_costs_no_store_read_and_one_log_line(
+    app: Flask, hub: Hub, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once the store has said an address must wait, this process answers its further guesses from
+    memory until the delay ends (a flood of 429s must not slow the webhooks sharing the workers)."""
+    flooder = app.test_client()
+    for i in range(users.SOURCE_FREE):
+        sign_in_from(flooder, "198.51.100.11", f"name{i}", "spray spray 1")
+    reads = [0]
+    real_read = hub.store.read
+
+    def counting_read() -> object:
+        reads[0] += 1
+        return real_read()
+
+    hub.store.read = counting_read  # type: ignore[method-assign]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hub.users"):
+        answers = [sign_in_from(flooder, "198.51.100.11", f"other{i}", "spray spray 2") for i in range(50)]
+    assert {a.status_code for a in answers} == {429}  # type: ignore[attr-defined]
+    assert {a.headers["Retry-After"] for a in answers} == {"2"}  # type: ignore[attr-defined]
+    assert reads[0] == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "sign-in refused: too many recent failures from one address"
+    ]
+    clock.advance(seconds=2)  # the delay is over: the next guess is checked (and fails) again
+    assert sign_in_from(flooder, "198.51.100.11", "again", "spray spray 3").status_code == 401  # type: ignore[attr-defined]
+    assert sign_in_from(app.test_client(), "198.51.100.12", "ada", "another address").status_code == 401  # type: ignore[attr-defined]
+
+
 def test_a_success_clears_the_failures(app: Flask, hub: Hub, clock: Clock) -> None:
     add_account(hub, "ada", "admin")
     browser = app.test_client()
@@ -180,6 +212,49 @@ def test_the_password_is_hashed_outside_any_write_transaction(hub: Hub, clock: C
         assert users.authenticate(hub.store, "ada", "wrong wrong wrong", now=clock.now, source="x").refused
         assert users.authenticate(hub.store, "ada", PASSWORD, now=clock.now, source="x").ok
     assert writes_open == [False, False]
+
+
+def test_sign_ins_waiting_for_a_hash_never_take_every_web_thread(app: Flask, hub: Hub, clock: Clock) -> None:
+    """Two sign-ins of a process may wait for the hashing thread; a third is answered "busy" at once,
+    without a hash and without counting a failure, so the worker's other threads stay free for the
+    webhooks."""
+    add_account(hub, "ada", "admin")
+    release = threading.Event()
+    waiting = [threading.Event() for _ in range(users.HASH_WAITERS)]
+    calls = iter(waiting)
+    real_check, real_thread = users._check, users._hashing_thread
+
+    def slow_check(digest: str, password: str) -> bool:
+        release.wait(30)
+        return real_check(digest, password)
+
+    def handing_out() -> Any:
+        next(calls).set()  # called once a sign-in holds a waiting place
+        return real_thread()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(users, "_check", slow_check)
+        mp.setattr(users, "_hashing_thread", handing_out)
+        waiters = [
+            threading.Thread(
+                target=users.authenticate, args=(hub.store, "ada", f"guess {k} guess"), kwargs={"now": clock.now}
+            )
+            for k in range(users.HASH_WAITERS)
+        ]
+        for waiter in waiters:
+            waiter.start()
+        for event in waiting:
+            assert event.wait(30)
+        busy = sign_in_from(app.test_client(), "192.0.2.40", "ada")
+        release.set()
+        for waiter in waiters:
+            waiter.join(30)
+    assert busy.status_code == 503  # type: ignore[attr-defined]
+    assert busy.headers["Retry-After"] == "1"  # type: ignore[attr-defined]
+    assert "Sign-in is busy this moment. Wait 1 second and try again." in text_of(busy.text)  # type: ignore[attr-defined]
+    with hub.store.tx() as s:  # the two guesses are counted; the busy answer is not
+        assert s.scalar(select(func.count()).select_from(SignInFailureRow)) == users.HASH_WAITERS
+    assert sign_in_from(app.test_client(), "192.0.2.40", "ada").status_code == 303  # type: ignore[attr-defined]
 
 
 def test_a_session_ends_after_30_idle_minutes(app: Flask, hub: Hub, clock: Clock) -> None:
