@@ -160,7 +160,9 @@ def dashboard_measures(
         queries.question_cells(session, period, filters) if "questions" in parts else iter(())
     )
     if "timing" in parts or "confusion" in parts:
-        cells, replies = queries.attempt_cells(session, period, filters, timezone=hours.timezone, as_of=now)
+        cells, replies = queries.attempt_cells(
+            session, period, filters, timezone=hours.timezone, as_of=now, replies="confusion" in parts
+        )
     else:
         cells, replies = [], []
     timing = follow_up_timing(cells, min_sample=min_sample)

@@ -258,10 +258,11 @@ _INQUIRED = TouchOutcome.INQUIRED.value
 
 
 def attempt_cells(
-    session: Session, period: Period, filters: Filters, *, timezone: str, as_of: datetime
+    session: Session, period: Period, filters: Filters, *, timezone: str, as_of: datetime, replies: bool = True
 ) -> tuple[list[AttemptCell], list[ReplyFact]]:
     """The cohort's attempts counted in SQL, by attempt number, local hour and step; and the leads
-    that replied right after a step (as :func:`hub.review.measures.attempt_cells` counts them).
+    that replied right after a step (as :func:`hub.review.measures.attempt_cells` counts them), or
+    none when ``replies`` is false (only the confusion measure reads them: a second scan saved).
 
     Each touch keeps its place in its lead's sequence (``touches.attempt``, ``answered``,
     ``replied_next``: :func:`hub.store.repo.renumber_touches`), so this is one ``GROUP BY`` over
@@ -296,6 +297,8 @@ def attempt_cells(
         )
         for r in _stream(session, cell_rows)
     ]
+    if not replies:
+        return cells, []
     reply_rows = (
         select(TouchRow.step, TouchRow.lead_id)
         .join(LeadRow, LeadRow.id == TouchRow.lead_id)

@@ -69,6 +69,9 @@ def test_attempts_counted_in_sql_equal_the_reference_count(
     assert sorted(cells) == sorted(expected_cells)
     assert replies == expected_replies
     assert sum(c.attempts for c in cells) > 0
+    with seeded.session() as s:  # the dashboard, which shows no confusion measure, skips the replies
+        alone, none = queries.attempt_cells(s, period, Filters(), timezone=CHICAGO, as_of=NOW, replies=False)
+    assert (sorted(alone), none) == (sorted(expected_cells), [])
 
 
 def test_local_hours_in_sql_cross_the_daylight_saving_change(seeded: Store) -> None:
