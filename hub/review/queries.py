@@ -305,8 +305,8 @@ def attempt_cells(
         .where(*outbound, TouchRow.step.is_not(None), TouchRow.replied_next.is_(True))
         .distinct()
     )
-    replies = sorted(ReplyFact(step=r[0], lead_id=r[1]) for r in _stream(session, reply_rows))
-    return cells, replies
+    facts = sorted(ReplyFact(step=r[0], lead_id=r[1]) for r in _stream(session, reply_rows))
+    return cells, facts
 
 
 def touch_facts(session: Session, period: Period, filters: Filters) -> Iterator[TouchFact]:
