@@ -480,8 +480,8 @@ def _waits(session: Session, name: str, source: str, *, now: datetime) -> tuple[
         wait = timedelta(0)
         if count and latest is not None:
             latest = latest if latest.tzinfo is not None else latest.replace(tzinfo=now.tzinfo)
-            wait = max(wait, latest + throttle_delay(int(count), free) - now)
-        waits.append(wait)
+            wait = latest + throttle_delay(int(count), free) - now
+        waits.append(max(wait, timedelta(0)))
     return waits[0], waits[1]
 
 
@@ -614,30 +614,29 @@ def _check(digest: str, password: str) -> bool:
         return False
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_pool_lock = threading.Lock()
-_waiters: tuple[int, threading.BoundedSemaphore] = (0, threading.BoundedSemaphore(1))
 #: Sign-ins one process lets wait for a password hash at once (gunicorn's threaded workers have 4
 #: threads each: two stay free for webhooks whatever the sign-in traffic).
 HASH_WAITERS = 2
+#: This process's hashing thread and waiting places: (pid, pool, places), made again after a fork.
+_hashing: tuple[int, ThreadPoolExecutor, threading.BoundedSemaphore] | None = None
+_hashing_lock = threading.Lock()
 
 
-def _hash_waiters() -> threading.BoundedSemaphore:
-    global _waiters
-    with _pool_lock:
-        if _waiters[0] != os.getpid():  # made after a fork (gunicorn workers)
-            _waiters = (os.getpid(), threading.BoundedSemaphore(HASH_WAITERS))
-        return _waiters[1]
+def _per_process() -> tuple[ThreadPoolExecutor, threading.BoundedSemaphore]:
+    global _hashing
+    with _hashing_lock:
+        if _hashing is None or _hashing[0] != os.getpid():  # made after a fork (gunicorn workers)
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2", initializer=_lowest_priority)
+            _hashing = (os.getpid(), pool, threading.BoundedSemaphore(HASH_WAITERS))
+        return _hashing[1], _hashing[2]
 
 
 def _hashing_thread() -> ThreadPoolExecutor:
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():  # made after a fork (gunicorn workers)
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2", initializer=_lowest_priority)
-            _pool_pid = os.getpid()
-        return _pool
+    return _per_process()[0]
+
+
+def _hash_waiters() -> threading.BoundedSemaphore:
+    return _per_process()[1]
 
 
 def _lowest_priority() -> None:
