@@ -7,6 +7,9 @@
 - Threaded workers (``gthread``, 4 threads each): a sign-in waits for its password hash (tens of
   milliseconds, on a low-priority thread) without holding its worker, so webhook acknowledgements
   are not queued behind sign-in traffic (issue 14.6; ``bench/ingest.py`` measures it).
+- No control socket: gunicorn 25.1+ otherwise opens one in ``$XDG_RUNTIME_DIR`` or ``~/.gunicorn/``,
+  outside the instance and shared by every gunicorn of the user. The hub is stopped and reloaded by
+  signals (systemd's ``KillSignal``/``ExecReload``), so nothing needs ``gunicornc``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class MaskingLogger(Logger):  # type: ignore[misc]
 logger_class = MaskingLogger
 worker_class = "gthread"
 threads = 4
+control_socket_disable = True  # older gunicorn versions ignore a setting they do not know
 
 
 def child_exit(server: Any, worker: Any) -> None:

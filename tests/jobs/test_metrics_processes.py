@@ -47,8 +47,12 @@ def _wait_for(url: str, timeout: float = 30) -> None:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("NURTUREHUB_", "PROMETHEUS_"))}
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("NURTUREHUB_", "PROMETHEUS_", "XDG_RUNTIME_DIR"))
+    }
     environ.update(
+        HOME=str(tmp_path / "home"),  # where gunicorn would put a control socket
+        XDG_CACHE_HOME=os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")),  # the word lists' cache
         NURTUREHUB_DATABASE_URL=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
         NURTUREHUB_DATA_KEY=Fernet.generate_key().decode(),
         NURTUREHUB_SECRET_LANDING_PAGE=SECRET,
@@ -117,3 +121,4 @@ def test_every_scrape_sees_the_whole_web_tier_and_the_worker_serves_its_own(star
     assert serve.wait(timeout=30) == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{web}/healthz", timeout=2)
+    assert not (tmp_path / "home" / ".gunicorn").exists()  # no control socket outside the instance
