@@ -23,6 +23,7 @@ from nurture.errors import ConfigError, RetryLater, SkipRecord
 if TYPE_CHECKING:
     from hub.bootstrap import Hub
     from hub.config import HubConfig
+    from hub.running_demo import RunningDemo
 
 # The commands import what they need when they run, so `nurturehub --help` and a quick command start
 # without loading the whole application.
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nurturehub")
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_REJECTED, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
+DEFAULT_URL = "http://127.0.0.1:8000"  # `nurturehub serve`'s default address
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -123,7 +125,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     test_event = sub.add_parser("send-test-event", help="sign and post a sample payload to a running hub")
     test_event.add_argument("source", help="a source name from the config ([sources.<name>])")
     test_event.add_argument("--file", help="the payload to send (default: a realistic sample for its type)")
-    test_event.add_argument("--url", default="http://127.0.0.1:8000", help="the hub's base URL")
+    test_event.add_argument(
+        "--url", help=f"the hub's base URL (default: the running `nurturehub run` demo's, else {DEFAULT_URL})"
+    )
     test_event.add_argument("--json", action="store_true")
     test_event.set_defaults(func=cmd_send_test_event)
 
@@ -203,10 +207,22 @@ def _actor() -> str:
         return "cli"
 
 
+def _running_demo(config: HubConfig, database_url: str | None) -> RunningDemo | None:
+    """The ``nurturehub run`` demo running on this instance and store, when this configuration
+    connects no CRM of its own (see hub.running_demo)."""
+    from hub.crm import load_crm_settings
+    from hub.running_demo import find_running_demo
+
+    if any(s.enabled for s in load_crm_settings(config.raw).values()):
+        return None
+    return find_running_demo(config.instance_path, database_url or config.effective_database_url)
+
+
 def _hub(args: argparse.Namespace, *, create: bool = False) -> Hub:
     """The hub the configuration names. Only ``init`` (``create``) and ``run`` make a new store:
     any other command on a SQLite store that does not exist says so, instead of quietly making an
-    empty one in whatever folder it was started from."""
+    empty one in whatever folder it was started from. While ``nurturehub run`` runs on the same
+    instance and store, the hub uses its sandbox CRMs, FHIR sandbox and demo secrets."""
     from hub.bootstrap import build_hub
     from hub.config import load_config
 
@@ -219,7 +235,20 @@ def _hub(args: argparse.Namespace, *, create: bool = False) -> Hub:
                 [f"store: there is no database at {path}: run `nurturehub init` first (or `./dev run`), "
                  "or name the right one with --config / --database-url"]
             )  # fmt: skip
-    return build_hub(config, database_url=args.database_url)
+    demo = None if create else _running_demo(config, args.database_url)
+    if demo is None:
+        return build_hub(config, database_url=args.database_url)
+    import dataclasses
+
+    from hub.crm import load_crm_settings
+
+    log.info("using the running demo's sandboxes (pid %d, %s)", demo.pid, demo.base_url)
+    config = dataclasses.replace(config, raw={**config.raw, "scheduling": demo.scheduling})
+    hub = build_hub(
+        config, database_url=args.database_url, environ=demo.environ(config), crm=load_crm_settings({"crm": demo.crm})
+    )
+    hub.base_url = demo.base_url
+    return hub
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -665,14 +694,17 @@ def cmd_send_test_event(args: argparse.Namespace) -> int:
     from hub.test_events import send_test_event
 
     config = load_config(args.config)
-    response = send_test_event(config, args.source, url=args.url, payload_file=args.file)
+    demo = _running_demo(config, args.database_url)
+    url = args.url or (demo.base_url if demo else DEFAULT_URL)
+    environ = demo.environ(config) if demo else None
+    response = send_test_event(config, args.source, url=url, payload_file=args.file, environ=environ)
     ok = response.status_code < 300
     try:
         answer: Any = response.json()
     except ValueError:
         answer = response.text.strip()
     _emit(
-        {"ok": ok, "status": response.status_code, "answer": answer},
+        {"ok": ok, "status": response.status_code, "answer": answer, "url": url},
         as_json=args.json,
         human=f"{response.status_code} {response.text.strip()}",
     )

@@ -9,7 +9,6 @@ import dataclasses
 import json
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("nurturehub")
 
 __all__ = ["main"]
-
-#: The sandboxes' published test app credentials (see connectors/sandbox).
-SANDBOX_CLIENT_ID = "nurturehub-sandbox"
-SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the local sandboxes' fixed test secret
 
 
 def add_commands(sub: Any) -> None:
@@ -138,29 +133,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # --- the embedded default -------------------------------------------------------------------------
 
 
-def _demo_environ(config: HubConfig) -> dict[str, str]:
-    """The demo's secrets: generated once into the instance folder; the real environment wins."""
-    path = config.instance_path / "demo-secrets.json"
-    if path.exists():
-        values: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-    else:
-        import base64
-
-        values = {}
-        for source in config.sources.values():
-            if source.type == "standard_webhook":
-                values[source.secret_env] = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-            else:
-                values[source.secret_env] = secrets.token_urlsafe(24)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(values, fh)
-    values["NURTUREHUB_SALESFORCE_CLIENT_SECRET"] = SANDBOX_CLIENT_SECRET
-    values["NURTUREHUB_HUBSPOT_CLIENT_SECRET"] = SANDBOX_CLIENT_SECRET
-    return {**values, **os.environ}
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
@@ -170,6 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hub.crm import load_crm_settings
     from hub.instance import make_private
     from hub.logs import configure_logging
+    from hub.running_demo import FHIR_CREDENTIAL, RunningDemo, demo_environ, sandbox_settings
     from hub.sandboxes import start_sandboxes
     from jobs.runtime import Runtime
     from webapp import create_app
@@ -185,39 +158,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     make_private(config.instance_path, create=True)
     if args.reset and not _reset(config, args.database_url):
         return 2
-    environ = _demo_environ(config)
+    environ = demo_environ(config)
     sandboxes = start_sandboxes(config.instance_path)
     from webapp.dev_server import MaskingRequestHandler
 
     web = make_server(args.host, args.port, None, threaded=True, request_handler=MaskingRequestHandler)  # type: ignore[arg-type]
     base_url = f"http://{args.host}:{web.server_port}"
-    sf, hs = sandboxes.salesforce_server.url, sandboxes.hubspot_server.url
-    common = {"enabled": True, "client_id": SANDBOX_CLIENT_ID, "pull_minutes": 1, "overlap_seconds": 60}
-    salesforce = {
-        **common,
-        "login_url": sf,
-        "ca_bundle": str(sandboxes.salesforce_ca),
-        "redirect_uri": f"{base_url}/connections/salesforce/callback",
-    }
-    hubspot = {
-        **common,
-        "api_host": hs,
-        "authorize_url": f"{hs}/oauth/authorize",
-        "token_url": f"{hs}/oauth/v1/token",
-        "redirect_uri": f"{base_url}/connections/hubspot/callback",
-    }
-    crm = load_crm_settings({"crm": {"salesforce": salesforce, "hubspot": hubspot}})
-    fhir_url = sandboxes.fhir_server.url
-    scheduling = {
-        **config.raw.get("scheduling", {}),
-        "fhir": {
-            "enabled": True, "base_url": f"{fhir_url}/fhir", "client_id": "nurturehub",
-            "token_url": f"{fhir_url}/auth/token", "auth_method": "client_secret_basic", "refresh_minutes": 5,
-        },
-    }  # fmt: skip
+    sf, hs, fhir_url = sandboxes.salesforce_server.url, sandboxes.hubspot_server.url, sandboxes.fhir_server.url
+    crm_raw, scheduling = sandbox_settings(
+        base_url=base_url, salesforce=sf, salesforce_ca=sandboxes.salesforce_ca, hubspot=hs, fhir=fhir_url,
+        scheduling=config.raw.get("scheduling", {}),
+    )  # fmt: skip
     config = dataclasses.replace(config, raw={**config.raw, "scheduling": scheduling})
-    environ["NURTUREHUB_FHIR_CREDENTIAL"] = "sandbox-secret"
-    hub = build_hub(config, database_url=args.database_url, environ=environ, crm=crm)
+    environ["NURTUREHUB_FHIR_CREDENTIAL"] = FHIR_CREDENTIAL
+    hub = build_hub(config, database_url=args.database_url, environ=environ, crm=load_crm_settings({"crm": crm_raw}))
     hub.base_url = base_url
     from hub.users import demo_admin
 
@@ -245,6 +199,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with hub.store.read() as session:
         earlier = session.query(LeadRow.id).count()
     demo = begin_run(config.instance_path, earlier)
+    running = RunningDemo(
+        pid=os.getpid(), base_url=base_url, store=printable_url(hub.store.url), crm=crm_raw, scheduling=scheduling
+    )
+    running.record(config.instance_path)  # for `sync`, `leads add`, `send-test-event` in other terminals
     banner = [
         f"nurturehub is running for {config.settings.clinic_name}",
         f"  web UI:             {base_url}   sign in as {admin} / {password}",
@@ -256,6 +214,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  store:              {printable_url(hub.store.url)}",
         f"  {demo.message}" if not args.no_demo else "  no demo inquiries (--no-demo); watch leads with:",
         "    .venv/bin/nurturehub leads overdue     .venv/bin/nurturehub leads show <id>",
+        "  other terminals use this demo's sandboxes and secrets while it runs, e.g.:",
+        "    .venv/bin/nurturehub sync     .venv/bin/nurturehub send-test-event landing_page",
         "Ctrl-C stops everything.",
     ]
     sys.stdout.write("\n".join(banner) + "\n")
@@ -269,6 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         _wait(args.duration)
     finally:
+        running.forget(config.instance_path)
         runtime.stop()
         web.shutdown()
         sandboxes.stop()

@@ -62,6 +62,55 @@ def test_run_starts_everything_and_leads_reach_the_sandbox_crms_within_seconds(t
         process.stdout.close()
 
 
+def test_other_terminals_work_against_the_running_demo_and_stop_when_it_stops(tmp_path: Path) -> None:
+    """While `nurturehub run` runs, `send-test-event`, `leads add` and `sync` in another terminal
+    (another process, the same folder, no flags) reach its web server, sandboxes and secrets; when
+    it stops, its record goes and those commands no longer find a CRM."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**child_environ(), "PYTHONPATH": root}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "run", "--port", "0", "--no-demo", "--duration", "240"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+
+    def other(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "jobs", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    record = tmp_path / "instance" / "running-demo.json"
+    try:
+        for line in process.stdout:
+            if line.startswith("Ctrl-C stops everything"):
+                break
+        assert record.exists() and (record.stat().st_mode & 0o777) == 0o600
+        sent = other("send-test-event", "landing_page", "--json")
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert json.loads(sent.stdout)["status"] == 202
+        added = other("leads", "add", "--channel", "phone_call", "--first-name", "Wren", "--last-name", "Calloway",
+                      "--phone", "(512) 555-0177", "--text", "Looking for a new patient visit", "--json")  # fmt: skip
+        assert added.returncode == 0, added.stdout + added.stderr
+        synced = other("sync", "--json")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert set(json.loads(synced.stdout)["crm"]) == {"salesforce", "hubspot"}
+        crm = tmp_path / "instance" / "sandbox" / "salesforce.sqlite3"
+        deadline = time.monotonic() + 60
+        names: list[str] = []
+        while time.monotonic() < deadline and not any("Calloway" in n for n in names):
+            with sqlite3.connect(crm) as conn:
+                names = [b for k, b in conn.execute("SELECT sobject, body FROM sf_records") if k == "Lead"]
+            time.sleep(0.5)
+        assert any("Calloway" in n for n in names)  # the CLI's lead reached the demo's Salesforce sandbox
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        process.stdout.close()
+    assert not record.exists()
+    after = other("sync")
+    assert after.returncode == 2 and "no enabled CRM" in after.stderr, after.stdout + after.stderr
+
+
 @pytest.fixture
 def sandbox_config(tmp_path: Path, hubspot_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A config whose HubSpot section points at the sandbox, and the environment it needs."""
