@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -47,13 +48,62 @@ __all__ = ["Runtime", "run_job"]
 _current: Runtime | None = None
 
 
+def _kind(exc: BaseException) -> str:
+    """An exception as a log line may name it: its type and our stable code, never its text (which
+    can quote a record's values or a statement's parameters)."""
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__} ({code})" if isinstance(code, str) and code.isidentifier() else type(exc).__name__
+
+
+class _Failures:
+    """One log line per failure: the first time a job or loop fails a given way, a line (no
+    traceback: ``-v`` adds it); the same failure again only at debug level, with a reminder line
+    every ``remind`` seconds while it lasts, and a line when it works again."""
+
+    def __init__(self, *, remind: float = 900.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._failing: dict[str, tuple[str, float, int]] = {}  # what -> (kind, last line's time, repeats)
+        self._remind = remind
+        self._monotonic = monotonic
+
+    def failed(self, what: str, exc: BaseException, then: str) -> None:
+        kind, now = _kind(exc), self._monotonic()
+        with self._lock:
+            earlier = self._failing.get(what)
+            if earlier is not None and earlier[0] == kind and now - earlier[1] < self._remind:
+                self._failing[what] = (kind, earlier[1], earlier[2] + 1)
+                line = None
+            else:
+                repeats = earlier[2] if earlier is not None and earlier[0] == kind else 0
+                self._failing[what] = (kind, now, 0)
+                line = f"{what} still failing: {kind} ({repeats} more time(s))" if repeats else None
+                line = line or f"{what} failed: {kind}; {then}"
+        if line is None:
+            log.debug("%s failed again: %s", what, kind, exc_info=exc)
+        else:
+            log.error("%s", line, exc_info=exc if log.isEnabledFor(logging.DEBUG) else None)
+
+    def worked(self, what: str) -> None:
+        with self._lock:
+            earlier = self._failing.pop(what, None)
+        if earlier is not None:
+            log.info("%s works again (it had failed: %s)", what, earlier[0])
+
+
 def run_job(job: str, **ids: str) -> None:
-    """The entry point APScheduler calls: finds the running hub and runs ``job`` once per tick."""
+    """The entry point APScheduler calls: finds the running hub and runs ``job`` once per tick. A
+    failure is this module's one log line, not APScheduler's traceback."""
     runtime = _current
     if runtime is None:
         log.warning("job %s fired with no runtime", job)
         return
-    runtime.run_scheduled(job, **ids)
+    what = "job " + ":".join([job, *ids.values()])
+    try:
+        runtime.run_scheduled(job, **ids)
+    except Exception as exc:
+        runtime.failures.failed(what, exc, "it runs again at its next tick")
+    else:
+        runtime.failures.worked(what)
 
 
 def _floor(at: datetime, every: timedelta) -> datetime:
@@ -84,6 +134,7 @@ class Runtime:
         self._scheduler: BackgroundScheduler | None = None
         self._lease: Leadership = leadership_for(hub.store.engine, hub.config.instance_path)
         self.jobs_run: list[tuple[str, datetime]] = []
+        self.failures = _Failures()
         # One pull per CRM at a time: the schedule's and the one a CRM event asked for.
         self._pull_locks: dict[str, threading.Lock] = {name: threading.Lock() for name in hub.crm}
         # The leads already reported past their response target: the warning is for a new breach,
@@ -124,8 +175,8 @@ class Runtime:
                 try:
                     target()
                     return
-                except Exception:
-                    log.exception("loop %s crashed; restarting in 5 s", name)
+                except Exception as exc:
+                    self.failures.failed(f"loop {name}", exc, "restarting it in 5 s")
                     self._stop.wait(5)
 
         return run
@@ -136,6 +187,7 @@ class Runtime:
         while not self._stop.is_set():
             self.hub.refresh()  # settings an admin saved in the web UI
             report = self.hub.inbox.process(now=self.hub.clock(), limit=50)
+            self.failures.worked("loop inbox")
             if report.handled == 0:
                 self._stop.wait(self.idle)
 
@@ -149,6 +201,7 @@ class Runtime:
                 self._stop.wait(self.idle * 10)
                 continue
             report = engine.push(name, now=self.hub.clock(), limit=1000)
+            self.failures.worked(f"loop outbox:{name}")
             if report.calls == 0 or report.paused:
                 self._stop.wait(self.idle)
 
@@ -158,9 +211,11 @@ class Runtime:
         while not self._stop.is_set():
             try:
                 leading = self._lease.acquire()
-            except Exception:
-                log.exception("scheduler: leadership check failed")
+            except Exception as exc:
+                self.failures.failed("scheduler leadership check", exc, "checking again shortly")
                 leading = False
+            else:
+                self.failures.worked("scheduler leadership check")
             if leading and self._scheduler is None:
                 self._start_scheduler()
             elif not leading and self._scheduler is not None:

@@ -4,6 +4,7 @@ cadence clock driving a lead from a Friday-evening inquiry to its close, across 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import subprocess
 import sys
 import textwrap
@@ -25,8 +26,9 @@ from hub.config import HubConfig, parse_config
 from hub.store import Store, repo
 from hub.store.models import JobRunRow
 from jobs.leader import FileLease, PgAdvisoryLease
-from jobs.runtime import Runtime
+from jobs.runtime import Runtime, _Failures, run_job
 from nurture.clock import window_of
+from nurture.errors import ConfigError, RetryLater
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Stage
 from tests.conftest import Clock
@@ -60,6 +62,56 @@ def test_a_scheduled_job_runs_once_per_tick_whoever_runs_it(
         assert s.scalar(select(func.count()).select_from(JobRunRow)) == 2
     first.hub.close()
     second.hub.close()
+
+
+def test_a_failing_job_is_one_log_line_without_its_text_until_it_works_again(
+    store: Store, config: HubConfig, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    runtime = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
+    monkeypatch.setattr("jobs.runtime._current", runtime)
+    calls: list[int] = []
+
+    def broken(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) <= 3:
+            raise RetryLater("Salesforce said: no record for Canary-Quenby 512-555-0199")
+        return []
+
+    monkeypatch.setattr("jobs.runtime.breaches", broken)
+    caplog.set_level(logging.INFO, logger="jobs.runtime")
+    for _ in range(4):  # fails three ticks running, then works
+        run_job("breaches")
+        clock.advance(minutes=1)
+
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "jobs.runtime"]
+    assert lines == [
+        ("ERROR", "job breaches failed: RetryLater; it runs again at its next tick"),
+        ("INFO", "job breaches works again (it had failed: RetryLater)"),
+    ]
+    assert "Canary-Quenby" not in caplog.text and "Traceback" not in caplog.text
+    runtime.hub.close()
+
+
+def test_a_long_failure_is_recalled_now_and_then_with_its_count() -> None:
+    now = [0.0]
+    failures = _Failures(remind=900, monotonic=lambda: now[0])
+    records: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("jobs.runtime")
+    logger.addHandler(handler)
+    try:
+        for _ in range(31):  # every 60 s for half an hour
+            failures.failed("loop outbox:salesforce", ConfigError(["crm: not connected"]), "restarting it in 5 s")
+            now[0] += 60
+    finally:
+        logger.removeHandler(handler)
+    assert records == [
+        "loop outbox:salesforce failed: ConfigError; restarting it in 5 s",
+        "loop outbox:salesforce still failing: ConfigError (14 more time(s))",
+        "loop outbox:salesforce still failing: ConfigError (14 more time(s))",
+    ]
 
 
 def test_the_nightly_purge_forgets_old_job_runs_and_a_failed_run_says_so(
