@@ -64,6 +64,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     sandbox.add_argument("--share-5xx", type=float, default=0.0, help="fraction of calls answered 503")
     sandbox.add_argument("--expire-session-after", type=int, default=None, help="calls before a token expires")
     sandbox.add_argument("--daily-budget", type=int, default=None, help="API calls allowed per day")
+    sandbox.add_argument("--json", action="store_true", help="their addresses and test tokens as one JSON line")
     sandbox.set_defaults(func=cmd_sandbox)
 
     leads = sub.add_parser("leads", help="add and inspect leads").add_subparsers(dest="leads_command", required=True)
@@ -115,11 +116,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     connect = sub.add_parser("connect", help="connect a CRM by OAuth (the configured endpoints)")
     connect.add_argument("crm", choices=["salesforce", "hubspot"])
     connect.add_argument("--timeout", type=float, default=300, help="seconds to wait for the browser's redirect")
+    connect.add_argument("--json", action="store_true", help="the outcome as JSON (the address to open on stderr)")
     connect.set_defaults(func=cmd_connect)
 
     crm = sub.add_parser("crm", help="CRM set-up").add_subparsers(dest="crm_command", required=True)
     setup = crm.add_parser("setup", help="create the custom properties the hub writes (HubSpot)")
     setup.add_argument("--crm", choices=["hubspot"], default="hubspot")
+    setup.add_argument("--json", action="store_true")
     setup.set_defaults(func=cmd_crm_setup)
 
     test_event = sub.add_parser("send-test-event", help="sign and post a sample payload to a running hub")
@@ -144,6 +147,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     weekly.add_argument("--week", help="ISO week like 2026-W48 (default: last week)")
     weekly.add_argument("--format", choices=["html", "csv", "pdf"], default="html")
     weekly.add_argument("--out", help="write it to this file (default: standard output; PDF needs --out)")
+    weekly.add_argument("--json", action="store_true", help="the review's figures as JSON (and --out's file)")
     weekly.set_defaults(func=cmd_report_weekly)
 
     triage = sub.add_parser("triage", help="triage rules").add_subparsers(dest="triage_command", required=True)
@@ -291,12 +295,19 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         hubspot_port=args.hubspot_port,
         faults=faults,
     )
-    sys.stdout.write(
-        f"salesforce sandbox: {running.salesforce_server.url}  (CA bundle: {running.salesforce_ca})\n"
-        f"  access token for tests: {running.salesforce.issue_token()}\n"
-        f"hubspot sandbox:    {running.hubspot_server.url}\n"
-        f"  access token for tests: {running.hubspot.issue_token()}\n"
-        "Ctrl-C stops them.\n"
+    found = {
+        "salesforce": {"url": running.salesforce_server.url, "ca_bundle": str(running.salesforce_ca),
+                       "access_token": running.salesforce.issue_token()},
+        "hubspot": {"url": running.hubspot_server.url, "access_token": running.hubspot.issue_token()},
+    }  # fmt: skip
+    _emit(
+        found,
+        as_json=args.json,
+        human=f"salesforce sandbox: {found['salesforce']['url']}  (CA bundle: {found['salesforce']['ca_bundle']})\n"
+        f"  access token for tests: {found['salesforce']['access_token']}\n"
+        f"hubspot sandbox:    {found['hubspot']['url']}\n"
+        f"  access token for tests: {found['hubspot']['access_token']}\n"
+        "Ctrl-C stops them.",
     )
     sys.stdout.flush()
     try:
@@ -665,8 +676,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
     hub = _hub(args)
     try:
-        detail = connect_interactively(hub, args.crm, timeout=args.timeout, out=sys.stdout)
-        sys.stdout.write(f"{args.crm}: {detail}\n")
+        detail = connect_interactively(hub, args.crm, timeout=args.timeout, out=sys.stderr if args.json else sys.stdout)
+        _emit({"ok": True, "crm": args.crm, "detail": detail}, as_json=args.json, human=f"{args.crm}: {detail}")
         return EXIT_OK
     finally:
         hub.close()
@@ -683,7 +694,11 @@ def cmd_crm_setup(args: argparse.Namespace) -> int:
         )
         assert isinstance(connector, HubSpotConnector)
         created = connector.ensure_schema()
-        sys.stdout.write(f"{args.crm}: created {', '.join(created) or 'nothing (all properties exist)'}\n")
+        _emit(
+            {"ok": True, "crm": args.crm, "created": created},
+            as_json=args.json,
+            human=f"{args.crm}: created {', '.join(created) or 'nothing (all properties exist)'}",
+        )
         return EXIT_OK
     finally:
         hub.close()
@@ -754,11 +769,15 @@ def cmd_report_weekly(args: argparse.Namespace) -> int:
     content: bytes = {"html": report.html.encode(), "csv": report.csv.encode(), "pdf": report.pdf}[args.format]
     if args.out:
         Path(args.out).write_bytes(content)
-        sys.stderr.write(f"weekly review {week} written to {args.out}\n")
-    elif args.format == "pdf":
+        if not args.json:
+            sys.stderr.write(f"weekly review {week} written to {args.out}\n")
+    elif args.format == "pdf" and not args.json:
         raise SkipRecord("a PDF needs --out FILE", field="--out", code="pdf_needs_a_file")
-    else:
+    elif not args.json:
         sys.stdout.write(content.decode())
+    if args.json:
+        _emit({"ok": True, "week": week, "out": args.out, "format": args.format if args.out else None,
+               "review": report.data}, as_json=True, human="")  # fmt: skip
     return EXIT_OK
 
 

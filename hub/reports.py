@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from hub.config import HubConfig
-from hub.review import build_weekly, render_csv, render_html, render_pdf
+from hub.review import build_weekly, render_csv, render_data, render_html, render_pdf
 from hub.store import Store
 from hub.store.models import WeeklyReportRow
 
@@ -25,6 +26,7 @@ class StoredReport:
     html: str
     csv: str
     pdf: bytes
+    data: dict[str, Any] | None = None  # the figures as plain data, on a fresh render only
 
 
 def previous_week(today: date) -> str:
@@ -43,6 +45,7 @@ def generate_weekly(store: Store, config: HubConfig, week: str, *, now: datetime
         html=render_html(review, lead_link=LEAD_LINK),
         csv=render_csv(review),
         pdf=render_pdf(review),
+        data=render_data(review),
     )
     with store.tx() as session:
         row = session.get(WeeklyReportRow, week)

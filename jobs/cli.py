@@ -37,6 +37,7 @@ def add_commands(sub: Any) -> None:
         "--reset", action="store_true", help="start over: delete the instance's store and sandbox CRMs first"
     )
     run.add_argument("--duration", type=float, default=None, help="stop after this many seconds (tests)")
+    run.add_argument("--json", action="store_true", help="the banner as one JSON line (addresses, sign-in, sources)")
     run.set_defaults(func=cmd_run)
 
     serve = sub.add_parser("serve", help="the web app (gunicorn; --dev for Flask's server)")
@@ -203,6 +204,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         pid=os.getpid(), base_url=base_url, store=printable_url(hub.store.url), crm=crm_raw, scheduling=scheduling
     )
     running.record(config.instance_path)  # for `sync`, `leads add`, `send-test-event` in other terminals
+    facts = {
+        "clinic": config.settings.clinic_name,
+        "web": base_url,
+        "sign_in": {"username": admin, "password": password},
+        "webhooks": f"{base_url}/webhooks/<source>",
+        "sources": sorted(config.sources),
+        "salesforce": {"url": sf, "ca_bundle": str(sandboxes.salesforce_ca)},
+        "hubspot": {"url": hs},
+        "fhir": {"url": f"{fhir_url}/fhir"},
+        "store": printable_url(hub.store.url),
+        "demo": None if args.no_demo else demo.message,
+    }
     banner = [
         f"nurturehub is running for {config.settings.clinic_name}",
         f"  web UI:             {base_url}   sign in as {admin} / {password}",
@@ -218,7 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "    .venv/bin/nurturehub sync     .venv/bin/nurturehub send-test-event landing_page",
         "Ctrl-C stops everything.",
     ]
-    sys.stdout.write("\n".join(banner) + "\n")
+    sys.stdout.write((json.dumps(facts) if args.json else "\n".join(banner)) + "\n")
     sys.stdout.flush()
     stream = None
     if not args.no_demo:

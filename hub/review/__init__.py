@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from hub.review.dashboard import Measures, QueueLead, Queues, dashboard_measures, todays_queues
 from hub.review.period import Filters, Period
-from hub.review.render import render_csv, render_html, render_pdf
+from hub.review.render import render_csv, render_data, render_html, render_pdf
 from hub.review.weekly import Answer, Figure, WeeklyReview, build_weekly
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "build_weekly",
     "dashboard_measures",
     "render_csv",
+    "render_data",
     "render_html",
     "render_pdf",
     "todays_queues",

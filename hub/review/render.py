@@ -271,6 +271,23 @@ def render_csv(review: WeeklyReview) -> str:
     return buffer.getvalue()
 
 
+def render_data(review: WeeklyReview) -> dict[str, Any]:
+    """Every measure of ``review`` as plain data (``nurturehub report weekly --json``): the same
+    tables as the CSV, each row keyed by its column names."""
+    return {
+        "clinic": review.clinic_name,
+        "week": review.week,
+        "from": review.period.start.isoformat(),
+        "to": review.period.end.isoformat(),
+        "generated_at": review.generated_at.isoformat(),
+        "timezone": review.measures.timezone,
+        "filters": dict(review.measures.filters.active),
+        "sections": {
+            name: [dict(zip(header, row, strict=False)) for row in rows] for name, header, rows in sections(review)
+        },
+    }
+
+
 # --- HTML ---------------------------------------------------------------------------------------
 
 

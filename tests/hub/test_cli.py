@@ -118,3 +118,43 @@ def test_keygen_prints_a_data_key_the_hub_accepts(capsys: pytest.CaptureFixture[
     key = capsys.readouterr().out.strip()
     vault = Vault(key)
     assert vault.decrypt(vault.encrypt(b"x")) == b"x"
+
+
+def test_every_command_that_prints_takes_json() -> None:
+    """README promises --json: every command but the long-running processes that only log."""
+    from hub.cli import _leaf_parsers
+    from jobs.cli import add_commands, build_parser
+
+    parser, sub = build_parser()
+    add_commands(sub)
+    without = [
+        leaf.prog
+        for leaf in _leaf_parsers(parser)
+        if not any("--json" in action.option_strings for action in leaf._actions)
+    ]
+    assert without == ["nurturehub serve", "nurturehub worker"]
+
+
+def test_the_weekly_review_as_json_holds_its_figures_and_writes_the_file(
+    db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from hub.review.period import iso_week_label
+
+    code, added = run_json(capsys, *db, "leads", "add", "--channel", "paid_search", "--phone", "5125550142",
+                           "--text", "I need an appointment for my knee", "--json")  # fmt: skip
+    assert code == 0
+    created = datetime.fromisoformat(str(added["lead"]["created_at"]).replace("Z", "+00:00"))  # type: ignore[index]
+    week = iso_week_label(created.astimezone(ZoneInfo("America/Chicago")).date())  # the example clinic's zone
+    out = tmp_path / "review.csv"
+    weekly = ["report", "weekly", "--week", week, "--format", "csv", "--out", str(out), "--json"]
+    code, data = run_json(capsys, *db, *weekly)
+    assert code == 0
+    assert (data["week"], data["out"], data["format"]) == (week, str(out), "csv")
+    review = data["review"]
+    assert isinstance(review, dict)
+    channels = {row["channel"]: row for row in review["sections"]["funnel_by_channel"]}
+    assert channels["paid_search"]["inquiries"] == 1
+    assert out.read_text(encoding="utf-8").startswith("section,meta")

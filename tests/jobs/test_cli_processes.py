@@ -69,7 +69,7 @@ def test_other_terminals_work_against_the_running_demo_and_stop_when_it_stops(tm
     root = str(Path(__file__).resolve().parents[2])
     env = {**child_environ(), "PYTHONPATH": root}
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "run", "--port", "0", "--no-demo", "--duration", "240"],
+        [sys.executable, "-m", "jobs", "run", "--port", "0", "--no-demo", "--duration", "240", "--json"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -81,13 +81,13 @@ def test_other_terminals_work_against_the_running_demo_and_stop_when_it_stops(tm
 
     record = tmp_path / "instance" / "running-demo.json"
     try:
-        for line in process.stdout:
-            if line.startswith("Ctrl-C stops everything"):
-                break
+        banner = json.loads(next(line for line in process.stdout if line.startswith("{")))  # `run --json`
+        assert banner["sign_in"]["username"] and banner["demo"] is None
         assert record.exists() and (record.stat().st_mode & 0o777) == 0o600
         sent = other("send-test-event", "landing_page", "--json")
         assert sent.returncode == 0, sent.stdout + sent.stderr
         assert json.loads(sent.stdout)["status"] == 202
+        assert json.loads(sent.stdout)["url"] == banner["web"]
         added = other("leads", "add", "--channel", "phone_call", "--first-name", "Wren", "--last-name", "Calloway",
                       "--phone", "(512) 555-0177", "--text", "Looking for a new patient visit", "--json")  # fmt: skip
         assert added.returncode == 0, added.stdout + added.stderr
