@@ -209,6 +209,7 @@ def build_hub(
     migrate: bool = True,
     instance_key: bool = True,
     crm: Mapping[str, CrmSettings] | None = None,
+    warn_instance_key: bool = True,
 ) -> Hub:
     """Wire the hub.
 
@@ -224,6 +225,9 @@ def build_hub(
             which is why the hub says so in the log.
         crm: CRM settings (default: the config's ``[crm]`` section; the demo points them at the
             sandboxes).
+        warn_instance_key: log a warning when the instance's key file stands in for the data key
+            (the processes do; a one-off command leaves that to ``check-config`` and logs it at
+            debug level, so every command of the demo does not repeat it).
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     cfg = config or load_config(config_path, environ=env)
@@ -237,7 +241,10 @@ def build_hub(
     if env.get(ENV_DATA_KEY) or not instance_key:
         vault = Vault.from_env(env)
     else:
-        log.warning("NURTUREHUB_DATA_KEY is not set: using the key file in the instance folder (demo only)")
+        log.log(
+            logging.WARNING if warn_instance_key else logging.DEBUG,
+            "NURTUREHUB_DATA_KEY is not set: using the key file in the instance folder (demo only)",
+        )
         vault = Vault(demo_data_key(cfg.instance_path))
     destinations = tuple(name for name, s in crm_settings.items() if s.enabled)
     intake = Intake(store, cfg, destinations=destinations, vault=vault)

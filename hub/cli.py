@@ -241,7 +241,7 @@ def _hub(args: argparse.Namespace, *, create: bool = False) -> Hub:
             )  # fmt: skip
     demo = None if create else _running_demo(config, args.database_url)
     if demo is None:
-        return build_hub(config, database_url=args.database_url)
+        return build_hub(config, database_url=args.database_url, warn_instance_key=False)
     import dataclasses
 
     from hub.crm import load_crm_settings
@@ -249,8 +249,9 @@ def _hub(args: argparse.Namespace, *, create: bool = False) -> Hub:
     log.info("using the running demo's sandboxes (pid %d, %s)", demo.pid, demo.base_url)
     config = dataclasses.replace(config, raw={**config.raw, "scheduling": demo.scheduling})
     hub = build_hub(
-        config, database_url=args.database_url, environ=demo.environ(config), crm=load_crm_settings({"crm": demo.crm})
-    )
+        config, database_url=args.database_url, environ=demo.environ(config), crm=load_crm_settings({"crm": demo.crm}),
+        warn_instance_key=False,
+    )  # fmt: skip
     hub.base_url = demo.base_url
     return hub
 
@@ -351,6 +352,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         "templates": len(s.templates),
         "triage_rules": len(s.triage.rules),
         "secrets": secrets,
+        "data_key": "set" if os.environ.get("NURTUREHUB_DATA_KEY") else "missing",
     }
     unusable = {name: state for name, state in secrets.items() if state.startswith("unusable")}
     missing = sorted(name for name, state in secrets.items() if state == "missing")
@@ -372,6 +374,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         )
     if missing:
         human += f"\nnot set in this environment (those sources answer 503 until they are): {', '.join(missing)}"
+    if summary["data_key"] == "missing":
+        human += (
+            "\nNURTUREHUB_DATA_KEY is not set: stored patient data is encrypted with the key file in the instance "
+            "folder (right for the demo; in production set it from `nurturehub keygen`, see docs/operations.md)"
+        )
     _emit(summary, as_json=args.json, human=human)
     return EXIT_OK
 

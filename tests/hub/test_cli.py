@@ -158,3 +158,16 @@ def test_the_weekly_review_as_json_holds_its_figures_and_writes_the_file(
     channels = {row["channel"]: row for row in review["sections"]["funnel_by_channel"]}
     assert channels["paid_search"]["inquiries"] == 1
     assert out.read_text(encoding="utf-8").startswith("section,meta")
+
+
+def test_a_command_of_the_demo_does_not_warn_about_the_data_key_and_check_config_says_it_once(
+    db: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("NURTUREHUB_DATA_KEY", raising=False)
+    caplog.set_level("INFO")
+    assert main([*db, "leads", "list"]) == 0
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    code, data = run_json(capsys, "check-config", "--json")
+    assert code == 0 and data["data_key"] == "missing"
+    assert main(["check-config"]) == 0
+    assert "NURTUREHUB_DATA_KEY is not set" in capsys.readouterr().out
