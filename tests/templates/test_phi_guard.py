@@ -247,3 +247,25 @@ def test_the_maintained_vocabularies_are_read() -> None:
         ("Ozempic", "medication"),
         ("lisinopril", "medication"),
     ]
+
+
+def test_the_cached_maintained_vocabulary_is_the_one_built_from_the_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache holds the phrases split and folded (a later process only indexes them): what it
+    reads back is exactly what the packages' data builds, and a damaged cache is rebuilt."""
+    from nurture import wording
+
+    monkeypatch.setenv("NURTUREHUB_CACHE_DIR", str(tmp_path))
+    wording._maintained.cache_clear()
+    try:
+        built = wording._maintained()  # from the packages; writes the cache
+        (cached,) = tmp_path.glob("maintained-terms-*.json")
+        wording._maintained.cache_clear()
+        again = wording._maintained()  # from the cache
+        assert again == built and len(again.folded) > 30_000
+        cached.write_text('{"folded": 1}', encoding="utf-8")
+        wording._maintained.cache_clear()
+        assert wording._maintained() == built
+    finally:
+        wording._maintained.cache_clear()
