@@ -6,9 +6,10 @@ renders its charts with :mod:`hub.review.charts`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -17,15 +18,21 @@ from hub.config import HubConfig
 from hub.review import queries
 from hub.review.measures import (
     FUNNEL_DIMENSIONS,
+    AttemptCell,
     Confusion,
     Count,
     FollowUpTiming,
     Funnel,
+    FunnelCell,
     LanguageConversion,
+    QuestionCell,
     RepeatedQuestions,
+    ReplyFact,
     ServiceDemand,
     SpeedToLead,
     Stalled,
+    StalledFact,
+    TrendCell,
     WeekPoint,
     confusion,
     follow_up_timing,
@@ -33,7 +40,7 @@ from hub.review.measures import (
     language_conversion,
     repeated_questions,
     service_demand,
-    speed_to_lead,
+    speed_of_clocks,
     stalled_leads,
     trend,
 )
@@ -140,35 +147,49 @@ def dashboard_measures(
     settings = config.settings
     hours = settings.hours
     targets, default_target = response_targets(config)
-    by_dimension = funnels(queries.funnel_cells(session, period, filters), FUNNEL_DIMENSIONS)
-    speed = speed_to_lead(
-        queries.lead_timings(session, period, filters),
-        hours=hours,
-        targets=targets,
-        default_target=default_target,
-        as_of=now,
-        span=(period.start, max(now, period.end)),
-    )
+    weeks = period.weeks_back(trend_weeks, hours.timezone)
+    timing_wanted = "timing" in parts or "confusion" in parts
+
+    def speed_of_cohort(s: Session) -> SpeedToLead:  # Python work: overlaps the other reads' SQL
+        return speed_of_clocks(
+            queries.lead_clocks(s, period, filters), hours=hours, targets=targets, default_target=default_target,
+            as_of=now, span=(period.start, max(now, period.end)),
+        )  # fmt: skip
+
+    def attempts(s: Session) -> list[AttemptCell]:
+        if not timing_wanted:
+            return []
+        return queries.attempt_cells(s, period, filters, timezone=hours.timezone, as_of=now, replies=False)[0]
+
+    def replies(s: Session) -> list[ReplyFact]:  # a scan of its own, beside the attempts'
+        return queries.reply_facts(s, period, filters)
+
+    def the_rest(s: Session) -> tuple[list[FunnelCell], list[StalledFact], list[QuestionCell], list[TrendCell]]:
+        return (
+            list(queries.funnel_cells(s, period, filters)),
+            list(queries.stalled_facts(s, filters, as_of=now)),
+            list(queries.question_cells(s, period, filters)) if "questions" in parts else [],
+            list(queries.trend_cells(s, weeks, filters)),
+        )
+
+    reads: list[Callable[[Session], Any]] = [attempts, the_rest]
+    if "confusion" in parts:
+        reads.append(replies)
+    speed, found = queries.read_together(session, speed_of_cohort, *reads)
+    cells, (funnel_rows, stalled_rows, question_rows, trend_rows) = found[0], found[1]
+    reply_rows: list[ReplyFact] = found[2] if len(found) > 2 else []
+    by_dimension = funnels(iter(funnel_rows), FUNNEL_DIMENSIONS)
     stalled = stalled_leads(
-        queries.stalled_facts(session, filters, as_of=now),
+        iter(stalled_rows),
         as_of=now,
         clinic_language=settings.clinic_language,
         no_answer_attempts=no_answer_attempts,
         capacity=capacity,
     )
-    questions = repeated_questions(
-        queries.question_cells(session, period, filters) if "questions" in parts else iter(())
-    )
-    if "timing" in parts or "confusion" in parts:
-        cells, replies = queries.attempt_cells(
-            session, period, filters, timezone=hours.timezone, as_of=now, replies="confusion" in parts
-        )
-    else:
-        cells, replies = [], []
+    questions = repeated_questions(iter(question_rows))
     timing = follow_up_timing(cells, min_sample=min_sample)
-    confused = confusion(cells, replies, step_templates=step_templates(config))
-    weeks = period.weeks_back(trend_weeks, hours.timezone)
-    points = trend(queries.trend_cells(session, weeks, filters), [w.label for w in weeks])
+    confused = confusion(cells, reply_rows, step_templates=step_templates(config))
+    points = trend(iter(trend_rows), [w.label for w in weeks])
     by_language = next(f for f in by_dimension if f.dimension == "language")
     by_service = next(f for f in by_dimension if f.dimension == "service")
     return Measures(

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub.config import HubConfig
 from hub.review.measures import (
@@ -561,3 +564,85 @@ def test_an_iso_week_runs_from_local_monday_midnight() -> None:
 def test_a_malformed_week_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match=r"ISO week|week of that year"):
         Period.iso_week(bad, CHICAGO)
+
+
+def _reference_speed(leads: list[LeadTiming], hours: Any, as_of: datetime) -> dict[str, tuple[Any, ...]]:
+    """Speed to lead by its definition, one lead at a time with datetimes (no calendar, no
+    timestamps): what the dashboard's fast path must equal."""
+    out: dict[str, list[Any]] = {}
+    for lead in leads:
+        target = TARGETS.get(lead.channel, 30)
+        row = out.setdefault(lead.channel, [0, 0, 0, 0, [], [], [0] * 8])
+        row[0] += 1
+        row[3] += not hours.is_open(lead.created_at)
+        if lead.first_attempt_at is not None:
+            minutes = max(0.0, (lead.first_attempt_at - lead.created_at).total_seconds() / 60)
+            row[6][next(i for i, b in enumerate((5, 15, 30, 60, 240, 1440, math.inf)) if minutes <= b)] += 1
+            row[4].append(minutes)
+            row[1] += 1
+            row[2] += open_minutes(hours, lead.created_at, lead.first_attempt_at) <= target
+        else:
+            row[6][7] += 1
+            row[1] += open_minutes(hours, lead.created_at, as_of) > target
+        if lead.first_contact_at is not None:
+            row[5].append(max(0.0, (lead.first_contact_at - lead.created_at).total_seconds() / 60))
+    return {
+        c: (r[0], r[1], r[2], r[3], percentile(sorted(r[4]), 0.5), percentile(sorted(r[4]), 0.9),
+            percentile(sorted(r[5]), 0.9), tuple(r[6]))
+        for c, r in out.items()
+    }  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*TARGETS, "webinar"]),
+            st.integers(0, 60 * 24 * 40 * 60 * 10**6),  # µs after 20 Oct 2026 (across the fall-back change)
+            st.one_of(
+                st.none(),
+                st.sampled_from([0, 1, 300 * 10**6, 300 * 10**6 + 1, 900 * 10**6]),
+                st.integers(0, 3 * 24 * 3600 * 10**6),
+            ),
+            st.one_of(st.none(), st.integers(0, 5 * 24 * 3600 * 10**6)),
+        ),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_the_fast_speed_path_equals_the_definition_to_the_microsecond(
+    config: HubConfig, raw: list[tuple[str, int, int | None, int | None]], with_span: bool
+) -> None:
+    start = datetime(2026, 10, 20, tzinfo=UTC)
+    as_of = start + timedelta(days=45)
+    leads = [
+        LeadTiming(
+            channel, start + timedelta(microseconds=at),
+            None if attempt is None else start + timedelta(microseconds=at + attempt),
+            None if contact is None else start + timedelta(microseconds=at + contact),
+        )
+        for channel, at, attempt, contact in raw
+    ]  # fmt: skip
+    hours = config.settings.hours
+    got = speed_to_lead(
+        leads, hours=hours, targets=TARGETS, default_target=30, as_of=as_of, span=(start, as_of) if with_span else None
+    )
+    rows = {
+        r.channel: (r.leads, r.due, r.within_target, r.after_hours, r.median_attempt_minutes, r.p90_attempt_minutes,
+                    r.p90_contact_minutes, tuple(c.n for c in r.distribution))
+        for r in got.rows
+    }  # fmt: skip
+    assert rows == _reference_speed(leads, hours, as_of)
+
+
+@pytest.mark.parametrize("micros", [0, 1, 123_456, 999_999])
+def test_an_attempt_exactly_at_the_target_is_within_it_on_the_fast_path(config: HubConfig, micros: int) -> None:
+    created = TUESDAY_10 + timedelta(minutes=7, microseconds=micros)  # open; paid search's target is 5 minutes
+    leads = [LeadTiming("paid_search", created, created + timedelta(minutes=5), None)]
+    span = (TUESDAY_10 - timedelta(days=2), TUESDAY_10 + timedelta(days=2))
+    for given_span in (None, span):
+        got = speed_to_lead(
+            leads, hours=config.settings.hours, targets=TARGETS, default_target=30, as_of=span[1], span=given_span
+        )
+        assert (got.total.due, got.total.within_target) == (1, 1)
+        assert got.total.distribution[0].n == 1  # "≤ 5 min"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
 from hub.review import Filters, Period, dashboard_measures, queries, todays_queues
@@ -148,3 +149,26 @@ def test_an_empty_store_gives_empty_measures(store: Store, config: HubConfig) ->
     assert m.stalled.total == 0
     assert [p.inquiries for p in m.trend] == [0] * 8
     assert week.start == WEEK_START
+
+
+def test_reads_run_together_see_one_snapshot_whatever_commits_meanwhile(store: Store) -> None:
+    """The dashboard's reads run at once on PostgreSQL: a row committed while they run is seen by
+    none of them (they share the snapshot of the transaction that started them)."""
+    from sqlalchemy import func, insert, select
+
+    from hub.store.models import JobRunRow
+
+    def runs(s: Session) -> int:
+        return int(s.scalar(select(func.count()).select_from(JobRunRow)) or 0)
+
+    def commit_one_then_count(s: Session) -> int:
+        with store.engine.begin() as other:  # another process's write, committed meanwhile
+            other.execute(insert(JobRunRow).values(job="cadence", tick=NOW, started_at=NOW, runner="elsewhere"))
+        return runs(s)
+
+    with store.read() as session:
+        before = runs(session)
+        here, (elsewhere, again) = queries.read_together(session, runs, commit_one_then_count, runs)
+    assert (before, here, elsewhere, again) == (0, 0, 0, 0)
+    with store.read() as session:
+        assert runs(session) == 1
