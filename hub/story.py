@@ -29,6 +29,7 @@ from hub.store.models import (
     OutboxRow,
     TouchRow,
 )
+from nurture.vocab import TouchOutcome
 
 __all__ = ["Appointment", "CrmRecord", "Event", "Story", "lead_story", "record_url"]
 
@@ -43,13 +44,14 @@ class Event:
     Attributes:
         at: when (UTC).
         kind: ``inquiry``, ``triage``, ``consent``, ``crm``, ``touch``, ``booking``, ``staff``.
-        what: the code of what happened (a channel, a consent state, an outbox kind, an outcome …).
+        what: the code of what happened (a channel, a consent state, an outbox kind, an outcome …);
+            None for an inquiry whose channel is not known (one added from the CLI or by a merge).
         detail: codes and ids that say more (never PHI beyond what the lead page shows anyway).
     """
 
     at: datetime
     kind: str
-    what: str
+    what: str | None
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -165,9 +167,16 @@ def lead_story(
                 detail={"channel": consent.channel, "source": consent.source, "wording": consent.wording},
             )
         )
+    told = [e.at for e in events if e.kind == "inquiry"]
     for touch in session.scalars(
         select(TouchRow).where(TouchRow.lead_id == lead_id).order_by(TouchRow.at, TouchRow.id)
     ):
+        if touch.outcome == TouchOutcome.INQUIRED.value:
+            # The inquiry itself: told above when it came as the first inquiry or an inbound event;
+            # one that came otherwise (the CLI, a merge) is told here, without a channel to name.
+            if not any(abs((touch.at - at).total_seconds()) < 120 for at in told):
+                events.append(Event(at=touch.at, kind="inquiry", what=None, detail={"first": False}))
+            continue
         events.append(
             Event(
                 at=touch.at,
