@@ -47,7 +47,7 @@ from typing import Any, Final
 import requests
 
 from connectors.base import ConnectionStatus
-from connectors.limits import TokenBucket, parse_retry_after
+from connectors.limits import RetryPolicy, TokenBucket
 from connectors.scheduling import (
     AvailabilityQuery,
     Booking,
@@ -161,6 +161,11 @@ class CalcomSettings:
     backoff_s: float = 0.5
     timeout_s: float = 30.0
     _by_id: Mapping[int, CalcomEventType] = field(init=False, repr=False, compare=False)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How one call retries in place (connectors.limits)."""
+        return RetryPolicy(self.max_retries, self.max_wait_s, self.backoff_s)
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -363,7 +368,7 @@ class CalcomScheduling:
                     method, f"{s.api_host}{path}", params=params, json=body, headers=headers, timeout=s.timeout_s
                 )
             except requests.RequestException as exc:
-                attempt = self._wait(attempt, s.backoff_s * 2**attempt, f"calcom: {what} failed ({type(exc).__name__})")
+                attempt = self._wait(attempt, f"calcom: {what} failed ({type(exc).__name__})")
                 continue
             status = response.status_code
             try:
@@ -378,21 +383,18 @@ class CalcomScheduling:
             if status in (401, 403):
                 raise ConfigError([f"scheduling.calcom: {what} was refused ({status} {code}); check the API key"])
             if status == 429 or status >= 500:
-                retry_after = response.headers.get("Retry-After")
-                wait = parse_retry_after(retry_after, s.backoff_s * 2**attempt)
-                if retry_after is not None:
-                    self._bucket.hold_until(wait)
                 attempt = self._wait(
-                    attempt, wait, f"calcom: {what} failed ({status})", retry_after=wait if retry_after else None
+                    attempt, f"calcom: {what} failed ({status})", retry_after=response.headers.get("Retry-After")
                 )
                 continue
             raise FatalError(f"calcom: {what} was rejected ({status} {code})")
 
-    def _wait(self, attempt: int, wait: float, failure: str, *, retry_after: float | None = None) -> int:
-        if attempt >= self.settings.max_retries or wait > self.settings.max_wait_s:
-            raise RetryLater(failure, retry_after=retry_after)
-        logger.info("%s; retrying in %.1fs", failure, wait)
-        self._sleep(wait)
+    def _wait(self, attempt: int, failure: str, *, retry_after: str | None = None) -> int:
+        """Wait before the next try by the retry policy (connectors.limits), or raise RetryLater;
+        answers the retries made."""
+        self.settings.retry_policy.pause(
+            attempt + 1, failure, retry_after=retry_after, bucket=self._bucket, sleep=self._sleep
+        )
         return attempt + 1
 
     @staticmethod

@@ -39,7 +39,7 @@ import requests
 
 from connectors.base import ConnectionStatus
 from connectors.calendly_events import SYSTEM, CalendlySettings
-from connectors.limits import TokenBucket, parse_retry_after
+from connectors.limits import RetryPolicy, TokenBucket
 from connectors.scheduling import Booking
 from nurture.clock import require_aware
 from nurture.errors import ConfigError, FatalError, RetryLater, SkipRecord
@@ -76,6 +76,11 @@ class CalendlyApiSettings:
     max_wait_s: float = 30.0
     backoff_s: float = 0.5
     timeout_s: float = 30.0
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How one call retries in place (connectors.limits)."""
+        return RetryPolicy(self.max_retries, self.max_wait_s, self.backoff_s)
 
     def __post_init__(self) -> None:
         problems = []
@@ -209,9 +214,7 @@ class CalendlyApi:
             try:
                 response = self.session.get(url, params=params, headers=headers, timeout=s.timeout_s)
             except requests.RequestException as exc:
-                attempt = self._wait(
-                    attempt, s.backoff_s * 2**attempt, f"calendly: {what} failed ({type(exc).__name__})"
-                )
+                attempt = self._wait(attempt, f"calendly: {what} failed ({type(exc).__name__})")
                 continue
             status = response.status_code
             if status == 200:
@@ -229,20 +232,18 @@ class CalendlyApi:
             if status == 404:
                 raise SkipRecord(f"calendly: {what}: not found", code="calendly_not_found")
             if status == 429 or status >= 500:
-                retry_after = response.headers.get("Retry-After")
-                wait = parse_retry_after(retry_after, s.backoff_s * 2**attempt)
-                if retry_after is not None:
-                    self._bucket.hold_until(wait)
-                attempt = self._wait(attempt, wait, f"calendly: {what} failed ({status})",
-                                     retry_after=wait if retry_after else None)  # fmt: skip
+                attempt = self._wait(
+                    attempt, f"calendly: {what} failed ({status})", retry_after=response.headers.get("Retry-After")
+                )
                 continue
             raise FatalError(f"calendly: {what} was rejected ({status})")
 
-    def _wait(self, attempt: int, wait: float, failure: str, *, retry_after: float | None = None) -> int:
-        if attempt >= self.settings.max_retries or wait > self.settings.max_wait_s:
-            raise RetryLater(failure, retry_after=retry_after)
-        logger.info("%s; retrying in %.1fs", failure, wait)
-        self._sleep(wait)
+    def _wait(self, attempt: int, failure: str, *, retry_after: str | None = None) -> int:
+        """Wait before the next try by the retry policy (connectors.limits), or raise RetryLater;
+        answers the retries made."""
+        self.settings.retry_policy.pause(
+            attempt + 1, failure, retry_after=retry_after, bucket=self._bucket, sleep=self._sleep
+        )
         return attempt + 1
 
     def _pages(self, path: str, params: list[tuple[str, str]], *, what: str) -> Iterator[dict[str, Any]]:

@@ -84,7 +84,7 @@ from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from joserfc.jwk import ECKey, RSAKey
 
 from connectors.base import ConnectionStatus, OAuthToken, TokenSource
-from connectors.limits import TokenBucket, parse_retry_after
+from connectors.limits import RetryPolicy, TokenBucket
 from connectors.scheduling import (
     AvailabilityQuery,
     Booking,
@@ -212,6 +212,11 @@ class FhirSettings:
     profile: str = "auto"
     practitioners: tuple[str, ...] = ()
     bookings_window_days: int = 30
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How one call retries in place (connectors.limits)."""
+        return RetryPolicy(self.max_retries, self.max_wait_s, self.backoff_s)
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -558,9 +563,7 @@ class FhirScheduling:
                     method, url, params=params, json=body, headers=send_headers, timeout=s.timeout_s
                 )
             except requests.RequestException as exc:
-                wait = s.backoff_s * 2**attempt
-                failure = f"fhir: {what} failed ({type(exc).__name__})"
-                attempt = self._wait_or_raise(attempt, wait, failure, retry_after=None)
+                attempt = self._wait_or_raise(attempt, f"fhir: {what} failed ({type(exc).__name__})")
                 continue
             if response.status_code < 300:
                 return response
@@ -577,22 +580,17 @@ class FhirScheduling:
             if action is Action.REFUSED:
                 raise _Refused(response.status_code, code, diagnostics)
             if action is Action.WAIT:
-                retry_after = response.headers.get("Retry-After")
-                wait = parse_retry_after(retry_after, s.backoff_s * 2**attempt)
                 failure = f"fhir: {what} failed ({response.status_code} {code})"
-                if retry_after is not None:
-                    self._bucket.hold_until(wait)
-                attempt = self._wait_or_raise(
-                    attempt, wait, failure, retry_after=wait if retry_after is not None else None
-                )
+                attempt = self._wait_or_raise(attempt, failure, retry_after=response.headers.get("Retry-After"))
                 continue
             raise FatalError(f"fhir: {what} was rejected ({response.status_code} {code}: {diagnostics})")
 
-    def _wait_or_raise(self, attempt: int, wait: float, failure: str, *, retry_after: float | None) -> int:
-        if attempt >= self.settings.max_retries or wait > self.settings.max_wait_s:
-            raise RetryLater(failure, retry_after=retry_after)
-        logger.info("%s; retrying in %.1fs", failure, wait)
-        self._sleep(wait)
+    def _wait_or_raise(self, attempt: int, failure: str, *, retry_after: str | None = None) -> int:
+        """Wait before the next try by the retry policy (connectors.limits), or raise RetryLater;
+        answers the retries made."""
+        self.settings.retry_policy.pause(
+            attempt + 1, failure, retry_after=retry_after, bucket=self._bucket, sleep=self._sleep
+        )
         return attempt + 1
 
     def _url(self, path: str) -> str:

@@ -45,7 +45,7 @@ from hubspot.crm.properties import exceptions as properties_errors
 from urllib3.util import Retry
 
 from connectors.base import OAuthToken, TokenSource
-from connectors.limits import TokenBucket, parse_retry_after
+from connectors.limits import RetryPolicy, TokenBucket
 from nurture.errors import BudgetExhausted, ConfigError, FatalError, RetryLater, SkipRecord
 
 __all__ = [
@@ -107,6 +107,11 @@ class Limits:
     max_wait_s: float
     backoff_s: float
     timeout_s: float
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How one call retries in place (connectors.limits)."""
+        return RetryPolicy(self.max_retries, self.max_wait_s, self.backoff_s)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -470,7 +475,7 @@ class HubSpotEdge:
                 attempt += 1
                 wait = self.wait_for(failure, action, attempt)
                 unsafe = action is Action.BACKOFF and not idempotent
-                if unsafe or wait > self.limits.max_wait_s or attempt > self.limits.max_retries:
+                if unsafe or self.limits.retry_policy.gives_up(attempt, wait):
                     logger.warning(
                         "hubspot %s: giving up after %d attempt(s) (%s %s)",
                         what, attempt, failure.status, failure.policy or failure.category,
@@ -498,10 +503,11 @@ class HubSpotEdge:
     def wait_for(self, failure: Failure, action: Action, attempt: int) -> float:
         """Seconds to wait before retry ``attempt``: Retry-After (else 1 s, or 10 s for the rolling
         10-second limit) for a 429, exponential backoff for a 5xx or network error."""
+        policy = self.limits.retry_policy
         if action is Action.WAIT:
             default = 10.0 if failure.policy == "TEN_SECONDLY_ROLLING" else 1.0
-            return parse_retry_after(failure.retry_after, default=default)
-        return float(min(self.limits.backoff_s * 2 ** (attempt - 1), self.limits.max_wait_s))
+            return policy.wait(attempt, failure.retry_after, default=default)
+        return policy.backoff(attempt)
 
     def _current(self) -> tuple[int, _Apis]:
         with self._lock:

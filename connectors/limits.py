@@ -1,14 +1,24 @@
-"""Client-side rate limiting shared by the connectors: a token bucket per CRM org, kept below the
-vendor's burst limit, and waits that honour ``Retry-After``. ``sleep`` and ``monotonic`` are
-injectable so tests can run without waiting."""
+"""Client-side limits shared by every outbound client (Salesforce, HubSpot, FHIR, Cal.com,
+Calendly): a token bucket per org or account, kept below the vendor's burst limit, and one retry
+policy — how long to wait before each retry (the server's ``Retry-After`` when it sent one, else
+exponential backoff) and when to stop retrying in place and raise ``RetryLater`` so the work waits
+in the outbox. Which answers are retried is each vendor's error table (``classify`` in each
+connector); how is decided here, once. ``sleep`` and ``monotonic`` are injectable so tests can run
+without waiting."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-__all__ = ["TokenBucket", "parse_retry_after"]
+from nurture.errors import RetryLater
+
+__all__ = ["RetryPolicy", "TokenBucket", "parse_retry_after"]
+
+logger = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -70,3 +80,54 @@ def parse_retry_after(value: str | None, default: float = 1.0) -> float:
         return max(float(value.strip()), 0.0)
     except ValueError:
         return default
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How one outbound call retries in place.
+
+    Attributes:
+        max_retries: retries after the first attempt before giving up (``RetryLater``).
+        max_wait_s: the longest wait slept in place; a longer ``Retry-After`` gives up at once (the
+            outbox waits instead, without holding a worker).
+        backoff_s: the first backoff after a 5xx or a network error; it doubles with each retry,
+            up to ``max_wait_s``.
+    """
+
+    max_retries: int
+    max_wait_s: float
+    backoff_s: float
+
+    def backoff(self, retry: int) -> float:
+        """Seconds before retry number ``retry`` (1 for the first) when the server said nothing."""
+        return float(min(self.backoff_s * 2 ** (retry - 1), self.max_wait_s))
+
+    def wait(self, retry: int, retry_after: str | None = None, *, default: float | None = None) -> float:
+        """Seconds before retry ``retry``: the server's ``Retry-After`` when it sent one, else
+        ``default`` (a vendor's documented wait), else the backoff."""
+        return parse_retry_after(retry_after, default=self.backoff(retry) if default is None else default)
+
+    def gives_up(self, retry: int, wait: float) -> bool:
+        """True when retry ``retry`` should not happen in place: out of retries, or a wait longer
+        than ``max_wait_s``."""
+        return retry > self.max_retries or wait > self.max_wait_s
+
+    def pause(
+        self,
+        retry: int,
+        failure: str,
+        *,
+        retry_after: str | None,
+        bucket: TokenBucket,
+        sleep: Callable[[float], None],
+    ) -> None:
+        """Before retry ``retry`` of a call that failed with ``failure`` (no values in it): hold
+        every caller of ``bucket`` until a server's ``Retry-After`` ends (the limit is the
+        account's), then sleep the wait; or raise ``RetryLater`` when the policy gives up."""
+        wait = self.wait(retry, retry_after)
+        if retry_after:
+            bucket.hold_until(wait)
+        if self.gives_up(retry, wait):
+            raise RetryLater(failure, retry_after=wait if retry_after else None)
+        logger.info("%s; retrying in %.1fs", failure, wait)
+        sleep(wait)

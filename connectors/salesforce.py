@@ -53,7 +53,7 @@ from connectors.base import (
     TokenSource,
     WriteOutcome,
 )
-from connectors.limits import TokenBucket, parse_retry_after
+from connectors.limits import TokenBucket
 from connectors.salesforce_errors import (
     Action,
     VendorError,
@@ -695,11 +695,10 @@ class SalesforceConnector:
                 continue
             if action is Action.WAIT:
                 failures += 1
-                said = self._local.retry_after
-                backoff = min(self.settings.backoff_s * 2 ** (failures - 1), self.settings.max_wait_s)
-                wait = parse_retry_after(said, default=backoff)
+                policy = self.settings.retry_policy
+                wait = policy.wait(failures, self._local.retry_after)
                 reason = f"HTTP {error.status} {error.code}".rstrip() if error else network
-                if failures > self.settings.max_retries or wait > self.settings.max_wait_s:
+                if policy.gives_up(failures, wait):
                     raise RetryLater(
                         f"Salesforce {what}: {reason} after {failures} attempt(s)", retry_after=wait
                     ) from None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from connectors.limits import RetryPolicy
 from connectors.salesforce_soql import IDENTIFIER
 from nurture.clock import zone
 from nurture.errors import ConfigError
@@ -77,6 +78,11 @@ class SalesforceSettings:
     allow_duplicate_save: bool = False
     verify: str | bool = True
     describe_ttl_s: float = 3600.0
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How one call retries in place (connectors.limits)."""
+        return RetryPolicy(self.max_retries, self.max_wait_s, self.backoff_s)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_owners", MappingProxyType(dict(self.task_owners)))
