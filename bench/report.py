@@ -297,14 +297,15 @@ def seed_postgres(store: Store, rows: Rows) -> tuple[int, int]:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def _timed(label: str, fn: Any, *, repeat: int = 3) -> Any:
+def _timed(label: str, fn: Any, *, repeat: int = 3, seconds: bool = False) -> Any:
+    """Print the best of ``repeat`` runs of ``fn``; answer its result (or, ``seconds``, the time)."""
     best, result = float("inf"), None
     for _ in range(repeat):
         started = time.perf_counter()
         result = fn()
         best = min(best, time.perf_counter() - started)
     print(f"  {label:<44} {best:8.3f} s  (best of {repeat})")
-    return result
+    return best if seconds else result
 
 
 def run(backend: str, store: Store, config: HubConfig, args: argparse.Namespace, rows: Rows) -> None:
@@ -323,10 +324,19 @@ def run(backend: str, store: Store, config: HubConfig, args: argparse.Namespace,
         _timed(
             "every measure (the review's set), 26 weeks", lambda: dashboard_measures(session, config, whole, now=now)
         )
-        _timed(
+        alone = _timed(
+            "dashboard page, reads one after another, 26 weeks",
+            lambda: dashboard_measures(
+                session, config, whole, now=now, trend_weeks=26, parts=DASHBOARD_PARTS, concurrent=False
+            ),
+            seconds=True,
+        )
+        together = _timed(
             "dashboard page (what /dashboard computes), 26 weeks",
             lambda: dashboard_measures(session, config, whole, now=now, trend_weeks=26, parts=DASHBOARD_PARTS),
+            seconds=True,
         )
+        print(f"  {'  reads together / one after another':<44} {together / alone:8.2f} ×")
         _timed(
             "dashboard_measures, 26 weeks, one channel",
             lambda: dashboard_measures(session, config, whole, Filters(channel="paid_search"), now=now),

@@ -241,7 +241,11 @@ def _hub(args: argparse.Namespace, *, create: bool = False) -> Hub:
             )  # fmt: skip
     demo = None if create else _running_demo(config, args.database_url)
     if demo is None:
-        return build_hub(config, database_url=args.database_url, warn_instance_key=False)
+        # The instance's key file standing in for NURTUREHUB_DATA_KEY is the embedded demo's way;
+        # for any other store (production's, named by the config or --database-url) it is a key the
+        # services may not have: that is said, as the processes say it.
+        embedded = not args.database_url and not config.database_url
+        return build_hub(config, database_url=args.database_url, warn_instance_key=not embedded)
     import dataclasses
 
     from hub.crm import load_crm_settings
@@ -301,14 +305,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                        "access_token": running.salesforce.issue_token()},
         "hubspot": {"url": running.hubspot_server.url, "access_token": running.hubspot.issue_token()},
     }  # fmt: skip
-    _emit(
-        found,
-        as_json=args.json,
-        human=f"salesforce sandbox: {found['salesforce']['url']}  (CA bundle: {found['salesforce']['ca_bundle']})\n"
-        f"  access token for tests: {found['salesforce']['access_token']}\n"
-        f"hubspot sandbox:    {found['hubspot']['url']}\n"
-        f"  access token for tests: {found['hubspot']['access_token']}\n"
-        "Ctrl-C stops them.",
+    sf, hs = found["salesforce"], found["hubspot"]
+    sys.stdout.write(
+        json.dumps(found) + "\n"  # one line: whoever starts it reads its first line; it keeps running
+        if args.json
+        else f"salesforce sandbox: {sf['url']}  (CA bundle: {sf['ca_bundle']})\n"
+        f"  access token for tests: {sf['access_token']}\n"
+        f"hubspot sandbox:    {hs['url']}\n"
+        f"  access token for tests: {hs['access_token']}\n"
+        "Ctrl-C stops them.\n"
     )
     sys.stdout.flush()
     try:
@@ -352,7 +357,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         "templates": len(s.templates),
         "triage_rules": len(s.triage.rules),
         "secrets": secrets,
-        "data_key": "set" if os.environ.get("NURTUREHUB_DATA_KEY") else "missing",
+        "data_key": _data_key_state(),
     }
     unusable = {name: state for name, state in secrets.items() if state.startswith("unusable")}
     missing = sorted(name for name, state in secrets.items() if state == "missing")
@@ -374,13 +379,29 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         )
     if missing:
         human += f"\nnot set in this environment (those sources answer 503 until they are): {', '.join(missing)}"
-    if summary["data_key"] == "missing":
+    if summary["data_key"].startswith("unusable"):
+        human += f"\n{summary['data_key']}"
+    elif summary["data_key"] == "missing":
         human += (
             "\nNURTUREHUB_DATA_KEY is not set: stored patient data is encrypted with the key file in the instance "
             "folder (right for the demo; in production set it from `nurturehub keygen`, see docs/operations.md)"
         )
     _emit(summary, as_json=args.json, human=human)
     return EXIT_OK
+
+
+def _data_key_state() -> str:
+    """NURTUREHUB_DATA_KEY in this environment: "set", "missing" or "unusable: why" (never the key)."""
+    from hub.crypto import ENV_DATA_KEY, Vault
+
+    value = os.environ.get(ENV_DATA_KEY)
+    if not value:
+        return "missing"
+    try:
+        Vault(value)
+    except ConfigError as exc:
+        return f"unusable: {exc.problems[0]}"
+    return "set"
 
 
 def _source_secrets(config: HubConfig) -> dict[str, str]:
@@ -718,7 +739,8 @@ def cmd_send_test_event(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     demo = _running_demo(config, args.database_url)
     url = args.url or (demo.base_url if demo else DEFAULT_URL)
-    environ = demo.environ(config) if demo else None
+    # The demo's secrets sign for the demo only: another hub (--url) gets this environment's.
+    environ = demo.environ(config) if demo and url.rstrip("/") == demo.base_url else None
     response = send_test_event(config, args.source, url=url, payload_file=args.file, environ=environ)
     ok = response.status_code < 300
     try:

@@ -7,8 +7,8 @@ the sandboxes and ``send-test-event`` has no secret to sign with. So ``run`` wri
 ``running-demo.json`` (0600, in the 0700 instance folder) with the web address and the sandboxes'
 settings — the sandbox endpoints and the demo's fixed test credentials, no PHI and no production
 secret — and removes it when it stops. A command of another terminal on the same instance and store
-uses it while the process that wrote it is alive; a configuration that enables a CRM of its own, or a
-``--database-url`` naming another store, wins over it.
+uses it while the process that wrote it holds its lock (a crashed demo's record is ignored); a
+configuration that enables a CRM of its own, or a ``--database-url`` naming another store, wins.
 
 The webhook sources' demo secrets are in ``demo-secrets.json`` (made once, 0600); the real
 environment wins over them.
@@ -17,6 +17,8 @@ environment wins over them.
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -36,6 +38,7 @@ __all__ = [
     "demo_environ",
     "find_running_demo",
     "sandbox_settings",
+    "store_identity",
 ]
 
 RUN_FILE = "running-demo.json"
@@ -53,12 +56,14 @@ class RunningDemo:
 
     pid: int
     base_url: str  # the web UI and webhooks
-    store: str  # the store's printable URL (no password)
+    store: str  # the store's identity (store_identity: a path or a digest, never a password)
     crm: dict[str, dict[str, Any]]  # the ``[crm]`` section pointing at the sandboxes
     scheduling: dict[str, Any]  # the ``[scheduling]`` section pointing at the FHIR sandbox
 
     def record(self, instance: Path) -> Path:
-        """Write the record (0600), replacing an earlier one atomically."""
+        """Write the record (0600), replacing an earlier one atomically, and hold a lock on it for
+        as long as this process runs: the lock, not the pid (which the system may give to another
+        process after a crash), is what says the demo is running."""
         path = instance / RUN_FILE
         partial = path.with_name(f".{RUN_FILE}.{os.getpid()}")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -69,6 +74,9 @@ class RunningDemo:
                 fh, indent=2,
             )  # fmt: skip
         partial.replace(path)
+        held = os.open(path, os.O_RDONLY)
+        fcntl.flock(held, fcntl.LOCK_SH)  # released when this process ends, however it ends
+        _HELD[path] = held
         return path
 
     def forget(self, instance: Path) -> None:
@@ -77,20 +85,43 @@ class RunningDemo:
         found = _read(path)
         if found is not None and found.pid == self.pid:
             path.unlink(missing_ok=True)
+        held = _HELD.pop(path, None)
+        if held is not None:
+            os.close(held)
 
     def environ(self, config: HubConfig, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment a command of another terminal uses against this demo."""
         return {**demo_environ(config, base), "NURTUREHUB_FHIR_CREDENTIAL": FHIR_CREDENTIAL}
 
 
-def _alive(pid: int) -> bool:
+#: The records this process holds a lock on (path -> open descriptor).
+_HELD: dict[Path, int] = {}
+
+
+def _held_by_a_running_demo(path: Path) -> bool:
+    """Whether a live process holds the record's lock (a crashed demo's lock went with it)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
         return False
-    except PermissionError:  # another user's process: alive, but not a demo of ours
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
         return False
-    return True
+    finally:
+        os.close(fd)
+
+
+def store_identity(url: str) -> str:
+    """Which store ``url`` names, comparable between processes and safe to write down: a SQLite
+    file's absolute path, or a digest of any other URL whole (password, schema options and all)."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        return "sqlite:" + (path if path in ("", ":memory:") else str(Path(path).resolve()))
+    return "sha256:" + hashlib.sha256(url.encode()).hexdigest()
 
 
 def _read(path: Path) -> RunningDemo | None:
@@ -106,12 +137,11 @@ def _read(path: Path) -> RunningDemo | None:
 
 def find_running_demo(instance: Path, store_url: str) -> RunningDemo | None:
     """The demo running on ``instance`` and the store ``store_url``, if its process is alive."""
-    from hub.config import printable_url
-
-    found = _read(instance / RUN_FILE)
-    if found is None or found.pid == os.getpid() or not _alive(found.pid):
+    path = instance / RUN_FILE
+    found = _read(path)
+    if found is None or found.pid == os.getpid() or not _held_by_a_running_demo(path):
         return None
-    return found if found.store == printable_url(store_url) else None
+    return found if found.store == store_identity(store_url) else None
 
 
 def demo_environ(config: HubConfig, base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -167,15 +167,22 @@ def lead_story(
                 detail={"channel": consent.channel, "source": consent.source, "wording": consent.wording},
             )
         )
-    told = [e.at for e in events if e.kind == "inquiry"]
+    untold = [e for e in events if e.kind == "inquiry"]  # the inquiries told, each matching one touch
     for touch in session.scalars(
         select(TouchRow).where(TouchRow.lead_id == lead_id).order_by(TouchRow.at, TouchRow.id)
     ):
         if touch.outcome == TouchOutcome.INQUIRED.value:
-            # The inquiry itself: told above when it came as the first inquiry or an inbound event;
-            # one that came otherwise (the CLI, a merge) is told here, without a channel to name.
-            if not any(abs((touch.at - at).total_seconds()) < 120 for at in told):
-                events.append(Event(at=touch.at, kind="inquiry", what=None, detail={"first": False}))
+            # The inquiry itself: told above when it came as the first inquiry or an inbound event
+            # (the nearest told one of its channel within two minutes); one that came otherwise
+            # (the CLI, a merge) is told here, by its own channel.
+            near = [
+                e for e in untold
+                if e.what == touch.inquiry_channel and abs((touch.at - e.at).total_seconds()) < 120
+            ]  # fmt: skip
+            if near:
+                untold.remove(min(near, key=lambda e: abs((touch.at - e.at).total_seconds())))
+            else:
+                events.append(Event(at=touch.at, kind="inquiry", what=touch.inquiry_channel, detail={"first": False}))
             continue
         events.append(
             Event(

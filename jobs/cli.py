@@ -143,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hub.crm import load_crm_settings
     from hub.instance import make_private
     from hub.logs import configure_logging
-    from hub.running_demo import FHIR_CREDENTIAL, RunningDemo, demo_environ, sandbox_settings
+    from hub.running_demo import FHIR_CREDENTIAL, RunningDemo, demo_environ, sandbox_settings, store_identity
     from hub.sandboxes import start_sandboxes
     from jobs.runtime import Runtime
     from webapp import create_app
@@ -201,7 +201,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         earlier = session.query(LeadRow.id).count()
     demo = begin_run(config.instance_path, earlier)
     running = RunningDemo(
-        pid=os.getpid(), base_url=base_url, store=printable_url(hub.store.url), crm=crm_raw, scheduling=scheduling
+        pid=os.getpid(), base_url=base_url, store=store_identity(hub.store.url), crm=crm_raw, scheduling=scheduling
     )
     running.record(config.instance_path)  # for `sync`, `leads add`, `send-test-event` in other terminals
     facts = {

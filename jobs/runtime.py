@@ -99,11 +99,12 @@ def run_job(job: str, **ids: str) -> None:
         return
     what = "job " + ":".join([job, *ids.values()])
     try:
-        runtime.run_scheduled(job, **ids)
+        ran = runtime.run_scheduled(job, **ids)
     except Exception as exc:
         runtime.failures.failed(what, exc, "it runs again at its next tick")
     else:
-        runtime.failures.worked(what)
+        if ran:  # a tick another run already took says nothing about the job working again
+            runtime.failures.worked(what)
 
 
 def _floor(at: datetime, every: timedelta) -> datetime:

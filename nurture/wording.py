@@ -308,7 +308,10 @@ def _cache_dir() -> Path:
 
 def _maintained_key() -> str:
     """A key of the packages' data files as installed (path, size, modification time)."""
-    parts = [str(_MAINTAINED_FORMAT)]
+    # The cache holds folded, split phrases: the code that folds and splits them (this module) and
+    # the Unicode data it folds with are part of what it was made from.
+    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    parts = [str(_MAINTAINED_FORMAT), own, unicodedata.unidata_version]
     for package, name in _MAINTAINED_FILES:
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.submodule_search_locations:

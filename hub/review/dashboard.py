@@ -125,6 +125,7 @@ def dashboard_measures(
     trend_weeks: int = 8,
     min_sample: int = 30,
     parts: frozenset[str] = ALL_PARTS,
+    concurrent: bool = True,
 ) -> Measures:
     """Compute every measure for the leads created in ``period`` that pass ``filters``.
 
@@ -141,6 +142,8 @@ def dashboard_measures(
         min_sample: the least attempts a time of day needs to be called best.
         parts: which measures to compute (:data:`ALL_PARTS`); the others are empty. Funnels are
             always computed (language and service demand are read from them).
+        concurrent: on PostgreSQL, run the independent reads at once on one shared snapshot
+            (:func:`hub.review.queries.read_together`); False reads them one after another.
     """
     require_aware(now, "now")
     filters = filters or Filters()
@@ -175,7 +178,7 @@ def dashboard_measures(
     reads: list[Callable[[Session], Any]] = [attempts, the_rest]
     if "confusion" in parts:
         reads.append(replies)
-    speed, found = queries.read_together(session, speed_of_cohort, *reads)
+    speed, found = queries.read_together(session, speed_of_cohort, *reads, concurrent=concurrent)
     cells, (funnel_rows, stalled_rows, question_rows, trend_rows) = found[0], found[1]
     reply_rows: list[ReplyFact] = found[2] if len(found) > 2 else []
     by_dimension = funnels(iter(funnel_rows), FUNNEL_DIMENSIONS)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -31,6 +32,8 @@ from sqlalchemy import (
     Text,
     case,
     cast,
+    event,
+    extract,
     func,
     literal,
     or_,
@@ -77,6 +80,20 @@ __all__ = [
 BATCH = 5000
 T = TypeVar("T")
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
+_FANOUTS = threading.BoundedSemaphore(2)
+#: Set in a session's info when it flushes a write (cleared when its transaction ends).
+_WROTE = "nurturehub_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_a_write(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
 
 
 def _stream(session: Session, statement: Executable) -> Iterator[Any]:
@@ -101,7 +118,7 @@ def _driver_rows(session: Session, statement: Select[Any]) -> list[tuple[Any, ..
 
 
 def read_together(
-    session: Session, here: Callable[[Session], T], *elsewhere: Callable[[Session], Any]
+    session: Session, here: Callable[[Session], T], *elsewhere: Callable[[Session], Any], concurrent: bool = True
 ) -> tuple[T, list[Any]]:
     """Run ``here`` in this thread and each of ``elsewhere`` in a thread of its own, all reading the
     same data: on PostgreSQL each runs on a connection that imports the snapshot of ``session``'s
@@ -109,8 +126,26 @@ def read_together(
     had read them, whatever commits meanwhile; on SQLite they run one after another on
     ``session`` (a WAL read transaction keeps its snapshot). ``here``'s result, then the others'
     in order."""
-    if session.get_bind().dialect.name != "postgresql" or not elsewhere:
+    if (
+        not concurrent
+        or session.get_bind().dialect.name != "postgresql"
+        or not elsewhere
+        # A snapshot leaves out this transaction's own writes, and a savepoint cannot export one.
+        or session.new or session.dirty or session.deleted or session.info.get(_WROTE)
+        or session.in_nested_transaction()
+        # At most a few fan-outs per process (each takes 1 + len(elsewhere) pooled connections).
+        or not _FANOUTS.acquire(blocking=False)
+    ):  # fmt: skip
         return here(session), [read(session) for read in elsewhere]
+    try:
+        return _together(session, here, elsewhere)
+    finally:
+        _FANOUTS.release()
+
+
+def _together(
+    session: Session, here: Callable[[Session], T], elsewhere: Sequence[Callable[[Session], Any]]
+) -> tuple[T, list[Any]]:
     snapshot = str(session.execute(text("SELECT pg_export_snapshot()")).scalar_one())
     if not _SNAPSHOT_ID.fullmatch(snapshot):  # the statement takes no parameters: the id is spelled in
         raise ValueError("unexpected snapshot id from PostgreSQL")
@@ -306,9 +341,10 @@ def local_hour(session: Session, column: Any, timezone: str, start: datetime, en
     """SQL for the local hour (0–23) of the UTC time ``column`` in ``timezone``: the offset in
     force added to it, from a CASE over the daylight-saving changes between ``start`` and ``end``
     (computed with the same zoneinfo data the rest of the hub uses); times outside the span take
-    the nearest offset. On PostgreSQL this is integer arithmetic on the epoch, a third of the cost
-    of converting 850,000 touch times with ``timezone()`` (measured: 600 → 450 ms for the
-    dashboard's attempts); SQLite, which has no time-zone database, adds the offset as a modifier.
+    the nearest offset on SQLite, which has no time-zone database (it adds the offset as a
+    modifier). On PostgreSQL the span's times are integer arithmetic on the epoch, cheaper than
+    converting 850,000 touch times with ``timezone()`` (600 → 450 ms for the dashboard's attempts),
+    and times before it are converted exactly.
     """
     offsets = _utc_offsets(timezone, start, end)
     if session.get_bind().dialect.name == "postgresql":
@@ -322,7 +358,11 @@ def local_hour(session: Session, column: Any, timezone: str, start: datetime, en
                 else_=literal(offsets[-1][1] * 60, Integer),
             )
         local = func.date_part("epoch", column, type_=Float) + seconds
-        return cast(func.mod(cast(func.floor(local / 3600), BigInteger), 24), Integer)
+        by_offset = cast(func.mod(cast(func.floor(local / 3600), BigInteger), 24), Integer)
+        # Outside the span (a touch read from a CRM before the cohort began, say) PostgreSQL's own
+        # conversion answers exactly; those rows are few.
+        exact = cast(extract("hour", func.timezone(timezone, column)), Integer)
+        return case((column < start, exact), else_=by_offset)  # (no touch is later than the present)
     modifier: ColumnElement[str] = literal(f"{offsets[-1][1]:+d} minutes", String)
     if len(offsets) > 1:
         modifier = case(

@@ -272,8 +272,8 @@ def render_csv(review: WeeklyReview) -> str:
 
 
 def render_data(review: WeeklyReview) -> dict[str, Any]:
-    """Every measure of ``review`` as plain data (``nurturehub report weekly --json``): the same
-    tables as the CSV, each row keyed by its column names."""
+    """Every measure of ``review`` as JSON-ready data (``nurturehub report weekly --json``): the
+    same tables as the CSV, each row keyed by its column names, values as the CSV writes them."""
     return {
         "clinic": review.clinic_name,
         "week": review.week,
@@ -283,7 +283,7 @@ def render_data(review: WeeklyReview) -> dict[str, Any]:
         "timezone": review.measures.timezone,
         "filters": dict(review.measures.filters.active),
         "sections": {
-            name: [dict(zip(header, row, strict=False)) for row in rows] for name, header, rows in sections(review)
+            name: [dict(zip(header, row, strict=True)) for row in rows] for name, header, rows in sections(review)
         },
     }
 

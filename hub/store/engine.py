@@ -93,10 +93,11 @@ def shipped_heads() -> tuple[str, ...]:
         if not path.name.endswith(".py") or path.name.startswith("__"):
             continue
         found = {m.group(1): m.group(2) for m in _REVISION.finditer(path.read_text(encoding="utf-8"))}
-        if "revision" in found:
-            revisions.add(found["revision"].strip("\"'"))
-            if found.get("down_revision", "None") != "None":
-                parents.add(found["down_revision"].strip("\"'"))
+        if "revision" not in found or "down_revision" not in found:
+            return ()  # a form this reader does not know: no quick answer, alembic decides
+        revisions.add(found["revision"].strip("\"'"))
+        if found["down_revision"] != "None":
+            parents.add(found["down_revision"].strip("\"'"))
     return tuple(sorted(revisions - parents))
 
 
@@ -212,6 +213,8 @@ class Store:
         """The schema is at this version's newest migration: one query, no alembic import. Any doubt
         (no version table yet, another revision) leaves the decision to alembic."""
         heads = shipped_heads()
+        if not heads:
+            return False
         with self.engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):
                 return False

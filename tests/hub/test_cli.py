@@ -161,13 +161,31 @@ def test_the_weekly_review_as_json_holds_its_figures_and_writes_the_file(
 
 
 def test_a_command_of_the_demo_does_not_warn_about_the_data_key_and_check_config_says_it_once(
-    db: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NURTUREHUB_DATA_KEY", raising=False)
-    caplog.set_level("INFO")
-    assert main([*db, "leads", "list"]) == 0
-    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    monkeypatch.delenv("NURTUREHUB_DATABASE_URL", raising=False)
+    assert main(["init"]) == 0  # the embedded default: the instance folder's own store and key file
+    capsys.readouterr()
+    assert main(["leads", "list"]) == 0
+    assert "WARNING" not in capsys.readouterr().err  # the log goes to standard error
     code, data = run_json(capsys, "check-config", "--json")
     assert code == 0 and data["data_key"] == "missing"
     assert main(["check-config"]) == 0
     assert "NURTUREHUB_DATA_KEY is not set" in capsys.readouterr().out
+    monkeypatch.setenv("NURTUREHUB_DATA_KEY", "not-a-fernet-key")
+    code, data = run_json(capsys, "check-config", "--json")
+    assert data["data_key"] == "unusable: NURTUREHUB_DATA_KEY: not a Fernet key (32 url-safe base64-encoded bytes)"
+    assert "not-a-fernet-key" not in json.dumps(data)
+
+
+def test_a_command_on_another_store_without_the_data_key_says_so(
+    db: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A production store named by --database-url, from a shell without the services' key: the
+    instance's key file is not the services' key, and the command says so."""
+    monkeypatch.delenv("NURTUREHUB_DATA_KEY", raising=False)
+    capsys.readouterr()
+    assert main([*db, "leads", "list"]) == 0
+    assert "WARNING hub.bootstrap: NURTUREHUB_DATA_KEY is not set" in capsys.readouterr().err

@@ -172,3 +172,23 @@ def test_reads_run_together_see_one_snapshot_whatever_commits_meanwhile(store: S
     assert (before, here, elsewhere, again) == (0, 0, 0, 0)
     with store.read() as session:
         assert runs(session) == 1
+
+
+def test_reads_together_see_the_transactions_own_writes_and_work_inside_a_savepoint(store: Store) -> None:
+    """A snapshot leaves out the exporting transaction's own writes, and a savepoint cannot export
+    one: then the reads run one after another in the session, and see what it wrote."""
+    from sqlalchemy import func, select
+
+    from hub.store.models import JobRunRow
+
+    def runs(s: Session) -> int:
+        return int(s.scalar(select(func.count()).select_from(JobRunRow)) or 0)
+
+    with store.tx() as session:
+        session.add(JobRunRow(job="cadence", tick=NOW, started_at=NOW, runner="here"))
+        session.flush()
+        assert queries.read_together(session, runs, runs) == (1, [1])
+        with session.begin_nested():
+            assert queries.read_together(session, runs, runs) == (1, [1])
+    with store.read() as session:
+        assert queries.read_together(session, runs, runs) == (1, [1])

@@ -133,15 +133,17 @@ def test_the_lead_page_tells_the_story_and_leads_back(app: Flask, hub: Hub) -> N
     assert "Urgent (red flag): chest pain — “chest pain” (English)" in text
     assert "Not booked yet." in text
     assert "New inquiry by" not in text and "by —" not in text  # the inquiry is told once, as the first
-    # The same person writing again an hour later (here from the CLI, with no inbound event):
-    # another inquiry in the story, once.
-    hub.intake.submit(
-        Inquiry(channel=Channel.PHONE_CALL, received_at=hub.clock() + timedelta(hours=1), first_name="Maria",
-                last_name="Okafor", phone="+15125550101", text="Me again about the chest pain"),
-        actor="test",
-    )  # fmt: skip
+    # The same person writing again a minute later and an hour later (here from the CLI, with no
+    # inbound event): two more inquiries in the story, each by its own channel.
+    for later, channel in ((timedelta(minutes=1), Channel.PHONE_CALL), (timedelta(hours=1), Channel.PAID_SEARCH)):
+        hub.intake.submit(
+            Inquiry(channel=channel, received_at=hub.clock() - timedelta(minutes=20) + later, first_name="Maria",
+                    last_name="Okafor", phone="+15125550101", text="Me again about the chest pain"),
+            actor="test",
+        )  # fmt: skip
     again = text_of(client.get(f"/leads/{ids['urgent']}?back=/").text)
-    assert again.count("Another inquiry") == 1 and again.count("First inquiry") == 1
+    assert again.count("First inquiry by website form") == 1
+    assert "Another inquiry by phone call" in again and "Another inquiry by paid search" in again
     assert '<a href="/">← Back to My queue</a>' in page
     assert "website_form" not in text and "UTC" not in text
     # Another site cannot be the way back.
