@@ -45,7 +45,7 @@ from hub.store.models import (
     LeadRow,
     TouchRow,
 )
-from nurture.errors import RetryLater
+from nurture.errors import Refused, RetryLater
 from nurture.identity import Candidate, Match, decide, merged_consent
 from nurture.vocab import CLOSED_STAGES, Stage
 
@@ -299,8 +299,11 @@ def keep_apart(session: Session, lead_id: str, other_id: str, *, actor: str, now
 # --- merging --------------------------------------------------------------------------------------
 
 
-class MergeRefused(Exception):
+class MergeRefused(Refused):
     """A merge the hub will not make as asked; the message says why, in words (no PHI)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="merge_refused")
 
 
 def merge_leads(

@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 from hub.config import flatten_errors
 from hub.store import Store, repo
 from hub.store.models import SignInFailureRow, UserRow, WebSessionRow
-from nurture.errors import ConfigError
+from nurture.errors import ConfigError, Refused
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +138,13 @@ class Role(StrEnum):
 _RANK = {Role.VIEWER: 0, Role.COORDINATOR: 1, Role.ADMIN: 2}
 
 
-class AccountError(ValueError):
+class AccountError(Refused, ValueError):
     """An account change was refused. ``field`` names the input at fault (username, password, role)."""
 
+    field: str
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+        super().__init__(f"{field}: {message}", code="invalid_account", field=field)
         self.message = message
 
 

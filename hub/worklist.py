@@ -22,6 +22,7 @@ from hub.config import HubConfig
 from hub.store import repo
 from hub.store.models import LeadRow, UserQueueRow
 from nurture.contact import InvalidContact, normalize_email, normalize_phone
+from nurture.errors import Refused
 from nurture.vocab import CLOSED_STAGES, Channel, Intent, Stage
 
 __all__ = [
@@ -241,8 +242,11 @@ def my_queue(
 # --- the leads list -------------------------------------------------------------------------------
 
 
-class FilterError(ValueError):
+class FilterError(Refused, ValueError):
     """A filter value the list does not know (the message names the filter, never the value)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_filter")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

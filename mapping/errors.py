@@ -1,23 +1,26 @@
 """The mapping engine's errors, grouped by what the caller must do::
 
-    ValueError
-    ├── MappingError        the mapping document is invalid: fix configuration (every problem listed)
-    │   └── PathSyntaxError one source path is malformed
+    ConfigError (and ValueError)
+    └── MappingError        the mapping document is invalid: fix configuration (every problem listed)
+        └── PathSyntaxError one source path is malformed
+    SkipRecord (and ValueError)
     └── TransformError      one value could not be transformed: becomes a row in
                             ``MappingResult.errors``; never escapes ``apply``
 
-The hub translates :class:`MappingError` into its ``ConfigError``. Messages name the rule, the field
-and the transform at fault and never repeat a payload value (payloads carry PHI).
+Both sit in the hub's one error tree (``nurture.errors``). Messages name the rule, the field and the
+transform at fault and never repeat a payload value (payloads carry PHI).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nurture.errors import ConfigError, SkipRecord
+
 __all__ = ["MappingError", "PathSyntaxError", "TransformError"]
 
 
-class MappingError(ValueError):
+class MappingError(ConfigError, ValueError):
     """A mapping is invalid.
 
     Attributes:
@@ -28,10 +31,8 @@ class MappingError(ValueError):
 
     def __init__(self, problems: Sequence[str | tuple[str, str]], *, source: str = "mapping") -> None:
         self.pairs: tuple[tuple[str, str], ...] = tuple(p if isinstance(p, tuple) else _split(p) for p in problems)
-        self.problems: tuple[str, ...] = tuple(f"{k}: {m}" if k else m for k, m in self.pairs)
-        self.source = source
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{source} has {len(self.problems)} problem(s):\n{lines}")
+        super().__init__([f"{k}: {m}" if k else m for k, m in self.pairs], source=source)
+        self.problems = tuple(self.problems)
 
 
 def _split(line: str) -> tuple[str, str]:
@@ -50,5 +51,8 @@ class PathSyntaxError(MappingError):
         return self.message
 
 
-class TransformError(ValueError):
+class TransformError(SkipRecord, ValueError):
     """A value could not be transformed. The message describes the problem, never the value."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field, code="transform_failed")

@@ -18,13 +18,15 @@ import unicodedata
 import phonenumbers
 from confusable_homoglyphs import confusables
 
+from nurture.errors import SkipRecord
+
 __all__ = ["InvalidContact", "clean_text", "normalize_email", "normalize_phone"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PARTS = re.compile(r"[.@+_\-]")
 
 
-class InvalidContact(ValueError):
+class InvalidContact(SkipRecord, ValueError):
     """A phone number or email address that cannot be used. The message never repeats the value.
 
     Attributes:
@@ -32,8 +34,7 @@ class InvalidContact(ValueError):
     """
 
     def __init__(self, message: str, *, code: str = "invalid_contact") -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 def clean_text(raw: str) -> str:

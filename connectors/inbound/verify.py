@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Final, Protocol
 
+from nurture.errors import Refused
+
 __all__ = [
     "JSON_SOURCE_TYPES",
     "MAX_EVENT_ID",
@@ -70,7 +72,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
 }
 
 
-class WebhookRejected(Exception):
+class WebhookRejected(Refused):
     """The request is not an authentic, well-formed delivery: answer ``status`` and drop it.
 
     Attributes:
@@ -83,8 +85,7 @@ class WebhookRejected(Exception):
     def __init__(self, code: str, detail: str) -> None:
         if code not in STATUS_BY_CODE:
             raise ValueError(f"unknown rejection code {code!r}")
-        super().__init__(f"{code}: {detail}")
-        self.code = code
+        super().__init__(f"{code}: {detail}", code=code)
         self.detail = detail
         self.status = STATUS_BY_CODE[code]
 
