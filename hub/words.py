@@ -23,7 +23,7 @@ new locale needs no date code. Babel is imported only when a time is formatted.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -359,6 +359,34 @@ def rule_label(rule_id: str, *, locale: str = DEFAULT_LOCALE) -> str:
     if len(parts) == 2:
         return phrase("rule_short", locale=locale, target=_rule_target(parts[0], locale), phrase=parts[1])
     return humanise(rule_id)
+
+
+def rule_labels(rule_ids: Iterable[str], *, locale: str = DEFAULT_LOCALE) -> list[str]:
+    """Triage rule ids in words, one line per rule target and language with every phrase of it that
+    matched (``Urgent (red flag): chest pain — “chest pain”, “chest … pain” (English)``), in the
+    order they first fired."""
+    order: list[tuple[str, str] | str] = []  # a (target, language) group, or a line of another shape
+    groups: dict[tuple[str, str], list[str]] = {}
+    for rule_id in map(str, rule_ids):
+        parts = rule_id.split(":")
+        if len(parts) < 3:
+            line = rule_label(rule_id, locale=locale)
+            if line not in order:
+                order.append(line)
+            continue
+        key = (parts[0], parts[1])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        shown = re.sub(r"\s*~\s*", " … ", ":".join(parts[2:]).replace("*", "…").replace("=", "")).strip()
+        if shown not in groups[key]:
+            groups[key].append(shown)
+    return [
+        entry if isinstance(entry, str)
+        else phrase("rule", locale=locale, target=_rule_target(entry[0], locale), phrase="”, “".join(groups[entry]),
+                    language=label("language", entry[1], locale=locale))
+        for entry in order
+    ]  # fmt: skip
 
 
 def _rule_target(target: str, locale: str) -> str:

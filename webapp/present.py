@@ -126,6 +126,7 @@ def install(app: Flask) -> None:
         label=_label,
         labels=_labels,
         rule=lambda rule: words.rule_label(str(rule), locale=locale()),
+        rules=lambda rules: words.rule_labels(rules or (), locale=locale()),
         actor=lambda actor: words.actor_label(actor, locale=locale()),
         at=_at,
         clinic_time=_time,

@@ -130,7 +130,9 @@ def test_the_lead_page_tells_the_story_and_leads_back(app: Flask, hub: Hub) -> N
     assert "In the patient's words I have chest pain" in text
     assert "First inquiry by website form" in text
     assert "Triage: Clinical question — urgent" in text and "Rules that fired:" in text
-    assert "Urgent (red flag): chest pain — “chest pain” (English)" in text
+    # One line per rule, with every phrasing of it that matched (not one line per phrasing).
+    assert "Urgent (red flag): chest pain — “chest pain”, “chest … pain”, “chest … pain…” (English)" in text
+    assert text.count("Urgent (red flag): chest pain") == 1
     assert "Not booked yet." in text
     assert "New inquiry by" not in text and "by —" not in text  # the inquiry is told once, as the first
     # The same person writing again a minute later and an hour later (here from the CLI, with no
