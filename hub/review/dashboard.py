@@ -40,7 +40,7 @@ from hub.review.measures import (
     language_conversion,
     repeated_questions,
     service_demand,
-    speed_of_clocks,
+    speed_to_lead,
     stalled_leads,
     trend,
 )
@@ -154,7 +154,7 @@ def dashboard_measures(
     timing_wanted = "timing" in parts or "confusion" in parts
 
     def speed_of_cohort(s: Session) -> SpeedToLead:  # Python work: overlaps the other reads' SQL
-        return speed_of_clocks(
+        return speed_to_lead(
             queries.lead_clocks(s, period, filters), hours=hours, targets=targets, default_target=default_target,
             as_of=now, span=(period.start, max(now, period.end)),
         )  # fmt: skip

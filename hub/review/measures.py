@@ -87,7 +87,6 @@ __all__ = [
     "percentile",
     "repeated_questions",
     "service_demand",
-    "speed_of_clocks",
     "speed_to_lead",
     "stall_reason",
     "stalled_leads",
@@ -764,13 +763,8 @@ class _SpeedTally:
 _BUCKET_BOUNDS = tuple(bound for _, bound in SPEED_BUCKETS)
 
 
-def _bucket(minutes: float) -> int:
-    """The first bucket whose upper bound is at least ``minutes``."""
-    return bisect.bisect_left(_BUCKET_BOUNDS, minutes)
-
-
 def speed_to_lead(
-    leads: Iterable[LeadTiming],
+    leads: Iterable[LeadTiming | LeadClock],
     *,
     hours: ClinicHours,
     targets: Mapping[str, int],
@@ -781,7 +775,8 @@ def speed_to_lead(
     """Speed to lead per channel (see the module for the definitions).
 
     Args:
-        leads: the cohort's clocks.
+        leads: the cohort's clocks, as datetimes or as timestamps (the dashboard's path: a cohort
+            of 100,000 leads is read and measured without a datetime per value).
         hours: the clinic's opening hours (after hours, and the target's clock).
         targets: response target in minutes per channel.
         default_target: the target of a channel missing from ``targets`` (the ``other`` channel's).
@@ -789,23 +784,6 @@ def speed_to_lead(
         span: the first receipt and the last attempt there can be (the period's start and
             ``as_of``), to work the clinic's openings out once for all leads; optional.
     """
-    return speed_of_clocks(
-        (lead.clock() for lead in leads), hours=hours, targets=targets, default_target=default_target,
-        as_of=as_of, span=span,
-    )  # fmt: skip
-
-
-def speed_of_clocks(
-    leads: Iterable[LeadClock],
-    *,
-    hours: ClinicHours,
-    targets: Mapping[str, int],
-    default_target: int,
-    as_of: datetime,
-    span: tuple[datetime, datetime] | None = None,
-) -> SpeedToLead:
-    """:func:`speed_to_lead` of clocks given as timestamps (the dashboard's path: a cohort of
-    100,000 leads is measured without a datetime per value)."""
     per: defaultdict[str, _SpeedTally] = defaultdict(_SpeedTally)
     calendar = _Calendar(hours, span)
     now = as_of.timestamp()
@@ -817,7 +795,8 @@ def speed_of_clocks(
     right, left = bisect.bisect_right, bisect.bisect_left
     slow_open, slow_minutes = calendar.is_open_at, calendar.open_minutes_between
     n_buckets = len(SPEED_BUCKETS)
-    for channel, created, first_attempt, first_contact in leads:
+    for lead in leads:
+        channel, created, first_attempt, first_contact = lead.clock() if isinstance(lead, LeadTiming) else lead
         tally = per[channel]
         target = targets.get(channel, default_target)
         tally.leads += 1
