@@ -8,6 +8,7 @@ import pytest
 
 from connectors.limits import RetryPolicy, TokenBucket
 from nurture.errors import RetryLater
+from tests.fixtures.salesforce_connector import VirtualClock
 
 POLICY = RetryPolicy(max_retries=4, max_wait_s=30.0, backoff_s=0.5)
 
@@ -29,31 +30,19 @@ def test_it_gives_up_past_the_retries_or_a_wait_longer_than_it_sleeps_in_place()
     assert POLICY.gives_up(1, 31.0)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_a_pause_holds_every_caller_for_a_retry_after_and_raises_retry_later_when_it_gives_up() -> None:
-    clock = Clock()
+    clock = VirtualClock()
+    start = clock.now
     bucket = TokenBucket(10, 1, monotonic=clock.monotonic, sleep=clock.sleep)
     POLICY.pause(1, "fhir: read failed (429)", retry_after="3", bucket=bucket, sleep=clock.sleep)
-    assert clock.slept == [3.0]
+    assert clock.sleeps == [3.0]
     POLICY.pause(2, "fhir: read failed (503)", retry_after=None, bucket=bucket, sleep=clock.sleep)
-    assert clock.slept == [3.0, 1.0]
+    assert clock.sleeps == [3.0, 1.0]
     with pytest.raises(RetryLater) as raised:
         POLICY.pause(1, "fhir: read failed (429)", retry_after="120", bucket=bucket, sleep=clock.sleep)
     assert raised.value.retry_after == 120.0 and "fhir: read failed (429)" in str(raised.value)
     bucket.acquire()  # the 120 s the server asked for hold the next caller too
-    assert clock.now >= 4.0 + 120.0
+    assert clock.now >= start + 4.0 + 120.0
     with pytest.raises(RetryLater) as raised:
         POLICY.pause(5, "calcom: bookings failed (ConnectionError)", retry_after=None, bucket=bucket, sleep=clock.sleep)
     assert raised.value.retry_after is None  # the server said nothing: the outbox's own backoff decides
