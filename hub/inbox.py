@@ -32,7 +32,6 @@ from hub.config import HubConfig, Source
 from hub.crypto import Vault
 from hub.intake import Intake
 from hub.metrics import INBOX_PARKED, INBOX_PROCESSED
-from hub.parking import reason_code
 from hub.store import Store, repo
 from hub.store.models import InboxRow
 from nurture.errors import ConfigError, FatalError, SkipRecord
@@ -196,7 +195,7 @@ class Inbox:
             if lead_id:
                 report.lead_ids.append(lead_id)
         except SkipRecord as exc:
-            source_name = self._park(row_id, f"{exc.code}: {exc}", now=now)
+            source_name = self._park(row_id, exc, now=now)
             report.parked += 1
             INBOX_PARKED.labels(source=source_name, reason=exc.code or "error").inc()
             log.warning("inbox: event %d parked: %s", row_id, exc.code)
@@ -249,15 +248,19 @@ class Inbox:
             rules = ", ".join(f"{v.field}: {v.rule}" for v in result.violations)
             raise SkipRecord(f"the policy refused the booking ({rules})", code="policy_violation")
 
-    def _park(self, row_id: int, reason: str, *, now: datetime) -> str:
-        """Park the event with its reason; returns its source's name."""
+    def _park(self, row_id: int, reason: SkipRecord, *, now: datetime) -> str:
+        """Park the event with its reason (its code and field kept as data); returns its source's name."""
         with self.store.tx() as session:
             source = session.execute(
                 update(InboxRow)
                 .where(InboxRow.id == row_id)
-                .values(status="parked", error=reason[:2000], processed_at=now, attempts=InboxRow.attempts + 1)
+                .values(
+                    status="parked", error=f"{reason.code}: {reason}"[:2000], error_code=reason.code[:80],
+                    error_field=reason.field[:200] if reason.field else None, processed_at=now,
+                    attempts=InboxRow.attempts + 1,
+                )
                 .returning(InboxRow.source)
-            ).scalar()
+            ).scalar()  # fmt: skip
         return str(source or "unknown")
 
     def _retry(self, row_id: int, error: str, *, now: datetime) -> bool:
@@ -266,7 +269,8 @@ class Inbox:
             if row is None:
                 return False
             row.attempts += 1
-            row.error = error
+            row.error = row.error_code = error  # the exception's type: its text may quote the payload
+            row.error_field = None
             if row.attempts >= self.config.inbox.max_attempts:
                 row.status = "dead"
                 return True
@@ -285,7 +289,13 @@ class Inbox:
                 query = query.where(InboxRow.id.in_(list(row_ids)))
             result = session.execute(
                 query.values(
-                    status="pending", next_attempt_at=now, attempts=0, error=None, replays=InboxRow.replays + 1
+                    status="pending",
+                    next_attempt_at=now,
+                    attempts=0,
+                    error=None,
+                    error_code=None,
+                    error_field=None,
+                    replays=InboxRow.replays + 1,
                 )
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
@@ -303,7 +313,7 @@ class Inbox:
                 repo.audit(
                     session, actor=actor, action="inbox_event_dismissed", subject_type="inbox_event",
                     subject_id=str(row.id), now=now,
-                    detail={"source": row.source, "was": reason_code(row.error), "reason": reason},
+                    detail={"source": row.source, "was": row.error_code or "error", "reason": reason},
                 )  # fmt: skip
                 row.status, row.processed_at = "dismissed", now
             return len(rows)

@@ -18,7 +18,6 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from sqlalchemy import func, select
 
-from hub.parking import reason_code
 from hub.store import Store
 from hub.store.models import InboxRow, OutboxRow
 
@@ -106,9 +105,12 @@ def update_queue_metrics(store: Store, now: datetime) -> None:
             QUEUE_DEPTH.labels(queue=queue).set(depth)
             QUEUE_AGE.labels(queue=queue).set(max(0.0, (now - oldest).total_seconds()) if oldest else 0)
         parked: dict[str, int] = {}
-        for (error,) in session.execute(select(InboxRow.error).where(InboxRow.status.in_(("parked", "dead")))):
-            code = reason_code(error)
-            parked[code] = parked.get(code, 0) + 1
+        for code, n in session.execute(
+            select(InboxRow.error_code, func.count())
+            .where(InboxRow.status.in_(("parked", "dead")))
+            .group_by(InboxRow.error_code)
+        ):
+            parked[code or "error"] = parked.get(code or "error", 0) + int(n)
         for code in {*parked, *_PARKED_SEEN}:  # a reason that cleared reads 0, not its last value
             PARKED.labels(reason=code).set(parked.get(code, 0))
         _PARKED_SEEN.update(parked)

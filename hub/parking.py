@@ -31,7 +31,6 @@ __all__ = [
     "NO_OP_EVENTS",
     "expected_fields",
     "payload_shape",
-    "reason_code",
     "unread_fields",
 ]
 
@@ -49,13 +48,6 @@ _STRUCTURAL = frozenset({"ref", "type", "id", "event_type", "triggerEvent", "eve
 _ENVELOPE = frozenset({"event_id", "event_type", "triggerEvent", "createdAt", "created_at", "event", "created_by",
                        "submissionID", "formID"})  # fmt: skip
 _SELECTOR = re.compile(r"\[(\w+)=\"?([^\]\"]+)\"?\]")
-
-
-def reason_code(error: str | None) -> str:
-    """The code an inbox error starts with (``unmapped_fields: firstName`` → ``unmapped_fields``)."""
-    text = (error or "").strip()
-    head = text.split(":", 1)[0].strip()
-    return head if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", head) else "error"
 
 
 def payload_shape(payload: Any, *, depth: int = 6, items: int = 12) -> Any:

@@ -120,6 +120,28 @@ class Destination:
         )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why an outbox item did not go through, as data: the code Sync errors groups it by (ours, or
+    the CRM's), the field at fault when one is, and a sentence (ids and field names, never values).
+    Stored as columns beside the message, so nothing reads the code back out of the text."""
+
+    code: str
+    text: str
+    field: str | None = None
+
+    @property
+    def message(self) -> str:
+        return f"{self.code}: {self.text}"
+
+    def columns(self) -> dict[str, str | None]:
+        return {
+            "last_error": self.message[:2000],
+            "error_code": self.code[:80],
+            "error_field": self.field[:200] if self.field else None,
+        }
+
+
 @dataclass(slots=True)
 class PushReport:
     written: int = 0
@@ -302,8 +324,9 @@ class SyncEngine:
                 outcome = outcomes.get(item.lead_id)
                 if outcome is None:
                     self._fail(
-                        session, item.id, f"link: lead {item.lead_id} has no {dest.name} record to link", now=now
-                    )
+                        session, item.id, Problem("link", f"lead {item.lead_id} has no {dest.name} record to link"),
+                        now=now,
+                    )  # fmt: skip
                     report.failed += 1
                 elif outcome.ok:
                     self._done(session, item.id, now=now)
@@ -329,7 +352,7 @@ class SyncEngine:
     def _push_leads(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
         writes: list[RecordWrite] = []
         by_key = _by_key(items)  # one write per lead, whatever number of upserts were queued for it
-        failures: dict[int, str] = {}
+        failures: dict[int, Problem] = {}
         versions: dict[str, int] = {}  # the version each write was built from
         fields = self._fields(dest, now)
         with self.store.tx() as session:
@@ -345,13 +368,13 @@ class SyncEngine:
                 found = repo.load_lead(session, group[0].lead_id)
                 problem = None
                 if found is None:
-                    problem = "lead_missing: the lead no longer exists in the hub"
+                    problem = Problem("lead_missing", "the lead no longer exists in the hub")
                 else:
                     result = apply_outbound(dest.mapping, lead_view(found[0]))
                     problems = [f"{e.target}: {e.message}" for e in result.errors]
                     problems += _picklist_problems(result.values, fields, dest.name)
                     if problems:
-                        problem = "mapping: " + "; ".join(problems)
+                        problem = Problem("mapping", "; ".join(problems))
                     else:
                         values = {k: _wire(v) for k, v in result.values.items()}
                         writes.append(RecordWrite(external_id=key, fields=values))
@@ -403,15 +426,15 @@ class SyncEngine:
                     # The CRM already holds this person (made there by staff): link, then upsert.
                     self._adopt(session, dest, lead_id, outcome.duplicate_of, now=now)
                     for item in group:
-                        self._retry(session, item, f"{outcome.code}: linking to the record the CRM holds", now=now,
-                                    report=report, delay=timedelta(0))  # fmt: skip
+                        self._retry(session, item, Problem(outcome.code, "linking to the record the CRM holds"),
+                                    now=now, report=report, delay=timedelta(0))  # fmt: skip
                 else:
                     for item in group:
                         self._settle_failure(session, dest, item, outcome, now=now, report=report)
             for key, group in by_key.items():
                 if key not in answered:
                     for item in group:
-                        self._retry(session, item, "no_outcome: the CRM did not answer for this record",
+                        self._retry(session, item, Problem("no_outcome", "the CRM did not answer for this record"),
                                     now=now, report=report)  # fmt: skip
 
     def _push_tasks(self, dest: Destination, items: list[_Item], *, now: datetime, report: PushReport) -> None:
@@ -421,7 +444,7 @@ class SyncEngine:
         writes: list[TaskWrite] = []
         by_key: dict[str, list[_Item]] = {}
         waiting: list[_Item] = []
-        failures: dict[int, str] = {}
+        failures: dict[int, Problem] = {}
         settled: list[_Item] = []  # nothing to write any more (the task was completed by staff)
         for key, group in _by_key(items).items():
             by_key[key] = group
@@ -439,7 +462,7 @@ class SyncEngine:
                 task = self._task(session, lead_id, step, crm_id, cancelled=final == "cancel_task", now=now)
                 if task is None:
                     for item in by_key.pop(key):
-                        failures[item.id] = f"follow_up_missing: no follow-up {step!r} for lead {lead_id}"
+                        failures[item.id] = Problem("follow_up_missing", f"no follow-up {step!r} for lead {lead_id}")
                     continue
                 if task == "completed":
                     settled += by_key.pop(key)
@@ -453,7 +476,7 @@ class SyncEngine:
                 self._retry(
                     session,
                     item,
-                    "waiting for the lead's record in the CRM",
+                    Problem("waiting_for_record", "waiting for the lead's record in the CRM"),
                     now=now,
                     report=report,
                     delay=timedelta(seconds=5),
@@ -504,8 +527,8 @@ class SyncEngine:
                         record_id=_crm_id(session, lead_id, dest.name) or "", conversion=outcome.converted, now=now,
                     )  # fmt: skip
                     for item in group:
-                        self._retry(session, item, f"{outcome.code}: the lead was converted; moving the task to "
-                                    "its contact", now=now, report=report, delay=timedelta(0))  # fmt: skip
+                        self._retry(session, item, Problem(outcome.code, "the lead was converted; moving the task "
+                                    "to its contact"), now=now, report=report, delay=timedelta(0))  # fmt: skip
                 else:
                     for item in group:
                         self._settle_failure(session, dest, item, outcome, now=now, report=report)
@@ -513,7 +536,7 @@ class SyncEngine:
                 for key, group in by_key.items():
                     if key not in answered:
                         for item in group:
-                            self._retry(session, item, "no_outcome: the CRM did not answer for this task",
+                            self._retry(session, item, Problem("no_outcome", "the CRM did not answer for this task"),
                                         now=now, report=report)  # fmt: skip
 
     def _task(
@@ -569,21 +592,21 @@ class SyncEngine:
 
     def _done(self, session: Session, item_id: int, *, now: datetime) -> None:
         session.execute(
-            update(OutboxRow).where(OutboxRow.id == item_id).values(status="done", done_at=now, last_error=None)
+            update(OutboxRow)
+            .where(OutboxRow.id == item_id)
+            .values(status="done", done_at=now, last_error=None, error_code=None, error_field=None)
         )
 
-    def _fail(self, session: Session, item_id: int, message: str, *, now: datetime) -> None:
+    def _fail(self, session: Session, item_id: int, problem: Problem, *, now: datetime) -> None:
         """Not retriable as it is: a sync error for an admin, retriable after a fix."""
-        session.execute(
-            update(OutboxRow).where(OutboxRow.id == item_id).values(status="failed", last_error=message[:2000])
-        )
-        log.warning("outbox item %d failed: %s", item_id, message.split(":", 1)[0])
+        session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(status="failed", **problem.columns()))
+        log.warning("outbox item %d failed: %s", item_id, problem.code)
 
     def _retry(
         self,
         session: Session,
         item: _Item,
-        message: str,
+        problem: Problem,
         *,
         now: datetime,
         report: PushReport,
@@ -591,17 +614,13 @@ class SyncEngine:
     ) -> None:
         """Try the item again later, or dead-letter it after ``max_attempts`` (counted as such)."""
         if item.attempts >= self.config.inbox.max_attempts:
-            session.execute(
-                update(OutboxRow).where(OutboxRow.id == item.id).values(status="dead", last_error=message[:2000])
-            )
+            session.execute(update(OutboxRow).where(OutboxRow.id == item.id).values(status="dead", **problem.columns()))
             report.dead += 1
             return
         report.retrying += 1
         wait = delay if delay is not None else backoff(item.attempts, self._rng, base=2.0, cap=1800.0)
         session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == item.id)
-            .values(next_attempt_at=now + wait, last_error=message[:2000])
+            update(OutboxRow).where(OutboxRow.id == item.id).values(next_attempt_at=now + wait, **problem.columns())
         )
 
     def _retry_all(
@@ -616,7 +635,7 @@ class SyncEngine:
         delay = timedelta(seconds=retry_after) if retry_after else None
         with self.store.tx() as session:
             for item in items:
-                self._retry(session, item, f"retry_later: {message}", now=now, report=report, delay=delay)
+                self._retry(session, item, Problem("retry_later", message), now=now, report=report, delay=delay)
 
     def _settle_failure(
         self,
@@ -629,11 +648,11 @@ class SyncEngine:
         report: PushReport,
     ) -> None:
         where = f" [field {outcome.field}]" if outcome.field else ""
-        message = f"{outcome.code}: {outcome.message}{where} (lead {item.lead_id})"
+        problem = Problem(outcome.code, f"{outcome.message}{where} (lead {item.lead_id})", field=outcome.field)
         if outcome.retriable:
-            self._retry(session, item, message, now=now, report=report)
+            self._retry(session, item, problem, now=now, report=report)
         else:
-            self._fail(session, item.id, message, now=now)
+            self._fail(session, item.id, problem, now=now)
             report.failed += 1
 
     # --- pausing on a spent budget ------------------------------------------------------------
@@ -694,7 +713,7 @@ class SyncEngine:
                 )
             )
             for row in rows:
-                code = (row.last_error or "error").split(":", 1)[0][:64]
+                code = (row.error_code or "error")[:64]
                 repo.audit(
                     session, actor=actor, action="outbox_item_dismissed", subject_type="lead", subject_id=row.lead_id,
                     now=now, detail={"item": row.id, "destination": row.destination, "kind": row.kind, "was": code,

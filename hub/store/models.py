@@ -223,6 +223,9 @@ class InboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # Why it was parked or given up, as data for Sync errors (no parsing of ``error`` back).
+    error_code: Mapped[str | None] = mapped_column(String(80))
+    error_field: Mapped[str | None] = mapped_column(String(200))
     processed_at: Mapped[datetime | None]
     lead_id: Mapped[str | None] = mapped_column(String(40), index=True)
     # Times an admin sent it through again (a replay that is parked again says so on Sync errors).
@@ -246,6 +249,9 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Why it failed, as data for Sync errors: the code it is grouped by and the field at fault.
+    error_code: Mapped[str | None] = mapped_column(String(80))
+    error_field: Mapped[str | None] = mapped_column(String(200))
     done_at: Mapped[datetime | None]
     # Times an admin sent it again after it failed (one that fails again says so on Sync errors).
     retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -290,9 +290,11 @@ def test_a_value_the_crm_does_not_allow_is_caught_before_sending(world: World) -
     assert report.failed >= 1
     with world.store.tx() as s:
         error = s.scalar(select(OutboxRow.last_error).where(OutboxRow.key == bad, OutboxRow.kind == "upsert_lead"))
+        code = s.scalar(select(OutboxRow.error_code).where(OutboxRow.key == bad, OutboxRow.kind == "upsert_lead"))
     assert error is not None
     assert "Score__c: A is not an active picklist value" in error
     assert "Ana" not in error
+    assert code == "mapping"  # the code travels as data beside the message
 
 
 def test_a_failed_item_is_sent_again_after_a_fix(world: World) -> None:

@@ -149,3 +149,30 @@ def _someone_waits_for(url: str, key: int) -> bool:
         return False
     finally:
         watcher.dispose()
+
+
+def test_the_error_codes_migration_reads_the_codes_of_the_rows_there_are(url: str) -> None:
+    """0014 keeps a failed write's and a parked event's code and field as columns; the rows made
+    before it get theirs from their messages, once."""
+    store = Store(url)
+    store.migrate(revision="0013")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO outbox_items (destination, kind, key, lead_id, created_at, status, attempts, next_attempt_at,"
+            " last_error, retries) VALUES ('salesforce', 'upsert_lead', 'nh_1', 'nh_1', '2026-12-01 10:00:00',"
+            " 'failed', 1, '2026-12-01 10:00:00', 'INVALID_FIELD: bad value [field Intent__c] (lead nh_1)', 0),"
+            " ('hubspot', 'upsert_lead', 'nh_2', 'nh_2', '2026-12-01 10:00:00', 'dead', 8, '2026-12-01 10:00:00',"
+            " 'retry_later: HubSpot answered 503', 0)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO inbox_events (source, event_id, event_type, received_at, status, attempts, error, replays)"
+            " VALUES ('website_form', 'evt_1', '', '2026-12-01 10:00:00', 'parked', 1,"
+            " 'unmapped_fields: firstName, phoneNumber', 0)"
+        )
+    store.migrate()
+    with store.engine.connect() as conn:
+        outbox = conn.execute(text("SELECT key, error_code, error_field FROM outbox_items ORDER BY key")).all()
+        inbox = conn.execute(text("SELECT error_code, error_field FROM inbox_events")).all()
+    store.dispose()
+    assert [tuple(r) for r in outbox] == [("nh_1", "INVALID_FIELD", "Intent__c"), ("nh_2", "retry_later", None)]
+    assert [tuple(r) for r in inbox] == [("unmapped_fields", "firstName")]

@@ -187,6 +187,8 @@ def seed_errors(hub: Hub, clock: Clock) -> tuple[str, str]:
                     next_attempt_at=clock.now,
                     last_error="INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: bad value for restricted picklist field "
                     f"[field Intent__c] (lead {lead_id})",
+                    error_code="INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",  # as hub.sync.Problem stores them
+                    error_field="Intent__c",
                 )
             )
         s.add(
@@ -200,13 +202,21 @@ def seed_errors(hub: Hub, clock: Clock) -> tuple[str, str]:
                 attempts=8,
                 next_attempt_at=clock.now,
                 last_error="retry_later: Salesforce answered 503",
+                error_code="retry_later",
             )
         )
     hub.inbox.accept(
         source="website_form", event_id="evt_1", event_type="form_response", payload={}, received_at=clock.now
     )
     with hub.store.tx() as s:
-        s.execute(update(InboxRow).values(status="parked", error="unmappable: phone: e164: not a valid phone number"))
+        s.execute(
+            update(InboxRow).values(
+                status="parked",
+                error="unmappable: phone: e164: not a valid phone number",
+                error_code="unmappable",
+                error_field="phone",
+            )
+        )
     return first, second
 
 

@@ -66,6 +66,9 @@ def test_events_that_map_to_nothing_are_parked_with_a_reason_not_marked_done(
         camel = s.scalar(select(InboxRow.error).where(InboxRow.event_id == "camel"))
         renamed = s.scalar(select(InboxRow.error).where(InboxRow.source == "website_form"))
     assert camel == "unmapped_fields: firstName, phoneNumber"
+    with hub.store.tx() as s:  # the code and the field at fault as data, beside the message
+        parked = s.execute(select(InboxRow.error_code, InboxRow.error_field).where(InboxRow.event_id == "camel")).one()
+    assert tuple(parked) == ("unmapped_fields", "firstName")
     assert (renamed or "").startswith("no_contact_fields:")
     # No lead without a way to reach the patient, and nothing sent to a CRM.
     assert count(hub, LeadRow) == 0
@@ -161,7 +164,8 @@ def test_the_suggested_fix_names_the_real_cause(app: Flask, hub: Hub, clock: Clo
                         lead_id=made.lead.id, created_at=clock.now, status="failed", attempts=1,
                         next_attempt_at=clock.now,
                         last_error="DUPLICATE_EXTERNAL_ID: Nurture_Task_Key__c duplicated in the request "
-                                   f"[field Nurture_Task_Key__c] (lead {made.lead.id})"))  # fmt: skip
+                                   f"[field Nurture_Task_Key__c] (lead {made.lead.id})",
+                        error_code="DUPLICATE_EXTERNAL_ID", error_field="Nurture_Task_Key__c"))  # fmt: skip
     page = signed_in(app, hub, "viewer").get("/sync-errors").text
     text = text_of(page)
     assert "Two writes for one record were sent in one request" in text

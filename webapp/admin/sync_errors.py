@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +37,6 @@ from webapp.auth import require
 
 bp = page("sync_errors", __name__, url_prefix="/sync-errors")
 
-_FIELD = re.compile(r"\[field ([^\]]+)\]")
-_CODE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*): ")
 #: Most items listed (the CSV has every one).
 LIMIT = 2000
 
@@ -151,25 +148,6 @@ def suggested_fix(origin: str, code: str) -> Fix:
     return Fix("See the message from the CRM; fix the cause there or in the mapping, then send again.")
 
 
-def _classify_outbox(message: str | None) -> tuple[str, str]:
-    text = message or ""
-    code = _CODE.match(text)
-    found = _FIELD.search(text)
-    return (code.group(1) if code else "error"), (found.group(1) if found else "")
-
-
-def _classify_inbox(message: str | None) -> tuple[str, str]:
-    text = message or ""
-    code = _CODE.match(text)
-    if not code:
-        return (text.split(":")[0][:40] or "error"), ""
-    rest = text[code.end() :]
-    if code.group(1) == "unmapped_fields":
-        return code.group(1), rest.split(",")[0].strip()[:80]
-    target = re.match(r"^([A-Za-z_][A-Za-z0-9_.]*): ", rest) if code.group(1) == "unmappable" else None
-    return code.group(1), target.group(1) if target else ""
-
-
 @dataclass(frozen=True, slots=True)
 class Item:
     origin: str
@@ -192,7 +170,6 @@ def _items() -> list[Item]:
         for row in session.scalars(
             select(OutboxRow).where(OutboxRow.status.in_(("failed", "dead"))).order_by(OutboxRow.id).limit(LIMIT)
         ):
-            kind, fld = _classify_outbox(row.last_error)
             items.append(
                 Item(
                     "outbox",
@@ -200,8 +177,8 @@ def _items() -> list[Item]:
                     row.destination,
                     row.kind,
                     row.status,
-                    kind,
-                    fld,
+                    row.error_code or "error",
+                    row.error_field or "",
                     row.lead_id,
                     row.attempts,
                     row.created_at,
@@ -212,7 +189,6 @@ def _items() -> list[Item]:
         for inbox in session.scalars(
             select(InboxRow).where(InboxRow.status.in_(("parked", "dead"))).order_by(InboxRow.id).limit(LIMIT)
         ):
-            kind, fld = _classify_inbox(inbox.error)
             items.append(
                 Item(
                     "inbox",
@@ -220,8 +196,8 @@ def _items() -> list[Item]:
                     inbox.source,
                     inbox.event_type,
                     inbox.status,
-                    kind,
-                    fld,
+                    inbox.error_code or "error",
+                    inbox.error_field or "",
                     inbox.lead_id,
                     inbox.attempts,
                     inbox.received_at,
