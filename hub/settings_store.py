@@ -49,7 +49,7 @@ from mapping.errors import MappingError
 from mapping.picklists import FieldInfo, picklist_problems
 from mapping.schemas import dump_mapping, load_mapping
 from mapping.spec import FieldMapping, MappingKind
-from mapping.toml_io import from_toml, toml_key, toml_string, toml_value
+from mapping.toml_io import dump_toml, from_toml, toml_key, toml_string, toml_value
 from nurture.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -502,37 +502,6 @@ def import_section_toml(
     if name not in data or others:
         return _refused([("(toml)", f"the file must hold the [{name}] section only")])
     return save_sections(session, base, {name: data[name]}, actor=actor, now=now, action="import")
-
-
-# --- TOML writing (the scalars as mapping.toml_io writes them) -----------------------------------
-
-
-def _is_table_array(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
-
-
-def _emit(path: tuple[str, ...], table: Mapping[str, Any], lines: list[str], *, array: bool = False) -> None:
-    scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping) and not _is_table_array(v)}
-    tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
-    arrays = {k: v for k, v in table.items() if _is_table_array(v)}
-    name = ".".join(toml_key(p) for p in path)
-    if array:
-        lines += ["", f"[[{name}]]"]
-    elif path and (scalars or not (tables or arrays)):
-        lines += ["", f"[{name}]"]
-    lines += [f"{toml_key(str(k))} = {toml_value(v)}" for k, v in scalars.items() if v is not None]
-    for key, sub in tables.items():
-        _emit((*path, str(key)), sub, lines)
-    for key, items in arrays.items():
-        for item in items:
-            _emit((*path, str(key)), item, lines, array=True)
-
-
-def dump_toml(data: Mapping[str, Any]) -> str:
-    """Plain data (tables, arrays of tables, scalars) as a TOML document that ``tomllib`` reads back."""
-    lines: list[str] = []
-    _emit((), data, lines)
-    return "\n".join(lines).lstrip("\n") + "\n"
 
 
 # --- mappings -------------------------------------------------------------------------------------

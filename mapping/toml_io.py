@@ -35,7 +35,7 @@ from mapping.errors import MappingError
 from mapping.schemas import dump_mapping, load_mapping
 from mapping.spec import FieldMapping
 
-__all__ = ["from_toml", "to_toml", "toml_key", "toml_string", "toml_value"]
+__all__ = ["dump_toml", "from_toml", "to_toml", "toml_key", "toml_string", "toml_value"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -43,29 +43,37 @@ _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f
 
 def to_toml(mapping: FieldMapping) -> str:
     """The mapping as a TOML document (UTF-8 text) that :func:`from_toml` reads back unchanged."""
-    data = dump_mapping(mapping)
-    lines = [f"# nurturehub field mapping: {mapping.name} (version {mapping.version})"]
-    lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in data.items() if k != "rules"]
-    for rule in data["rules"]:
-        lines += ["", "[[rules]]"]
-        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in rule.items() if k != "transforms"]
-        for step in rule.get("transforms", []):
-            lines += ["", "[[rules.transforms]]", f"name = {toml_value(step['name'])}"]
-            if "params" in step:
-                lines += _table(("rules", "transforms", "params"), step["params"])
-    return "\n".join(lines) + "\n"
+    header = f"# nurturehub field mapping: {mapping.name} (version {mapping.version})\n"
+    return header + dump_toml(dump_mapping(mapping))
 
 
-def _table(header: tuple[str, ...], table: Mapping[str, Any]) -> list[str]:
-    scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def _emit(path: tuple[str, ...], table: Mapping[str, Any], lines: list[str], *, array: bool = False) -> None:
+    scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping) and not _is_table_array(v)}
     tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
-    lines: list[str] = []
-    if scalars or not tables:
-        lines += ["", f"[{'.'.join(toml_key(h) for h in header)}]"]
-        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in scalars.items()]
+    arrays = {k: v for k, v in table.items() if _is_table_array(v)}
+    name = ".".join(toml_key(p) for p in path)
+    if array:
+        lines += ["", f"[[{name}]]"]
+    elif path and (scalars or not (tables or arrays)):
+        lines += ["", f"[{name}]"]
+    lines += [f"{toml_key(str(k))} = {toml_value(v)}" for k, v in scalars.items() if v is not None]
     for key, sub in tables.items():
-        lines += _table((*header, key), sub)
-    return lines
+        _emit((*path, str(key)), sub, lines)
+    for key, items in arrays.items():
+        for item in items:
+            _emit((*path, str(key)), item, lines, array=True)
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """Plain data (tables, arrays of tables, scalars) as a TOML document that ``tomllib`` reads
+    back: the one TOML writer (mappings here, the settings' sections in hub.settings_store)."""
+    lines: list[str] = []
+    _emit((), data, lines)
+    return "\n".join(lines).lstrip("\n") + "\n"
 
 
 def toml_key(key: str) -> str:
