@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from connectors.base import CrmConnector
 from hub import settings_store
 from hub.calendly import build_calendly, calendly_pull_interval
 from hub.capacity import build_fhir, load_fhir_config
@@ -59,6 +60,9 @@ class Hub:
     clock: Callable[[], datetime] = field(default=utc_now)
     base_url: str = ""
     mapper: Mapper | None = None
+    #: CRM connectors given to the hub (tests, tools) instead of built from ``crm``'s settings: each
+    #: is a destination, whether or not the configuration enables that CRM.
+    connectors: Mapping[str, CrmConnector] = field(default_factory=dict)
     _sync: SyncEngine | None = field(default=None, repr=False)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _settings_mark: int = field(default=-1, repr=False)
@@ -74,8 +78,9 @@ class Hub:
         return value or None
 
     def destinations(self) -> tuple[str, ...]:
-        """The CRMs every lead change is queued for (enabled in the config)."""
-        return tuple(name for name, settings in self.crm.items() if settings.enabled)
+        """The CRMs every lead change is queued for (enabled in the config, or given as connectors)."""
+        enabled = [name for name, settings in self.crm.items() if settings.enabled]
+        return tuple(dict.fromkeys([*enabled, *self.connectors]))
 
     def tokens(self, name: str) -> StoredTokens:
         settings = self.crm[name]
@@ -89,15 +94,17 @@ class Hub:
             if self._sync is None:
                 destinations = {}
                 for name in self.destinations():
-                    settings = self.crm[name]
+                    settings = self.crm.get(name)
                     try:
-                        connector = build_connector(
-                            settings, self.tokens(name), clinic_timezone=self.config.settings.hours.timezone
+                        connector = self.connectors.get(name) or build_connector(
+                            self.crm[name], self.tokens(name), clinic_timezone=self.config.settings.hours.timezone
                         )
                     except ConfigError as exc:
                         log.warning("%s: not syncing: %s", name, exc.problems[0])
                         continue
-                    obj = str(settings.options.get("object", "contacts")) if name == "salesforce" else "contacts"
+                    obj = "contacts"
+                    if name == "salesforce":  # the object the org's settings name (a given connector: Lead)
+                        obj = str(settings.options.get("object", "contacts")) if settings is not None else "Lead"
                     with self.store.read() as session:
                         crm_mapping = settings_store.crm_mapping_for(session, name, obj)
                     destinations[name] = Destination(
@@ -105,7 +112,7 @@ class Hub:
                         connector=connector,
                         mapping=crm_mapping,
                         next_action_field=NEXT_ACTION_FIELD[name],
-                        overlap=settings.overlap,
+                        overlap=settings.overlap if settings is not None else timedelta(minutes=5),
                     )
                 if not destinations:
                     return None
@@ -210,6 +217,7 @@ def build_hub(
     instance_key: bool = True,
     crm: Mapping[str, CrmSettings] | None = None,
     warn_instance_key: bool = True,
+    connectors: Mapping[str, CrmConnector] | None = None,
 ) -> Hub:
     """Wire the hub.
 
@@ -225,6 +233,8 @@ def build_hub(
             which is why the hub says so in the log.
         crm: CRM settings (default: the config's ``[crm]`` section; the demo points them at the
             sandboxes).
+        connectors: CRM connectors to sync with instead of those the ``[crm]`` settings would build
+            (tests and tools pass fakes or sandbox-bound connectors here).
         warn_instance_key: log a warning when the instance's key file stands in for the data key
             (the processes do; a one-off command leaves that to ``check-config`` and logs it at
             debug level, so every command of the demo does not repeat it).
@@ -246,7 +256,7 @@ def build_hub(
             "NURTUREHUB_DATA_KEY is not set: using the key file in the instance folder (demo only)",
         )
         vault = Vault(demo_data_key(cfg.instance_path))
-    destinations = tuple(name for name, s in crm_settings.items() if s.enabled)
+    destinations = tuple(dict.fromkeys([*(name for name, s in crm_settings.items() if s.enabled), *(connectors or {})]))
     intake = Intake(store, cfg, destinations=destinations, vault=vault)
     hub = Hub(
         config=cfg,
@@ -259,6 +269,7 @@ def build_hub(
         environ=env,
         clock=clock,
         mapper=mapper,
+        connectors=dict(connectors or {}),
     )
     hub.reload_settings()  # the sections an admin saved, and the stored mappings
     return hub

@@ -12,6 +12,7 @@ import time
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -39,13 +40,14 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def hub_for(store: Store, config: HubConfig, clock: Clock, tmp_path: Path):  # type: ignore[no-untyped-def]
+def hub_for(store: Store, config: HubConfig, clock: Clock, tmp_path: Path, **given: Any):  # type: ignore[no-untyped-def]
     return build_hub(
         config.__class__(**{**{f: getattr(config, f) for f in config.__dataclass_fields__}, "instance_path": tmp_path}),
         database_url=store.url,
         environ={"NURTUREHUB_DATA_KEY": Fernet.generate_key().decode()},
         clock=clock,
         migrate=False,
+        **given,
     )
 
 
@@ -314,17 +316,10 @@ def test_a_hubspot_webhook_gets_hubspot_pulled_within_seconds_once(
 ) -> None:
     from connectors.fake import FakeCrm
     from hub.inbox import PULL_REQUESTED
-    from hub.sync import Destination, SyncEngine
-    from mapping.defaults import default_crm_mapping
     from tests.hub.test_sync import lead_fields
 
-    hub = hub_for(store, config, clock, tmp_path)
     crm = FakeCrm(system="hubspot", fields=lead_fields(), clock=clock)
-    hub._sync = SyncEngine(
-        hub.store, hub.config,
-        {"hubspot": Destination(name="hubspot", connector=crm, mapping=default_crm_mapping("salesforce", "Lead"),
-                                next_action_field="Next_Action__c")},
-    )  # fmt: skip
+    hub = hub_for(store, config, clock, tmp_path, connectors={"hubspot": crm})
     runtime = Runtime(hub, workers=False, scheduler=False)
     hubspot_event = [{"eventId": 7, "subscriptionType": "contact.propertyChange", "objectId": 101}]
 

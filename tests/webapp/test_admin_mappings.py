@@ -17,8 +17,7 @@ from connectors.sandbox.salesforce_meta import LEAD
 from hub import settings_store
 from hub.bootstrap import Hub
 from hub.store.models import AuditRow
-from hub.sync import Destination, SyncEngine
-from mapping.defaults import DEFAULT_MAPPINGS, default_crm_mapping
+from mapping.defaults import DEFAULT_MAPPINGS
 from mapping.toml_io import from_toml, to_toml
 from tests.conftest import Clock
 from tests.webapp.admin_support import form_values, post, signed_in, text_of
@@ -69,15 +68,9 @@ def sf_fields() -> dict[str, FieldInfo]:
 
 
 def connect_fake_salesforce(hub: Hub) -> None:
-    """The hub's sync engine with a Salesforce destination answering with the sandbox org's metadata."""
-    crm = FakeCrm(system="salesforce", fields=sf_fields())
-    destination = Destination(
-        name="salesforce",
-        connector=crm,
-        mapping=default_crm_mapping("salesforce", "Lead"),
-        next_action_field="Next_Action__c",
-    )
-    hub._sync = SyncEngine(hub.store, hub.config, {"salesforce": destination})
+    """The hub syncing with a Salesforce connector answering with the sandbox org's metadata."""
+    hub.connectors = {"salesforce": FakeCrm(system="salesforce", fields=sf_fields())}
+    hub.reset_sync()
 
 
 # --- the list and the read-only view ----------------------------------------------------------------

@@ -21,8 +21,6 @@ from hub.cadence import advance_cadence
 from hub.clearance import record_clearance
 from hub.store import repo
 from hub.store.models import AppointmentRow
-from hub.sync import Destination, SyncEngine
-from mapping.defaults import default_crm_mapping
 from nurture.vocab import ContactChannel, NextActionKind, Stage
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 from tests.webapp.conftest import signed
@@ -51,18 +49,11 @@ def test_a_calcom_booking_stops_the_cadence_and_starts_preparation_in_salesforce
     client: FlaskClient, hub: Hub, make_sf_connector: Callable[..., tuple[SalesforceConnector, SalesforceOrg]]
 ) -> None:
     connector, org = make_sf_connector()
-    engine = SyncEngine(
-        hub.store,
-        hub.config,
-        {
-            "salesforce": Destination(
-                name="salesforce", connector=connector, mapping=default_crm_mapping("salesforce", "Lead"),
-                next_action_field="Next_Action__c",
-            )
-        },
-    )  # fmt: skip
-    hub._sync = engine
+    hub.connectors = {"salesforce": connector}
+    hub.reset_sync()
     hub.intake.destinations = ("salesforce",)
+    engine = hub.sync_engine()
+    assert engine is not None
     clock = hub.clock  # a controllable clock: Tuesday 1 December 2026, 10:00 in Austin
     now = clock()
 
