@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -207,16 +208,25 @@ def test_an_atomic_statement_commits_on_its_own_and_repeats_safely(store: Store)
 @pytest.mark.postgres
 def test_an_atomic_statement_survives_the_server_dropping_its_connection(pg_schema_url: str) -> None:
     """The autocommit pool skips the pre-ping; a connection the server closed is replaced once."""
-    store = Store(pg_schema_url)
+    name = f"nh_dropped_{secrets.token_hex(4)}"  # this store's sessions only: not another test run's
+    store = Store(f"{pg_schema_url}&application_name={name}")
     store.migrate()
     try:
         statement = _inbox_insert(store)
         assert store.execute_atomic(statement, {"source": "s", "event_id": "before", "at": T0})
-        with store.engine.connect() as conn:  # the server ends every other session of this database
-            conn.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = ''"
+        with store.engine.connect() as conn:  # the server ends this store's other sessions
+            ended = (
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
+                .scalars()
+                .all()
             )
+        assert ended and all(ended)  # the autocommit pool's connection is among them
 
         assert store.execute_atomic(statement, {"source": "s", "event_id": "after", "at": T0})
         with store.read() as session:
