@@ -76,8 +76,11 @@ class _Failures:
             else:
                 repeats = earlier[2] if earlier is not None and earlier[0] == kind else 0
                 self._failing[what] = (kind, now, 0)
-                line = f"{what} still failing: {kind} ({repeats} more time(s))" if repeats else None
-                line = line or f"{what} failed: {kind}; {then}"
+                line = (
+                    f"{what} still failing: {kind} ({repeats} more time(s))"
+                    if repeats
+                    else f"{what} failed: {kind}; {then}"
+                )
         if line is None:
             log.debug("%s failed again: %s", what, kind, exc_info=exc)
         else:

@@ -47,6 +47,7 @@ from hub.review.measures import (
 from hub.review.period import Filters, Period
 from hub.speed import breaches
 from hub.store.models import LeadRow
+from hub.store.reads import read_together
 from nurture.clock import require_aware
 from nurture.vocab import CLOSED_STAGES, Channel
 
@@ -143,7 +144,7 @@ def dashboard_measures(
         parts: which measures to compute (:data:`ALL_PARTS`); the others are empty. Funnels are
             always computed (language and service demand are read from them).
         concurrent: on PostgreSQL, run the independent reads at once on one shared snapshot
-            (:func:`hub.review.queries.read_together`); False reads them one after another.
+            (:func:`hub.store.reads.read_together`); False reads them one after another.
     """
     require_aware(now, "now")
     filters = filters or Filters()
@@ -178,7 +179,7 @@ def dashboard_measures(
     reads: list[Callable[[Session], Any]] = [attempts, the_rest]
     if "confusion" in parts:
         reads.append(replies)
-    speed, found = queries.read_together(session, speed_of_cohort, *reads, concurrent=concurrent)
+    speed, found = read_together(session, speed_of_cohort, *reads, concurrent=concurrent)
     cells, (funnel_rows, stalled_rows, question_rows, trend_rows) = found[0], found[1]
     reply_rows: list[ReplyFact] = found[2] if len(found) > 2 else []
     by_dimension = funnels(iter(funnel_rows), FUNNEL_DIMENSIONS)
