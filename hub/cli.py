@@ -463,7 +463,11 @@ def cmd_leads_add(args: argparse.Namespace) -> int:
         recorded = dict(result.recorded or {})
         if result.lead is None:
             # Nothing to make a lead of (an opt-out from a contact without one): say what was kept.
-            _emit({"ok": True, "lead": None, "recorded": recorded}, as_json=args.json, human=_human_recorded(recorded))
+            _emit(
+                {"ok": True, "lead": None, "recorded": recorded},
+                as_json=args.json,
+                human=_human_recorded(recorded, hub=hub),
+            )
             return EXIT_OK
         with hub.store.tx() as session:
             view = lead_view(
@@ -472,7 +476,7 @@ def cmd_leads_add(args: argparse.Namespace) -> int:
                 touches=repo.load_touches(session, result.lead.id),
             )
             _audit_view(session, result.lead.id, command="leads add", now=hub.clock())
-        human = _human_lead(view) + ("\n" + _human_recorded(recorded) if recorded else "")
+        human = _human_lead(view, hub=hub) + ("\n" + _human_recorded(recorded, hub=hub) if recorded else "")
         _emit({"ok": True, "lead": view, "recorded": recorded}, as_json=args.json, human=human)
         return EXIT_OK
     finally:
@@ -494,19 +498,24 @@ def _audit_view(session: Any, lead_id: str, *, command: str, now: Any) -> None:
     )
 
 
-def _human_recorded(recorded: dict[str, Any]) -> str:
+def _human_recorded(recorded: dict[str, Any], *, hub: Any) -> str:
+    from datetime import datetime
+
+    from hub.words import ClinicTime, labels
+
     lines = []
     if suppressed := recorded.get("suppressed"):
         lines.append(
-            f"opt-out recorded: {', '.join(suppressed['channels'])} for this {' and '.join(suppressed['contacts'])}"
-            " (no lead: any later lead with it inherits the opt-out)"
+            f"opt-out recorded: {', '.join(labels('contact_channel', suppressed['channels']))} for this"
+            f" {' and '.join(suppressed['contacts'])} (no lead: any later lead with it inherits the opt-out)"
         )
     if recorded.get("opt_out") and not suppressed:
-        lines.append(f"  consent revoked: {', '.join(recorded['opt_out'])}")
+        lines.append(f"  consent withdrawn: {', '.join(labels('contact_channel', recorded['opt_out']))}")
     if recorded.get("declined"):
         lines.append("  closed as declined: the message declines care")
-    if recorded.get("callback_requested"):
-        lines.append(f"  callback requested: {recorded['callback_requested']}")
+    if at := recorded.get("callback_requested"):
+        clinic = ClinicTime(hub.config.settings.hours.timezone, hub.clock())
+        lines.append(f"  callback requested: {clinic.at(datetime.fromisoformat(at))}")
     return "\n".join(lines)
 
 
@@ -549,24 +558,59 @@ def cmd_leads_show(args: argparse.Namespace) -> int:
                 touches=repo.load_touches(session, lead.id),
             )
             _audit_view(session, lead.id, command="leads show", now=hub.clock())
-        _emit({"ok": True, "lead": view}, as_json=args.json, human=_human_lead(view))
+        _emit({"ok": True, "lead": view}, as_json=args.json, human=_human_lead(view, hub=hub))
         return EXIT_OK
     finally:
         hub.close()
 
 
-def _human_lead(view: dict[str, Any]) -> str:
+def _human_lead(view: dict[str, Any], *, hub: Any) -> str:
+    """One lead as a coordinator reads it: words for every code and times in the clinic's zone, as
+    the lead page shows them (the --json output keeps the codes and UTC instants)."""
+    from datetime import datetime
+
+    from hub.words import ClinicTime, label, labels, phone, rule_labels
+
+    clinic = ClinicTime(hub.config.settings.hours.timezone, hub.clock())
+
+    def when(iso: str | None) -> datetime | None:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")) if iso else None
+
+    contact = view["contact"]
+    name = f"{contact['first_name'] or ''} {contact['last_name'] or ''}".strip() or "(no name given)"
     action = view["next_action"]
+    reachable = " · ".join(
+        x for x in (phone(contact["phone"], region=hub.config.phone_region), contact["email"] or "") if x and x != "—"
+    )
     lines = [
-        f"lead {view['id']}  score {view['score']}  stage {view['stage']}  channel {view['channel']}",
-        f"  intent: {view['intent'] or '(unknown)'}  needs: {', '.join(view['needs']) or '-'}"
-        + ("  URGENT" if view["urgent"] else ""),
+        f"{name}{'  URGENT' if view['urgent'] else ''}  ·  lead {view['id']}",
+        f"  {label('channel', view['channel'])} · {label('stage', view['stage'])} · score {view['score'] or '—'}"
+        f" · received {clinic.at(when(view['created_at']))}",
+        f"  contact: {reachable or '—'}",
+        f"  intent: {label('intent', view['intent'], empty='not known')}"
+        f"  needs: {', '.join(labels('need', view['needs'])) or '—'}",
         "  next action: "
-        + (f"{action['kind']} by {action['due_at']} ({action['owner_queue']})" if action else "(none: closed)"),
-        "  consent: " + ", ".join(f"{k} {v['state']}" for k, v in view["consent"].items()),
-        "  follow-ups:",
+        + (
+            f"{label('next_action', action['kind'])} · {clinic.due(when(action['due_at']))} · {action['owner_queue']}"
+            if action
+            else f"none (closed{': ' + view['close_reason'] if view['close_reason'] else ''})"
+        ),
+        "  consent: "
+        + ", ".join(
+            f"{label('contact_channel', k)} {label('consent_state', v['state']).lower()}"
+            for k, v in view["consent"].items()
+        ),
     ]
-    lines += [f"    {f['due_at']}  {f['label']:<40} {f['channel'] or '-':<6} {f['status']}" for f in view["follow_ups"]]
+    if view["triage_keywords"]:
+        lines.append("  rules that fired:")
+        lines += [f"    {rule}" for rule in rule_labels(view["triage_keywords"])]
+    if view["follow_ups"]:
+        lines.append("  follow-ups:")
+        lines += [
+            f"    {clinic.at(when(f['due_at'])):<24} {f['label']:<40} "
+            f"{label('contact_channel', f['channel']):<13} {label('follow_up_status', f['status'])}"
+            for f in view["follow_ups"]
+        ]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -270,6 +270,7 @@ _PHRASES_EN: dict[str, str] = {
     "rule": "{target} — “{phrase}” ({language})",
     "rule_short": "{target} — “{phrase}”",
     "urgent": "Urgent (red flag)",
+    "opt_out": "Opt-out",
     "command_line": "the command line",
     "built_in": "built in",
     "config_file": "the configuration file",
@@ -348,12 +349,11 @@ def rule_label(rule_id: str, *, locale: str = DEFAULT_LOCALE) -> str:
     parts = rule_id.split(":")
     if len(parts) >= 3:
         target, language, words = parts[0], parts[1], ":".join(parts[2:])
-        shown = re.sub(r"\s*~\s*", " … ", words.replace("*", "…").replace("=", "")).strip()
         return phrase(
             "rule",
             locale=locale,
             target=_rule_target(target, locale),
-            phrase=shown,
+            phrase=_shown_phrase(words, language),
             language=label("language", language, locale=locale),
         )
     if len(parts) == 2:
@@ -378,7 +378,7 @@ def rule_labels(rule_ids: Iterable[str], *, locale: str = DEFAULT_LOCALE) -> lis
         if key not in groups:
             groups[key] = []
             order.append(key)
-        shown = re.sub(r"\s*~\s*", " … ", ":".join(parts[2:]).replace("*", "…").replace("=", "")).strip()
+        shown = _shown_phrase(":".join(parts[2:]), parts[1])
         if shown not in groups[key]:
             groups[key].append(shown)
     return [
@@ -389,6 +389,14 @@ def rule_labels(rule_ids: Iterable[str], *, locale: str = DEFAULT_LOCALE) -> lis
     ]  # fmt: skip
 
 
+def _shown_phrase(words: str, language: str) -> str:
+    """A rule's phrase without the matcher's marks (``word*`` a prefix → "word…", ``=word`` → "word",
+    ``a ~ b`` words near each other → "a … b"). Phrases are kept case-folded; English's "I" is
+    given back its capital so "should I" does not read as a typo."""
+    shown = re.sub(r"\s*~\s*", " … ", words.replace("*", "…").replace("=", "")).strip()
+    return re.sub(r"\bi\b", "I", shown) if language == "en" else shown
+
+
 def _rule_target(target: str, locale: str) -> str:
     kind, dot, key = target.partition(".")
     if dot:
@@ -396,6 +404,8 @@ def _rule_target(target: str, locale: str) -> str:
             return f"{phrase('urgent', locale=locale)}: {humanise(key).lower()}"
         if kind in ("intent", "need"):
             return label(kind, key, locale=locale)
+        if kind == "opt_out" and key in _EN["contact_channel"]:
+            return f"{phrase('opt_out', locale=locale)}: {label('contact_channel', key, locale=locale).lower()}"
         return f"{humanise(kind)}: {humanise(key).lower()}"
     if target in ("urgent", "red_flag", "red_flags"):
         return phrase("urgent", locale=locale)

@@ -318,8 +318,16 @@ class TriageResult:
 
     @property
     def opt_out_only(self) -> bool:
-        """The message revokes consent and asks for nothing else."""
-        return bool(self.opt_out) and not self.urgent and not self.decline and self.intent is None
+        """The message revokes consent and asks for nothing else (a requested callback time or a
+        need is asking for something: "call me tomorrow at 3, stop texting me" is an inquiry)."""
+        return (
+            bool(self.opt_out)
+            and not self.urgent
+            and not self.decline
+            and self.intent is None
+            and self.callback is None
+            and not self.needs
+        )
 
 
 def triage(item: TriageInput, rules: TriageRules) -> TriageResult:

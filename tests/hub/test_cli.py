@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,12 @@ def test_leads_add_from_flags_prints_a_readable_summary(db: list[str], capsys: p
     out = capsys.readouterr().out
     assert code == 0
     assert "URGENT" in out
-    assert "route_clinical_question" in out
+    # In words and the clinic's time, as `leads list` and the lead page speak (issue 15 item 4):
+    # no codes, no UTC instants (--json keeps those).
+    assert "Route to the clinical team" in out
+    assert "route_clinical_question" not in out
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:", out) is None
+    assert "Urgent (red flag): chest pain" in out  # the rules that fired, in words
     # The clinical queue while the clinic is open, the after-hours line when it is not (the CLI
     # runs on the real clock: either is right, whichever hour the test runs).
     assert "Clinical Triage" in out or "After-hours Nurse Line" in out

@@ -37,6 +37,8 @@ def test_a_code_the_catalogue_does_not_know_is_still_words() -> None:
         ("red_flag.chest_pain:en:chest ~ pain*", "Urgent (red flag): chest pain — “chest … pain…” (English)"),
         ("intent.insurance_authorization:en:=blue =cross", "Insurance or authorization — “blue cross” (English)"),
         ("need.clinical_concern:en:pain", "Clinical concern — “pain” (English)"),
+        ("intent.clinical_question:en:should i", "Clinical question — “should I” (English)"),
+        ("opt_out.sms:en:stop texting me", "Opt-out: text message — “stop texting me” (English)"),
         ("something_new", "Something new"),
     ],
 )

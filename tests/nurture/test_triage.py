@@ -213,6 +213,16 @@ def test_a_timing_request_is_not_an_opt_out() -> None:
     assert not run("no me llamen en la mañana, llámenme después de las 2").opt_out
 
 
+def test_an_opt_out_that_also_asks_for_a_call_is_an_inquiry() -> None:
+    # "Stop texting me" with a callback time asks for something: a lead with SMS withdrawn, not
+    # only an entry on the suppression list (found trying `leads add` as a coordinator would).
+    result = run("please call me back tomorrow at 3pm, stop texting me")
+    assert {c.value for c in result.opt_out} == {"sms"}
+    assert result.callback is not None
+    assert not result.opt_out_only
+    assert run("stop texting me", reply_via=ContactChannel.SMS).opt_out_only
+
+
 def test_a_requested_callback_time_is_read_in_the_patients_zone() -> None:
     result = run("Missed call, voicemail: please call me back about scheduling, after 5pm is best.")
     assert result.intent is Intent.READY_TO_SCHEDULE
