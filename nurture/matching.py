@@ -122,12 +122,19 @@ def stem(word: str, language: str) -> str:
 _NUMBER_UNIT = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
 
 
+#: Short forms left as they are after these words ("walk-ins" are not "walk insurance").
+_NOT_AFTER: Mapping[str, frozenset[str]] = {
+    "ins": frozenset({"walk", "check", "drop", "sign", "log", "plug", "add", "fill", "stand", "break", "move"}),
+}
+
+
 def words_of(folded: str) -> list[str]:
     """Folded text → words, with contractions and abbreviations written out, and numbers cut from
     the units written against them ("3wk" → "3 wk", "101f" → "101 f")."""
     out: list[str] = []
     for word in _NUMBER_UNIT.sub(" ", folded).split():
-        expanded = ABBREVIATIONS.get(word)
+        after = _NOT_AFTER.get(word)
+        expanded = None if after is not None and out and out[-1] in after else ABBREVIATIONS.get(word)
         if expanded is None and "'" in word:
             bare = word.replace("'", "")
             expanded = ABBREVIATIONS.get(bare, (bare,) if bare else ())

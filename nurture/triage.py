@@ -25,6 +25,7 @@ Every decision keeps the ids of the rules that fired (rule text, never the patie
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -298,6 +299,7 @@ class TriageResult:
         opt_out: contact channels whose consent the message revokes.
         callback: the time the person asked to be called, if they did.
         service: the clinic service the words name, if any (a service id).
+        asks_contact: the message asks to be reached another way ("don't text, call me instead").
     """
 
     intent: Intent | None
@@ -311,6 +313,7 @@ class TriageResult:
     opt_out: frozenset[ContactChannel] = frozenset()
     callback: CallbackWindow | None = None
     service: str | None = None
+    asks_contact: bool = False
 
     @property
     def self_harm(self) -> bool:
@@ -326,7 +329,8 @@ class TriageResult:
             and not self.decline
             and self.intent is None
             and self.callback is None
-            and not self.needs
+            and not self.needs - {Need.LANGUAGE}  # writing in Spanish is not asking for something
+            and not self.asks_contact
         )
 
 
@@ -396,7 +400,46 @@ def triage(item: TriageInput, rules: TriageRules) -> TriageResult:
         decline=decline,
         opt_out=opt_out,
         callback=callback,
+        asks_contact=bool(opt_out) and asks_for_contact(item.text),
     )
+
+
+#: Asking to be reached ("call me instead", "llámenme"), in folded words.
+_CONTACT_ASKS = (
+    ("call", "me"),
+    ("text", "me"),
+    ("email", "me"),
+    ("reach", "me"),
+    ("contact", "me"),
+    ("call", "back"),
+    ("phone", "me"),
+    ("llamenme",),
+    ("llameme",),
+    ("marquenme",),
+    ("escribanme",),
+    ("mandenme",),
+    ("contactenme",),
+    ("me", "pueden", "llamar"),
+    ("me", "llaman"),
+    ("prefiero", "llamada"),
+    ("prefiero", "mensaje"),
+    ("prefiero", "correo"),
+)
+_NOT_ASKING = frozenset({"stop", "dont", "not", "no", "never", "dejen", "nunca"})
+
+
+def asks_for_contact(text: str) -> bool:
+    """Whether ``text`` asks to be called, texted or written to — not "stop calling me" or "do not
+    text me": with an opt-out, such a message is an inquiry on the channels left open."""
+    from nurture.matching import clauses_of, words_of
+
+    for clause in clauses_of(re.sub(r"[,;:]", ".", text)):  # "no texts, call me": the ask has its own clause
+        words = words_of(clause)
+        for i in range(len(words)):
+            for ask in _CONTACT_ASKS:
+                if tuple(words[i : i + len(ask)]) == ask and not _NOT_ASKING & set(words[max(0, i - 3) : i]):
+                    return True
+    return False
 
 
 def _timing(following: Sequence[str]) -> bool:

@@ -223,6 +223,47 @@ def test_an_opt_out_that_also_asks_for_a_call_is_an_inquiry() -> None:
     assert run("stop texting me", reply_via=ContactChannel.SMS).opt_out_only
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Asking for a time is asking for an appointment (found probing as a coordinator would).
+        ("Do you have anything Saturday? I work weekdays", Intent.READY_TO_SCHEDULE),
+        ("can you see me today", Intent.READY_TO_SCHEDULE),
+        ("Mi hijo tiene tos y fiebre desde hace tres días, ¿le pueden ver mañana?", Intent.READY_TO_SCHEDULE),
+        ("¿tienen algo para el sábado?", Intent.READY_TO_SCHEDULE),
+        # ... but not a question about what to take today.
+        ("is there anything I can take today for the pain", Intent.CLINICAL_QUESTION),
+        ("I'm 75 and my blood pressure was 190/110 at the pharmacy, I have a headache", Intent.CLINICAL_QUESTION),
+        ("I got a letter saying I owe $300, can someone explain", Intent.INSURANCE_AUTHORIZATION),
+        # "walk-ins" is not "walk insurance".
+        ("Is the flu shot available for walk-ins?", Intent.READY_TO_SCHEDULE),
+    ],
+)
+def test_what_a_coordinator_reads_in_a_question(text: str, intent: Intent) -> None:
+    assert run(text).intent is intent
+
+
+@pytest.mark.parametrize(
+    ("text", "opt_out", "inquiry"),
+    [
+        ("no longer want to get texts from you", {"sms"}, False),
+        ("Quiero dejar de recibir mensajes", {"sms"}, False),
+        ("ya no quiero que me manden mensajes", {"sms"}, False),
+        ("do not want texts, call me instead", {"sms"}, True),
+        ("I do not want calls, email me instead, I want an appointment", {"call", "voicemail"}, True),
+        ("stop calling me, text me instead", {"call", "voicemail"}, True),
+        ("no me manden mensajes, llámenme por favor", {"sms"}, True),
+    ],
+)
+def test_not_wanting_one_kind_of_message_withdraws_that_one_and_keeps_the_ask(
+    text: str, opt_out: set[str], inquiry: bool
+) -> None:
+    result = run(text)
+    assert {c.value for c in result.opt_out} == opt_out
+    assert not result.decline  # not wanting texts is not declining care
+    assert result.opt_out_only is not inquiry  # "call me instead" is an inquiry: a lead, not only a suppression
+
+
 def test_a_requested_callback_time_is_read_in_the_patients_zone() -> None:
     result = run("Missed call, voicemail: please call me back about scheduling, after 5pm is best.")
     assert result.intent is Intent.READY_TO_SCHEDULE
