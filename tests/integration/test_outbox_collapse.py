@@ -19,7 +19,8 @@ from hub.intake import Intake
 from hub.leads import commit_lead
 from hub.store import Store, repo
 from hub.store.models import OutboxRow
-from hub.sync import Destination, SyncEngine, _after_task
+from hub.sync import Destination, SyncEngine
+from hub.sync.tasks import _after_task
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Stage
 from tests.conftest import Clock
