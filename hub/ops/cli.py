@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.cli import EXIT_ERROR, EXIT_OK, _emit
+from hub.cli import EXIT_ERROR, EXIT_OK, emit
 from hub.crypto import ENV_DATA_KEY
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             human = f"schema {_revs(before.current)}, newest {_revs(before.heads)}: {state}"
             if not before.is_current:
                 human += " (run `nurturehub migrate`)"
-            _emit(data, as_json=args.json, human=human)
+            emit(data, as_json=args.json, human=human)
             return EXIT_OK if before.is_current else EXIT_ERROR
         store.migrate()
         after = store.schema_state()
@@ -86,7 +86,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         if upgraded
         else f"schema already current ({_revs(after.current)})"
     )
-    _emit(
+    emit(
         {"ok": True, "upgraded": upgraded, "from": before.current, "to": after.current}, as_json=args.json, human=human
     )
     return EXIT_OK
@@ -106,7 +106,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         else "the data key is not in it: copy the instance folder's data.key somewhere apart from the backups"
     )
     human = f"backup written: {copy.path} ({copy.leads} leads, schema {copy.revision}, {copy.size} bytes)"
-    _emit({"ok": True, **_copy_dict(copy)}, as_json=args.json, human=f"{human}\n{key_note}")
+    emit({"ok": True, **_copy_dict(copy)}, as_json=args.json, human=f"{human}\n{key_note}")
     return EXIT_OK
 
 
@@ -117,7 +117,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     human = f"restored into {copy.path}: {copy.leads} leads, schema {copy.revision}"
     if copy.behind:
         human += "\nits schema is older than this version's: the hub upgrades it at start (or `nurturehub migrate`)"
-    _emit({"ok": True, **_copy_dict(copy)}, as_json=args.json, human=human)
+    emit({"ok": True, **_copy_dict(copy)}, as_json=args.json, human=human)
     return EXIT_OK
 
 
@@ -138,7 +138,7 @@ def cmd_rekey(args: argparse.Namespace) -> int:
         report = check_keys(store, vault) if args.check else rekey(store, vault, batch=args.batch)
     finally:
         store.dispose()
-    _emit(report.as_dict(), as_json=args.json, human=_human_report(report, checked=args.check))
+    emit(report.as_dict(), as_json=args.json, human=_human_report(report, checked=args.check))
     return EXIT_OK if report.first_key_opens_everything else EXIT_ERROR
 
 

@@ -128,7 +128,7 @@ def test_keygen_prints_a_data_key_the_hub_accepts(capsys: pytest.CaptureFixture[
 
 def test_every_command_that_prints_takes_json() -> None:
     """README promises --json: every command but the long-running processes that only log."""
-    from hub.cli import _leaf_parsers
+    from hub.cli.parser import _leaf_parsers
     from jobs.cli import add_commands, build_parser
 
     parser, sub = build_parser()
