@@ -16,34 +16,17 @@ from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
 from hub.review import queries
-from hub.review.measures import (
-    FUNNEL_DIMENSIONS,
-    AttemptCell,
-    Confusion,
-    Count,
-    FollowUpTiming,
-    Funnel,
-    FunnelCell,
-    LanguageConversion,
-    QuestionCell,
-    RepeatedQuestions,
-    ReplyFact,
-    ServiceDemand,
-    SpeedToLead,
-    Stalled,
-    StalledFact,
-    TrendCell,
-    WeekPoint,
-    confusion,
-    follow_up_timing,
-    funnels,
-    language_conversion,
-    repeated_questions,
-    service_demand,
-    speed_to_lead,
-    stalled_leads,
-    trend,
-)
+from hub.review.measures.confusion import Confusion, confusion
+from hub.review.measures.counts import Count
+from hub.review.measures.demand import ServiceDemand, service_demand
+from hub.review.measures.funnel import FUNNEL_DIMENSIONS, Funnel, FunnelCell, funnels
+from hub.review.measures.language import LanguageConversion, language_conversion
+from hub.review.measures.questions import QuestionCell, RepeatedQuestions, repeated_questions
+from hub.review.measures.speed import SpeedToLead, speed_to_lead
+from hub.review.measures.stalled import Stalled, StalledFact, stalled_leads
+from hub.review.measures.timing import FollowUpTiming, follow_up_timing
+from hub.review.measures.touches import AttemptCell, ReplyFact
+from hub.review.measures.trend import TrendCell, WeekPoint, trend
 from hub.review.period import Filters, Period
 from hub.speed import breaches
 from hub.store.models import LeadRow

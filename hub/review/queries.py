@@ -38,20 +38,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from hub.review.measures import (
-    MAX_ATTEMPT_LABEL,
-    READY_INTENTS,
-    SCHEDULED_STAGES,
-    AttemptCell,
-    FunnelCell,
-    LeadClock,
-    LeadTiming,
-    QuestionCell,
-    ReplyFact,
-    StalledFact,
-    TouchFact,
-    TrendCell,
-)
+from hub.review.measures.funnel import READY_INTENTS, SCHEDULED_STAGES, FunnelCell
+from hub.review.measures.questions import QuestionCell
+from hub.review.measures.speed import LeadClock, LeadTiming
+from hub.review.measures.stalled import StalledFact
+from hub.review.measures.touches import MAX_ATTEMPT_LABEL, AttemptCell, ReplyFact, TouchFact
+from hub.review.measures.trend import TrendCell
 from hub.review.period import Filters, Period
 from hub.store.models import LeadRow, TouchRow
 from hub.store.reads import driver_rows, read_together  # read_together: the store's, named here too
@@ -300,7 +292,7 @@ def attempt_cells(
     session: Session, period: Period, filters: Filters, *, timezone: str, as_of: datetime, replies: bool = True
 ) -> tuple[list[AttemptCell], list[ReplyFact]]:
     """The cohort's attempts counted in SQL, by attempt number, local hour and step; and the leads
-    that replied right after a step (as :func:`hub.review.measures.attempt_cells` counts them), or
+    that replied right after a step (as :func:`hub.review.measures.touches.attempt_cells` counts them), or
     none when ``replies`` is false (only the confusion measure reads them: a second scan saved).
 
     Each touch keeps its place in its lead's sequence (``touches.attempt``, ``answered``,

@@ -1,7 +1,10 @@
 """The weekly review as a self-contained HTML page, as CSV and as PDF.
 
 - **HTML**: one page, inline CSS, charts as inline SVG (:mod:`hub.review.charts`); nothing fetched,
-  no JavaScript. Lead ids can link to the admin UI (``lead_link="/admin/leads/{id}"``).
+  no JavaScript. Lead ids can link to the admin UI (``lead_link="/admin/leads/{id}"``). Written by
+  the Jinja2 templates in ``hub/review/templates`` (shipped with the package): ``review_page.html``
+  (the standalone page, with ``review.css``) wraps ``review_fragment.html`` (the review itself,
+  what the web app shows inside its own layout), whose tables are the macros of ``_table.html``.
 - **CSV**: one section per measure: a ``section,<name>`` row, a header row, the data rows, a blank
   row. Every field is a figure, a code or a lead id.
 - **PDF**: fpdf2 (pure Python, no browser to run in the scheduler's process), with the same SVG
@@ -16,38 +19,23 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from html import escape
 from typing import Any
 
 from fpdf import FPDF
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from hub.csv_export import CsvWriter
 from hub.review import charts
-from hub.review.measures import NONE_LABEL, FunnelCounts, RateRow
+from hub.review.measures.counts import NONE_LABEL
+from hub.review.measures.funnel import FunnelCounts
+from hub.review.measures.timing import RateRow
 from hub.review.weekly import WeeklyReview, fmt_share
 from hub.words import ClinicTime, humanise, label, rule_label
 
 __all__ = ["fragment_of", "render_csv", "render_fragment", "render_html", "render_pdf"]
-
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2933;margin:0}
-body{background:#f5f7f9}
-main{max-width:1040px;margin:0 auto;padding:24px}
-header h1{margin:0 0 4px;font-size:24px}header p{margin:0;color:#6b7785}
-.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;margin:20px 0}
-.figure{background:#fff;border:1px solid #d9dee3;border-radius:6px;padding:10px}
-.figure b{display:block;font-size:20px}.figure span{color:#6b7785;font-size:12px}
-section{background:#fff;border:1px solid #d9dee3;border-radius:6px;padding:16px 20px;margin:16px 0}
-section h2{font-size:17px;margin:0 0 6px}p.answer{font-size:15px;margin:0 0 12px}
-table{border-collapse:collapse;width:100%;margin:8px 0 12px;font-size:13px}
-th,td{border-bottom:1px solid #e4e7eb;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f0f3f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-svg{max-width:100%;height:auto;display:block;margin:8px 0}
-footer{color:#6b7785;font-size:12px;margin:24px 0}
-@media print{body{background:#fff}section{break-inside:avoid}}
-""".strip()
 
 _PDF_TEXT = str.maketrans(
     {"–": "-", "—": "-", "≤": "<=", "≥": ">=", "→": "->", "…": "...", "‘": "'", "’": "'", "“": '"', "”": '"'}
@@ -290,6 +278,15 @@ def render_data(review: WeeklyReview) -> dict[str, Any]:
 
 # --- HTML ---------------------------------------------------------------------------------------
 
+#: The page and fragment templates (``hub/review/templates``, shipped with the package). Values are
+#: escaped by the templates; the SVG charts go in as :class:`~markupsafe.Markup`.
+_TEMPLATES = Environment(
+    loader=PackageLoader("hub.review", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 #: Columns whose values are codes, and the kind of code (what :func:`hub.words.label` calls it).
 _CODE_COLUMNS = {
@@ -328,32 +325,42 @@ def _shown(column: str, value: Any, *, kind_of_row: str | None = None) -> str:
     return label(kind, text) if kind else humanise(text)
 
 
-def _table(
-    header: Sequence[str], rows: Iterable[Sequence[Any]], *, ids_column: int | None = None, words: bool = True
-) -> str:
-    head = "".join(f"<th>{escape(humanise(h) if words else h.replace('_', ' '))}</th>" for h in header)
-    body = []
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    """A table cell as the template shows it: its text, its class (``n`` for a number, ``ids`` for
+    lead ids) and, in an ids column, the lead ids (the template links them)."""
+
+    text: str
+    css: str = ""
+    ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """A table for the ``table`` macro (``templates/_table.html``): header and cells in words."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[_Cell, ...], ...]
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, ids_column: int | None = None) -> _Table:
+    """``rows`` under ``header`` as the page shows them; column ``ids_column`` holds lead ids."""
     kind_column = header.index("kind") if "kind" in header else None
+    shown_rows = []
     for row in rows:
         cells = []
         row_kind = {"intent": "intent", "need": "need", "keyword": "keyword"}.get(
             str(row[kind_column]) if kind_column is not None else ""
         )
         for i, value in enumerate(row):
-            css = ' class="ids"' if i == ids_column else (' class="n"' if isinstance(value, int | float) else "")
             if i == ids_column:
-                cells.append(f"<td{css}>{value}</td>")
+                cells.append(_Cell(text="", css="ids", ids=tuple(value)))
                 continue
-            shown = _shown(header[i], value, kind_of_row=row_kind) if words and i < len(header) else str(value)
-            cells.append(f"<td{css}>{escape(shown)}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return f'<div class="table-box"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
-
-
-def _ids(ids: Iterable[str], lead_link: str | None) -> str:
-    if lead_link is None:
-        return " ".join(escape(i) for i in ids)
-    return " ".join(f'<a href="{escape(lead_link.format(id=i))}">{escape(i)}</a>' for i in ids)
+            css = "n" if isinstance(value, int | float) else ""
+            shown = _shown(header[i], value, kind_of_row=row_kind) if i < len(header) else str(value)
+            cells.append(_Cell(text=shown, css=css))
+        shown_rows.append(tuple(cells))
+    return _Table(header=tuple(humanise(h) for h in header), rows=tuple(shown_rows))
 
 
 def _local(review: WeeklyReview) -> tuple[str, str, str]:
@@ -366,20 +373,13 @@ def _local(review: WeeklyReview) -> tuple[str, str, str]:
 
 def render_html(review: WeeklyReview, *, lead_link: str | None = None) -> str:
     """``review`` as one self-contained HTML page (its body is :func:`render_fragment`, in
-    ``<main>``, styled by an embedded stylesheet).
+    ``<main>``, styled by an embedded stylesheet): ``templates/review_page.html``.
 
     Args:
         review: the weekly review.
         lead_link: a URL pattern with ``{id}`` to link lead ids, or None for plain ids.
     """
-    title = f"Weekly review {review.week} — {review.clinic_name}"
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
-        f"{render_fragment(review, lead_link=lead_link)}"
-        "</main></body></html>"
-    )
+    return _TEMPLATES.get_template("review_page.html").render(_context(review, lead_link))
 
 
 def fragment_of(page: str) -> str | None:
@@ -393,42 +393,46 @@ def fragment_of(page: str) -> str | None:
 
 def render_fragment(review: WeeklyReview, *, lead_link: str | None = None) -> str:
     """``review`` as HTML without a page around it: header, figures, the answers with their
-    charts and tables, and a footer. Classes only (no inline styles), codes in words, clinic time.
+    charts and tables, and a footer. Classes only (no inline styles), codes in words, clinic time:
+    ``templates/review_fragment.html``.
 
     Args:
         review: the weekly review.
         lead_link: a URL pattern with ``{id}`` to link lead ids (e.g. ``/admin/leads/{id}``), or
             None for plain ids.
     """
+    return _TEMPLATES.get_template("review_fragment.html").render(_context(review, lead_link))
+
+
+#: The sections of :func:`sections` the page shows as they are (its other tables are made below).
+_PAGE_SECTIONS = frozenset(
+    {
+        "funnel_by_channel",
+        "funnel_by_campaign",
+        "funnel_by_location",
+        "funnel_by_service",
+        "services",
+        "timing_by_part_of_day",
+        "timing_by_step",
+        "speed_to_lead",
+        "language",
+        "trend",
+    }
+)
+
+
+def _context(review: WeeklyReview, lead_link: str | None) -> dict[str, Any]:
+    """What the page and fragment templates show: words and figures, tables (:class:`_Table`) and
+    the charts."""
     m = review.measures
     first, end, generated = _local(review)
-    tables = {name: (header, rows) for name, header, rows in sections(review)}
-
-    def table(name: str, *, limit: int | None = None) -> str:
-        header, rows = tables[name]
-        return _table(header, rows[:limit] if limit else rows)
-
-    figures = "".join(
-        f'<div class="figure"><b>{escape(f.value)}</b><span>{escape(f.name)}</span></div>' for f in review.headline
-    )
-    by_channel = m.funnel("channel")
-    parts = {a.key: a for a in review.answers}
-
-    def answer(key: str, body: str) -> str:
-        a = parts[key]
-        return (
-            f'<section id="{key}"><h2>{escape(a.question)}</h2><p class="answer">{escape(a.answer)}</p>{body}</section>'
-        )
-
-    stalled_groups = _table(
+    tables = {name: _table(header, rows) for name, header, rows in sections(review) if name in _PAGE_SECTIONS}
+    tables["stalled_groups"] = _table(
         ["next_action", "owner_queue", "reason", "leads", "max overdue h", "lead ids (most overdue)"],
-        [
-            [g.kind, g.queue, g.reason.value, g.n, g.max_overdue_hours, _ids(g.lead_ids, lead_link)]
-            for g in m.stalled.groups
-        ],
+        [[g.kind, g.queue, g.reason.value, g.n, g.max_overdue_hours, g.lead_ids] for g in m.stalled.groups],
         ids_column=5,
     )
-    confusion_table = _table(
+    tables["confusion"] = _table(
         ["template", "steps", "sends", "replies", "reply rate", "leads", "lead ids"],
         [
             [
@@ -438,64 +442,48 @@ def render_fragment(review: WeeklyReview, *, lead_link: str | None = None) -> st
                 r.questions,
                 _pct(r.rate),
                 r.leads,
-                _ids(r.lead_ids, lead_link),
+                r.lead_ids,
             ]
             for r in m.confusion.rows
         ],
         ids_column=6,
     )
-    question_rows = [
+    tables["questions"] = _table(
+        ["channel", "leads", "intents", "needs", "triage keywords"],
         [
-            row.channel,
-            row.leads,
-            ", ".join(f"{label('intent', c.name)} {_pct(c.share)}" for c in row.intents),
-            ", ".join(f"{label('need', c.name)} {_pct(c.share)}" for c in row.needs) or "–",
-            ", ".join(f"{rule_label(c.name)} {_pct(c.share)}" for c in row.keywords) or "–",
-        ]
-        for row in m.questions.by_channel
-    ]
-    body = [
-        answer(
-            "channels",
-            charts.funnel_chart(by_channel.total, title="Funnel, all channels") + table("funnel_by_channel"),
-        ),
-        answer("stalled", charts.stalled_chart(m.stalled) + stalled_groups),
-        answer("questions", _table(["channel", "leads", "intents", "needs", "triage keywords"], question_rows)),
-        answer("confusion", confusion_table),
-        answer("services", table("services")),
-        answer(
-            "timing",
-            charts.timing_chart(m.timing)
-            + charts.rate_chart(m.timing.by_attempt, title="Reach rate by attempt number", height=200)
-            + table("timing_by_part_of_day")
-            + table("timing_by_step"),
-        ),
-        '<section id="speed"><h2>Speed to lead</h2>'
-        + charts.speed_chart(m.speed.total)
-        + table("speed_to_lead")
-        + "</section>",
-        '<section id="language"><h2>Language: Spanish against English</h2><p class="answer">'
-        + escape(_language_sentence(review))
-        + "</p>"
-        + table("language")
-        + "</section>",
-        '<section id="trend"><h2>Trend by week</h2>' + charts.trend_chart(m.trend) + table("trend") + "</section>",
-        '<section id="funnels"><h2>Funnel by campaign, location and service</h2>'
-        + table("funnel_by_campaign")
-        + table("funnel_by_location")
-        + table("funnel_by_service")
-        + "</section>",
-    ]
-    filters = ", ".join(f"{humanise(k)}: {label(k, v)}" for k, v in m.filters.active.items())
-    title = f"Weekly review {review.week} — {review.clinic_name}"
-    return (
-        f'<div class="review"><header><h1>{escape(title)}</h1><p>Inquiries received {escape(first)} to '
-        f"{escape(end)}, clinic time ({escape(m.timezone)})"
-        f"{' · ' + escape(filters) if filters else ''} · made {escape(generated)}</p></header>"
-        f'<div class="figures">{figures}</div>'
-        f"{''.join(body)}"
-        "<footer>Lists show lead ids only. Each figure is defined in docs/review.md.</footer></div>"
+            [
+                row.channel,
+                row.leads,
+                ", ".join(f"{label('intent', c.name)} {_pct(c.share)}" for c in row.intents),
+                ", ".join(f"{label('need', c.name)} {_pct(c.share)}" for c in row.needs) or "–",
+                ", ".join(f"{rule_label(c.name)} {_pct(c.share)}" for c in row.keywords) or "–",
+            ]
+            for row in m.questions.by_channel
+        ],
     )
+    # Built by the hub itself (every value escaped in hub.review.charts): inserted as they are.
+    svg = {
+        "funnel": charts.funnel_chart(m.funnel("channel").total, title="Funnel, all channels"),
+        "stalled": charts.stalled_chart(m.stalled),
+        "timing": charts.timing_chart(m.timing),
+        "attempts": charts.rate_chart(m.timing.by_attempt, title="Reach rate by attempt number", height=200),
+        "speed": charts.speed_chart(m.speed.total),
+        "trend": charts.trend_chart(m.trend),
+    }
+    return {
+        "title": f"Weekly review {review.week} — {review.clinic_name}",
+        "first": first,
+        "end": end,
+        "generated": generated,
+        "timezone": m.timezone,
+        "filters": ", ".join(f"{humanise(k)}: {label(k, v)}" for k, v in m.filters.active.items()),
+        "headline": review.headline,
+        "answers": {a.key: a for a in review.answers},
+        "tables": tables,
+        "charts": {name: Markup(chart) for name, chart in svg.items()},  # noqa: S704
+        "language_sentence": _language_sentence(review),
+        "lead_link": lead_link,
+    }
 
 
 def _language_sentence(review: WeeklyReview) -> str:

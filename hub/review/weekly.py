@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
 from hub.review.dashboard import Measures, dashboard_measures
-from hub.review.measures import NONE_LABEL, Count, Verdict
+from hub.review.measures.counts import NONE_LABEL, Count
+from hub.review.measures.demand import Verdict
 from hub.review.period import Filters, Period
 from hub.words import humanise, label, rule_label
 

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from hub.review.measures import READY_INTENTS, FunnelCell, StalledFact, TouchFact
+from hub.review.measures.funnel import READY_INTENTS, FunnelCell
+from hub.review.measures.stalled import StalledFact
+from hub.review.measures.touches import TouchFact
 from hub.store import Store, repo
 from hub.store.models import LeadRow, TouchRow
 from tests.canary import CANARY_EMAIL, CANARY_FIRST, CANARY_LAST, CANARY_PHONE, CANARY_TEXT

@@ -12,33 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.config import HubConfig
-from hub.review.measures import (
-    AttemptCell,
-    FunnelCell,
-    LeadTiming,
-    QuestionCell,
-    ReplyFact,
-    SpeedToLead,
-    StalledFact,
-    StallReason,
-    TouchFact,
-    TrendCell,
-    Verdict,
-    attempt_cells,
-    confusion,
-    follow_up_timing,
-    funnel,
-    funnels,
-    language_conversion,
-    open_minutes,
-    percentile,
-    repeated_questions,
-    service_demand,
-    speed_to_lead,
-    stall_reason,
-    stalled_leads,
-    trend,
-)
+from hub.review.measures.confusion import confusion
+from hub.review.measures.counts import percentile
+from hub.review.measures.demand import Verdict, service_demand
+from hub.review.measures.funnel import FunnelCell, funnel, funnels
+from hub.review.measures.language import language_conversion
+from hub.review.measures.questions import QuestionCell, repeated_questions
+from hub.review.measures.speed import LeadTiming, SpeedToLead, open_minutes, speed_to_lead
+from hub.review.measures.stalled import StalledFact, StallReason, stall_reason, stalled_leads
+from hub.review.measures.timing import follow_up_timing
+from hub.review.measures.touches import AttemptCell, ReplyFact, TouchFact, attempt_cells
+from hub.review.measures.trend import TrendCell, trend
 from hub.review.period import Period
 
 Cells = tuple[list[AttemptCell], list[ReplyFact]]

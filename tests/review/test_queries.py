@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
 from hub.review import Filters, Period, dashboard_measures, queries, todays_queues
-from hub.review.measures import attempt_cells, funnels
+from hub.review.measures.funnel import funnels
+from hub.review.measures.touches import attempt_cells
 from hub.store import Store
 from tests.review.history import NOW, WEEK, WEEK_START, History, build, store_history
 
