@@ -19,7 +19,8 @@ from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
-from hub.store import repo
+from hub.store import Store, repo
+from hub.store.errors import unavailable_on_error
 from hub.store.models import LeadRow, UserQueueRow
 from nurture.contact import InvalidContact, normalize_email, normalize_phone
 from nurture.errors import Refused
@@ -35,6 +36,7 @@ __all__ = [
     "audit_search",
     "known_queues",
     "my_queue",
+    "nav_counts",
     "queue_counts",
     "search_leads",
     "set_user_queues",
@@ -216,6 +218,16 @@ def queue_counts(session: Session, queues: Sequence[str], *, now: datetime, soon
     ).one()
     total, overdue, flagged = int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
     return QueueCounts(overdue=overdue, due_soon=total - overdue, urgent=flagged)
+
+
+def nav_counts(store: Store, user_id: int, *, now: datetime) -> QueueCounts:
+    """The counts of the queues ``user_id`` works, for the navigation, read in a session of their own.
+
+    Raises:
+        StoreUnavailable: the database could not answer.
+    """
+    with unavailable_on_error(), store.session() as session:
+        return queue_counts(session, user_queues(session, user_id), now=now)
 
 
 def my_queue(

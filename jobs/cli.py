@@ -195,10 +195,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     threading.Thread(target=web.serve_forever, name="web", daemon=True).start()
     runtime = Runtime(hub).start()
     from hub.demo import begin_run
-    from hub.store.models import LeadRow
+    from hub.store import repo
 
     with hub.store.read() as session:
-        earlier = session.query(LeadRow.id).count()
+        earlier = repo.count_leads(session)
     demo = begin_run(config.instance_path, earlier)
     running = RunningDemo(
         pid=os.getpid(), base_url=base_url, store=store_identity(hub.store.url), crm=crm_raw, scheduling=scheduling

@@ -22,8 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from hub.bootstrap import Hub
 from hub.cadence import advance_cadence
@@ -35,7 +33,7 @@ from hub.reports import generate_weekly, previous_week
 from hub.scheduling import pull_bookings
 from hub.speed import breaches
 from hub.store import repo
-from hub.store.models import JobRunRow
+from hub.store.job_runs import claim_tick, finish_tick, forget_runs
 from jobs.leader import Leadership, leadership_for
 
 log = logging.getLogger(__name__)
@@ -136,7 +134,7 @@ class Runtime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._scheduler: BackgroundScheduler | None = None
-        self._lease: Leadership = leadership_for(hub.store.engine, hub.config.instance_path)
+        self._lease: Leadership = leadership_for(hub.store, hub.config.instance_path)
         self.jobs_run: list[tuple[str, datetime]] = []
         self.failures = _Failures()
         # One pull per CRM at a time: the schedule's and the one a CRM event asked for.
@@ -300,10 +298,7 @@ class Runtime:
             every = self.hub.bookings_intervals().get(ids["system"])
         tick = _floor(now, every or timedelta(minutes=1))
         key = ":".join([job, *ids.values()])
-        try:
-            with self.hub.store.tx() as session:
-                session.add(JobRunRow(job=key, tick=tick, started_at=now, runner=self.name))
-        except IntegrityError:
+        if not claim_tick(self.hub.store, key, tick, started_at=now, runner=self.name):
             log.info("job %s already ran for tick %s", key, tick.isoformat())
             return False
         try:
@@ -316,9 +311,7 @@ class Runtime:
         return True
 
     def _finish(self, key: str, tick: datetime, outcome: str) -> None:
-        with self.hub.store.tx() as session:
-            row = session.scalars(select(JobRunRow).where(JobRunRow.job == key, JobRunRow.tick == tick)).one()
-            row.finished_at, row.outcome = self.hub.clock(), outcome[:200]
+        finish_tick(self.hub.store, key, tick, finished_at=self.hub.clock(), outcome=outcome)
 
     def _run(self, job: str, *, now: datetime, **ids: str) -> str:
         hub = self.hub
@@ -351,10 +344,8 @@ class Runtime:
             return f"missing={len(missing)}"
         if job == "purge":
             purged = hub.inbox.purge(now=now)
-            with hub.store.tx() as session:  # a tick's row only matters while the tick can fire
-                forgotten = session.execute(
-                    delete(JobRunRow).where(JobRunRow.started_at < now - JOB_RUNS_KEPT)
-                ).rowcount  # type: ignore[attr-defined]
+            # a tick's row only matters while the tick can fire
+            forgotten = forget_runs(hub.store, started_before=now - JOB_RUNS_KEPT)
             return f"purged={purged} job_runs_forgotten={forgotten}"
         if job == "capacity":
             connector = hub.scheduling_connector()

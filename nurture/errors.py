@@ -5,7 +5,8 @@
     │   └── MappingError     (mapping.errors) a field mapping is invalid: the editor shows each problem
     ├── FatalError           a bug or a broken invariant; stop and alert
     ├── RetryLater           a transient fault (network, 429, 5xx, lock); retry with backoff
-    │   └── BudgetExhausted  the API's daily allowance is spent; queue locally, retry tomorrow
+    │   ├── BudgetExhausted  the API's daily allowance is spent; queue locally, retry tomorrow
+    │   └── StoreUnavailable (hub.store) the database could not be reached or failed a statement
     ├── SkipRecord           this one record cannot be processed as it is; park it with the reason
     │   ├── InvalidContact   (nurture.contact) a phone number or email address that cannot be used
     │   └── TransformError   (mapping.errors) a value a mapping's transform cannot turn into a field

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from hub.metrics import exposition, update_queue_metrics
+from hub.store import StoreUnavailable
 from webapp import current_hub
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,10 @@ def healthz() -> Any:
 def readyz() -> Any:
     hub = current_hub()
     try:
-        with hub.store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        current = hub.store.is_current()
-    except Exception as exc:  # the database is down or unreachable: not ready, say why
+        current = hub.store.probe()
+    except StoreUnavailable as exc:  # the database is down or unreachable: not ready, say why
+        return jsonify(status="unavailable", database="unreachable", detail=exc.cause), 503
+    except Exception as exc:  # anything else that stops the check: not ready either
         return jsonify(status="unavailable", database="unreachable", detail=type(exc).__name__), 503
     if not current:
         return jsonify(status="unavailable", database="ok", migrations="behind"), 503

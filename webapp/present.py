@@ -24,10 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from sqlalchemy.exc import SQLAlchemyError
 
 from hub import words
-from hub.worklist import QueueCounts, queue_counts, user_queues
+from hub.store import StoreUnavailable
+from hub.worklist import QueueCounts, nav_counts
 from webapp import current_hub
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,8 @@ def _nav_counts() -> QueueCounts | None:
     if found is None:
         hub = current_hub()
         try:
-            with hub.store.session() as session:
-                found = queue_counts(session, user_queues(session, user.id), now=clinic_time().now)
-        except SQLAlchemyError:
+            found = nav_counts(hub.store, user.id, now=clinic_time().now)
+        except StoreUnavailable:
             log.warning("could not count the queue for the navigation", exc_info=True)
             found = QueueCounts()
         g.queue_counts = found

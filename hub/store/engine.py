@@ -10,15 +10,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, Row, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
 
+from hub.store.errors import StoreUnavailable
 from nurture.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -30,7 +31,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SchemaState", "Store", "shipped_heads", "shipped_revisions"]
+__all__ = ["SchemaState", "Store", "Transaction", "shipped_heads", "shipped_revisions"]
+
+#: One transaction, as :meth:`Store.tx` and :meth:`Store.read` hand it out. Outside ``hub/`` it is
+#: only passed on, to the store's and the hub's functions: they are the ones that query with it.
+Transaction: TypeAlias = Session
 
 READ_ONLY = "nurturehub_read_only"
 #: Prefix of the advisory lock key migrations take on PostgreSQL (the schema's name completes it).
@@ -233,6 +238,20 @@ class Store:
     def is_current(self) -> bool:
         """True when the schema is at the newest migration."""
         return self.schema_state().is_current
+
+    def probe(self) -> bool:
+        """Whether the database answers (one round trip) with its schema at the newest migration:
+        True when current, False when behind. For readiness checks.
+
+        Raises:
+            StoreUnavailable: the database could not be reached or failed the check.
+        """
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return self.is_current()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(exc) from exc
 
     def _refuse_newer(self) -> None:
         state = self.schema_state()

@@ -46,6 +46,7 @@ from nurture.vocab import (
 __all__ = [
     "add_touch",
     "audit",
+    "count_leads",
     "enqueue",
     "find_lead_id",
     "follow_ups",
@@ -218,6 +219,11 @@ def save_lead(session: Session, lead: Lead, *, expected_version: int | None) -> 
             row.external_id = external_id
     session.flush()
     return version
+
+
+def count_leads(session: Session) -> int:
+    """How many leads the store holds (open or closed)."""
+    return int(session.scalar(select(func.count()).select_from(LeadRow)) or 0)
 
 
 def find_lead_id(

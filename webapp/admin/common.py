@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, render_template, request
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from hub import settings_store
 from hub.bootstrap import Hub
 from hub.config import HubConfig
+from hub.store import Transaction
 from hub.users import User
 from nurture.errors import ConfigError
 from webapp import current_hub
@@ -43,7 +43,7 @@ def actor() -> str:
 
 
 @contextmanager
-def tx() -> Iterator[Session]:
+def tx() -> Iterator[Transaction]:
     with current_hub().store.tx() as session:
         yield session
 
@@ -55,7 +55,7 @@ def base_config(hub: Hub) -> HubConfig:
     return file_config if isinstance(file_config, HubConfig) else hub.config
 
 
-def effective(session: Session) -> tuple[HubConfig, list[str]]:
+def effective(session: Transaction) -> tuple[HubConfig, list[str]]:
     """The configuration in force; when the stored settings no longer fit the file, the file's
     configuration and the problems (the page says so)."""
     base = base_config(current_hub())

@@ -13,11 +13,10 @@ import secrets
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
-from sqlalchemy import select
 
 from hub.crm import authorization_url, exchange_code
 from hub.store import repo
-from hub.store.models import ConnectionRow
+from hub.store.connections import connection_states, forget_tokens, record_check
 from hub.users import Role
 from nurture.errors import ConfigError
 from webapp import current_hub
@@ -44,7 +43,7 @@ def _crm(name: str) -> str:
 def index() -> Any:
     hub = current_hub()
     with tx() as session:
-        rows = {r.name: r for r in session.scalars(select(ConnectionRow))}
+        rows = connection_states(session)
     cards = []
     for name, settings in hub.crm.items():
         row = rows.get(name)
@@ -57,7 +56,7 @@ def index() -> Any:
                 "configured": bool(settings.client_id),
                 "secret_set": hub.secret(settings.client_secret_env) is not None,
                 "secret_env": settings.client_secret_env,
-                "connected": bool(row and row.tokens),
+                "connected": bool(row and row.connected),
                 "status": row.status if row else "not connected",
                 "detail": row.detail if row else None,
                 "instance_url": row.instance_url if row else None,
@@ -130,10 +129,7 @@ def disconnect(name: str) -> Any:
     hub = current_hub()
     _crm(name)
     with tx() as s:
-        row = s.get(ConnectionRow, name)
-        if row is not None:
-            row.tokens = None
-            row.status, row.detail, row.updated_at = "disconnected", "disconnected from the admin UI", now()
+        forget_tokens(s, name, detail="disconnected from the admin UI", now=now())
         repo.audit(
             s, actor=actor(), action="connection.disconnect", subject_type="connection", subject_id=name, now=now()
         )
@@ -163,10 +159,9 @@ def check(name: str) -> Any:
         flash(f"{label} did not answer ({type(exc).__name__}).", "error")
         return redirect(url_for(".index"), code=303)
     with tx() as s:
-        row = s.get(ConnectionRow, name)
-        if row is not None:
-            row.status = "connected" if status.ok else "error"
-            row.detail, row.updated_at = status.detail[:500], now()
-            row.api_used, row.api_limit = status.api_used, status.api_limit
+        record_check(
+            s, name, ok=status.ok, detail=status.detail[:500], api_used=status.api_used, api_limit=status.api_limit,
+            now=now(),
+        )  # fmt: skip
     flash(f"{label}: {'works' if status.ok else 'does not work'}.", "info" if status.ok else "error")
     return redirect(url_for(".index"), code=303)

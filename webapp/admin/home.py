@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
-from hub.store.models import ConnectionRow, InboxRow, OutboxRow
+from hub.store.connections import connection_states
+from hub.store.sync_errors import sync_error_count
 from hub.users import Role
 from hub.worklist import DUE_SOON, known_queues, my_queue, queue_counts, set_user_queues, user_queues
 from webapp import current_hub
@@ -65,22 +65,15 @@ def choose_queues() -> Any:
 def overview() -> Any:
     hub = current_hub()
     with tx() as session:
-        outbox = int(
-            session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status.in_(("failed", "dead"))))
-            or 0
-        )
-        inbox = int(
-            session.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.status.in_(("parked", "dead"))))
-            or 0
-        )
-        rows = {r.name: r for r in session.scalars(select(ConnectionRow))}
+        sync_errors = sync_error_count(session)
+        states = connection_states(session)
         waiting = queue_counts(session, [], now=now())
     connections = [
         {
             "name": name,
             "enabled": settings.enabled,
-            "status": rows[name].status if name in rows else "not connected",
+            "status": states[name].status if name in states else "not connected",
         }
         for name, settings in hub.crm.items()
     ]
-    return render_template("home.html", sync_errors=outbox + inbox, connections=connections, waiting=waiting)
+    return render_template("home.html", sync_errors=sync_errors, connections=connections, waiting=waiting)

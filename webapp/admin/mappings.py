@@ -23,7 +23,7 @@ from werkzeug.datastructures import MultiDict
 from connectors.base import FieldInfo as CrmFieldInfo
 from hub import settings_store, words
 from hub.crm import build_connector
-from hub.store.models import ConnectionRow
+from hub.store.connections import is_connected
 from hub.users import Role
 from mapping.apply import preview as run_preview
 from mapping.errors import MappingError
@@ -79,8 +79,7 @@ def _describe(mapping: FieldMapping) -> tuple[Mapping[str, CrmFieldInfo] | None,
     connector = engine.destinations[system].connector if engine is not None and system in engine.destinations else None
     if connector is None and system in hub.crm:
         with tx() as session:
-            row = session.get(ConnectionRow, system)
-            connected = bool(row is not None and row.tokens)
+            connected = is_connected(session, system)
         if connected:
             connector = build_connector(
                 hub.crm[system], hub.tokens(system), clinic_timezone=hub.config.settings.hours.timezone

@@ -21,13 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from hub import settings_store
 from hub.csv_export import CsvWriter
 from hub.parking import expected_fields, payload_shape, unread_fields
 from hub.store import repo
-from hub.store.models import InboxRow, OutboxRow
+from hub.store.sync_errors import SyncErrorItem, inbox_payload, sync_error_items
 from hub.sync import SyncEngine
 from hub.users import Role
 from nurture.errors import FatalError
@@ -148,67 +147,12 @@ def suggested_fix(origin: str, code: str) -> Fix:
     return Fix("See the message from the CRM; fix the cause there or in the mapping, then send again.")
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    origin: str
-    id: int
-    where: str
-    what: str
-    status: str
-    kind: str
-    field: str
-    lead_id: str | None
-    attempts: int
-    at: datetime
-    message: str
-    again: int = 0  # times it was sent again before failing this time
-
-
-def _items() -> list[Item]:
-    items: list[Item] = []
+def _items() -> list[SyncErrorItem]:
     with tx() as session:
-        for row in session.scalars(
-            select(OutboxRow).where(OutboxRow.status.in_(("failed", "dead"))).order_by(OutboxRow.id).limit(LIMIT)
-        ):
-            items.append(
-                Item(
-                    "outbox",
-                    row.id,
-                    row.destination,
-                    row.kind,
-                    row.status,
-                    row.error_code or "error",
-                    row.error_field or "",
-                    row.lead_id,
-                    row.attempts,
-                    row.created_at,
-                    row.last_error or "",
-                    row.retries,
-                )
-            )
-        for inbox in session.scalars(
-            select(InboxRow).where(InboxRow.status.in_(("parked", "dead"))).order_by(InboxRow.id).limit(LIMIT)
-        ):
-            items.append(
-                Item(
-                    "inbox",
-                    inbox.id,
-                    inbox.source,
-                    inbox.event_type,
-                    inbox.status,
-                    inbox.error_code or "error",
-                    inbox.error_field or "",
-                    inbox.lead_id,
-                    inbox.attempts,
-                    inbox.received_at,
-                    inbox.error or "",
-                    inbox.replays,
-                )
-            )
-    return items
+        return sync_error_items(session, limit=LIMIT)
 
 
-def _groups(items: Iterable[Item]) -> list[Group]:
+def _groups(items: Iterable[SyncErrorItem]) -> list[Group]:
     groups: dict[tuple[str, str, str, str], Group] = {}
     for item in items:
         key = (item.origin, item.where, item.kind, item.field)
@@ -270,12 +214,12 @@ def _inbound_details(groups: list[Group]) -> dict[str, InboundDetail]:
         for group in groups:
             if group.origin != "inbox":
                 continue
-            row = session.get(InboxRow, group.ids[0])
+            blob = inbox_payload(session, group.ids[0])
             source = config.sources.get(group.where)
-            if row is None or row.payload is None:
+            if blob is None:
                 continue
             try:
-                payload = json.loads(hub.vault.decrypt(row.payload))
+                payload = json.loads(hub.vault.decrypt(blob))
             except (FatalError, ValueError):
                 continue
             mapping = settings_store.source_mapping_for(session, source) if source is not None else None
