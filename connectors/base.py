@@ -1,5 +1,6 @@
 """The CRM connector protocol: a handful of methods every CRM connector implements, an in-memory
-fake implements too, and one contract suite (``tests/connectors/contract.py``) checks them all.
+fake implements too, and one contract suite (``tests/connectors/test_contract.py``, each
+implementation's fixture a ``tests.connectors.under_test.CrmUnderTest``) checks them all.
 
 Values crossing this boundary are plain: CRM field names and values (strings, numbers, booleans,
 None) in, outcomes out. The hub decides *what* to write (through field mappings); connectors decide

@@ -7,9 +7,6 @@ selects an older shape), so each call sends the version its endpoint is document
 call                                          ``cal-api-version``    used for
 ============================================  =====================  ===============================
 ``GET /v2/slots?eventTypeId&start&end``        2024-09-04             ``find_slots`` (``format=range``)
-``POST /v2/bookings``                         2024-08-13             ``book``
-``GET /v2/bookings/{uid}``                    2024-08-13             ``get_booking``
-``POST /v2/bookings/{uid}/cancel``            2024-08-13             ``cancel``
 ``GET /v2/bookings?afterUpdatedAt&sortUpdatedAt=asc&take&skip``  2024-08-13  ``read_bookings``
 ============================================  =====================  ===============================
 
@@ -18,20 +15,18 @@ booking list with a cursor instead of ``take``/``skip``), and an operator moves 
 configuration once verified. Times are sent in UTC (``...Z``), as Cal.com requires.
 
 Cal.com knows event types, not services and locations: each configured :class:`CalcomEventType`
-says which service, location, languages and interpreter support its slots stand for. The lead id
-travels in the booking's ``metadata`` (``nurturehub_lead_id``) and comes back in webhooks and reads.
+says which service, location, languages and interpreter support its slots stand for. Patients book
+on Cal.com; the hub reads the bookings (it never books). A booking whose ``metadata`` carries the
+hub's lead id (``nurturehub_lead_id``) names its lead, in webhooks and in reads.
 
 Failures, one table (first match wins)::
 
     401, 403            ConfigError (the API key is refused or lacks access)
-    404                 BookingNotFound (bookings) / ConfigError (an unknown event type)
-    400, 409, 422 on book, "no_available_users_found" / "not available" / "already has booking"
-                        SlotUnavailable — the double booking was refused
-    other 400, 409, 422 SkipRecord with Cal.com's error code
+    404                 ConfigError (an unknown event type)
     429, 5xx, network   Retry-After / backoff, retried, then RetryLater
     other               FatalError
 
-The attendee's name, email and phone are sent because Cal.com books by them; they are never logged.
+Bookings carry the attendee's name, email and phone; they are never logged.
 """
 
 from __future__ import annotations
@@ -48,14 +43,7 @@ import requests
 
 from connectors.base import ConnectionStatus
 from connectors.limits import RetryPolicy, TokenBucket
-from connectors.scheduling import (
-    AvailabilityQuery,
-    Booking,
-    BookingNotFound,
-    BookingRequest,
-    Slot,
-    SlotUnavailable,
-)
+from connectors.scheduling import AvailabilityQuery, Booking, Slot
 from nurture.errors import ConfigError, FatalError, RetryLater, SkipRecord
 from nurture.prep import AppointmentStatus
 
@@ -72,10 +60,6 @@ logger = logging.getLogger(__name__)
 
 SYSTEM = "calcom"
 LEAD_KEY = "nurturehub_lead_id"
-BOOKING_KEY = "nurturehub_booking_key"
-
-#: Cal.com's words for a slot someone else took (or that is no longer offered).
-_TAKEN = ("no_available_users_found", "not available", "already has booking", "already booked")
 
 #: Cal.com booking status (API lower case, webhooks upper case) → the hub's appointment status.
 STATUS: Final[Mapping[str, AppointmentStatus]] = MappingProxyType(
@@ -141,9 +125,9 @@ class CalcomSettings:
 
     Attributes:
         api_host: the API's base URL (a sandbox's in tests and the demo).
-        event_types: the event types the hub books, with their meaning.
+        event_types: the event types whose slots and bookings the hub reads, with their meaning.
         slots_api_version: ``cal-api-version`` for ``/v2/slots``.
-        bookings_api_version: ``cal-api-version`` for ``/v2/bookings`` (create, read, cancel, list).
+        bookings_api_version: ``cal-api-version`` for ``/v2/bookings`` (the booking list).
         page_size: ``take`` of each booking list page (Cal.com allows up to 250).
         requests_per_second, burst: client-side rate limit.
         max_retries, max_wait_s, backoff_s, timeout_s: as for the other connectors.
@@ -209,14 +193,6 @@ def _slot_id(event_type_id: int, start: datetime) -> str:
     return f"{event_type_id}@{_utc(start)}"
 
 
-def _parse_slot_id(slot_id: str) -> tuple[int, datetime]:
-    head, _, tail = slot_id.partition("@")
-    try:
-        return int(head), _time(tail, "slot start")
-    except ValueError:
-        raise FatalError(f"calcom: {slot_id!r} is not a Cal.com slot id") from None
-
-
 def _booking(data: Mapping[str, Any], settings: CalcomSettings, *, updated_at: datetime | None = None) -> Booking:
     """A Cal.com booking (API ``BookingOutput``, or a webhook payload) as a :class:`Booking`."""
     uid = data.get("uid")
@@ -261,7 +237,8 @@ class CalcomBookingEvent:
         trigger: ``BOOKING_CREATED``, ``BOOKING_CANCELLED``, ``BOOKING_NO_SHOW_UPDATED`` ….
         uid: the booking's uid.
         booking: the booking as the webhook describes it; None when the payload does not carry
-            the booking itself (``BOOKING_NO_SHOW_UPDATED``): read it with ``get_booking(uid)``.
+            the booking itself (``BOOKING_NO_SHOW_UPDATED``): the bookings pull (``read_bookings``)
+            reads it.
         replaces: for a reschedule, the uid of the booking it replaces (now cancelled).
     """
 
@@ -463,86 +440,6 @@ class CalcomScheduling:
                     interpreter_languages=event_type.interpreter_languages,
                     telehealth=event_type.telehealth,
                 )
-
-    def book(self, request: BookingRequest) -> Booking:
-        if request.hold:
-            raise SkipRecord("calcom: holds are not supported; book the slot", field="hold", code="hold_unsupported")
-        event_type_id, start = _parse_slot_id(request.slot.id)
-        if self.settings.event_type(event_type_id) is None:
-            raise ConfigError([f"scheduling.calcom: event type {event_type_id} is not configured"])
-        attendee = request.attendee
-        if not attendee.email or not attendee.name:
-            raise SkipRecord("calcom: a booking needs the attendee's name and email", field="attendee", code="attendee")
-        person: dict[str, Any] = {
-            "name": attendee.name,
-            "email": attendee.email,
-            "timeZone": attendee.timezone,
-            "language": attendee.language,
-        }
-        if attendee.phone:
-            person["phoneNumber"] = attendee.phone
-        metadata = {LEAD_KEY: attendee.lead_id, BOOKING_KEY: request.key}
-        if request.interpreter_language:
-            metadata["interpreter_language"] = request.interpreter_language
-        body = {"start": _utc(start), "eventTypeId": event_type_id, "attendee": person, "metadata": metadata}
-        status, data = self._call(
-            "POST", "/v2/bookings", version=self.settings.bookings_api_version, body=body, what="creating a booking"
-        )
-        if status in (200, 201):
-            booking = _booking(self._single(data), self.settings)
-            logger.info("calcom: booked event type %s as booking %s", event_type_id, booking.id)
-            return booking
-        code, message = self._error(data)
-        if any(mark in message.lower() for mark in _TAKEN):
-            raise SlotUnavailable(
-                f"the Cal.com slot {request.slot.id} is not free any more: Cal.com refused the booking ({code})"
-            )
-        if status == 404:
-            raise ConfigError([f"scheduling.calcom: event type {event_type_id} does not exist"])
-        raise SkipRecord(f"calcom: the booking was refused ({status} {code})", field="slot", code=code)
-
-    @staticmethod
-    def _single(data: Mapping[str, Any]) -> Mapping[str, Any]:
-        inner = data.get("data")
-        if isinstance(inner, list):  # a recurring event type answers a list; the hub books single visits
-            inner = inner[0] if inner else None
-        if not isinstance(inner, Mapping):
-            raise FatalError("calcom: the answer carries no booking")
-        return inner
-
-    def get_booking(self, booking_id: str) -> Booking:
-        status, data = self._call(
-            "GET",
-            f"/v2/bookings/{booking_id}",
-            version=self.settings.bookings_api_version,
-            what=f"reading booking {booking_id}",
-        )
-        if status == 404:
-            raise BookingNotFound(f"calcom: booking {booking_id} does not exist")
-        if status != 200:
-            code, _ = self._error(data)
-            raise FatalError(f"calcom: reading booking {booking_id} was rejected ({status} {code})")
-        return _booking(self._single(data), self.settings)
-
-    def cancel(self, booking_id: str, *, reason: str = "") -> Booking:
-        """Cancel a booking (``reason`` is a short code such as ``"clinic"``; never free text)."""
-        current = self.get_booking(booking_id)
-        if current.status is AppointmentStatus.CANCELLED:
-            return current
-        body = {"cancellationReason": "Cancelled by the clinic" if reason == "clinic" else "Cancelled by the patient"}
-        status, data = self._call(
-            "POST",
-            f"/v2/bookings/{booking_id}/cancel",
-            version=self.settings.bookings_api_version,
-            body=body,
-            what=f"cancelling booking {booking_id}",
-        )
-        if status == 404:
-            raise BookingNotFound(f"calcom: booking {booking_id} does not exist")
-        if status not in (200, 201):
-            code, _ = self._error(data)
-            raise SkipRecord(f"calcom: cancelling booking {booking_id} was refused ({code})", code=code)
-        return _booking(self._single(data), self.settings)
 
     def read_bookings(self, since: datetime | None) -> Iterator[Booking]:
         take = self.settings.page_size

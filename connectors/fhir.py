@@ -1,28 +1,26 @@
-"""The FHIR R4 scheduling connector: free ``Slot``s of the EHR's ``Schedule``s, ``Appointment``s
-booked against them, through the EHR's FHIR API with a SMART Backend Services token.
+"""The FHIR R4 scheduling connector: free ``Slot``s of the EHR's ``Schedule``s, and the
+``Appointment``s booked against them (by patients and staff, in the EHR: the hub reads them, it
+never books), through the EHR's FHIR API with a SMART Backend Services token.
 
 EHRs offer availability differently, so the connector reads the server's CapabilityStatement
 (``/metadata``, cached) and picks an availability *strategy* (``FhirSettings.profile`` can pin one):
 
 ==========  ===================================================  ==========================================
-strategy    chosen when the CapabilityStatement …                  how slots are found and booked
+strategy    chosen when the CapabilityStatement …                  how slots are found
 ==========  ===================================================  ==========================================
 argonaut    lists Appointment operations ``find`` and ``book``   ``POST Appointment/$find`` → proposed
-            (Argonaut Scheduling; Epic-style)                    appointments; ``$hold`` / ``$book`` with
-                                                                  ``patient-id``
-slot        lets Slot be searched by ``schedule``                 ``GET Slot?schedule=…&status=free…``;
-            (R4 core)                                             ``POST Appointment``
+            (Argonaut Scheduling; Epic-style)                    appointments
+slot        lets Slot be searched by ``schedule``                 ``GET Slot?schedule=…&status=free…``
+            (R4 core)
 oracle      lets Slot be searched by ``service-type`` and         ``GET Slot?service-type=…&start=…``
-            ``schedule.actor``, not ``schedule`` (Oracle          (``schedule.actor``, ``-location``);
-            Health Millennium-style)                              ``POST Appointment`` naming ``Patient/<id>``
+            ``schedule.actor``, not ``schedule`` (Oracle          (``schedule.actor``, ``-location``)
+            Health Millennium-style)
 ==========  ===================================================  ==========================================
 
-The patient is named by reference, ``Patient/<id>``, once the EHR's patient is found by the hub's
-lead identifier (``GET Patient?identifier=<lead system>|<lead id>``, remembered); until the EHR
-knows the patient, the slot strategy sends the identifier alone, and the others (which need a
-registered patient) refuse the booking with ``patient_not_registered``. No search is unfiltered:
-appointments are read per practitioner the clinic books (its schedules, or
-``FhirSettings.practitioners``), narrowed by ``_lastUpdated`` or a date window.
+An appointment names its patient by the hub's lead identifier, or by reference (``Patient/<id>``),
+whose lead identifier is read once and remembered. No search is unfiltered: appointments are read
+per practitioner the clinic books (its schedules, or ``FhirSettings.practitioners``), narrowed by
+``_lastUpdated`` or a date window.
 
 How the protocol maps to FHIR R4 (4.0.1), slot strategy:
 
@@ -32,13 +30,6 @@ How the protocol maps to FHIR R4 (4.0.1), slot strategy:
   ``GET Slot?schedule=…&status=free&start=ge…&start=lt…&service-type=…`` following the Bundle's
   ``next`` links to the last page. An interpreter booked for a slot is the extension
   ``interpreter_extension`` (``valueCode``: the language).
-- ``book``: ``POST Appointment`` referencing the slot, with ``If-None-Exist: identifier=…`` so a
-  retried request never books twice; the patient participates by the hub's lead identifier (no
-  name, no contact details: the EHR matches the patient at registration); practitioner and location
-  participate by reference; an interpreter is asked for with a participant of type ``INTP``.
-  A hold is an appointment with status ``pending`` (the slot becomes ``busy-tentative``).
-- ``cancel`` / :meth:`FhirScheduling.mark_no_show`: read the appointment, ``PUT`` it back with the
-  new status and ``If-Match`` its version (a 412 re-reads once).
 - ``read_bookings``: ``GET Appointment?_lastUpdated=ge…&_sort=_lastUpdated``, every page.
 
 Authentication (:class:`SmartBackendTokens`): OAuth 2.0 client credentials with Authlib, the client
@@ -51,10 +42,8 @@ Every failure goes through one table, :data:`RULES` (first match wins)::
     status        action        becomes
     401           REFRESH       a new token once, then ConfigError
     403           CONFIG        ConfigError (scopes or access)
-    404, 410      REFUSED       BookingNotFound (reads) / ConfigError (types the server lacks)
-    409           REFUSED       SlotUnavailable (book) — the double booking was refused
-    412           REFUSED       read again and retry once (cancel, no-show), then RetryLater
-    422           REFUSED       SlotUnavailable for a conflict, else SkipRecord with the issue code
+    404, 410      REFUSED       ConfigError (a search: types the server lacks) / unresolved (a reference)
+    409, 412, 422 REFUSED       as 404 (the hub only reads: a server answers these to writes)
     429, 5xx      WAIT          Retry-After / backoff, retried, then RetryLater
     other 4xx     FATAL         FatalError: a request we should never have sent
 
@@ -85,16 +74,8 @@ from joserfc.jwk import ECKey, RSAKey
 
 from connectors.base import ConnectionStatus, OAuthToken, TokenSource
 from connectors.limits import RetryPolicy, TokenBucket
-from connectors.scheduling import (
-    AvailabilityQuery,
-    Booking,
-    BookingNotFound,
-    BookingRequest,
-    Slot,
-    SlotUnavailable,
-)
-from nurture.capacity import ServiceInfo
-from nurture.errors import ConfigError, FatalError, RetryLater, SkipRecord
+from connectors.scheduling import AvailabilityQuery, Booking, Slot
+from nurture.errors import ConfigError, FatalError, RetryLater
 from nurture.prep import AppointmentStatus
 
 __all__ = [
@@ -113,11 +94,11 @@ SYSTEM = "fhir"
 FHIR_JSON = "application/fhir+json"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 BCP47 = "urn:ietf:bcp:47"
-PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
-CANCEL_REASON = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
 PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 
-#: SMART v1 system scopes the connector needs (read the calendar, write appointments).
+#: SMART v1 system scopes the connector asks for. It only reads now: ``Appointment.write`` and
+#: ``HealthcareService.read`` are left from when it booked and read requirements (dropping them is
+#: a change of what the hub asks EHRs for, for another day).
 DEFAULT_SCOPES: Final = (
     "system/Schedule.read",
     "system/Slot.read",
@@ -147,7 +128,7 @@ STATUS: Final[Mapping[str, AppointmentStatus]] = MappingProxyType(
 
 _AUTH_METHODS = ("private_key_jwt", "client_secret_basic", "client_secret_post")
 
-#: How availability is found and booked (see the module docstring).
+#: How availability is found (see the module docstring).
 STRATEGIES: Final = ("slot", "argonaut", "oracle")
 _FIND, _BOOK = "appointment-find", "appointment-book"
 
@@ -170,7 +151,6 @@ class FhirSettings:
         locations: hub location id → the EHR's ``Location`` id (unlisted ids are used as they are).
         interpreter_extension: the extension URL that marks a slot's interpreter language.
         lead_system: the identifier system of the hub's lead ids (the patient participant).
-        booking_system: the identifier system of the hub's booking keys (idempotent creates).
         page_size: ``_count`` of each search page.
         requests_per_second, burst: client-side rate limit.
         max_retries: retries of one call after 429, 5xx and network errors.
@@ -199,8 +179,6 @@ class FhirSettings:
     locations: Mapping[str, str] = field(default_factory=dict)
     interpreter_extension: str = "https://nurturehub.dev/fhir/StructureDefinition/interpreter-language"
     lead_system: str = "https://nurturehub.dev/fhir/lead"
-    booking_system: str = "https://nurturehub.dev/fhir/booking"
-    requirement_system: str = "https://nurturehub.dev/fhir/CodeSystem/service-requirement"
     page_size: int = 50
     requests_per_second: float = 10.0
     burst: int = 10
@@ -514,7 +492,6 @@ class FhirScheduling:
         self.tokens = tokens
         self._clock = clock
         self._capability: tuple[float, dict[str, Any]] | None = None
-        self._patients: dict[str, str] = {}  # lead id → EHR Patient id
         self._leads: dict[str, str] = {}  # EHR Patient id → lead id
         self.session = session or requests.Session()
         self._sleep = sleep
@@ -709,27 +686,6 @@ class FhirScheduling:
             self._schedules = (now, out)
         return out
 
-    def services(self) -> list[ServiceInfo]:
-        """The EHR's services with their requirements (``HealthcareService.characteristic``)."""
-        out: list[ServiceInfo] = []
-        for service in self._search("HealthcareService", [], what="reading services"):
-            codes = self._service_codes(service.get("type"))
-            marks = {
-                str(c.get("code"))
-                for concept in service.get("characteristic", [])
-                for c in concept.get("coding", [])
-                if c.get("system") == self.settings.requirement_system
-            }
-            out.extend(
-                ServiceInfo(
-                    id=code,
-                    requires_referral="referral-required" in marks,
-                    requires_authorization="prior-authorization-required" in marks,
-                )
-                for code in codes
-            )
-        return out
-
     # --- the protocol -----------------------------------------------------------------------------
 
     # --- what the server offers -------------------------------------------------------------
@@ -748,7 +704,7 @@ class FhirScheduling:
 
     @property
     def strategy(self) -> str:
-        """How availability is found and booked here: ``argonaut``, ``slot`` or ``oracle``.
+        """How availability is found here: ``argonaut``, ``slot`` or ``oracle``.
 
         Raises:
             ConfigError: the server offers none of them.
@@ -779,21 +735,6 @@ class FhirScheduling:
 
     # --- patients ------------------------------------------------------------------------------
 
-    def patient_for(self, lead_id: str) -> str | None:
-        """The EHR's Patient id for the hub's lead, found by the lead identifier (remembered), or
-        None while the EHR has no such patient (a patient the front desk has not registered)."""
-        if lead_id in self._patients:
-            return self._patients[lead_id]
-        token = f"{self.settings.lead_system}|{lead_id}"
-        found = list(self._search("Patient", [("identifier", token)], what="finding the patient by lead id"))
-        if len(found) != 1:
-            if len(found) > 1:
-                logger.warning("fhir: %d patients carry lead id %s; none is used", len(found), lead_id)
-            return None
-        patient_id = str(found[0]["id"])
-        self._patients[lead_id], self._leads[patient_id] = patient_id, lead_id
-        return patient_id
-
     def _lead_of_patient(self, patient_id: str) -> str | None:
         if patient_id in self._leads:
             return self._leads[patient_id]
@@ -803,7 +744,7 @@ class FhirScheduling:
             None,
         )
         if lead is not None:
-            self._leads[patient_id], self._patients[lead] = lead, patient_id
+            self._leads[patient_id] = lead
         return lead
 
     def check(self) -> ConnectionStatus:
@@ -947,173 +888,6 @@ class FhirScheduling:
             languages=languages, interpreter_languages=interpreters, telehealth=telehealth,
         )  # fmt: skip
 
-    def _operation(self, name: str, params: list[dict[str, Any]], *, slot_id: str) -> Booking:
-        try:
-            response = self._request(
-                "POST", self._url(f"Appointment/${name}"), body={"resourceType": "Parameters", "parameter": params},
-                what=f"{name} of Appointment/{slot_id}",
-            )  # fmt: skip
-        except _Refused as exc:
-            if exc.status in (404, 409) or (exc.status == 422 and exc.code in ("conflict", "business-rule")):
-                raise SlotUnavailable(
-                    f"Appointment/{slot_id} can no longer be {name}ed: the EHR refused ({exc.status} {exc.code})"
-                ) from None
-            raise SkipRecord(
-                f"fhir: ${name} of Appointment/{slot_id} was refused ({exc.status} {exc.code}: {exc.diagnostics})",
-                field="slot",
-                code=exc.code,
-            ) from None
-        found = _bundle_resources(response.json(), "Appointment")
-        if len(found) != 1:
-            raise FatalError(f"fhir: ${name} answered {len(found)} appointments for Appointment/{slot_id}")
-        return self._booking(found[0])
-
-    def _appointment_body(self, request: BookingRequest, identifier: str) -> dict[str, Any]:
-        slot = request.slot
-        patient = self.patient_for(request.attendee.lead_id)
-        actor: dict[str, Any] = {"identifier": {"system": self.settings.lead_system, "value": request.attendee.lead_id}}
-        if patient is not None:  # the EHR knows the patient: name it by reference
-            actor = {"reference": f"Patient/{patient}", **actor}
-        elif self.strategy == "oracle":
-            raise _unregistered(request.attendee.lead_id)
-        participants: list[dict[str, Any]] = [{"actor": actor, "required": "required", "status": "accepted"}]
-        if self.strategy != "oracle":  # Oracle Health takes the practitioner and location from the slot
-            participants.append(
-                {"actor": {"reference": f"Location/{self._fhir_location(slot.location)}"}, "status": "accepted"}
-            )
-            if slot.provider:
-                participants.insert(1, {"actor": {"reference": f"Practitioner/{slot.provider}"}, "status": "accepted"})
-        body: dict[str, Any] = {
-            "resourceType": "Appointment",
-            "identifier": [{"system": self.settings.booking_system, "value": identifier}],
-            "status": "pending" if request.hold else "booked",
-            "serviceType": [
-                {"coding": [{"system": self.settings.service_system, "code": self._fhir_service(slot.service)}]}
-            ],
-            "start": _instant(slot.start),
-            "end": _instant(slot.end),
-            "slot": [{"reference": f"Slot/{slot.id}"}],
-            "participant": participants,
-        }
-        if request.interpreter_language:
-            body["extension"] = [
-                {"url": self.settings.interpreter_extension, "valueCode": request.interpreter_language.lower()}
-            ]
-            participants.append(
-                {
-                    "type": [{"coding": [{"system": PARTICIPATION_TYPE, "code": "INTP", "display": "interpreter"}]}],
-                    "status": "needs-action",
-                }
-            )
-        return body
-
-    def book(self, request: BookingRequest) -> Booking:
-        if request.slot.system != SYSTEM:
-            raise FatalError(f"fhir: cannot book a {request.slot.system} slot")
-        if self.strategy == "argonaut":
-            return self._book_argonaut(request)
-        identifier = request.key
-        for _ in range(2):
-            body = self._appointment_body(request, identifier)
-            try:
-                response = self._request(
-                    "POST",
-                    self._url("Appointment"),
-                    body=body,
-                    headers={
-                        "If-None-Exist": f"identifier={self.settings.booking_system}|{identifier}",
-                        "Prefer": "return=representation",
-                    },
-                    what=f"booking Slot/{request.slot.id}",
-                )
-            except _Refused as exc:
-                if exc.status == 409 or (exc.status == 422 and exc.code in ("conflict", "business-rule")):
-                    raise SlotUnavailable(
-                        f"Slot/{request.slot.id} is not free any more: the EHR refused a double booking "
-                        f"({exc.status} {exc.code})"
-                    ) from None
-                if exc.status == 404:
-                    raise ConfigError(["fhir: the server does not accept Appointment creates (404)"]) from None
-                raise SkipRecord(
-                    f"fhir: booking Slot/{request.slot.id} was refused ({exc.status} {exc.code}: {exc.diagnostics})",
-                    field="slot",
-                    code=exc.code,
-                ) from None
-            booking = self._booking(response.json())
-            if booking.status is not AppointmentStatus.CANCELLED:
-                logger.info("fhir: booked Slot/%s as Appointment/%s", request.slot.id, booking.id)
-                return booking
-            # The same request was booked and cancelled before: this is a new booking of that slot.
-            identifier = f"{request.key}.{booking.id}"
-        raise FatalError(f"fhir: booking Slot/{request.slot.id} keeps returning a cancelled appointment")
-
-    def _book_argonaut(self, request: BookingRequest) -> Booking:
-        """``$hold`` (a hold) or ``$book`` (with ``patient-id``) of the proposed appointment. A
-        repeated ``$book`` of the same appointment for the same patient answers the booking as it
-        is, so a retry never books twice."""
-        slot = request.slot
-        appt = {"name": "appt-id", "valueUri": f"Appointment/{slot.id}"}
-        if request.hold:
-            booking = self._operation("hold", [appt], slot_id=slot.id)
-        else:
-            patient = self.patient_for(request.attendee.lead_id)
-            if patient is None:
-                raise _unregistered(request.attendee.lead_id)
-            booking = self._operation(
-                "book", [appt, {"name": "patient-id", "valueUri": f"Patient/{patient}"}], slot_id=slot.id
-            )
-        logger.info(
-            "fhir: %s Appointment/%s as Appointment/%s", "held" if request.hold else "booked", slot.id, booking.id
-        )
-        return booking
-
-    def _set_status(self, booking_id: str, status: str, *, reason: str = "") -> Booking:
-        what = f"setting Appointment/{booking_id} to {status}"
-        for _ in range(2):
-            try:
-                resource, etag = self._read("Appointment", booking_id, what=f"reading Appointment/{booking_id}")
-            except _Refused as exc:
-                raise BookingNotFound(f"fhir: Appointment/{booking_id} does not exist ({exc.status})") from None
-            if resource.get("status") == status:
-                return self._booking(resource)
-            resource["status"] = status
-            if status == "cancelled":
-                code = "prov" if reason == "clinic" else "pat"
-                resource["cancelationReason"] = {"coding": [{"system": CANCEL_REASON, "code": code}]}
-            headers = {"If-Match": etag} if etag else {}
-            try:
-                response = self._request(
-                    "PUT", self._url(f"Appointment/{booking_id}"), body=resource, headers=headers, what=what
-                )
-            except _Refused as exc:
-                if exc.status == 412:
-                    continue  # changed meanwhile: read it again
-                if exc.status in (404, 410):
-                    raise BookingNotFound(f"fhir: Appointment/{booking_id} does not exist ({exc.status})") from None
-                raise SkipRecord(
-                    f"fhir: {what} was refused ({exc.status} {exc.code}: {exc.diagnostics})",
-                    field="booking",
-                    code=exc.code,
-                ) from None
-            return self._booking(response.json())
-        raise RetryLater(f"fhir: Appointment/{booking_id} kept changing while {what}")
-
-    def cancel(self, booking_id: str, *, reason: str = "") -> Booking:
-        """Cancel an appointment (``reason``: ``"clinic"`` when the clinic cancelled; the patient
-        otherwise). The EHR frees the slot."""
-        return self._set_status(booking_id, "cancelled", reason=reason)
-
-    def mark_no_show(self, booking_id: str) -> Booking:
-        """Record that the patient did not come (``noshow``)."""
-        return self._set_status(booking_id, "noshow")
-
-    def get_booking(self, booking_id: str) -> Booking:
-        try:
-            resource, _ = self._read("Appointment", booking_id, what=f"reading Appointment/{booking_id}")
-        except _Refused as exc:
-            raise BookingNotFound(f"fhir: Appointment/{booking_id} does not exist ({exc.status})") from None
-        return self._booking(resource)
-
     def read_bookings(self, since: datetime | None) -> Iterator[Booking]:
         """Appointments of the clinic's practitioners changed since ``since``: by ``_lastUpdated``
         where the server searches by it (every appointment when ``since`` is None), else those
@@ -1238,13 +1012,4 @@ def _virtual(location: Mapping[str, Any]) -> bool:
     return any(
         c.get("system") == PHYSICAL_TYPE and c.get("code") == "vi"
         for c in location.get("physicalType", {}).get("coding", [])
-    )
-
-
-def _unregistered(lead_id: str) -> SkipRecord:
-    return SkipRecord(
-        f"fhir: the EHR has no patient registered with lead id {lead_id}; this EHR books registered patients only "
-        "(register the patient at the front desk, then book)",
-        field="patient",
-        code="patient_not_registered",
     )

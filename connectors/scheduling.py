@@ -1,22 +1,17 @@
 """The scheduling connector protocol: what the hub needs from a scheduling system (an EHR's FHIR
 API, Cal.com), the values that cross it, and an in-memory fake that implements it.
 
-Six methods — check, find free slots, book (or hold), cancel, read one booking, read the bookings
-changed since a cursor. Values are plain and carry the hub's ids (service, location, provider,
-language); each connector maps its system's ids and codes to them. The fake and every real
-connector pass one contract suite (``tests/scheduling/test_contract.py``).
+Three methods — check, find free slots, read the bookings changed since a cursor. The hub reads
+bookings; it never books for a patient (patients and staff book in the scheduling system itself).
+Values are plain and carry the hub's ids (service, location, provider, language); each connector
+maps its system's ids and codes to them. The fake and every real connector pass one contract suite
+(``tests/scheduling/test_contract.py``).
 
 Errors follow the CRM connectors (``connectors.base``): vendor exceptions never leave a connector;
 
-- a slot that is no longer free raises :class:`SlotUnavailable` (a
-  :class:`~nurture.errors.SkipRecord`: this booking cannot be made as asked — offer another time);
-- a booking that does not exist raises :class:`BookingNotFound` (also a ``SkipRecord``);
 - transient faults that outlast the connector's retries raise :class:`~nurture.errors.RetryLater`;
 - refused credentials or scopes raise :class:`~nurture.errors.ConfigError`;
 - a request the server could not understand raises :class:`~nurture.errors.FatalError` (our bug).
-
-PHI: an :class:`Attendee` holds a name, email and phone for systems that need them to book (Cal.com);
-its ``repr`` hides them, and no connector logs them.
 """
 
 from __future__ import annotations
@@ -24,47 +19,26 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from connectors.base import ConnectionStatus
 from nurture.capacity import LanguageSupport, Opening, language_support
 from nurture.clock import require_aware
-from nurture.errors import SkipRecord
 from nurture.prep import Appointment, AppointmentStatus
 
 __all__ = [
     "MAX_QUERY_SPAN",
-    "Attendee",
     "AvailabilityQuery",
     "Booking",
-    "BookingNotFound",
-    "BookingRequest",
     "InMemoryScheduling",
     "SchedulingConnector",
     "Slot",
-    "SlotUnavailable",
-    "openings",
 ]
 
 #: The longest date range one availability query may span.
 MAX_QUERY_SPAN = timedelta(days=62)
-
-
-class SlotUnavailable(SkipRecord):
-    """The slot is no longer free (booked by someone else meanwhile, or blocked): a double booking
-    was refused. Offer another time."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="slot", code="slot_unavailable")
-
-
-class BookingNotFound(SkipRecord):
-    """The scheduling system has no booking with that id."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="booking", code="booking_not_found")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,52 +145,6 @@ class AvailabilityQuery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Attendee:
-    """Who the booking is for. PHI: never logged; ``repr`` shows the lead id only.
-
-    Attributes:
-        lead_id: the hub's lead id (carried into the booking so it can be matched back).
-        name: full name (Cal.com requires it; FHIR bookings do not send it).
-        email, phone: contact details (Cal.com requires an email).
-        timezone: the patient's IANA time zone.
-        language: ISO 639-1 code.
-    """
-
-    lead_id: str
-    timezone: str
-    name: str = field(default="", repr=False)
-    email: str | None = field(default=None, repr=False)
-    phone: str | None = field(default=None, repr=False)
-    language: str = "en"
-
-    def __post_init__(self) -> None:
-        if not self.lead_id:
-            raise ValueError("Attendee.lead_id must not be empty")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BookingRequest:
-    """A booking (or hold) to make.
-
-    Attributes:
-        slot: the slot, as read from the same system.
-        attendee: who it is for.
-        hold: hold the slot tentatively instead of booking it (where the system supports holds).
-        interpreter_language: ask for an interpreter for this language.
-    """
-
-    slot: Slot
-    attendee: Attendee
-    hold: bool = False
-    interpreter_language: str | None = None
-
-    @property
-    def key(self) -> str:
-        """``<lead id>.<slot id>``: the same request always has the same key (idempotent retries)."""
-        return f"{self.attendee.lead_id}.{self.slot.id}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Booking:
     """A booking as the scheduling system has it now.
 
@@ -228,8 +156,8 @@ class Booking:
         service, location: hub ids, when the system says.
         provider: the system's provider id, if any.
         slot_id: the slot it occupies, if the system has slots.
-        lead_id: the hub's lead id carried in the booking, when it was booked through the hub
-            (or when the system carries it otherwise); None for bookings made elsewhere.
+        lead_id: the hub's lead id the booking carries (an EHR appointment's lead identifier,
+            Cal.com booking metadata), if it carries one.
         telehealth: a virtual visit.
         interpreter_language: the language an interpreter was asked for, if any.
         created_at: when it was booked, if known.
@@ -305,39 +233,10 @@ class SchedulingConnector(Protocol):
         """Free slots answering ``query``, earliest first, across every page the system returns."""
         ...
 
-    def book(self, request: BookingRequest) -> Booking:
-        """Book (or hold) the slot. Idempotent by ``request.key`` where the system allows.
-
-        Raises:
-            SlotUnavailable: the slot is not free any more (a double booking was refused).
-        """
-        ...
-
-    def cancel(self, booking_id: str, *, reason: str = "") -> Booking:
-        """Cancel a booking; the slot is free again. Cancelling a cancelled booking is a no-op.
-
-        Raises:
-            BookingNotFound: no such booking.
-        """
-        ...
-
-    def get_booking(self, booking_id: str) -> Booking:
-        """One booking as it is now.
-
-        Raises:
-            BookingNotFound: no such booking.
-        """
-        ...
-
     def read_bookings(self, since: datetime | None) -> Iterator[Booking]:
         """Every booking modified at or after ``since`` (all when None), oldest first; the caller
         applies its overlap window and keeps the cursor (``Booking.updated_at``)."""
         ...
-
-
-def openings(connector: SchedulingConnector, query: AvailabilityQuery) -> list[Opening]:
-    """Free slots as the domain's openings (what :func:`nurture.capacity.apply_capacity` takes)."""
-    return [slot.opening() for slot in connector.find_slots(query)]
 
 
 # --- the fake -----------------------------------------------------------------------------------
@@ -348,15 +247,15 @@ def _utc_now() -> datetime:
 
 
 class InMemoryScheduling:
-    """A :class:`SchedulingConnector` in memory, for tests and the demo.
+    """A :class:`SchedulingConnector` in memory, for tests.
 
     Args:
         slots: the calendar (all free unless ``free=False``).
         clock: stamps ``updated_at``/``created_at`` (default: real UTC).
         system: the system name it reports.
 
-    Staff-side changes a real system would make (the patient arrived, did not come) are
-    :meth:`mark_no_show` and :meth:`mark_kept`.
+    What patients and staff do in a real system — book a slot, cancel, record a no-show or a kept
+    visit — is :meth:`add_booking` and :meth:`set_status`: the hub itself never books.
     """
 
     def __init__(
@@ -372,10 +271,8 @@ class InMemoryScheduling:
         self._lock = threading.Lock()
         self._slots: dict[str, Slot] = {s.id: replace(s, system=system) for s in items}
         self._bookings: dict[str, Booking] = {}
-        self._by_key: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._last_stamp: datetime | None = None
-        self.calls = 0
 
     def _stamp(self) -> datetime:
         # Strictly increasing stamps, so "modified since" reads are exact even on a frozen clock.
@@ -385,62 +282,53 @@ class InMemoryScheduling:
         self._last_stamp = now
         return now
 
-    def add_slots(self, *slots: Slot) -> None:
-        """Add slots to the calendar."""
-        with self._lock:
-            for slot in slots:
-                self._slots[slot.id] = replace(slot, system=self.system)
-
-    def slot(self, slot_id: str) -> Slot:
-        """A slot as it is now (tests)."""
-        return self._slots[slot_id]
-
     def check(self) -> ConnectionStatus:
-        self.calls += 1
         return ConnectionStatus(ok=True, detail=f"in-memory calendar with {len(self._slots)} slots")
 
     def find_slots(self, query: AvailabilityQuery) -> Iterator[Slot]:
-        self.calls += 1
         with self._lock:
             found = sorted((s for s in self._slots.values() if query.matches(s)), key=lambda s: (s.start, s.id))
         return iter(found)
 
-    def book(self, request: BookingRequest) -> Booking:
-        self.calls += 1
+    def add_booking(self, slot_id: str, *, lead_id: str | None = None, hold: bool = False) -> Booking:
+        """Someone books (or holds) a free slot in the calendar; it is no longer free.
+
+        Raises:
+            ValueError: the slot is not free (or not in the calendar).
+        """
         with self._lock:
-            existing = self._by_key.get(request.key)
-            if existing is not None and self._bookings[existing].status is not AppointmentStatus.CANCELLED:
-                return self._bookings[existing]
-            slot = self._slots.get(request.slot.id)
+            slot = self._slots.get(slot_id)
             if slot is None or not slot.free:
-                raise SlotUnavailable(f"slot {request.slot.id} is not free: the booking was refused")
+                raise ValueError(f"slot {slot_id} is not free")
             now = self._stamp()
             booking = Booking(
                 id=f"bk-{next(self._ids)}",
                 system=self.system,
-                status=AppointmentStatus.HELD if request.hold else AppointmentStatus.BOOKED,
+                status=AppointmentStatus.HELD if hold else AppointmentStatus.BOOKED,
                 start=slot.start,
                 end=slot.end,
                 service=slot.service,
                 location=slot.location,
                 provider=slot.provider,
                 slot_id=slot.id,
-                lead_id=request.attendee.lead_id,
+                lead_id=lead_id,
                 telehealth=slot.telehealth,
-                interpreter_language=request.interpreter_language,
                 created_at=now,
                 updated_at=now,
             )
             self._slots[slot.id] = replace(slot, free=False)
             self._bookings[booking.id] = booking
-            self._by_key[request.key] = booking.id
             return booking
 
-    def _change(self, booking_id: str, status: AppointmentStatus) -> Booking:
+    def set_status(self, booking_id: str, status: AppointmentStatus) -> Booking:
+        """Staff change a booking (cancel it, record a no-show or a kept visit); a cancellation
+        frees its slot. Setting the status it has changes nothing.
+
+        Raises:
+            KeyError: no such booking.
+        """
         with self._lock:
-            booking = self._bookings.get(booking_id)
-            if booking is None:
-                raise BookingNotFound(f"booking {booking_id} does not exist")
+            booking = self._bookings[booking_id]
             if booking.status is status:
                 return booking
             updated = replace(booking, status=status, updated_at=self._stamp())
@@ -449,28 +337,7 @@ class InMemoryScheduling:
                 self._slots[booking.slot_id] = replace(self._slots[booking.slot_id], free=True)
             return updated
 
-    def cancel(self, booking_id: str, *, reason: str = "") -> Booking:
-        self.calls += 1
-        return self._change(booking_id, AppointmentStatus.CANCELLED)
-
-    def mark_no_show(self, booking_id: str) -> Booking:
-        """Staff recorded that the patient did not come."""
-        return self._change(booking_id, AppointmentStatus.NO_SHOW)
-
-    def mark_kept(self, booking_id: str) -> Booking:
-        """Staff recorded that the visit happened."""
-        return self._change(booking_id, AppointmentStatus.KEPT)
-
-    def get_booking(self, booking_id: str) -> Booking:
-        self.calls += 1
-        with self._lock:
-            booking = self._bookings.get(booking_id)
-        if booking is None:
-            raise BookingNotFound(f"booking {booking_id} does not exist")
-        return booking
-
     def read_bookings(self, since: datetime | None) -> Iterator[Booking]:
-        self.calls += 1
         with self._lock:
             found = [b for b in self._bookings.values() if since is None or b.updated_at >= since]
         return iter(sorted(found, key=lambda b: (b.updated_at, b.id)))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from hub.instance import write_private
 from nurture.errors import ConfigError, FatalError
 
 __all__ = ["ENV_DATA_KEY", "Vault", "demo_data_key"]
@@ -107,7 +108,5 @@ def demo_data_key(instance: Path) -> str:
         return path.read_text(encoding="ascii").strip()
     instance.mkdir(parents=True, exist_ok=True)
     key = new_key()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key + "\n")
+    write_private(path, key + "\n", encoding="ascii")
     return key

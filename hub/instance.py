@@ -6,19 +6,21 @@ read it: the folder and every folder in it 0700, every file 0600, whatever the u
 Every process of the hub calls :func:`make_private` when it starts: it sets the process umask to
 0077 (so what SQLite, the sandboxes and the demo create later is private too) and repairs what
 exists, saying in the log when it found something readable by others. ``check-config`` reports the
-same without changing anything (:func:`exposed`).
+same without changing anything (:func:`exposed`). What the hub writes there itself — keys, the demo's
+secrets and records, backups — is created 0600 from the start by :func:`write_private`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import stat
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "exposed", "make_private"]
+__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "exposed", "make_private", "write_private"]
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -70,3 +72,45 @@ def make_private(instance: Path, *, create: bool = False) -> list[Path]:
             len(found),
         )
     return found
+
+
+def write_private(
+    path: Path, data: bytes | str, *, exclusive: bool = True, atomic: bool = False, encoding: str = "utf-8"
+) -> None:
+    """Write ``data`` to a file only its owner may read and write (0600) from the moment it exists,
+    whatever the umask.
+
+    Args:
+        path: the file.
+        data: its content (text is encoded with ``encoding``).
+        exclusive: refuse to touch a file that exists (:class:`FileExistsError`); False replaces it.
+        atomic: write a hidden draft beside ``path`` first and put it in place whole, so a reader
+            sees no file (or the previous one) or the whole new content, never part of it: by a
+            hard link when ``exclusive`` (the first writer wins, a later one gets
+            :class:`FileExistsError`), else by a rename over the old file. The draft never stays.
+
+    Raises:
+        FileExistsError: ``exclusive`` and ``path`` exists.
+    """
+    content = data.encode(encoding) if isinstance(data, str) else data
+    if not atomic:
+        _write_new(path, content, exclusive=exclusive)
+        return
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    _write_new(draft, content, exclusive=True)
+    try:
+        if exclusive:
+            os.link(draft, path)
+        else:
+            draft.replace(path)
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def _write_new(path: Path, content: bytes, *, exclusive: bool) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as fh:
+        if not exclusive:  # the file may have existed with another mode
+            os.fchmod(fh.fileno(), PRIVATE_FILE)
+        fh.write(content)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub.instance import write_private
+
 if TYPE_CHECKING:
     from hub.config import HubConfig
 
@@ -65,15 +67,11 @@ class RunningDemo:
         as long as this process runs: the lock, not the pid (which the system may give to another
         process after a crash), is what says the demo is running."""
         path = instance / RUN_FILE
-        partial = path.with_name(f".{RUN_FILE}.{os.getpid()}")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(
-                {"pid": self.pid, "base_url": self.base_url, "store": self.store, "crm": self.crm,
-                 "scheduling": self.scheduling},
-                fh, indent=2,
-            )  # fmt: skip
-        partial.replace(path)
+        record = {
+            "pid": self.pid, "base_url": self.base_url, "store": self.store, "crm": self.crm,
+            "scheduling": self.scheduling,
+        }  # fmt: skip
+        write_private(path, json.dumps(record, indent=2), exclusive=False, atomic=True)
         held = os.open(path, os.O_RDONLY)
         fcntl.flock(held, fcntl.LOCK_SH)  # released when this process ends, however it ends
         _HELD[path] = held
@@ -158,9 +156,7 @@ def demo_environ(config: HubConfig, base: Mapping[str, str] | None = None) -> di
             else:
                 values[source.secret_env] = secrets.token_urlsafe(24)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(values, fh)
+        write_private(path, json.dumps(values))
     values["NURTUREHUB_SALESFORCE_CLIENT_SECRET"] = SANDBOX_CLIENT_SECRET
     values["NURTUREHUB_HUBSPOT_CLIENT_SECRET"] = SANDBOX_CLIENT_SECRET
     return {**values, **(os.environ if base is None else base)}

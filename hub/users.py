@@ -52,6 +52,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.config import flatten_errors
+from hub.instance import write_private
 from hub.store import Store, repo
 from hub.store.models import SignInFailureRow, UserRow, WebSessionRow
 from nurture.errors import ConfigError, Refused
@@ -294,9 +295,7 @@ def demo_admin(store: Store, instance: Path, *, now: datetime) -> tuple[str, str
     else:
         instance.mkdir(parents=True, exist_ok=True)
         password = secrets.token_urlsafe(12)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(password + "\n")
+        write_private(path, password + "\n")
     ensure_user(store, username="admin", password=password, role=Role.ADMIN, now=now, actor="demo")
     return "admin", password
 
@@ -309,16 +308,10 @@ def instance_secret_key(instance: Path) -> str:
         return path.read_text(encoding="ascii").strip()
     instance.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    draft = instance / f".secret.key.{secrets.token_hex(4)}"
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key + "\n")
     try:
-        os.link(draft, path)  # atomic: a reader sees no file or the whole key
+        write_private(path, key + "\n", atomic=True, encoding="ascii")  # a reader sees no file or the whole key
     except FileExistsError:  # another process or thread made it first: use theirs
         key = path.read_text(encoding="ascii").strip()
-    finally:
-        draft.unlink()
     return key
 
 

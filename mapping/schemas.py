@@ -188,15 +188,6 @@ def load_mapping(data: Mapping[str, Any], *, source: str = "mapping") -> FieldMa
     return result
 
 
-def mapping_document_problems(data: Mapping[str, Any]) -> list[str]:
-    """Every problem of a mapping document as ``key.path: message`` lines (empty when valid)."""
-    try:
-        load_mapping(data)
-    except MappingError as exc:
-        return list(exc.problems)
-    return []
-
-
 def dump_mapping(mapping: FieldMapping) -> dict[str, Any]:
     """The mapping as plain data (what :func:`load_mapping` reads back); defaults are left out."""
     out: dict[str, Any] = {"name": mapping.name, "kind": mapping.kind.value, "version": mapping.version}

@@ -124,11 +124,6 @@ class Lead:
     def is_open(self) -> bool:
         return not self.stage.is_closed
 
-    @property
-    def display_ref(self) -> str:
-        """What may stand for this lead in logs, task subjects and lists: its id, never its name."""
-        return self.id
-
     def evolve(self, **changes: Any) -> Lead:
         """A copy with ``changes`` applied (and validated again)."""
         return replace(self, **changes)

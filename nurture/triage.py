@@ -69,9 +69,6 @@ INTENT_NEEDS: Mapping[Intent, Need] = {
     Intent.REFERRAL_COORDINATION: Need.REFERRAL_DOCUMENTS,
 }
 
-#: Red-flag categories whose callback script differs (crisis guidance: 988, 911).
-SELF_HARM = "self_harm"
-
 OPT_OUT_TARGETS = frozenset({*(c.value for c in ContactChannel), "reply", "all"})
 
 #: Words right after "don't call me" that turn it into a timing request ("until after 7", "at work",
@@ -314,10 +311,6 @@ class TriageResult:
     callback: CallbackWindow | None = None
     service: str | None = None
     asks_contact: bool = False
-
-    @property
-    def self_harm(self) -> bool:
-        return SELF_HARM in self.red_flags
 
     @property
     def opt_out_only(self) -> bool:

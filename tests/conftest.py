@@ -6,7 +6,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from hub.store import Store
 from hub.store.models import Base
 from nurture.settings import NurtureSettings
 from tests.canary import CANARIES
+from tests.fixtures.clock import ManualClock
 from tests.support import SERVICES, pg_dsn, pg_url, postgres_missing, skip_or_fail
 
 pytest_plugins = [
@@ -26,20 +27,6 @@ pytest_plugins = [
     "tests.fixtures.hubspot_connector",
     "tests.fixtures.fhir_sandbox",
 ]
-
-
-class Clock:
-    """A controllable clock: tests move time explicitly."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +41,9 @@ def settings(config: HubConfig) -> NurtureSettings:
 
 
 @pytest.fixture
-def clock() -> Clock:
+def clock() -> ManualClock:
     # Tuesday 1 December 2026, 10:00 in Austin (16:00 UTC): the clinic is open.
-    return Clock(datetime(2026, 12, 1, 16, 0, tzinfo=UTC))
+    return ManualClock(datetime(2026, 12, 1, 16, 0, tzinfo=UTC))
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from hub.instance import write_private
 from hub.store.engine import shipped_revisions
 from nurture.errors import ConfigError, SkipRecord
 
@@ -91,8 +92,7 @@ def backup_sqlite(database_url: str, target: Path) -> SqliteCopy:
         raise SkipRecord(f"{target} exists already; give the backup a new name", field="FILE", code="backup_exists")
     target.parent.mkdir(parents=True, exist_ok=True)
     draft = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
+    write_private(draft, b"")  # SQLite writes into a file that is private from the start
     try:
         with (
             contextlib.closing(sqlite3.connect(source, timeout=30)) as src,

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from connectors.fhir import FhirScheduling
-from connectors.scheduling import Attendee, AvailabilityQuery, Booking, BookingRequest
+from connectors.scheduling import AvailabilityQuery, Booking
 from hub.config import HubConfig
 from hub.intake import Intake
 from hub.scheduling import appointment_plan, pull_bookings
@@ -17,7 +17,8 @@ from hub.store import Store, repo
 from hub.store.models import AppointmentRow, FollowUpRow, OutboxRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Intent, Stage
-from tests.fixtures.fhir_sandbox import ManualClock
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.fhir_sandbox import FhirDesk
 
 DEST = ("crm",)
 
@@ -32,16 +33,15 @@ def new_lead(store: Store, config: HubConfig, clock: ManualClock, lead_id: str =
     return result.lead.id
 
 
-def book(connector: FhirScheduling, clock: ManualClock, lead_id: str, *, skip: int = 0) -> Booking:
+def book(desk: FhirDesk, connector: FhirScheduling, clock: ManualClock, lead_id: str, *, skip: int = 0) -> Booking:
+    """The front desk books the lead's patient into the EHR (the hub only reads bookings)."""
     query = AvailabilityQuery(
         start=clock() + timedelta(days=1), end=clock() + timedelta(days=8), service="primary_care"
     )
     slots = iter(connector.find_slots(query))
     for _ in range(skip):
         next(slots)
-    return connector.book(
-        BookingRequest(slot=next(slots), attendee=Attendee(lead_id=lead_id, timezone="America/Chicago"))
-    )
+    return desk.book(next(slots), lead_id)
 
 
 def stage(store: Store, lead_id: str) -> Stage:
@@ -52,10 +52,10 @@ def stage(store: Store, lead_id: str) -> Stage:
 
 
 def test_a_booking_made_in_the_ehr_schedules_its_lead_and_plans_the_preparation(
-    store: Store, config: HubConfig, fhir_connector: FhirScheduling, fhir_clock: ManualClock
+    store: Store, config: HubConfig, fhir_connector: FhirScheduling, fhir_clock: ManualClock, fhir_desk: FhirDesk
 ) -> None:
     lead_id = new_lead(store, config, fhir_clock)
-    booking = book(fhir_connector, fhir_clock, lead_id)
+    booking = book(fhir_desk, fhir_connector, fhir_clock, lead_id)
     fhir_clock.advance(minutes=2)
 
     got = pull_bookings(store, config, fhir_connector, destinations=DEST, now=fhir_clock())
@@ -81,13 +81,13 @@ def test_a_booking_made_in_the_ehr_schedules_its_lead_and_plans_the_preparation(
 
 
 def test_a_no_show_marked_in_the_ehr_starts_the_rebooking_sequence(
-    store: Store, config: HubConfig, fhir_connector: FhirScheduling, fhir_clock: ManualClock
+    store: Store, config: HubConfig, fhir_connector: FhirScheduling, fhir_clock: ManualClock, fhir_desk: FhirDesk
 ) -> None:
     lead_id = new_lead(store, config, fhir_clock)
-    booking = book(fhir_connector, fhir_clock, lead_id)
+    booking = book(fhir_desk, fhir_connector, fhir_clock, lead_id)
     pull_bookings(store, config, fhir_connector, destinations=DEST, now=fhir_clock())
     fhir_clock.advance(days=3)
-    fhir_connector.mark_no_show(booking.id)
+    fhir_desk.no_show(booking.id)
 
     got = pull_bookings(store, config, fhir_connector, destinations=DEST, now=fhir_clock())
 
@@ -96,15 +96,15 @@ def test_a_no_show_marked_in_the_ehr_starts_the_rebooking_sequence(
 
 
 def test_a_rescheduled_visit_keeps_the_lead_scheduled_on_the_new_time(
-    store: Store, config: HubConfig, fhir_connector: FhirScheduling, fhir_clock: ManualClock
+    store: Store, config: HubConfig, fhir_connector: FhirScheduling, fhir_clock: ManualClock, fhir_desk: FhirDesk
 ) -> None:
     lead_id = new_lead(store, config, fhir_clock)
-    first = book(fhir_connector, fhir_clock, lead_id)
+    first = book(fhir_desk, fhir_connector, fhir_clock, lead_id)
     pull_bookings(store, config, fhir_connector, destinations=DEST, now=fhir_clock())
     fhir_clock.advance(hours=1)
-    second = book(fhir_connector, fhir_clock, lead_id, skip=3)
+    second = book(fhir_desk, fhir_connector, fhir_clock, lead_id, skip=3)
     fhir_clock.advance(minutes=1)
-    fhir_connector.cancel(first.id, reason="rescheduled")  # the cancellation is the newer change
+    fhir_desk.cancel(first.id)  # the cancellation is the newer change
 
     got = pull_bookings(store, config, fhir_connector, destinations=DEST, now=fhir_clock())
 
@@ -121,9 +121,9 @@ def test_a_rescheduled_visit_keeps_the_lead_scheduled_on_the_new_time(
 
 
 def test_a_booking_for_someone_the_hub_does_not_know_is_counted_not_imported(
-    store: Store, config: HubConfig, fhir_connector: FhirScheduling, fhir_clock: ManualClock
+    store: Store, config: HubConfig, fhir_connector: FhirScheduling, fhir_clock: ManualClock, fhir_desk: FhirDesk
 ) -> None:
-    book(fhir_connector, fhir_clock, "nh_elsewhere")
+    book(fhir_desk, fhir_connector, fhir_clock, "nh_elsewhere")
 
     got = pull_bookings(store, config, fhir_connector, destinations=DEST, now=fhir_clock())
 

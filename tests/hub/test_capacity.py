@@ -17,8 +17,7 @@ from hub.store import Store, repo
 from hub.store.models import AuditRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Intent, NextActionKind
-from tests.conftest import Clock
-from tests.fixtures.fhir_sandbox import ManualClock
+from tests.fixtures.clock import ManualClock
 
 
 @pytest.fixture
@@ -64,7 +63,7 @@ def test_a_service_with_openings_keeps_booking(store: Store, config: HubConfig, 
 
 
 def test_without_availability_data_the_day0_call_follows_the_channels_script(
-    store: Store, config: HubConfig, clock: Clock
+    store: Store, config: HubConfig, clock: ManualClock
 ) -> None:
     result = Intake(store, config).submit(inquiry(clock(), "primary_care"), actor="test")
     assert result.plan is not None

@@ -24,7 +24,7 @@ from nurture.consent import ConsentEntry
 from nurture.errors import BudgetExhausted, RetryLater
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, ConsentState, ContactChannel, Intent, NextActionKind, Score, Stage
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 
 
 def lead_fields() -> dict[str, FieldInfo]:
@@ -45,7 +45,7 @@ def lead_fields() -> dict[str, FieldInfo]:
 class World:
     """The hub with its intake and sync engine, and one or two fake CRMs."""
 
-    def __init__(self, store: Store, config: HubConfig, clock: Clock, names: tuple[str, ...] = ("crm",)) -> None:
+    def __init__(self, store: Store, config: HubConfig, clock: ManualClock, names: tuple[str, ...] = ("crm",)) -> None:
         self.clock = clock
         self.store = store
         self.crms = {n: FakeCrm(system=n, fields=lead_fields(), clock=clock) for n in names}
@@ -95,7 +95,7 @@ class World:
 
 
 @pytest.fixture
-def world(store: Store, config: HubConfig, clock: Clock) -> World:
+def world(store: Store, config: HubConfig, clock: ManualClock) -> World:
     return World(store, config, clock)
 
 
@@ -235,7 +235,7 @@ def test_booked_stops_the_cadence(world: World) -> None:
     assert {k: v for k, v in world.follow_ups(lead_id).items() if v in ("planned", "task_requested")} == {}
 
 
-def pending_text(store: Store, config: HubConfig, clock: Clock) -> tuple[World, str]:
+def pending_text(store: Store, config: HubConfig, clock: ManualClock) -> tuple[World, str]:
     """Two CRMs, and a lead whose Day-0 call went unanswered: its text task is open in both."""
     world = World(store, config, clock, names=("salesforce", "hubspot"))
     lead_id = world.inquiry(consents=sms_consent(world))
@@ -250,7 +250,7 @@ def pending_text(store: Store, config: HubConfig, clock: Clock) -> tuple[World, 
     return world, lead_id
 
 
-def test_an_opt_out_in_one_crm_is_revoked_everywhere(store: Store, config: HubConfig, clock: Clock) -> None:
+def test_an_opt_out_in_one_crm_is_revoked_everywhere(store: Store, config: HubConfig, clock: ManualClock) -> None:
     world, lead_id = pending_text(store, config, clock)
     world.clock.advance(minutes=5)
     crm_id, _ = world.crm.by_external_id(lead_id) or ("", {})
@@ -481,7 +481,7 @@ def test_a_failed_item_is_tried_once_per_push_even_when_its_backoff_is_shorter_t
 
 @pytest.mark.parametrize("reply", ["STOP", "Baja por favor", "stop texting me"])
 def test_a_stop_reply_revokes_at_once_in_the_hub_and_every_crm(
-    store: Store, config: HubConfig, clock: Clock, reply: str
+    store: Store, config: HubConfig, clock: ManualClock, reply: str
 ) -> None:
     world, lead_id = pending_text(store, config, clock)
     world.clock.advance(minutes=3)

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.sandbox.harness import Faults
 from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits
-from tests.fixtures.hubspot_sandbox import ManualClock
+from tests.fixtures.clock import ManualClock
 
 
 @pytest.fixture

@@ -10,24 +10,10 @@ from connectors.hubspot_edge import RULES, Action, Failure, action_for
 from connectors.sandbox.harness import Faults
 from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits
 from nurture.errors import BudgetExhausted, ConfigError, RetryLater
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.hubspot_connector import FAST, MakeConnector
 
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
-
-
-class VirtualClock:
-    """``sleep`` moves ``monotonic`` forward instead of waiting; remembers every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
 
 
 def leads(count: int) -> list[RecordWrite]:
@@ -98,7 +84,7 @@ def test_a_spent_daily_allowance_is_budget_exhausted_at_once(
 def test_a_retry_after_longer_than_the_connector_waits_is_retry_later(
     make_hubspot: MakeConnector, hubspot_sandbox: HubSpotSandbox, hubspot_faults: Faults
 ) -> None:
-    clock = VirtualClock()
+    clock = ManualClock()
     connector = make_hubspot(sleep=clock.sleep, monotonic=clock.monotonic, max_wait_s=30.0)
     hubspot_faults.share_429, hubspot_faults.retry_after_s = 1.0, 60
     with pytest.raises(RetryLater) as caught:
@@ -110,7 +96,7 @@ def test_a_retry_after_longer_than_the_connector_waits_is_retry_later(
 def test_429s_are_retried_after_their_retry_after_then_retry_later(
     make_hubspot: MakeConnector, hubspot_sandbox: HubSpotSandbox, hubspot_faults: Faults
 ) -> None:
-    clock = VirtualClock()
+    clock = ManualClock()
     connector = make_hubspot(sleep=clock.sleep, monotonic=clock.monotonic, max_retries=3)
     hubspot_faults.share_429, hubspot_faults.retry_after_s = 1.0, 2
     with pytest.raises(RetryLater) as caught:
@@ -123,7 +109,7 @@ def test_429s_are_retried_after_their_retry_after_then_retry_later(
 def test_5xx_backs_off_exponentially_then_retry_later(
     make_hubspot: MakeConnector, hubspot_sandbox: HubSpotSandbox, hubspot_faults: Faults
 ) -> None:
-    clock = VirtualClock()
+    clock = ManualClock()
     connector = make_hubspot(sleep=clock.sleep, monotonic=clock.monotonic, max_retries=5, backoff_s=0.5, **FAST)
     hubspot_faults.share_5xx = 1.0
     with pytest.raises(RetryLater):

@@ -23,7 +23,7 @@ from hub.sync import Destination, SyncEngine
 from hub.sync.tasks import _after_task
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Stage
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 NAMES = ("salesforce", "hubspot")
@@ -37,7 +37,7 @@ def test_a_lead_booked_before_its_first_push_has_no_open_call_task_in_either_crm
     hubspot_sandbox: HubSpotSandbox,
 ) -> None:
     connector, org = make_sf_connector()
-    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     ids = count(1)
     intake = Intake(store, config, destinations=NAMES, id_factory=lambda _: f"nh_col{next(ids):04d}")
     destinations = {

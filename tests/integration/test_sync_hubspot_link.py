@@ -17,7 +17,7 @@ from hub.store.models import AuditRow, OutboxRow
 from hub.sync import Destination, SyncEngine
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 
 
 def test_a_contact_staff_made_with_the_same_email_is_linked_not_a_sync_error(
@@ -26,7 +26,7 @@ def test_a_contact_staff_made_with_the_same_email_is_linked_not_a_sync_error(
     (existing,) = hubspot_sandbox.seed(
         "contacts", [{"firstname": "Ana", "lastname": "Ruiz", "email": "ana.ruiz@example.org"}]
     )
-    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     intake = Intake(store, config, destinations=("hubspot",), id_factory=lambda _: "nh_link0001")
     engine = SyncEngine(
         store,

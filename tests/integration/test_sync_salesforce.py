@@ -20,7 +20,7 @@ from mapping.defaults import default_crm_mapping
 from nurture.consent import ConsentEntry
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, ConsentState, ContactChannel, Stage
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.salesforce_connector import SalesforceStaff
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
@@ -35,11 +35,11 @@ class SfWorld:
         config: HubConfig,
         connector: SalesforceConnector,
         org: SalesforceOrg,
-        clock: Clock | None = None,
+        clock: ManualClock | None = None,
     ) -> None:
         # What the cadence plans depends on the time of day: tests that look at it pass a fixed
         # clock (which the org's SystemModstamp follows too); the others may run on the real one.
-        self.clock = clock or Clock(datetime.now(UTC).replace(microsecond=0))
+        self.clock = clock or ManualClock(datetime.now(UTC).replace(microsecond=0))
         self.store, self.org, self.connector = store, org, connector
         self.staff = SalesforceStaff(org.sf)
         ids = count(1)
@@ -106,7 +106,7 @@ def world(
     make_sf_org: Callable[..., SalesforceOrg],
     make_sf_connector: Callable[..., tuple[SalesforceConnector, SalesforceOrg]],
 ) -> SfWorld:
-    clock = Clock(TUESDAY_MORNING)
+    clock = ManualClock(TUESDAY_MORNING)
     connector, org = make_sf_connector(org=make_sf_org(clock=clock))
     return SfWorld(store, config, connector, org, clock)
 

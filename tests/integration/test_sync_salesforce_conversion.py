@@ -17,7 +17,7 @@ from hub.store import Store
 from hub.store.models import AuditRow, CrmConversionRow, OutboxRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Stage
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 from tests.integration.test_sync_salesforce import TUESDAY_MORNING, SfWorld
 
@@ -29,7 +29,7 @@ def world(
     make_sf_org: Callable[..., SalesforceOrg],
     make_sf_connector: Callable[..., tuple[SalesforceConnector, SalesforceOrg]],
 ) -> SfWorld:
-    clock = Clock(TUESDAY_MORNING)
+    clock = ManualClock(TUESDAY_MORNING)
     connector, org = make_sf_connector(org=make_sf_org(clock=clock))
     return SfWorld(store, config, connector, org, clock)
 

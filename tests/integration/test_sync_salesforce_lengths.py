@@ -13,7 +13,7 @@ from connectors.salesforce import SalesforceConnector
 from hub.config import HubConfig
 from hub.store import Store
 from hub.store.models import AuditRow, FollowUpRow, OutboxRow
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 from tests.integration.test_sync_salesforce import TUESDAY_MORNING, SfWorld
 
@@ -27,7 +27,7 @@ def world(
     make_sf_org: Callable[..., SalesforceOrg],
     make_sf_connector: Callable[..., tuple[SalesforceConnector, SalesforceOrg]],
 ) -> SfWorld:
-    clock = Clock(TUESDAY_MORNING)
+    clock = ManualClock(TUESDAY_MORNING)
     connector, org = make_sf_connector(org=make_sf_org(clock=clock))
     return SfWorld(store, config, connector, org, clock)
 

@@ -19,7 +19,7 @@ from nurture.consent import ConsentEntry
 from nurture.inquiry import Inquiry
 from nurture.lead import Lead
 from nurture.vocab import Channel, ConsentState, ContactChannel
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.hubspot_connector import HubSpotStaff
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
@@ -31,7 +31,7 @@ class TwoCrms:
     store: Store
     engine: SyncEngine
     org: SalesforceOrg
-    clock: Clock
+    clock: ManualClock
     lead_id: str
 
     def sync(self) -> None:
@@ -58,7 +58,7 @@ def two_crms(
     *consents: ContactChannel,
 ) -> TwoCrms:
     """A lead with consent on ``consents``, synced to both CRMs."""
-    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     ids = count(1)
     intake = Intake(store, config, destinations=NAMES, id_factory=lambda _: f"nh_two{next(ids):04d}")
     engine = SyncEngine(

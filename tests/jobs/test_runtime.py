@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from connectors.sandbox.harness import SandboxServer
-from connectors.scheduling import Attendee, AvailabilityQuery, BookingRequest
+from connectors.scheduling import AvailabilityQuery
 from hub.bootstrap import build_hub
 from hub.cadence import advance_cadence
 from hub.config import HubConfig, parse_config
@@ -32,15 +32,15 @@ from nurture.clock import window_of
 from nurture.errors import ConfigError, RetryLater
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Stage
-from tests.conftest import Clock
-from tests.fixtures.fhir_sandbox import FHIR_T0
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.fhir_sandbox import FHIR_T0, FhirDesk
 from tests.hub.test_sync import World
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def hub_for(store: Store, config: HubConfig, clock: Clock, tmp_path: Path, **given: Any):  # type: ignore[no-untyped-def]
+def hub_for(store: Store, config: HubConfig, clock: ManualClock, tmp_path: Path, **given: Any):  # type: ignore[no-untyped-def]
     return build_hub(
         config.__class__(**{**{f: getattr(config, f) for f in config.__dataclass_fields__}, "instance_path": tmp_path}),
         database_url=store.url,
@@ -52,7 +52,7 @@ def hub_for(store: Store, config: HubConfig, clock: Clock, tmp_path: Path, **giv
 
 
 def test_a_scheduled_job_runs_once_per_tick_whoever_runs_it(
-    store: Store, config: HubConfig, clock: Clock, tmp_path: Path
+    store: Store, config: HubConfig, clock: ManualClock, tmp_path: Path
 ) -> None:
     first = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
     second = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
@@ -67,7 +67,7 @@ def test_a_scheduled_job_runs_once_per_tick_whoever_runs_it(
 
 
 def test_a_failing_job_is_one_log_line_without_its_text_until_it_works_again(
-    store: Store, config: HubConfig, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    store: Store, config: HubConfig, clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     runtime = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
@@ -96,8 +96,8 @@ def test_a_failing_job_is_one_log_line_without_its_text_until_it_works_again(
 
 
 def test_a_long_failure_is_recalled_now_and_then_with_its_count() -> None:
-    now = [0.0]
-    failures = _Failures(remind=900, monotonic=lambda: now[0])
+    clock = ManualClock()
+    failures = _Failures(remind=900, monotonic=clock.monotonic)
     records: list[str] = []
     handler = logging.Handler(logging.INFO)
     handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
@@ -106,7 +106,7 @@ def test_a_long_failure_is_recalled_now_and_then_with_its_count() -> None:
     try:
         for _ in range(31):  # every 60 s for half an hour
             failures.failed("loop outbox:salesforce", ConfigError(["crm: not connected"]), "restarting it in 5 s")
-            now[0] += 60
+            clock.advance(seconds=60)
     finally:
         logger.removeHandler(handler)
     assert records == [
@@ -117,7 +117,7 @@ def test_a_long_failure_is_recalled_now_and_then_with_its_count() -> None:
 
 
 def test_the_nightly_purge_forgets_old_job_runs_and_a_failed_run_says_so(
-    store: Store, config: HubConfig, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, config: HubConfig, clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
     assert runtime.run_scheduled("cadence")
@@ -141,7 +141,7 @@ def test_the_nightly_purge_forgets_old_job_runs_and_a_failed_run_says_so(
 
 
 def test_the_speed_to_lead_warning_is_for_a_new_breach_only(
-    store: Store, config: HubConfig, clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store: Store, config: HubConfig, clock: ManualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     runtime = Runtime(hub_for(store, config, clock, tmp_path), workers=False, scheduler=False)
 
@@ -170,7 +170,7 @@ def test_the_speed_to_lead_warning_is_for_a_new_breach_only(
 
 
 def test_bookings_made_in_the_ehr_are_read_on_schedule(
-    store: Store, config: HubConfig, clock: Clock, tmp_path: Path, fhir_server: SandboxServer
+    store: Store, config: HubConfig, clock: ManualClock, tmp_path: Path, fhir_server: SandboxServer, fhir_desk: FhirDesk
 ) -> None:
     fhir = {
         "enabled": True, "base_url": f"{fhir_server.url}/fhir", "client_id": "nurturehub",
@@ -194,7 +194,7 @@ def test_bookings_made_in_the_ehr_are_read_on_schedule(
     ehr = hub.bookings_connector("fhir")
     start = max(clock.now, FHIR_T0) + timedelta(days=1)
     slot = next(iter(ehr.find_slots(AvailabilityQuery(start=start, end=start + timedelta(days=7)))))
-    ehr.book(BookingRequest(slot=slot, attendee=Attendee(lead_id=result.lead.id, timezone="America/Chicago")))
+    fhir_desk.book(slot, result.lead.id)  # the front desk books in the EHR
 
     assert runtime.run_scheduled("bookings", system="fhir")
 
@@ -269,7 +269,7 @@ def weekday_config() -> HubConfig:
 def test_the_cadence_clock_from_friday_evening_through_day_7_across_dst(store: Store) -> None:
     config = weekday_config()
     # Friday 30 October 2026, 18:55 in Austin; US daylight saving time ends on Sunday 1 November.
-    clock = Clock(datetime(2026, 10, 30, 18, 55, tzinfo=CHICAGO).astimezone(UTC))
+    clock = ManualClock(datetime(2026, 10, 30, 18, 55, tzinfo=CHICAGO).astimezone(UTC))
     world = World(store, config, clock)
     lead_id = world.inquiry(channel=Channel.WEBSITE_FORM, received_at=clock.now)
     world.sync()
@@ -312,7 +312,7 @@ def test_the_cadence_clock_from_friday_evening_through_day_7_across_dst(store: S
 
 
 def test_a_hubspot_webhook_gets_hubspot_pulled_within_seconds_once(
-    store: Store, config: HubConfig, clock: Clock, tmp_path: Path
+    store: Store, config: HubConfig, clock: ManualClock, tmp_path: Path
 ) -> None:
     from connectors.fake import FakeCrm
     from hub.inbox import PULL_REQUESTED

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from mapping.errors import MappingError
-from mapping.schemas import dump_mapping, load_mapping, mapping_document_problems, record_problems
+from mapping.schemas import dump_mapping, load_mapping, record_problems
 from mapping.spec import Conflict, Direction, FieldMapping, MappingKind, Rule, TransformStep, is_reversible
 
 
@@ -116,11 +116,6 @@ def test_crm_rules_need_a_direction_a_known_lead_view_path_and_a_conflict_rule_w
 def test_problem_lines_never_repeat_payload_like_values() -> None:
     doc = source_doc({"target": "phone", "sources": ["p"], "transforms": [{"name": "e164", "params": {"region": 5}}]})
     assert problems_of(doc) == ["rules[0].transforms[0].params.region: Not a valid string."]
-
-
-def test_mapping_document_problems_is_empty_for_a_valid_document() -> None:
-    assert mapping_document_problems(source_doc({"target": "email", "sources": ["email"]})) == []
-    assert mapping_document_problems({"kind": "source"}) != []
 
 
 def test_constructing_a_bad_mapping_directly_raises_with_every_problem() -> None:

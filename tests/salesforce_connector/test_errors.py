@@ -13,7 +13,8 @@ from connectors.base import OAuthToken, RecordWrite, StaticTokens
 from connectors.salesforce import SalesforceConnector
 from connectors.sandbox.harness import Faults
 from nurture.errors import BudgetExhausted, ConfigError, RetryLater
-from tests.fixtures.salesforce_connector import SandboxTokens, VirtualClock, lead_fields, static_tokens
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.salesforce_connector import SandboxTokens, lead_fields, static_tokens
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 Make = Callable[..., tuple[SalesforceConnector, SalesforceOrg]]
@@ -75,7 +76,7 @@ def test_a_spent_daily_budget_stops_every_call(make_sf_connector: Make) -> None:
     assert len(org.sandbox.log.entries()) == calls == 3
 
 
-def test_calls_resume_after_the_budget_pause(make_sf_connector: Make, sf_virtual_clock: VirtualClock) -> None:
+def test_calls_resume_after_the_budget_pause(make_sf_connector: Make, sf_virtual_clock: ManualClock) -> None:
     crm, org = make_sf_connector(
         faults=Faults(daily_budget=1),
         sleep=sf_virtual_clock.sleep,
@@ -86,12 +87,12 @@ def test_calls_resume_after_the_budget_pause(make_sf_connector: Make, sf_virtual
     with pytest.raises(BudgetExhausted):
         crm.upsert(batch(1))
     org.sandbox.reset_day()
-    sf_virtual_clock.now += 601
+    sf_virtual_clock.advance(seconds=601)
     assert crm.upsert(batch(1))[0].ok
 
 
 def test_a_retry_after_longer_than_the_connector_waits_is_retry_later(
-    make_sf_connector: Make, sf_virtual_clock: VirtualClock
+    make_sf_connector: Make, sf_virtual_clock: ManualClock
 ) -> None:
     crm, org = make_sf_connector(
         faults=Faults(share_429=1.0, retry_after_s=120),
@@ -106,7 +107,7 @@ def test_a_retry_after_longer_than_the_connector_waits_is_retry_later(
 
 
 def test_a_fault_that_outlasts_the_retries_is_retry_later(
-    make_sf_connector: Make, sf_virtual_clock: VirtualClock
+    make_sf_connector: Make, sf_virtual_clock: ManualClock
 ) -> None:
     crm, org = make_sf_connector(
         faults=Faults(share_5xx=1.0),
@@ -121,7 +122,7 @@ def test_a_fault_that_outlasts_the_retries_is_retry_later(
 
 
 def test_each_429_is_waited_out_for_its_retry_after_on_the_connectors_clock(
-    make_sf_connector: Make, sf_virtual_clock: VirtualClock
+    make_sf_connector: Make, sf_virtual_clock: ManualClock
 ) -> None:
     # The sandbox logs real time, so with a virtual clock the waits are asserted on that clock.
     faults = Faults(share_429=0.5, retry_after_s=7, seed=1)
@@ -133,7 +134,7 @@ def test_each_429_is_waited_out_for_its_retry_after_on_the_connectors_clock(
     assert sf_virtual_clock.sleeps == [7.0] * throttled
 
 
-def test_an_unreachable_org_is_retry_later(make_sf_connector: Make, sf_virtual_clock: VirtualClock) -> None:
+def test_an_unreachable_org_is_retry_later(make_sf_connector: Make, sf_virtual_clock: ManualClock) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -157,11 +158,11 @@ def test_an_untrusted_certificate_is_a_configuration_error(make_sf_connector: Ma
             crm.upsert(batch(1))
 
 
-def test_every_call_waits_its_turn_in_the_token_bucket(make_sf_connector: Make, sf_virtual_clock: VirtualClock) -> None:
+def test_every_call_waits_its_turn_in_the_token_bucket(make_sf_connector: Make, sf_virtual_clock: ManualClock) -> None:
     crm, org = make_sf_connector(
         sleep=sf_virtual_clock.sleep, monotonic=sf_virtual_clock.monotonic, requests_per_second=2, burst=1
     )
     for n in range(5):
         crm.upsert(batch(1, f"nh_rate{n}"))
     assert len(org.sandbox.log.entries()) == 5
-    assert sf_virtual_clock.now - 1000.0 == pytest.approx(2.0)  # the first call is free, then 2 per second
+    assert sf_virtual_clock.monotonic() - 1000.0 == pytest.approx(2.0)  # the first call is free, then 2 per second

@@ -11,8 +11,9 @@ import pytest
 from connectors.base import RecordWrite
 from connectors.salesforce import SalesforceConnector
 from nurture.errors import ConfigError
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.salesforce_connector import lead_fields
-from tests.fixtures.salesforce_sandbox import ManualClock, SalesforceOrg
+from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 Make = Callable[..., tuple[SalesforceConnector, SalesforceOrg]]
 QUERY = "/services/data/v59.0/query"

@@ -16,7 +16,8 @@ from hubspot.oauth.exceptions import ApiException as OAuthApiException
 
 from connectors.sandbox.harness import SandboxServer
 from connectors.sandbox.hubspot import HubSpotSandbox, serve_hubspot
-from tests.fixtures.hubspot_sandbox import ManualClock, no_retry
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.hubspot_sandbox import no_retry
 
 REDIRECT = "http://127.0.0.1:9/callback"
 

@@ -12,7 +12,7 @@ from hubspot.crm.contacts.exceptions import ApiException
 from hubspot.crm.properties import PropertyCreate
 
 from connectors.sandbox.hubspot import HubSpotSandbox
-from tests.fixtures.hubspot_sandbox import ManualClock
+from tests.fixtures.clock import ManualClock
 
 PEOPLE = [
     {"email": "ana.silva@clinic.example", "firstname": "Ana", "lastname": "Silva", "hs_lead_status": "NEW",

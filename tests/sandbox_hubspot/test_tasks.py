@@ -18,7 +18,7 @@ from hubspot.crm.objects.tasks import (
 from hubspot.crm.objects.tasks.exceptions import ApiException
 from hubspot.crm.properties import PropertyCreate
 
-from tests.fixtures.hubspot_sandbox import ManualClock
+from tests.fixtures.clock import ManualClock
 
 TASK_TO_CONTACT = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 204}
 

@@ -10,7 +10,8 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from tests.fixtures.salesforce_sandbox import ManualClock, SalesforceOrg
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 
 def typed(sobject: str, **fields: Any) -> dict[str, Any]:

@@ -1,22 +1,25 @@
 """Fixtures for the scheduling tests: the FHIR sandbox (from ``tests/fixtures/fhir_sandbox.py``), a
-Cal.com sandbox, the Calendly sandbox and reader (``tests/fixtures/calendly_sandbox.py``), and every
-scheduling connector behind one ``scheduling`` fixture for the contract suite."""
+Cal.com sandbox and a desk that books in it, the Calendly sandbox and reader
+(``tests/fixtures/calendly_sandbox.py``), and every scheduling connector behind one ``scheduling``
+fixture for the contract suite."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
-from connectors.calcom_api import CalcomEventType, CalcomScheduling, CalcomSettings
+from connectors.calcom_api import LEAD_KEY, STATUS, CalcomEventType, CalcomScheduling, CalcomSettings
 from connectors.fhir import FhirScheduling
 from connectors.sandbox.calcom import CalcomSandbox
 from connectors.sandbox.harness import Faults, SandboxServer
-from connectors.scheduling import AvailabilityQuery, InMemoryScheduling, SchedulingConnector, Slot
+from connectors.scheduling import AvailabilityQuery, Booking, InMemoryScheduling, SchedulingConnector, Slot
+from nurture.prep import AppointmentStatus
 from tests.fixtures.calendly_sandbox import (  # noqa: F401 - the Calendly fixtures, for this folder's tests
     calendly_api,
     calendly_clock,
@@ -25,7 +28,8 @@ from tests.fixtures.calendly_sandbox import (  # noqa: F401 - the Calendly fixtu
     calendly_server,
     calendly_waits,
 )
-from tests.fixtures.fhir_sandbox import FHIR_T0, ManualClock, NoSleep
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.fhir_sandbox import FHIR_T0
 
 # The FHIR fixtures come from tests/fixtures/fhir_sandbox.py (a plugin of the root conftest).
 
@@ -79,10 +83,80 @@ def calcom_settings(calcom_server: SandboxServer) -> CalcomSettings:
     )
 
 
+class CalcomDesk:
+    """Patients booking on Cal.com, and cancelling: through the Cal.com sandbox's own API
+    (``POST /v2/bookings``, ``POST /v2/bookings/{uid}/cancel``), as Cal.com's booking page would.
+    The hub only reads bookings. Each answer is the booking as the sandbox has it, as a
+    :class:`Booking`.
+
+    Raises:
+        requests.HTTPError: the sandbox refused (a slot taken meanwhile is a 400).
+    """
+
+    def __init__(self, server: SandboxServer, api_key: str = CALCOM_KEY) -> None:
+        self.url = server.url
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {api_key}", "cal-api-version": "2024-08-13"})
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _answer(self, response: requests.Response) -> Booking:
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()["data"]
+        return Booking(
+            id=str(data["uid"]),
+            system="calcom",
+            status=STATUS[data["status"]],
+            start=datetime.fromisoformat(data["start"]),
+            end=datetime.fromisoformat(data["end"]),
+            updated_at=datetime.fromisoformat(data["updatedAt"]),
+            created_at=datetime.fromisoformat(data["createdAt"]),
+            lead_id=data["metadata"].get(LEAD_KEY),
+        )
+
+    def book(
+        self,
+        slot: Slot,
+        lead_id: str,
+        *,
+        name: str = "Ana Ruiz",
+        email: str = "ana.ruiz@example.org",
+        phone: str | None = None,
+        language: str = "en",
+        timezone: str = "America/Chicago",
+    ) -> Booking:
+        """Book ``slot`` (a Cal.com slot: ``<event type id>@<start>``) for the lead, who gives her
+        name and email; the booking carries the lead id in its metadata."""
+        attendee = {"name": name, "email": email, "timeZone": timezone, "language": language}
+        if phone:
+            attendee["phoneNumber"] = phone
+        body = {
+            "start": slot.start.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "eventTypeId": int(slot.id.split("@")[0]),
+            "attendee": attendee,
+            "metadata": {LEAD_KEY: lead_id},
+        }
+        return self._answer(self.session.post(f"{self.url}/v2/bookings", json=body, timeout=10))
+
+    def cancel(self, booking_id: str) -> Booking:
+        """The patient cancels."""
+        body = {"cancellationReason": "Cancelled by the patient"}
+        return self._answer(self.session.post(f"{self.url}/v2/bookings/{booking_id}/cancel", json=body, timeout=10))
+
+
 @pytest.fixture
-def calcom_connector(calcom_settings: CalcomSettings, fhir_sleep: NoSleep) -> Iterator[CalcomScheduling]:
+def calcom_desk(calcom_server: SandboxServer) -> Iterator[CalcomDesk]:
+    """Patients booking in this test's Cal.com sandbox (see :class:`CalcomDesk`)."""
+    desk = CalcomDesk(calcom_server)
+    yield desk
+    desk.close()
+
+
+@pytest.fixture
+def calcom_connector(calcom_settings: CalcomSettings, fhir_sleep: ManualClock) -> Iterator[CalcomScheduling]:
     connector = CalcomScheduling(
-        calcom_settings, CALCOM_KEY, session=requests.Session(), sleep=fhir_sleep, monotonic=fhir_sleep.monotonic
+        calcom_settings, CALCOM_KEY, session=requests.Session(), sleep=fhir_sleep.sleep, monotonic=fhir_sleep.monotonic
     )
     yield connector
     connector.close()
@@ -115,13 +189,37 @@ def fake_calendar(start: datetime, *, days: int = 14) -> list[Slot]:
     return slots
 
 
+class Desk(Protocol):
+    """Books and cancels in the scheduling system itself, as patients and staff do (the hub only
+    reads bookings)."""
+
+    def book(self, slot: Slot, lead_id: str) -> Booking: ...
+
+    def cancel(self, booking_id: str) -> Booking: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FakeDesk:
+    """Booking in the in-memory fake's calendar."""
+
+    calendar: InMemoryScheduling
+
+    def book(self, slot: Slot, lead_id: str) -> Booking:
+        return self.calendar.add_booking(slot.id, lead_id=lead_id)
+
+    def cancel(self, booking_id: str) -> Booking:
+        return self.calendar.set_status(booking_id, AppointmentStatus.CANCELLED)
+
+
 @dataclass(frozen=True, slots=True)
 class UnderTest:
-    """One scheduling connector for the contract suite, with a query that finds free slots."""
+    """One scheduling connector for the contract suite, with a query that finds free slots and a
+    desk that books in the system behind it."""
 
     name: str
     connector: SchedulingConnector
     query: AvailabilityQuery
+    desk: Desk
 
 
 @pytest.fixture(params=["fake", "fhir", "calcom"])
@@ -131,12 +229,14 @@ def scheduling(request: pytest.FixtureRequest, fhir_clock: ManualClock) -> Under
         start=FHIR_T0 + timedelta(hours=2), end=FHIR_T0 + timedelta(days=7), service="primary_care"
     )
     connector: SchedulingConnector
+    desk: Desk
     match request.param:
         case "fake":
-            connector = InMemoryScheduling(fake_calendar(FHIR_T0), clock=fhir_clock)
+            calendar = InMemoryScheduling(fake_calendar(FHIR_T0), clock=fhir_clock)
+            connector, desk = calendar, FakeDesk(calendar)
         case "fhir":
             fhir: FhirScheduling = request.getfixturevalue("fhir_connector")
-            connector = fhir
+            connector, desk = fhir, request.getfixturevalue("fhir_desk")
         case _:
-            connector = request.getfixturevalue("calcom_connector")
-    return UnderTest(request.param, connector, query)
+            connector, desk = request.getfixturevalue("calcom_connector"), request.getfixturevalue("calcom_desk")
+    return UnderTest(request.param, connector, query, desk)

@@ -10,7 +10,7 @@ from connectors.base import TaskKind, TaskState, TaskWrite
 from connectors.calcom_api import CalcomScheduling, CalcomSettings, booking_event
 from connectors.fake import FakeCrm
 from connectors.sandbox.calcom import CalcomSandbox
-from connectors.scheduling import Attendee, AvailabilityQuery, BookingRequest
+from connectors.scheduling import AvailabilityQuery
 from nurture.cadence import CadencePlan, PlannedStep, plan_cadence
 from nurture.capacity import Clearance, ServiceInfo
 from nurture.lead import Lead
@@ -19,7 +19,8 @@ from nurture.prep import lead_after_appointment, plan_appointment_follow_ups
 from nurture.settings import NurtureSettings
 from nurture.vocab import ConsentState, ContactChannel, Intent, Stage
 from tests.factories import T0, consent, lead
-from tests.fixtures.fhir_sandbox import ManualClock
+from tests.fixtures.clock import ManualClock
+from tests.scheduling.conftest import CalcomDesk
 
 KIND = {"call": TaskKind.CALL, "email": TaskKind.EMAIL, "sms": TaskKind.SMS}
 
@@ -56,6 +57,7 @@ def test_a_calcom_booking_stops_the_cadence_and_creates_the_preparation_tasks(
     calcom_connector: CalcomScheduling,
     calcom_settings: CalcomSettings,
     fhir_clock: ManualClock,
+    calcom_desk: CalcomDesk,
 ) -> None:
     crm = FakeCrm(clock=fhir_clock)
     crm_id = crm.create(LastName="Ruiz")
@@ -71,19 +73,12 @@ def test_a_calcom_booking_stops_the_cadence_and_creates_the_preparation_tasks(
     person = accepted.lead
     cadence = cadence_of(person, settings)
     crm.upsert_tasks([task(person, s, crm_id) for s in cadence.steps if s.channel is not None])
-    # The patient books on Cal.com's page (through the API here), two hours later.
+    # The patient books on Cal.com's page (through the sandbox's API here), two hours later.
     fhir_clock.advance(hours=2)
     slot = next(
         iter(calcom_connector.find_slots(AvailabilityQuery(start=T0 + timedelta(days=5), end=T0 + timedelta(days=9))))
     )
-    made = calcom_connector.book(
-        BookingRequest(
-            slot=slot,
-            attendee=Attendee(
-                lead_id=person.id, timezone=person.timezone, name="Ana Ruiz", email="ana.ruiz@example.org"
-            ),
-        )
-    )
+    made = calcom_desk.book(slot, person.id, name="Ana Ruiz", email="ana.ruiz@example.org", timezone=person.timezone)
     now = fhir_clock.now
 
     # The hub: read the verified webhook, move the lead, re-plan, write the tasks.

@@ -7,14 +7,15 @@ from datetime import timedelta
 
 from connectors.calcom_api import CalcomScheduling
 from connectors.sandbox.calcom import CalcomSandbox
-from connectors.scheduling import Attendee, AvailabilityQuery, BookingRequest
+from connectors.scheduling import AvailabilityQuery
 from hub.config import HubConfig
 from hub.intake import Intake
 from hub.scheduling import pull_bookings
 from hub.store import Store, repo
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Intent, Stage
-from tests.fixtures.fhir_sandbox import ManualClock
+from tests.fixtures.clock import ManualClock
+from tests.scheduling.conftest import CalcomDesk
 
 
 def test_a_no_show_marked_in_calcom_is_read_and_starts_rebooking(
@@ -23,6 +24,7 @@ def test_a_no_show_marked_in_calcom_is_read_and_starts_rebooking(
     calcom_connector: CalcomScheduling,
     calcom_sandbox: CalcomSandbox,
     fhir_clock: ManualClock,
+    calcom_desk: CalcomDesk,
 ) -> None:
     inquiry = Inquiry(
         channel=Channel.APPOINTMENT_REQUEST, received_at=fhir_clock(), first_name="Ana", email="ana.ruiz@example.org",
@@ -33,8 +35,7 @@ def test_a_no_show_marked_in_calcom_is_read_and_starts_rebooking(
     lead_id = result.lead.id
     start = fhir_clock() + timedelta(days=1)
     slot = next(iter(calcom_connector.find_slots(AvailabilityQuery(start=start, end=start + timedelta(days=6)))))
-    attendee = Attendee(lead_id=lead_id, timezone="America/Chicago", name="Ana Ruiz", email="ana.ruiz@example.org")
-    booking = calcom_connector.book(BookingRequest(slot=slot, attendee=attendee))
+    booking = calcom_desk.book(slot, lead_id, name="Ana Ruiz", email="ana.ruiz@example.org")
 
     booked = pull_bookings(store, config, calcom_connector, destinations=("crm",), now=fhir_clock())
     fhir_clock.advance(days=3)

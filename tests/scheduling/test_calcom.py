@@ -1,4 +1,5 @@
-"""The Cal.com API v2 connector against the Cal.com sandbox, and Cal.com's booking webhooks."""
+"""The Cal.com API v2 connector against the Cal.com sandbox (where patients book, through the
+sandbox's own API: the hub only reads), and Cal.com's booking webhooks."""
 
 from __future__ import annotations
 
@@ -12,23 +13,19 @@ import requests
 
 from connectors.calcom_api import CalcomScheduling, CalcomSettings, booking_event
 from connectors.sandbox.calcom import CalcomSandbox
-from connectors.scheduling import Attendee, AvailabilityQuery, BookingRequest, Slot
+from connectors.scheduling import AvailabilityQuery, Booking, Slot
 from nurture.errors import ConfigError, SkipRecord
 from nurture.prep import AppointmentStatus
-from tests.fixtures.fhir_sandbox import FHIR_T0, ManualClock
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.fhir_sandbox import FHIR_T0
+from tests.scheduling.conftest import CalcomDesk
 
 WEEK = AvailabilityQuery(start=FHIR_T0 + timedelta(hours=2), end=FHIR_T0 + timedelta(days=7))
 
 
-def ana(lead_id: str = "nh_cal0001") -> Attendee:
-    return Attendee(
-        lead_id=lead_id,
-        timezone="America/Chicago",
-        name="Ana Ruiz",
-        email="ana.ruiz@example.org",
-        phone="+15125550142",
-        language="es",
-    )
+def ana(desk: CalcomDesk, slot: Slot, lead_id: str = "nh_cal0001") -> Booking:
+    """Ana books ``slot`` on Cal.com."""
+    return desk.book(slot, lead_id, name="Ana Ruiz", email="ana.ruiz@example.org", phone="+15125550142", language="es")
 
 
 def first(connector: CalcomScheduling, location: str | None = None) -> Slot:
@@ -53,40 +50,14 @@ def test_a_language_query_keeps_the_event_types_that_serve_it(calcom_connector: 
     assert spanish and {s.location for s in spanish} == {"telehealth"}
 
 
-def test_a_booking_carries_the_lead_id_and_reads_back(
-    calcom_connector: CalcomScheduling, calcom_sandbox: CalcomSandbox
-) -> None:
-    slot = first(calcom_connector, location="downtown")
-
-    booking = calcom_connector.book(BookingRequest(slot=slot, attendee=ana()))
-
-    stored = calcom_sandbox.booking(booking.id)
-    assert stored is not None
-    assert stored["metadata"]["nurturehub_lead_id"] == "nh_cal0001"
-    assert stored["attendees"][0]["phoneNumber"] == "+15125550142"
-    assert (booking.service, booking.location, booking.lead_id) == ("primary_care", "downtown", "nh_cal0001")
-    appointment = booking.appointment()
-    assert (appointment.start, appointment.location, appointment.telehealth) == (slot.start, "downtown", False)
-
-
-def test_a_no_show_marked_by_the_host_reads_as_a_no_show(
-    calcom_connector: CalcomScheduling, calcom_sandbox: CalcomSandbox
-) -> None:
-    booking = calcom_connector.book(BookingRequest(slot=first(calcom_connector), attendee=ana()))
-
-    calcom_sandbox.mark_absent(booking.id)
-
-    assert calcom_connector.get_booking(booking.id).status is AppointmentStatus.NO_SHOW
-
-
 def test_booking_reads_page_through_take_and_skip(
-    calcom_settings: CalcomSettings, calcom_sandbox: CalcomSandbox, fhir_clock: ManualClock
+    calcom_settings: CalcomSettings, calcom_sandbox: CalcomSandbox, fhir_clock: ManualClock, calcom_desk: CalcomDesk
 ) -> None:
     connector = CalcomScheduling(replace(calcom_settings, page_size=2), "cal_test_sandbox", session=requests.Session())
     slots = list(connector.find_slots(WEEK))[:5]
     for n, slot in enumerate(slots):
         fhir_clock.advance(minutes=1)
-        connector.book(BookingRequest(slot=slot, attendee=ana(f"nh_cal{n:04d}")))
+        ana(calcom_desk, slot, f"nh_cal{n:04d}")
 
     read = list(connector.read_bookings(FHIR_T0))
 
@@ -104,34 +75,16 @@ def test_a_refused_api_key_is_a_configuration_error(calcom_settings: CalcomSetti
     connector.close()
 
 
-def test_an_unsupported_api_version_is_refused_not_guessed(calcom_settings: CalcomSettings) -> None:
-    connector = CalcomScheduling(
-        replace(calcom_settings, bookings_api_version="2023-01-01"), "cal_test_sandbox", session=requests.Session()
-    )
-
-    with pytest.raises(SkipRecord, match="refused"):
-        connector.book(BookingRequest(slot=first(connector), attendee=ana()))
-    connector.close()
-
-
-def test_holds_and_anonymous_bookings_are_refused_before_calling(calcom_connector: CalcomScheduling) -> None:
-    slot = first(calcom_connector)
-
-    with pytest.raises(SkipRecord) as hold:
-        calcom_connector.book(BookingRequest(slot=slot, attendee=ana(), hold=True))
-    with pytest.raises(SkipRecord) as nameless:
-        calcom_connector.book(BookingRequest(slot=slot, attendee=Attendee(lead_id="nh_x", timezone="UTC")))
-
-    assert (hold.value.code, nameless.value.code) == ("hold_unsupported", "attendee")
-
-
 # --- webhooks -------------------------------------------------------------------------------------
 
 
 def test_a_booking_webhook_reads_as_a_booking(
-    calcom_connector: CalcomScheduling, calcom_sandbox: CalcomSandbox, calcom_settings: CalcomSettings
+    calcom_connector: CalcomScheduling,
+    calcom_sandbox: CalcomSandbox,
+    calcom_settings: CalcomSettings,
+    calcom_desk: CalcomDesk,
 ) -> None:
-    booked = calcom_connector.book(BookingRequest(slot=first(calcom_connector), attendee=ana()))
+    booked = ana(calcom_desk, first(calcom_connector))
 
     event = booking_event(calcom_sandbox.webhook(booked.id), calcom_settings)
 
@@ -142,10 +95,13 @@ def test_a_booking_webhook_reads_as_a_booking(
 
 
 def test_a_cancellation_webhook_reads_as_a_cancelled_booking(
-    calcom_connector: CalcomScheduling, calcom_sandbox: CalcomSandbox, calcom_settings: CalcomSettings
+    calcom_connector: CalcomScheduling,
+    calcom_sandbox: CalcomSandbox,
+    calcom_settings: CalcomSettings,
+    calcom_desk: CalcomDesk,
 ) -> None:
-    booked = calcom_connector.book(BookingRequest(slot=first(calcom_connector), attendee=ana()))
-    calcom_connector.cancel(booked.id)
+    booked = ana(calcom_desk, first(calcom_connector))
+    calcom_desk.cancel(booked.id)
 
     event = booking_event(calcom_sandbox.webhook(booked.id, "BOOKING_CANCELLED"), calcom_settings)
 

@@ -14,7 +14,8 @@ from connectors.sandbox.calendly import CalendlySandbox
 from connectors.sandbox.harness import Faults, SandboxServer
 from nurture.errors import ConfigError, RetryLater
 from nurture.prep import AppointmentStatus
-from tests.fixtures.calendly_sandbox import CALENDLY_T0, EVENT_TYPE, CalendlyClock, Waits
+from tests.fixtures.calendly_sandbox import CALENDLY_T0, EVENT_TYPE
+from tests.fixtures.clock import ManualClock
 
 KINDS = CalendlySettings(event_types=(CalendlyEventType(uri=EVENT_TYPE, service="primary_care", location="downtown"),))
 GRACE = timedelta(hours=24)
@@ -35,7 +36,7 @@ def test_the_token_works(calendly_api: CalendlyApi) -> None:
 
 def test_visits_come_with_cancellation_no_show_and_outcome(
     calendly_api: CalendlyApi, calendly_sandbox: CalendlySandbox, calendly_server: SandboxServer,
-    calendly_clock: CalendlyClock,
+    calendly_clock: ManualClock,
 ) -> None:  # fmt: skip
     kept = calendly_sandbox.schedule(event_type=EVENT_TYPE, start=CALENDLY_T0 + timedelta(hours=1), email="a@x.org")
     missed = calendly_sandbox.schedule(event_type=EVENT_TYPE, start=CALENDLY_T0 + timedelta(hours=2), email="b@x.org")
@@ -76,20 +77,20 @@ def test_every_page_is_read(calendly_api: CalendlyApi, calendly_sandbox: Calendl
 
 
 def test_a_wrong_token_is_a_configuration_error(
-    calendly_sandbox: CalendlySandbox, calendly_server: SandboxServer, calendly_waits: Waits
+    calendly_sandbox: CalendlySandbox, calendly_server: SandboxServer, calendly_waits: ManualClock
 ) -> None:
     settings = CalendlyApiSettings(organization=calendly_sandbox.organization_uri, api_host=calendly_server.url)
-    api = CalendlyApi(settings, "not-the-token", sleep=calendly_waits, monotonic=calendly_waits.monotonic)
+    api = CalendlyApi(settings, "not-the-token", sleep=calendly_waits.sleep, monotonic=calendly_waits.monotonic)
     with pytest.raises(ConfigError, match="token"):
         list(api.visits(min_start=CALENDLY_T0, max_start=CALENDLY_T0 + timedelta(days=1)))
     assert not api.check().ok
 
 
 def test_throttling_is_waited_out_then_retry_later(
-    calendly_api: CalendlyApi, calendly_faults: Faults, calendly_waits: Waits
+    calendly_api: CalendlyApi, calendly_faults: Faults, calendly_waits: ManualClock
 ) -> None:
     calendly_faults.share_429 = 1.0
     calendly_faults.retry_after_s = 2
     with pytest.raises(RetryLater):
         list(calendly_api.visits(min_start=CALENDLY_T0, max_start=CALENDLY_T0 + timedelta(days=1)))
-    assert calendly_waits.waits == [2.0] * calendly_api.settings.max_retries
+    assert calendly_waits.sleeps == [2.0] * calendly_api.settings.max_retries

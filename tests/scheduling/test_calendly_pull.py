@@ -21,7 +21,8 @@ from hub.store import Store, repo
 from nurture.errors import ConfigError
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Intent, Stage
-from tests.fixtures.calendly_sandbox import CALENDLY_T0, EVENT_TYPE, CalendlyClock
+from tests.fixtures.calendly_sandbox import CALENDLY_T0, EVENT_TYPE
+from tests.fixtures.clock import ManualClock
 
 DEST = ("crm",)
 KINDS = CalendlySettings(event_types=(CalendlyEventType(uri=EVENT_TYPE, service="primary_care", location="downtown"),))
@@ -86,7 +87,7 @@ def test_visits_become_kept_or_no_show_and_the_frontier_moves_on(
     calendly_api: CalendlyApi,
     calendly_sandbox: CalendlySandbox,
     calendly_server: SandboxServer,
-    calendly_clock: CalendlyClock,
+    calendly_clock: ManualClock,
 ) -> None:
     config = with_calendly(config, calendly_server, calendly_sandbox)
     ana = new_lead(store, config, "nh_cal00001", "ana@example.org")

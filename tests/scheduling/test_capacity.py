@@ -13,7 +13,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from connectors.fhir import FhirScheduling
-from connectors.scheduling import AvailabilityQuery, openings
+from connectors.scheduling import AvailabilityQuery
 from nurture.actions import propose_next_action, score_for
 from nurture.capacity import (
     CapacityDecision,
@@ -380,7 +380,9 @@ def test_offered_times_are_said_in_the_patients_language_and_time_zone() -> None
 
 def test_the_ehr_calendar_drives_the_decision(fhir_connector: FhirScheduling, settings: NurtureSettings) -> None:
     now = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
-    fortnight = openings(fhir_connector, AvailabilityQuery(start=now, end=now + timedelta(days=28)))
+    fortnight = [
+        slot.opening() for slot in fhir_connector.find_slots(AvailabilityQuery(start=now, end=now + timedelta(days=28)))
+    ]
 
     sleep = decide(
         ready(service="sleep_study"),

@@ -1,5 +1,5 @@
-"""The FHIR connector against the FHIR sandbox: paging, booking, double booking, cancellation,
-no-shows, SMART Backend Services tokens, and faults."""
+"""The FHIR connector against the FHIR sandbox: paging, filters, no-shows read back, SMART Backend
+Services tokens, and faults."""
 
 from __future__ import annotations
 
@@ -8,22 +8,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 from joserfc.jwk import RSAKey
 
 from connectors.fhir import FhirScheduling, SmartBackendTokens
 from connectors.sandbox.fhir import FhirSandbox
 from connectors.sandbox.harness import Faults, SandboxServer
-from connectors.scheduling import Attendee, AvailabilityQuery, BookingRequest, Slot, SlotUnavailable
-from nurture.errors import ConfigError, RetryLater, SkipRecord
+from connectors.scheduling import AvailabilityQuery, Slot
+from nurture.errors import ConfigError, RetryLater
 from nurture.prep import AppointmentStatus
-from tests.fixtures.fhir_sandbox import FHIR_T0, ManualClock, NoSleep
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.fhir_sandbox import FHIR_T0, FhirDesk
 
 WEEK = AvailabilityQuery(start=FHIR_T0 + timedelta(hours=2), end=FHIR_T0 + timedelta(days=7))
-
-
-def who(lead_id: str = "nh_fhir0001") -> Attendee:
-    return Attendee(lead_id=lead_id, timezone="America/Chicago")
 
 
 def free_in_sandbox(sandbox: FhirSandbox, query: AvailabilityQuery, service: str | None = None) -> set[str]:
@@ -91,134 +87,16 @@ def first_free(connector: FhirScheduling, service: str = "primary_care") -> Slot
     return next(iter(connector.find_slots(query)))
 
 
-def test_booking_marks_the_slot_busy_and_references_it(
-    fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox
-) -> None:
-    slot = first_free(fhir_connector)
-
-    booking = fhir_connector.book(BookingRequest(slot=slot, attendee=who()))
-
-    assert fhir_sandbox.get("Slot", slot.id)["status"] == "busy"  # type: ignore[index]
-    stored = fhir_sandbox.get("Appointment", booking.id)
-    assert stored is not None
-    assert stored["slot"] == [{"reference": f"Slot/{slot.id}"}]
-    assert stored["status"] == "booked"
-    assert booking.status is AppointmentStatus.BOOKED
-    assert (booking.slot_id, booking.provider, booking.location) == (slot.id, slot.provider, slot.location)
-
-
-def test_the_patient_takes_part_by_lead_id_only(fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox) -> None:
-    person = Attendee(lead_id="nh_fhir0002", timezone="America/Chicago", name="Ana Ruiz", email="ana@example.org")
-
-    booking = fhir_connector.book(BookingRequest(slot=first_free(fhir_connector), attendee=person))
-
-    text = str(fhir_sandbox.get("Appointment", booking.id))
-    assert "nh_fhir0002" in text
-    assert "Ana" not in text and "ana@example.org" not in text
-
-
-def test_a_hold_makes_the_slot_tentative(fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox) -> None:
-    slot = first_free(fhir_connector)
-
-    booking = fhir_connector.book(BookingRequest(slot=slot, attendee=who(), hold=True))
-
-    assert booking.status is AppointmentStatus.HELD
-    assert fhir_sandbox.get("Slot", slot.id)["status"] == "busy-tentative"  # type: ignore[index]
-
-
-def test_an_interpreter_is_requested_with_the_booking(
-    fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox
-) -> None:
-    booking = fhir_connector.book(
-        BookingRequest(slot=first_free(fhir_connector), attendee=who(), interpreter_language="es")
-    )
-
-    stored = fhir_sandbox.get("Appointment", booking.id)
-    assert stored is not None
-    assert any(p.get("type", [{}])[0].get("coding", [{}])[0].get("code") == "INTP" for p in stored["participant"])
-    assert booking.interpreter_language == "es"
-
-
-def test_a_retried_booking_does_not_book_twice(fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox) -> None:
-    request = BookingRequest(slot=first_free(fhir_connector), attendee=who())
-
-    first = fhir_connector.book(request)
-    again = fhir_connector.book(request)
-
-    assert again.id == first.id
-    assert len(list(fhir_sandbox.resources("Appointment"))) == 1
-
-
-def test_a_double_booking_is_refused_with_an_operation_outcome(
-    fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox, fhir_server: SandboxServer
-) -> None:
-    slot = first_free(fhir_connector)
-    fhir_connector.book(BookingRequest(slot=slot, attendee=who("nh_first")))
-
-    with pytest.raises(SlotUnavailable, match=rf"Slot/{slot.id} is not free any more.*double booking"):
-        fhir_connector.book(BookingRequest(slot=slot, attendee=who("nh_second")))
-
-    assert fhir_sandbox.log.count("POST", "/fhir/Appointment", status=409) == 1
-    token = fhir_connector.tokens.token().access_token
-    raw = requests.post(
-        f"{fhir_server.url}/fhir/Appointment",
-        json=fhir_connector._appointment_body(BookingRequest(slot=slot, attendee=who("nh_third")), "nh_third.x"),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
-        timeout=5,
-    )
-    assert raw.status_code == 409
-    outcome = raw.json()
-    assert outcome["resourceType"] == "OperationOutcome"
-    assert outcome["issue"][0]["code"] == "conflict"
-    assert f"Slot/{slot.id}" in outcome["issue"][0]["diagnostics"]
-    assert len(list(fhir_sandbox.resources("Appointment"))) == 1
-
-
-def test_cancellation_reopens_the_slot(fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox) -> None:
-    slot = first_free(fhir_connector)
-    booking = fhir_connector.book(BookingRequest(slot=slot, attendee=who()))
-
-    cancelled = fhir_connector.cancel(booking.id)
-
-    assert cancelled.status is AppointmentStatus.CANCELLED
-    assert fhir_sandbox.get("Slot", slot.id)["status"] == "free"  # type: ignore[index]
-    assert slot.id in {s.id for s in fhir_connector.find_slots(WEEK)}
-    stored = fhir_sandbox.get("Appointment", booking.id)
-    assert stored is not None and stored["cancelationReason"]["coding"][0]["code"] == "pat"
-
-
-def test_a_cancellation_racing_another_change_reads_again(
-    fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox
-) -> None:
-    booking = fhir_connector.book(BookingRequest(slot=first_free(fhir_connector), attendee=who()))
-    original_read = fhir_connector._read
-    raced: list[str] = []
-
-    def read_then_change(rtype: str, rid: str, *, what: str) -> tuple[dict[str, object], str | None]:
-        resource, etag = original_read(rtype, rid, what=what)
-        if not raced:
-            raced.append(rid)
-            fhir_sandbox.set_appointment_status(rid, "arrived")  # the front desk checks the patient in
-        return resource, etag
-
-    fhir_connector._read = read_then_change  # type: ignore[method-assign]
-
-    with pytest.raises(SkipRecord, match="cannot go from arrived to cancelled"):
-        fhir_connector.cancel(booking.id)
-
-    assert fhir_sandbox.log.count("PUT", "/fhir/Appointment", status=412) == 1
-
-
 def test_no_shows_recorded_in_the_ehr_are_read_back(
-    fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox, fhir_clock: ManualClock
+    fhir_connector: FhirScheduling, fhir_sandbox: FhirSandbox, fhir_clock: ManualClock, fhir_desk: FhirDesk
 ) -> None:
-    first = fhir_connector.book(BookingRequest(slot=first_free(fhir_connector), attendee=who("nh_a")))
-    second = fhir_connector.book(BookingRequest(slot=first_free(fhir_connector), attendee=who("nh_b")))
+    first = fhir_desk.book(first_free(fhir_connector), "nh_a")
+    second = fhir_desk.book(first_free(fhir_connector), "nh_b")
     cursor = max(first.updated_at, second.updated_at)
     fhir_clock.advance(days=1)
 
     fhir_sandbox.set_appointment_status(first.id, "noshow")
-    marked = fhir_connector.mark_no_show(second.id)
+    marked = fhir_desk.no_show(second.id)
     changed = list(fhir_connector.read_bookings(cursor))
 
     assert marked.status is AppointmentStatus.NO_SHOW
@@ -227,14 +105,6 @@ def test_no_shows_recorded_in_the_ehr_are_read_back(
         (second.id, AppointmentStatus.NO_SHOW),
     ]
     assert {b.lead_id for b in changed} == {"nh_a", "nh_b"}
-
-
-def test_services_and_their_requirements_come_from_the_ehr(fhir_connector: FhirScheduling) -> None:
-    services = {s.id: s for s in fhir_connector.services()}
-
-    assert not services["primary_care"].requires_referral
-    assert services["physical_therapy"].requires_referral and not services["physical_therapy"].requires_authorization
-    assert services["sleep_study"].requires_referral and services["sleep_study"].requires_authorization
 
 
 # --- tokens ---------------------------------------------------------------------------------------
@@ -288,19 +158,11 @@ def test_a_wrong_key_is_a_configuration_error(
     assert not connector.check().ok
 
 
-def test_missing_write_scope_is_a_configuration_error(make_fhir_connector: Callable[..., FhirScheduling]) -> None:
-    connector = make_fhir_connector(scopes=("system/*.read",))
-    slot = first_free(connector)
-
-    with pytest.raises(ConfigError, match=r"not allowed.*check the scopes"):
-        connector.book(BookingRequest(slot=slot, attendee=who()))
-
-
 # --- faults ---------------------------------------------------------------------------------------
 
 
 def test_transient_failures_are_retried(
-    fhir_connector: FhirScheduling, fhir_faults: Faults, fhir_sandbox: FhirSandbox, fhir_sleep: NoSleep
+    fhir_connector: FhirScheduling, fhir_faults: Faults, fhir_sandbox: FhirSandbox, fhir_sleep: ManualClock
 ) -> None:
     fhir_connector.check()
     fhir_faults.share_5xx = 0.3
@@ -310,7 +172,7 @@ def test_transient_failures_are_retried(
 
     assert {s.id for s in slots} == free_in_sandbox(fhir_sandbox, WEEK)
     assert fhir_sandbox.log.count(status=503) + fhir_sandbox.log.count(status=429) > 0
-    assert fhir_sleep.waits
+    assert fhir_sleep.sleeps
 
 
 def test_a_server_that_keeps_throttling_means_retry_later(fhir_connector: FhirScheduling, fhir_faults: Faults) -> None:

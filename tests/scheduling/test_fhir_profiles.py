@@ -1,7 +1,8 @@
 """EHR scheduling as deployed EHRs serve it: the FHIR sandbox plays a generic R4 server, an
 Epic-style server (Argonaut ``Appointment/$find`` + ``$hold``/``$book``, no Slot search) and an
 Oracle Health-style one (Slot search by ``service-type`` and ``schedule.actor``, patients by
-reference); the connector reads the CapabilityStatement and chooses how to find and book."""
+reference); the connector reads the CapabilityStatement and chooses how to find slots, and reads
+back the appointments staff book in each (through the sandbox's own booking endpoints)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from joserfc.jwk import RSAKey
 from connectors.fhir import FhirScheduling
 from connectors.sandbox.fhir import FhirSandbox
 from connectors.sandbox.harness import Faults
-from connectors.scheduling import Attendee, AvailabilityQuery, BookingRequest, SlotUnavailable
-from nurture.errors import SkipRecord
+from connectors.scheduling import AvailabilityQuery
 from nurture.prep import AppointmentStatus
-from tests.fixtures.fhir_sandbox import FHIR_T0, JWT_CLIENT, JWT_KID, FhirSchema, FhirTraffic, ManualClock
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.fhir_sandbox import FHIR_T0, JWT_CLIENT, JWT_KID, FhirDesk, FhirSchema, FhirTraffic
 
 PROFILES = {"generic": "slot", "argonaut": "argonaut", "oracle": "oracle"}
 WEEK = AvailabilityQuery(start=FHIR_T0, end=FHIR_T0 + timedelta(days=7), service="primary_care")
@@ -47,23 +48,19 @@ def ehr(make_fhir_connector: Callable[..., FhirScheduling]) -> FhirScheduling:
     return make_fhir_connector(practitioners=CLINICIANS)
 
 
-def attendee(lead_id: str) -> Attendee:
-    return Attendee(lead_id=lead_id, timezone="America/Chicago", name="Ana Ruiz", language="es")
-
-
 def test_the_connector_chooses_its_strategy_by_the_capability_statement(ehr: FhirScheduling, profile: str) -> None:
     assert ehr.strategy == PROFILES[profile]
 
 
 def test_each_profile_finds_and_books_with_the_patient_by_reference(
-    ehr: FhirScheduling, fhir_sandbox: FhirSandbox, fhir_traffic: FhirTraffic, profile: str
+    ehr: FhirScheduling, fhir_sandbox: FhirSandbox, fhir_traffic: FhirTraffic, profile: str, fhir_desk: FhirDesk
 ) -> None:
     patient = fhir_sandbox.register_patient("nh_prof0001")
     slots = list(ehr.find_slots(WEEK))
     assert slots
     assert [s.start for s in slots] == sorted(s.start for s in slots)
     assert {s.service for s in slots} == {"primary_care"}
-    booking = ehr.book(BookingRequest(slot=slots[0], attendee=attendee("nh_prof0001")))
+    booking = fhir_desk.book(slots[0], "nh_prof0001")
     assert booking.status is AppointmentStatus.BOOKED
     assert booking.lead_id == "nh_prof0001"
     stored = fhir_sandbox.get("Appointment", booking.id)
@@ -77,37 +74,12 @@ def test_each_profile_finds_and_books_with_the_patient_by_reference(
     assert not any(path == "/fhir/Slot" for _, path in sent) or profile != "argonaut"
 
 
-def test_a_taken_slot_is_refused_and_a_retried_booking_is_not_doubled(
-    ehr: FhirScheduling, fhir_sandbox: FhirSandbox, profile: str
-) -> None:
-    fhir_sandbox.register_patient("nh_prof0001")
-    fhir_sandbox.register_patient("nh_prof0002")
-    slot = next(iter(ehr.find_slots(WEEK)))
-    first = ehr.book(BookingRequest(slot=slot, attendee=attendee("nh_prof0001")))
-    again = ehr.book(BookingRequest(slot=slot, attendee=attendee("nh_prof0001")))
-    assert again.id == first.id
-    with pytest.raises(SlotUnavailable):
-        ehr.book(BookingRequest(slot=slot, attendee=attendee("nh_prof0002")))
-    assert slot.id not in {s.id for s in ehr.find_slots(WEEK)}
-
-
-def test_a_patient_the_ehr_does_not_know_yet(ehr: FhirScheduling, fhir_sandbox: FhirSandbox, profile: str) -> None:
-    slot = next(iter(ehr.find_slots(WEEK)))
-    request = BookingRequest(slot=slot, attendee=attendee("nh_unregistered"))
-    if profile == "generic":  # an R4 server that takes the patient by identifier
-        assert ehr.book(request).lead_id == "nh_unregistered"
-        return
-    with pytest.raises(SkipRecord) as refused:
-        ehr.book(request)
-    assert refused.value.code == "patient_not_registered"
-
-
 def test_bookings_are_read_back_by_practitioner_never_unfiltered(
-    ehr: FhirScheduling, fhir_sandbox: FhirSandbox, fhir_clock: ManualClock
+    ehr: FhirScheduling, fhir_sandbox: FhirSandbox, fhir_clock: ManualClock, fhir_desk: FhirDesk
 ) -> None:
     fhir_sandbox.register_patient("nh_prof0003")
     slot = next(iter(ehr.find_slots(WEEK)))
-    booking = ehr.book(BookingRequest(slot=slot, attendee=attendee("nh_prof0003")))
+    booking = fhir_desk.book(slot, "nh_prof0003")
     fhir_clock.advance(minutes=5)
     fhir_sandbox.set_appointment_status(booking.id, "cancelled")
     read = {b.id: b for b in ehr.read_bookings(None)}
@@ -130,16 +102,6 @@ def test_the_sandbox_refuses_an_unfiltered_appointment_search(
     assert response.json()["issue"][0]["code"] == "too-costly"
 
 
-@pytest.mark.parametrize("profile", ["argonaut"])
-def test_an_argonaut_hold_makes_the_slot_tentative(ehr: FhirScheduling, fhir_sandbox: FhirSandbox) -> None:
-    slot = next(iter(ehr.find_slots(WEEK)))
-    held = ehr.book(BookingRequest(slot=slot, attendee=attendee("nh_prof0004"), hold=True))
-    assert held.status is AppointmentStatus.HELD
-    stored_slot = fhir_sandbox.get("Slot", slot.id.removeprefix("prop-"))
-    assert stored_slot is not None and stored_slot["status"] == "busy-tentative"
-    assert ehr.cancel(held.id).status is AppointmentStatus.CANCELLED
-
-
 @pytest.mark.parametrize("profile", ["oracle"])
 def test_oracle_style_slot_search_refuses_what_oracle_does_not_offer(ehr: FhirScheduling) -> None:
     token = ehr.tokens.token().access_token
@@ -157,14 +119,19 @@ def test_oracle_style_slot_search_refuses_what_oracle_does_not_offer(ehr: FhirSc
 
 @pytest.mark.node
 def test_every_profiles_traffic_is_valid_fhir_r4(
-    ehr: FhirScheduling, fhir_sandbox: FhirSandbox, fhir_traffic: FhirTraffic, fhir_schema: FhirSchema, profile: str
+    ehr: FhirScheduling,
+    fhir_sandbox: FhirSandbox,
+    fhir_traffic: FhirTraffic,
+    fhir_schema: FhirSchema,
+    profile: str,
+    fhir_desk: FhirDesk,
 ) -> None:
     fhir_sandbox.register_patient("nh_prof0005")
     slots = list(ehr.find_slots(WEEK))
-    booking = ehr.book(BookingRequest(slot=slots[0], attendee=attendee("nh_prof0005")))
+    booking = fhir_desk.book(slots[0], "nh_prof0005")
     if profile == "argonaut":
-        ehr.book(BookingRequest(slot=slots[1], attendee=attendee("nh_prof0005"), hold=True))
-    ehr.cancel(booking.id)
+        fhir_desk.book(slots[1], "nh_prof0005", hold=True)
+    fhir_desk.cancel(booking.id)
     list(ehr.read_bookings(None))
     seen = fhir_traffic.resources()
     violations = [f"{x.direction} {x.method} {x.path}: {v}" for x, r in seen for v in fhir_schema.violations(r)]

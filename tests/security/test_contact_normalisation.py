@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from hub.bootstrap import Hub
 from hub.store.models import InboxRow, LeadRow, OutboxRow
 from nurture.contact import InvalidContact, clean_text, normalize_email, normalize_phone
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import signed
 
 PLAIN = "ana.ruiz@example.org"
@@ -69,12 +69,12 @@ def leads(hub: Hub) -> int:
         return int(s.scalar(select(func.count()).select_from(LeadRow)) or 0)
 
 
-def deliver(client: FlaskClient, clock: Clock, email: str, n: int) -> None:
+def deliver(client: FlaskClient, clock: ManualClock, email: str, n: int) -> None:
     inquiry = {"channel": "paid_search", "first_name": "Ana", "phone": f"+1512555{n:04d}", "email": email}
     assert signed(client, "landing_page", inquiry, now=clock.now, event_id=f"msg_contact_{n}").status_code == 202
 
 
-def test_look_alike_spellings_of_one_address_reach_one_lead(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_look_alike_spellings_of_one_address_reach_one_lead(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     for n, email in enumerate(
         [PLAIN, "ana.ruiz\u200b@example.org", "\u202eana.ruiz@example.org", "ＡＮＡ.ruiz@example.org"]
     ):
@@ -83,7 +83,9 @@ def test_look_alike_spellings_of_one_address_reach_one_lead(client: FlaskClient,
     assert leads(hub) == 1
 
 
-def test_a_mixed_script_email_parks_the_event_and_makes_no_lead(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_a_mixed_script_email_parks_the_event_and_makes_no_lead(
+    client: FlaskClient, hub: Hub, clock: ManualClock
+) -> None:
     deliver(client, clock, "\u0430na.ruiz@example.org", 1)
     report = hub.inbox.process(now=clock.now)
     assert report.parked == 1

@@ -19,7 +19,7 @@ from hub.store.models import OutboxRow, WeeklyReportRow
 from jobs.cli import main
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.admin_support import post, signed_in
 from tests.webapp.conftest import environ
 
@@ -47,7 +47,7 @@ def test_a_report_kept_before_the_fix_is_neutralised_when_served() -> None:
     assert cells(neutralise_text(kept))[4] == '\'=HYPERLINK("http://evil.example")'
 
 
-def add_campaign_lead(hub: Hub, clock: Clock) -> str:
+def add_campaign_lead(hub: Hub, clock: ManualClock) -> str:
     week = previous_week(clock.now.date())
     received = clock.now - timedelta(days=7)
     result = hub.intake.submit(
@@ -62,7 +62,7 @@ def add_campaign_lead(hub: Hub, clock: Clock) -> str:
     return week
 
 
-def test_the_weekly_review_csv_on_the_web_is_neutralised(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_the_weekly_review_csv_on_the_web_is_neutralised(app: Flask, hub: Hub, clock: ManualClock) -> None:
     week = add_campaign_lead(hub, clock)
     client = signed_in(app, hub, "coordinator")
     assert post(client, "/reviews", {"week": week}).status_code == 302
@@ -71,7 +71,7 @@ def test_the_weekly_review_csv_on_the_web_is_neutralised(app: Flask, hub: Hub, c
     assert HYPERLINK not in exported
 
 
-def test_a_review_kept_unsafely_is_served_safely(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_review_kept_unsafely_is_served_safely(app: Flask, hub: Hub, clock: ManualClock) -> None:
     week = add_campaign_lead(hub, clock)
     client = signed_in(app, hub, "coordinator")
     post(client, "/reviews", {"week": week})
@@ -84,7 +84,7 @@ def test_a_review_kept_unsafely_is_served_safely(app: Flask, hub: Hub, clock: Cl
 
 
 def test_the_weekly_review_csv_of_the_cli_is_neutralised(
-    hub: Hub, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    hub: Hub, clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     week = add_campaign_lead(hub, clock)
     monkeypatch.chdir(tmp_path)
@@ -98,7 +98,7 @@ def test_the_weekly_review_csv_of_the_cli_is_neutralised(
     assert HYPERLINK not in exported
 
 
-def test_every_column_of_the_sync_errors_export_is_neutralised(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_every_column_of_the_sync_errors_export_is_neutralised(app: Flask, hub: Hub, clock: ManualClock) -> None:
     result = hub.intake.submit(
         Inquiry(channel=Channel.PAID_SEARCH, received_at=clock.now, first_name="Ana", phone="+15125550188"),
         actor="test",

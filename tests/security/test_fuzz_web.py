@@ -31,7 +31,7 @@ from hub.reports import generate_weekly, previous_week
 from hub.store.models import SignInFailureRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.admin_support import PASSWORD, add_account, sign_in, token_from
 from tests.webapp.conftest import environ
 from webapp import create_app
@@ -104,7 +104,7 @@ class _Forms(HTMLParser):
 
 
 @pytest.fixture
-def fuzz_hub(tmp_path: Path, config: HubConfig, clock: Clock) -> Iterator[Hub]:
+def fuzz_hub(tmp_path: Path, config: HubConfig, clock: ManualClock) -> Iterator[Hub]:
     crm = load_crm_settings(
         {
             "crm": {

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 
 from connectors.inbound.verify import WebhookRejected, parse_json
 from hub.bootstrap import Hub
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import signed
 
 JSON_SOURCES = ["landing_page", "website_form", "booking", "intro_call"]
@@ -20,7 +20,7 @@ INQUIRY = {"channel": "paid_search", "first_name": "Ana", "phone": "+15125550188
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "json"]
 )
 def test_a_json_source_answers_415_to_another_content_type(
-    client: FlaskClient, clock: Clock, source: str, content_type: str
+    client: FlaskClient, clock: ManualClock, source: str, content_type: str
 ) -> None:
     response = signed(client, source, INQUIRY, now=clock.now, headers={"Content-Type": content_type})
     assert response.status_code == 415
@@ -31,13 +31,15 @@ def test_a_json_source_answers_415_to_another_content_type(
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"])
-def test_json_with_or_without_a_charset_is_accepted(client: FlaskClient, clock: Clock, content_type: str) -> None:
+def test_json_with_or_without_a_charset_is_accepted(client: FlaskClient, clock: ManualClock, content_type: str) -> None:
     response = signed(client, "landing_page", INQUIRY, now=clock.now, headers={"Content-Type": content_type})
     assert response.status_code == 202
 
 
 @pytest.mark.parametrize("number", [b"1e999999", b"-1e999999", b"1E400", b"NaN", b"Infinity", b"-Infinity"])
-def test_a_number_that_is_not_finite_is_refused(client: FlaskClient, hub: Hub, clock: Clock, number: bytes) -> None:
+def test_a_number_that_is_not_finite_is_refused(
+    client: FlaskClient, hub: Hub, clock: ManualClock, number: bytes
+) -> None:
     body = b'{"channel": "paid_search", "first_name": "Ana", "phone": "+15125550188", "age": ' + number + b"}"
     response = signed(client, "landing_page", body, now=clock.now)
     assert response.status_code == 400

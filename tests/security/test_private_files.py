@@ -24,7 +24,7 @@ from cryptography.fernet import Fernet
 from connectors.inbound import sign_request
 from connectors.sandbox.harness import free_port
 from hub.cli import main as hub_main
-from hub.instance import exposed, make_private
+from hub.instance import exposed, make_private, write_private
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
@@ -79,6 +79,68 @@ def test_check_config_warns_about_an_instance_readable_by_others(
     assert exposed(loose)  # check-config reports; it changes nothing
     assert hub_main(["check-config", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["instance_readable_by_others"]) == 7
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.usefixtures("permissive_umask")
+def test_write_private_makes_a_0600_file_with_the_content(tmp_path: Path) -> None:
+    write_private(tmp_path / "secret.txt", "clé\n")
+    write_private(tmp_path / "secret.bin", b"\x00\xff", atomic=True)
+
+    assert (tmp_path / "secret.txt").read_bytes() == "clé\n".encode()
+    assert (tmp_path / "secret.bin").read_bytes() == b"\x00\xff"
+    assert {mode(p) for p in tmp_path.iterdir()} == {0o600}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.bin", "secret.txt"]  # no draft left
+
+
+@pytest.mark.usefixtures("permissive_umask")
+@pytest.mark.parametrize("atomic", [False, True])
+def test_write_private_never_touches_a_file_that_exists_unless_asked(tmp_path: Path, atomic: bool) -> None:
+    path = tmp_path / "data.key"
+    write_private(path, "first\n", atomic=atomic)
+
+    with pytest.raises(FileExistsError):
+        write_private(path, "second\n", atomic=atomic)
+
+    assert path.read_text() == "first\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.key"]
+
+
+@pytest.mark.usefixtures("permissive_umask")
+@pytest.mark.parametrize("atomic", [False, True])
+def test_write_private_replaces_a_readable_file_with_a_private_one(tmp_path: Path, atomic: bool) -> None:
+    path = tmp_path / "running-demo.json"
+    path.write_text("an older, longer record\n")
+    path.chmod(0o644)
+
+    write_private(path, "{}", exclusive=False, atomic=atomic)
+
+    assert path.read_text() == "{}"
+    assert mode(path) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["running-demo.json"]
+
+
+@pytest.mark.usefixtures("permissive_umask")
+def test_an_atomic_replace_swaps_the_whole_file_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "running-demo.json"
+    write_private(path, "old", exclusive=False, atomic=True)
+    with path.open("rb") as reader:  # a reader that opened the old file keeps reading the old file whole
+        write_private(path, "new", exclusive=False, atomic=True)
+        assert reader.read() == b"old"
+
+    assert path.read_text() == "new"
 
 
 def _env() -> dict[str, str]:

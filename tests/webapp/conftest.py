@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from connectors.inbound import sign_request
 from hub.bootstrap import Hub, build_hub
 from hub.config import HubConfig
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from webapp import create_app
 
 #: Secrets for every source of the example config, as a deployment would set them.
@@ -37,7 +37,7 @@ def environ() -> dict[str, str]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, config: HubConfig, clock: Clock) -> Iterator[Hub]:
+def hub(tmp_path: Path, config: HubConfig, clock: ManualClock) -> Iterator[Hub]:
     the_hub = build_hub(config, database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}", environ=environ(), clock=clock)
     yield the_hub
     the_hub.close()

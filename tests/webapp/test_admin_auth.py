@@ -21,7 +21,7 @@ from hub.bootstrap import Hub
 from hub.store.models import AuditRow, SignInFailureRow, WebSessionRow
 from hub.users import AccountError, Role
 from nurture.errors import ConfigError
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.admin_support import PASSWORD, add_account, post, sign_in, signed_in, text_of, token, token_from
 from tests.webapp.conftest import signed
 from webapp import create_app
@@ -94,7 +94,9 @@ def sign_in_from(client: FlaskClient, address: str, username: str, password: str
     return sign_in(client, username, password)
 
 
-def test_failures_from_one_address_bring_a_growing_delay_not_a_lockout(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_failures_from_one_address_bring_a_growing_delay_not_a_lockout(
+    app: Flask, hub: Hub, clock: ManualClock
+) -> None:
     add_account(hub, "ada", "admin")
     guesser = app.test_client()
     for _ in range(users.PAIR_FREE):
@@ -111,7 +113,7 @@ def test_failures_from_one_address_bring_a_growing_delay_not_a_lockout(app: Flas
     assert sign_in_from(guesser, "203.0.113.9", "ada").status_code == 303  # type: ignore[attr-defined]
 
 
-def test_a_stranger_guessing_cannot_lock_the_admin_out(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_stranger_guessing_cannot_lock_the_admin_out(app: Flask, hub: Hub, clock: ManualClock) -> None:
     add_account(hub, "admin", "admin")
     stranger = app.test_client()
     for _ in range(100):
@@ -122,7 +124,7 @@ def test_a_stranger_guessing_cannot_lock_the_admin_out(app: Flask, hub: Hub, clo
     assert sign_in_from(admin, "192.0.2.10", "admin").status_code == 303  # type: ignore[attr-defined]
 
 
-def test_one_address_guessing_many_names_is_slowed_too(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_one_address_guessing_many_names_is_slowed_too(app: Flask, hub: Hub, clock: ManualClock) -> None:
     add_account(hub, "ada", "admin")
     sprayer = app.test_client()
     for i in range(users.SOURCE_FREE):
@@ -132,7 +134,7 @@ def test_one_address_guessing_many_names_is_slowed_too(app: Flask, hub: Hub, clo
 
 
 def test_a_flood_from_a_throttled_address_costs_no_store_read_and_one_log_line(
-    app: Flask, hub: Hub, clock: Clock, caplog: pytest.LogCaptureFixture
+    app: Flask, hub: Hub, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Once the store has said an address must wait, this process answers its further guesses from
     memory until the delay ends (a flood of 429s must not slow the webhooks sharing the workers)."""
@@ -161,7 +163,7 @@ def test_a_flood_from_a_throttled_address_costs_no_store_read_and_one_log_line(
     assert sign_in_from(app.test_client(), "198.51.100.12", "ada", "another address").status_code == 401  # type: ignore[attr-defined]
 
 
-def test_a_success_clears_the_failures(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_success_clears_the_failures(app: Flask, hub: Hub, clock: ManualClock) -> None:
     add_account(hub, "ada", "admin")
     browser = app.test_client()
     for _ in range(users.PAIR_FREE - 1):
@@ -174,7 +176,7 @@ def test_a_success_clears_the_failures(app: Flask, hub: Hub, clock: Clock) -> No
     assert sign_in_from(browser, "192.0.2.20", "ada").status_code == 303  # type: ignore[attr-defined]
 
 
-def test_failures_older_than_an_hour_are_forgotten(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_failures_older_than_an_hour_are_forgotten(app: Flask, hub: Hub, clock: ManualClock) -> None:
     add_account(hub, "ada", "admin")
     with hub.store.tx() as s:
         s.add_all(
@@ -184,7 +186,7 @@ def test_failures_older_than_an_hour_are_forgotten(app: Flask, hub: Hub, clock: 
     assert sign_in_from(app.test_client(), "192.0.2.30", "ada").status_code == 303  # type: ignore[attr-defined]
 
 
-def test_the_password_is_hashed_outside_any_write_transaction(hub: Hub, clock: Clock) -> None:
+def test_the_password_is_hashed_outside_any_write_transaction(hub: Hub, clock: ManualClock) -> None:
     add_account(hub, "ada", "admin")
     writes_open: list[bool] = []
     real_verify = users._verify
@@ -214,7 +216,7 @@ def test_the_password_is_hashed_outside_any_write_transaction(hub: Hub, clock: C
     assert writes_open == [False, False]
 
 
-def test_sign_ins_waiting_for_a_hash_never_take_every_web_thread(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_sign_ins_waiting_for_a_hash_never_take_every_web_thread(app: Flask, hub: Hub, clock: ManualClock) -> None:
     """Two sign-ins of a process may wait for the hashing thread; a third is answered "busy" at once,
     without a hash and without counting a failure, so the worker's other threads stay free for the
     webhooks."""
@@ -257,7 +259,7 @@ def test_sign_ins_waiting_for_a_hash_never_take_every_web_thread(app: Flask, hub
     assert sign_in_from(app.test_client(), "192.0.2.40", "ada").status_code == 303  # type: ignore[attr-defined]
 
 
-def test_a_session_ends_after_30_idle_minutes(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_session_ends_after_30_idle_minutes(app: Flask, hub: Hub, clock: ManualClock) -> None:
     client = signed_in(app, hub, "admin")
     clock.advance(minutes=29)
     assert client.get("/mappings").status_code == 200
@@ -272,7 +274,7 @@ def test_a_session_ends_after_30_idle_minutes(app: Flask, hub: Hub, clock: Clock
     assert sessions(hub) == 0
 
 
-def test_a_form_posted_after_the_session_expired_changes_nothing(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_form_posted_after_the_session_expired_changes_nothing(app: Flask, hub: Hub, clock: ManualClock) -> None:
     client = signed_in(app, hub, "admin")
     csrf = token(client)
     clock.advance(minutes=31)
@@ -295,7 +297,7 @@ def test_signing_out_ends_the_session_for_good(app: Flask, hub: Hub) -> None:
     assert replay.get("/").status_code == 303
 
 
-def test_switching_an_account_off_ends_its_sessions(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_switching_an_account_off_ends_its_sessions(app: Flask, hub: Hub, clock: ManualClock) -> None:
     client = signed_in(app, hub, "coordinator", "cora")
     account = users.get_user(hub.store, username="cora")
     assert account is not None
@@ -342,7 +344,7 @@ def test_the_sign_in_form_needs_its_token_too(client: FlaskClient, hub: Hub) -> 
     assert sessions(hub) == 0
 
 
-def test_webhooks_stay_exempt_from_csrf_they_are_signed(client: FlaskClient, clock: Clock) -> None:
+def test_webhooks_stay_exempt_from_csrf_they_are_signed(client: FlaskClient, clock: ManualClock) -> None:
     inquiry = {"channel": "paid_search", "first_name": "Maya", "phone": "(512) 555-0101", "text": "book me in"}
     assert signed(client, "landing_page", inquiry, now=clock.now).status_code == 202
 
@@ -409,7 +411,7 @@ def test_a_viewer_is_refused_what_only_an_admin_may_do(app: Flask, hub: Hub) -> 
 # --- accounts ---------------------------------------------------------------------------------------
 
 
-def test_new_accounts_need_a_long_password_a_free_name_and_a_known_role(hub: Hub, clock: Clock) -> None:
+def test_new_accounts_need_a_long_password_a_free_name_and_a_known_role(hub: Hub, clock: ManualClock) -> None:
     add_account(hub, "ada", "admin")
     cases = [
         ({"username": "ada", "password": PASSWORD, "role": "admin"}, "username"),
@@ -434,7 +436,7 @@ def test_passwords_are_stored_as_argon2id_hashes(hub: Hub) -> None:
 
 
 def test_the_demo_admin_is_made_once_with_a_password_kept_in_the_instance_folder(
-    hub: Hub, tmp_path: Path, clock: Clock
+    hub: Hub, tmp_path: Path, clock: ManualClock
 ) -> None:
     name, password = users.demo_admin(hub.store, tmp_path, now=clock.now)
     again = users.demo_admin(hub.store, tmp_path, now=clock.now)
@@ -443,7 +445,7 @@ def test_the_demo_admin_is_made_once_with_a_password_kept_in_the_instance_folder
     assert users.authenticate(hub.store, name, password, now=clock.now).ok
 
 
-def test_the_last_admin_cannot_be_demoted_or_switched_off(hub: Hub, clock: Clock) -> None:
+def test_the_last_admin_cannot_be_demoted_or_switched_off(hub: Hub, clock: ManualClock) -> None:
     ada = add_account(hub, "ada", "admin")
     with pytest.raises(AccountError):
         users.set_role(hub.store, ada.id, Role.VIEWER, now=clock.now, actor="test")
@@ -465,7 +467,7 @@ def test_the_web_section_is_validated_with_every_problem_named() -> None:
 
 
 def test_without_a_secret_key_the_demo_key_file_is_made_when_a_session_is_first_needed(
-    hub: Hub, tmp_path: Path, clock: Clock
+    hub: Hub, tmp_path: Path, clock: ManualClock
 ) -> None:
     instance = tmp_path / "instance"
     app = create_app(replace(hub, config=replace(hub.config, instance_path=instance)))

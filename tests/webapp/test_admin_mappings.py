@@ -19,7 +19,7 @@ from hub.bootstrap import Hub
 from hub.store.models import AuditRow
 from mapping.defaults import DEFAULT_MAPPINGS
 from mapping.toml_io import from_toml, to_toml
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.admin_support import form_values, post, signed_in, text_of
 from tests.webapp.conftest import signed
 
@@ -103,7 +103,7 @@ def test_an_unknown_mapping_is_a_404_page(admin: FlaskClient) -> None:
 
 
 def test_the_editor_previews_the_latest_real_events_and_audits_the_view(
-    admin: FlaskClient, hub: Hub, clock: Clock
+    admin: FlaskClient, hub: Hub, clock: ManualClock
 ) -> None:
     assert signed(admin, "website_form", typeform_sample(), now=clock.now).status_code == 202
     page = admin.get(EDITOR).text
@@ -116,7 +116,7 @@ def test_the_editor_previews_the_latest_real_events_and_audits_the_view(
     assert len(audits(hub, "inbox.payloads_viewed")) == 1  # the same view again within minutes: one entry
 
 
-def test_changing_a_rule_changes_the_preview(admin: FlaskClient, clock: Clock) -> None:
+def test_changing_a_rule_changes_the_preview(admin: FlaskClient, clock: ManualClock) -> None:
     signed(admin, "website_form", typeform_sample(), now=clock.now)
     values = editor_values(admin)
     i = rule_index(values, "first_name")

@@ -23,7 +23,7 @@ from hub.store.models import AuditRow, ConnectionRow, InboxRow, OutboxRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
 from tests.canary import CANARY_EMAIL, CANARY_FIRST, CANARY_LAST, CANARY_PHONE
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.admin_support import PASSWORD, form_values, post, sign_in, signed_in, text_of
 from tests.webapp.conftest import environ
 
@@ -39,7 +39,7 @@ def audits(hub: Hub, action: str) -> list[AuditRow]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, config: HubConfig, clock: Clock, hubspot_server: SandboxServer) -> Iterator[Hub]:
+def hub(tmp_path: Path, config: HubConfig, clock: ManualClock, hubspot_server: SandboxServer) -> Iterator[Hub]:
     """A hub whose HubSpot connection points at the sandbox (the sandbox's published test app)."""
     hs = hubspot_server.url
     crm = load_crm_settings(
@@ -122,7 +122,7 @@ def test_disconnecting_forgets_the_tokens(admin: FlaskClient, hub: Hub) -> None:
     assert "Status disconnected" in text_of(admin.get("/connections").text)
 
 
-def test_the_page_shows_the_api_budget_and_last_sync(admin: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_the_page_shows_the_api_budget_and_last_sync(admin: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     with hub.store.tx() as s:
         s.add(
             ConnectionRow(
@@ -154,7 +154,7 @@ def test_an_unknown_crm_is_a_404(admin: FlaskClient) -> None:
 # --- sync errors ------------------------------------------------------------------------------------
 
 
-def lead(hub: Hub, clock: Clock) -> str:
+def lead(hub: Hub, clock: ManualClock) -> str:
     result = hub.intake.submit(
         Inquiry(
             channel=Channel.WEBSITE_FORM,
@@ -171,7 +171,7 @@ def lead(hub: Hub, clock: Clock) -> str:
     return result.lead.id
 
 
-def seed_errors(hub: Hub, clock: Clock) -> tuple[str, str]:
+def seed_errors(hub: Hub, clock: ManualClock) -> tuple[str, str]:
     first, second = lead(hub, clock), lead(hub, clock)
     with hub.store.tx() as s:
         for lead_id in (first, second):
@@ -221,7 +221,7 @@ def seed_errors(hub: Hub, clock: Clock) -> tuple[str, str]:
 
 
 def test_sync_errors_are_grouped_by_kind_and_field_with_lead_links_and_no_phi(
-    app: Flask, hub: Hub, clock: Clock
+    app: Flask, hub: Hub, clock: ManualClock
 ) -> None:
     first, second = seed_errors(hub, clock)
     page = signed_in(app, hub, "viewer").get("/sync-errors").text
@@ -235,7 +235,7 @@ def test_sync_errors_are_grouped_by_kind_and_field_with_lead_links_and_no_phi(
     assert 'href="/mappings/salesforce_lead_default"' in page and 'href="/mappings/typeform_default"' in page
 
 
-def test_a_coordinator_retries_the_selected_group(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_coordinator_retries_the_selected_group(app: Flask, hub: Hub, clock: ManualClock) -> None:
     seed_errors(hub, clock)
     coordinator = signed_in(app, hub, "coordinator")
     values = form_values(coordinator.get("/sync-errors").text)
@@ -257,7 +257,7 @@ def test_a_coordinator_retries_the_selected_group(app: Flask, hub: Hub, clock: C
     assert len(audit.detail["outbox"]) == 2
 
 
-def test_sending_everything_again_replays_parked_events_too(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_sending_everything_again_replays_parked_events_too(app: Flask, hub: Hub, clock: ManualClock) -> None:
     seed_errors(hub, clock)
     coordinator = signed_in(app, hub, "coordinator")
     post(coordinator, "/sync-errors/retry", {"group": "all"})
@@ -267,14 +267,14 @@ def test_sending_everything_again_replays_parked_events_too(app: Flask, hub: Hub
     assert "Nothing has failed." in text_of(coordinator.get("/sync-errors").text)
 
 
-def test_a_viewer_cannot_retry_or_export(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_viewer_cannot_retry_or_export(app: Flask, hub: Hub, clock: ManualClock) -> None:
     seed_errors(hub, clock)
     viewer = signed_in(app, hub, "viewer")
     assert post(viewer, "/sync-errors/retry", {"group": "all"}).status_code == 403  # type: ignore[attr-defined]
     assert viewer.get("/sync-errors/export.csv").status_code == 403
 
 
-def test_sync_errors_export_as_csv_and_the_export_is_audited(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_sync_errors_export_as_csv_and_the_export_is_audited(app: Flask, hub: Hub, clock: ManualClock) -> None:
     first, _ = seed_errors(hub, clock)
     response = signed_in(app, hub, "coordinator").get("/sync-errors/export.csv")
     assert response.mimetype == "text/csv"
@@ -289,7 +289,7 @@ def test_sync_errors_export_as_csv_and_the_export_is_audited(app: Flask, hub: Hu
 # --- leads ------------------------------------------------------------------------------------------
 
 
-def test_the_lead_list_shows_ids_and_status_but_no_patient_details(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_the_lead_list_shows_ids_and_status_but_no_patient_details(app: Flask, hub: Hub, clock: ManualClock) -> None:
     lead_id = lead(hub, clock)
     page = signed_in(app, hub, "viewer").get("/leads").text
     assert lead_id in page and "website_form" in page
@@ -298,7 +298,7 @@ def test_the_lead_list_shows_ids_and_status_but_no_patient_details(app: Flask, h
         assert phi not in page
 
 
-def test_opening_a_lead_shows_its_details_and_is_audited(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_opening_a_lead_shows_its_details_and_is_audited(app: Flask, hub: Hub, clock: ManualClock) -> None:
     lead_id = lead(hub, clock)
     page = text_of(signed_in(app, hub, "coordinator", "cora").get(f"/leads/{lead_id}").text)
     assert f"{CANARY_FIRST} {CANARY_LAST}" in page and CANARY_EMAIL in page
@@ -306,7 +306,9 @@ def test_opening_a_lead_shows_its_details_and_is_audited(app: Flask, hub: Hub, c
     assert (audit.actor, audit.subject_type, audit.subject_id) == ("user:1:cora", "lead", lead_id)
 
 
-def test_a_coordinator_records_referral_documents_and_the_lead_moves_on(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_coordinator_records_referral_documents_and_the_lead_moves_on(
+    app: Flask, hub: Hub, clock: ManualClock
+) -> None:
     result = hub.intake.submit(
         Inquiry(channel=Channel.WEBSITE_FORM, received_at=clock.now, phone=CANARY_PHONE, service="physical_therapy",
                 text="I'd like to book physical therapy"),
@@ -328,7 +330,7 @@ def test_a_coordinator_records_referral_documents_and_the_lead_moves_on(app: Fla
     assert audit.detail == {"referral_documents": True, "insurance": False, "authorization": False}
 
 
-def test_clearance_needs_a_coordinator_and_a_csrf_token(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_clearance_needs_a_coordinator_and_a_csrf_token(app: Flask, hub: Hub, clock: ManualClock) -> None:
     lead_id = lead(hub, clock)
     assert post(signed_in(app, hub, "viewer"), f"/leads/{lead_id}/clearance", {"insurance": "yes"}).status_code == 403  # type: ignore[attr-defined]
     coordinator = signed_in(app, hub, "coordinator")
@@ -337,7 +339,7 @@ def test_clearance_needs_a_coordinator_and_a_csrf_token(app: Flask, hub: Hub, cl
     assert audits(hub, "lead.clearance") == []
 
 
-def test_a_viewer_cannot_open_a_lead(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_viewer_cannot_open_a_lead(app: Flask, hub: Hub, clock: ManualClock) -> None:
     lead_id = lead(hub, clock)
     assert signed_in(app, hub, "viewer").get(f"/leads/{lead_id}").status_code == 403
     assert audits(hub, "lead.view") == []

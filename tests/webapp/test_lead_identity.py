@@ -10,11 +10,11 @@ from hub.bootstrap import Hub
 from hub.store.models import AuditRow, LeadRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.admin_support import post, signed_in, text_of
 
 
-def household(hub: Hub, clock: Clock) -> tuple[str, str]:
+def household(hub: Hub, clock: ManualClock) -> tuple[str, str]:
     ids = []
     for first, email in (("Maria", "maria@example.org"), ("Juan", "juan@example.org")):
         made = hub.intake.submit(
@@ -28,7 +28,7 @@ def household(hub: Hub, clock: Clock) -> tuple[str, str]:
 
 
 def test_the_lead_page_offers_merge_or_keep_apart_and_a_merge_is_made_and_audited(
-    app: Flask, hub: Hub, clock: Clock
+    app: Flask, hub: Hub, clock: ManualClock
 ) -> None:
     maria, juan = household(hub, clock)
     coordinator = signed_in(app, hub, "coordinator")
@@ -49,7 +49,9 @@ def test_the_lead_page_offers_merge_or_keep_apart_and_a_merge_is_made_and_audite
     assert sorted(audits) == sorted([maria, juan])
 
 
-def test_keeping_apart_is_recorded_and_a_second_merge_is_refused_in_words(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_keeping_apart_is_recorded_and_a_second_merge_is_refused_in_words(
+    app: Flask, hub: Hub, clock: ManualClock
+) -> None:
     maria, juan = household(hub, clock)
     coordinator = signed_in(app, hub, "coordinator")
     post(coordinator, f"/leads/{juan}/keep-apart", {"other_lead_id": maria})
@@ -61,7 +63,7 @@ def test_keeping_apart_is_recorded_and_a_second_merge_is_refused_in_words(app: F
     )
 
 
-def test_a_viewer_can_neither_merge_nor_keep_apart(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_a_viewer_can_neither_merge_nor_keep_apart(app: Flask, hub: Hub, clock: ManualClock) -> None:
     maria, juan = household(hub, clock)
     viewer = signed_in(app, hub, "viewer")
     assert post(viewer, f"/leads/{juan}/merge", {"other_lead_id": maria}).status_code == 403  # type: ignore[attr-defined]

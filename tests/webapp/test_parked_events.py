@@ -20,7 +20,7 @@ from hub.store.models import AuditRow, InboxRow, LeadRow, OutboxRow
 from mapping.defaults import default_source_mapping
 from mapping.schemas import dump_mapping
 from tests.canary import CANARY_FIRST, CANARY_PHONE
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.admin_support import post, signed_in, text_of
 from tests.webapp.conftest import signed
 
@@ -44,7 +44,7 @@ def typeform_with_renamed_refs() -> dict[str, Any]:
 
 
 def test_events_that_map_to_nothing_are_parked_with_a_reason_not_marked_done(
-    client: FlaskClient, hub: Hub, clock: Clock
+    client: FlaskClient, hub: Hub, clock: ManualClock
 ) -> None:
     deliveries = {
         "camel": {"firstName": CANARY_FIRST, "phoneNumber": CANARY_PHONE},
@@ -79,13 +79,13 @@ def test_events_that_map_to_nothing_are_parked_with_a_reason_not_marked_done(
     assert 'nurturehub_inbox_parked_now{reason="no_contact_fields"} 1.0' in metrics
 
 
-def test_a_hubspot_change_notice_is_a_known_no_op_and_done(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_a_hubspot_change_notice_is_a_known_no_op_and_done(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     signed(client, "crm_events", [{"eventId": 1, "subscriptionType": "contact.propertyChange"}], now=clock.now)
     assert hub.inbox.process(now=clock.now).done == 1
 
 
 def test_sync_errors_show_the_shape_and_the_mapping_without_values(
-    app: Flask, client: FlaskClient, hub: Hub, clock: Clock
+    app: Flask, client: FlaskClient, hub: Hub, clock: ManualClock
 ) -> None:
     signed(client, "landing_page", {"firstName": CANARY_FIRST, "phoneNumber": CANARY_PHONE}, now=clock.now)
     signed(client, "website_form", typeform_with_renamed_refs(), now=clock.now)
@@ -102,7 +102,9 @@ def test_sync_errors_show_the_shape_and_the_mapping_without_values(
         assert phi not in page
 
 
-def test_replay_after_a_mapping_fix_makes_the_lead(app: Flask, client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_replay_after_a_mapping_fix_makes_the_lead(
+    app: Flask, client: FlaskClient, hub: Hub, clock: ManualClock
+) -> None:
     signed(client, "landing_page", {"firstName": "Ana", "phoneNumber": "(512) 555-0142"}, now=clock.now)
     hub.inbox.process(now=clock.now)
     document = dump_mapping(default_source_mapping("standard_webhook"))
@@ -120,7 +122,7 @@ def test_replay_after_a_mapping_fix_makes_the_lead(app: Flask, client: FlaskClie
     assert (lead.first_name, lead.phone) == ("Ana", "+15125550142")
 
 
-def test_a_replay_that_fails_again_says_so(app: Flask, client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_a_replay_that_fails_again_says_so(app: Flask, client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     signed(client, "landing_page", {"firstName": "Ana"}, now=clock.now)
     hub.inbox.process(now=clock.now)
     coordinator = signed_in(app, hub, "coordinator")
@@ -130,7 +132,7 @@ def test_a_replay_that_fails_again_says_so(app: Flask, client: FlaskClient, hub:
 
 
 def test_a_coordinator_dismisses_with_a_reason_and_it_is_audited(
-    app: Flask, client: FlaskClient, hub: Hub, clock: Clock
+    app: Flask, client: FlaskClient, hub: Hub, clock: ManualClock
 ) -> None:
     signed(client, "landing_page", 42, now=clock.now)
     hub.inbox.process(now=clock.now)
@@ -150,7 +152,7 @@ def test_a_coordinator_dismisses_with_a_reason_and_it_is_audited(
     )  # fmt: skip
 
 
-def test_the_suggested_fix_names_the_real_cause(app: Flask, hub: Hub, clock: Clock) -> None:
+def test_the_suggested_fix_names_the_real_cause(app: Flask, hub: Hub, clock: ManualClock) -> None:
     from hub.intake import Intake
     from nurture.inquiry import Inquiry
     from nurture.vocab import Channel

@@ -20,7 +20,7 @@ from connectors.sandbox.harness import SandboxServer, free_port
 from hub.bootstrap import Hub, build_hub
 from hub.config import HubConfig
 from hub.store.models import InboxRow
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import SECRETS, environ
 from webapp import create_app
 
@@ -33,12 +33,12 @@ def _chunks(body: bytes, size: int = 8192) -> Iterator[bytes]:
         yield body[start : start + size]
 
 
-def _signed(body: bytes, clock: Clock) -> dict[str, str]:
+def _signed(body: bytes, clock: ManualClock) -> dict[str, str]:
     secret = SECRETS["NURTUREHUB_SECRET_LANDING_PAGE"]
     return {**sign_request("standard_webhook", body, secret=secret, now=clock.now), "Content-Type": "application/json"}
 
 
-def _post_chunked(url: str, body: bytes, clock: Clock) -> requests.Response:
+def _post_chunked(url: str, body: bytes, clock: ManualClock) -> requests.Response:
     return requests.post(f"{url}/webhooks/landing_page", data=_chunks(body), headers=_signed(body, clock), timeout=30)
 
 
@@ -48,7 +48,7 @@ def _body(size: int) -> bytes:
 
 
 @pytest.fixture
-def served(tmp_path: Path, config: HubConfig, clock: Clock) -> Iterator[tuple[Hub, str]]:
+def served(tmp_path: Path, config: HubConfig, clock: ManualClock) -> Iterator[tuple[Hub, str]]:
     hub = build_hub(config, database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}", environ=environ(), clock=clock)
     with SandboxServer(create_app(hub)) as server:
         yield hub, server.url
@@ -61,7 +61,7 @@ def _inbox(hub: Hub) -> int:
 
 
 def test_a_signed_chunked_body_one_byte_over_the_limit_is_413_and_writes_nothing(
-    served: tuple[Hub, str], clock: Clock
+    served: tuple[Hub, str], clock: ManualClock
 ) -> None:
     hub, url = served
     body = _body(LIMIT + 1)
@@ -70,7 +70,9 @@ def test_a_signed_chunked_body_one_byte_over_the_limit_is_413_and_writes_nothing
     assert _inbox(hub) == 0
 
 
-def test_a_signed_chunked_body_at_the_limit_is_read_whole_and_accepted(served: tuple[Hub, str], clock: Clock) -> None:
+def test_a_signed_chunked_body_at_the_limit_is_read_whole_and_accepted(
+    served: tuple[Hub, str], clock: ManualClock
+) -> None:
     hub, url = served
     body = _body(LIMIT)
     response = _post_chunked(url, body, clock)
@@ -78,7 +80,9 @@ def test_a_signed_chunked_body_at_the_limit_is_read_whole_and_accepted(served: t
     assert _inbox(hub) == 1
 
 
-def test_a_declared_length_over_the_limit_is_413_before_the_body_is_read(served: tuple[Hub, str], clock: Clock) -> None:
+def test_a_declared_length_over_the_limit_is_413_before_the_body_is_read(
+    served: tuple[Hub, str], clock: ManualClock
+) -> None:
     hub, url = served
     body = _body(LIMIT + 1)
     response = requests.post(f"{url}/webhooks/landing_page", data=body, headers=_signed(body, clock), timeout=30)
@@ -87,7 +91,7 @@ def test_a_declared_length_over_the_limit_is_413_before_the_body_is_read(served:
 
 
 @pytest.mark.slow
-def test_gunicorn_answers_413_for_a_chunked_body_over_the_limit(tmp_path: Path, clock: Clock) -> None:
+def test_gunicorn_answers_413_for_a_chunked_body_over_the_limit(tmp_path: Path, clock: ManualClock) -> None:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("NURTUREHUB_")},
@@ -113,7 +117,7 @@ def test_gunicorn_answers_413_for_a_chunked_body_over_the_limit(tmp_path: Path, 
             time.sleep(0.2)
         from datetime import UTC, datetime
 
-        now = Clock(datetime.now(UTC))
+        now = ManualClock(datetime.now(UTC))
         over, at = _body(LIMIT + 1), _body(LIMIT)
         url = f"http://127.0.0.1:{port}/webhooks/landing_page"
         refused = requests.post(url, data=_chunks(over), headers=_signed(over, now), timeout=30)

@@ -19,14 +19,14 @@ from connectors.sandbox.harness import SandboxServer
 from hub.bootstrap import Hub, build_hub
 from hub.config import HubConfig
 from hub.store.models import InboxRow, LeadRow
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import SECRETS, environ
 from webapp import create_app
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def served_hub(
-    request: pytest.FixtureRequest, tmp_path: Path, config: HubConfig, clock: Clock
+    request: pytest.FixtureRequest, tmp_path: Path, config: HubConfig, clock: ManualClock
 ) -> Iterator[tuple[Hub, str]]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
@@ -48,7 +48,9 @@ def count(hub: Hub, model: type) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_the_same_event_delivered_50_times_at_once_makes_one_lead(served_hub: tuple[Hub, str], clock: Clock) -> None:
+def test_the_same_event_delivered_50_times_at_once_makes_one_lead(
+    served_hub: tuple[Hub, str], clock: ManualClock
+) -> None:
     hub, base = served_hub
     body = json.dumps({"channel": "paid_search", "first_name": "Maya", "phone": "(512) 555-0101"}).encode()
     headers = sign_request(

@@ -18,7 +18,7 @@ from hub.store import repo
 from hub.store.models import InboxRow, LeadRow
 from nurture.vocab import Intent, NextActionKind
 from tests.canary import CANARY_EMAIL, canary_inquiry_json
-from tests.conftest import Clock
+from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import SECRETS, signed
 
 PAYLOADS = Path(__file__).resolve().parents[2] / "mapping" / "samples"
@@ -38,7 +38,7 @@ def inquiry() -> dict[str, object]:
     return {"channel": "paid_search", "first_name": "Maya", "phone": "(512) 555-0101", "text": "book me in"}
 
 
-def test_a_signed_event_is_stored_and_acknowledged_with_202(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_a_signed_event_is_stored_and_acknowledged_with_202(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     response = signed(client, "landing_page", inquiry(), now=clock.now, event_id="msg_1")
     assert response.status_code == 202
     assert response.json == {"status": "accepted", "event_id": "msg_1"}
@@ -47,7 +47,7 @@ def test_a_signed_event_is_stored_and_acknowledged_with_202(client: FlaskClient,
     assert leads(hub) == 0  # nothing else happens in the request
 
 
-def test_the_raw_payload_is_encrypted_at_rest(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_the_raw_payload_is_encrypted_at_rest(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     signed(client, "landing_page", canary_inquiry_json(), now=clock.now)
     [row] = rows(hub)
     assert row.payload is not None
@@ -55,7 +55,9 @@ def test_the_raw_payload_is_encrypted_at_rest(client: FlaskClient, hub: Hub, clo
     assert CANARY_EMAIL.encode() in hub.vault.decrypt(row.payload)
 
 
-def test_a_duplicate_delivery_answers_200_and_changes_nothing(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_a_duplicate_delivery_answers_200_and_changes_nothing(
+    client: FlaskClient, hub: Hub, clock: ManualClock
+) -> None:
     first = signed(client, "landing_page", inquiry(), now=clock.now, event_id="msg_1")
     again = signed(client, "landing_page", inquiry(), now=clock.now + timedelta(seconds=30), event_id="msg_1")
     assert (first.status_code, again.status_code) == (202, 200)
@@ -63,7 +65,9 @@ def test_a_duplicate_delivery_answers_200_and_changes_nothing(client: FlaskClien
     assert len(rows(hub)) == 1
 
 
-def test_a_forged_signature_is_refused_and_nothing_is_written(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_a_forged_signature_is_refused_and_nothing_is_written(
+    client: FlaskClient, hub: Hub, clock: ManualClock
+) -> None:
     body = json.dumps(inquiry()).encode()
     response = client.post(
         "/webhooks/landing_page",
@@ -80,14 +84,14 @@ def test_a_forged_signature_is_refused_and_nothing_is_written(client: FlaskClien
     assert rows(hub) == []
 
 
-def test_a_stale_timestamp_is_refused(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_a_stale_timestamp_is_refused(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     response = signed(client, "landing_page", inquiry(), now=clock.now - timedelta(minutes=10))
     assert response.status_code == 401
     assert response.json is not None
     assert response.json["error"] == "stale_timestamp"
 
 
-def test_unknown_sources_and_oversized_bodies_are_refused(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_unknown_sources_and_oversized_bodies_are_refused(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     assert client.post("/webhooks/nope", data=b"{}").status_code == 404
     big = b"{" + b" " * (300 * 1024) + b"}"
     response = client.post("/webhooks/landing_page", data=big, headers={"Content-Type": "application/json"})
@@ -97,7 +101,7 @@ def test_unknown_sources_and_oversized_bodies_are_refused(client: FlaskClient, h
     assert rows(hub) == []
 
 
-def test_a_source_without_its_secret_answers_503(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_a_source_without_its_secret_answers_503(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     hub.environ = {k: v for k, v in hub.environ.items() if k != "NURTUREHUB_SECRET_LANDING_PAGE"}
     response = client.post("/webhooks/landing_page", data=b"{}")
     assert response.status_code == 503
@@ -137,7 +141,7 @@ def test_an_unusable_secret_is_a_counted_503_not_a_crash(
     assert rows(hub) == []
 
 
-def test_jotform_authenticates_by_its_secret_path_token(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_jotform_authenticates_by_its_secret_path_token(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     raw = {"q3_fullName": {"first": "Ana", "last": "Ruiz"}, "q5_phoneNumber": {"full": "(512) 555-0142"}}
     body, content_type = encode_jotform_submission(
         {"formID": "2401", "submissionID": "5801", "rawRequest": json.dumps(raw)}
@@ -150,7 +154,9 @@ def test_jotform_authenticates_by_its_secret_path_token(client: FlaskClient, hub
     assert [r.event_id for r in rows(hub)] == ["5801"]
 
 
-def test_the_worker_turns_a_typeform_submission_into_a_routed_lead(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_the_worker_turns_a_typeform_submission_into_a_routed_lead(
+    client: FlaskClient, hub: Hub, clock: ManualClock
+) -> None:
     payload = json.loads((PAYLOADS / "typeform_insurance_es.json").read_text(encoding="utf-8"))
     assert signed(client, "website_form", payload, now=clock.now).status_code == 202
     report = hub.inbox.process(now=clock.now)
@@ -167,7 +173,7 @@ def test_the_worker_turns_a_typeform_submission_into_a_routed_lead(client: Flask
 
 
 def test_an_unmappable_event_is_parked_with_a_reason_and_replayed_after_the_fix(
-    client: FlaskClient, hub: Hub, clock: Clock
+    client: FlaskClient, hub: Hub, clock: ManualClock
 ) -> None:
     signed(
         client,
@@ -186,7 +192,9 @@ def test_an_unmappable_event_is_parked_with_a_reason_and_replayed_after_the_fix(
     assert hub.inbox.process(now=clock.now).parked == 1
 
 
-def test_processed_payloads_are_purged_after_the_retention_period(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_processed_payloads_are_purged_after_the_retention_period(
+    client: FlaskClient, hub: Hub, clock: ManualClock
+) -> None:
     signed(client, "landing_page", inquiry(), now=clock.now)
     hub.inbox.process(now=clock.now)
     assert hub.inbox.purge(now=clock.now + timedelta(days=29)) == 0
@@ -195,13 +203,13 @@ def test_processed_payloads_are_purged_after_the_retention_period(client: FlaskC
     assert row.payload is None
 
 
-def test_rejections_are_counted_per_source_and_reason(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_rejections_are_counted_per_source_and_reason(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     client.post("/webhooks/landing_page", data=b"{}")
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'nurturehub_webhooks_rejected_total{code="missing_signature",source="landing_page"}' in metrics
 
 
-def test_every_source_types_sample_becomes_a_lead(client: FlaskClient, hub: Hub, clock: Clock) -> None:
+def test_every_source_types_sample_becomes_a_lead(client: FlaskClient, hub: Hub, clock: ManualClock) -> None:
     """One realistic sample per source, end to end: signed, stored, processed, sorted."""
     samples = {
         "website_form": "typeform_appointment_en.json",
@@ -231,7 +239,7 @@ def test_every_source_types_sample_becomes_a_lead(client: FlaskClient, hub: Hub,
 
 
 def test_a_payload_under_a_lost_key_is_parked_and_the_inbox_moves_on(
-    client: FlaskClient, hub: Hub, clock: Clock
+    client: FlaskClient, hub: Hub, clock: ManualClock
 ) -> None:
     assert signed(client, "landing_page", inquiry(), now=clock.now, event_id="msg_lost").status_code == 202
     assert signed(client, "landing_page", inquiry() | {"phone": "(512) 555-0102"}, now=clock.now,
