@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub.config import load_config
+from hub.settings.config import load_config
 from nurture.cadence import plan_cadence
 from nurture.consent import ConsentEntry, ConsentLedger
 from nurture.lead import Lead

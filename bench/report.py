@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hub.config import HubConfig, load_config
 from hub.review import Filters, Period, build_weekly, dashboard_measures, render_csv, render_html, render_pdf
 from hub.review.dashboard import DASHBOARD_PARTS
+from hub.settings.config import HubConfig, load_config
 from hub.store import Store, repo
 from nurture.vocab import Channel, Intent, Need, NextActionKind, Stage, TouchOutcome
 from tests.support import pg_url

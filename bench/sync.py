@@ -35,8 +35,8 @@ from connectors.salesforce import SalesforceConnector
 from connectors.salesforce_settings import SalesforceSettings
 from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits, serve_hubspot
 from connectors.sandbox.salesforce import SalesforceSandbox, serve_salesforce
-from hub.config import load_config
-from hub.intake import Intake
+from hub.inbound.intake import Intake
+from hub.settings.config import load_config
 from hub.store import Store, repo
 from hub.sync import Destination, SyncEngine
 from nurture.inquiry import Inquiry

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub.config import load_config
-from hub.triage_eval import as_json, evaluate, load_corpus, render, report
+from hub.inbound.triage_eval import as_json, evaluate, load_corpus, render, report
+from hub.settings.config import load_config
 from nurture.inquiry import Inquiry, assess
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus"

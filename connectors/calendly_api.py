@@ -19,7 +19,7 @@ call                                                            used for
 :meth:`CalendlyApi.visits` answers :class:`Visit` values; :meth:`Visit.booking` says what the visit
 is as of ``now``: cancelled, no-show (a no-show was marked), kept (ended more than the no-show grace
 ago without one), else still booked. Calendly has no "changed since" filter on events, so the hub's
-cursor is the start of the oldest visit whose outcome is not yet final (``hub.calendly``).
+cursor is the start of the oldest visit whose outcome is not yet final (``hub.bookings.calendly``).
 
 Failures: 401/403 → ``ConfigError`` (token or scope); 404 → ``SkipRecord``; 429 and 5xx → wait
 (``Retry-After``, else backoff), then ``RetryLater``; anything else → ``FatalError``. Invitee emails

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hub.cli import EXIT_OK, build_parser, dispatch
 
 if TYPE_CHECKING:
-    from hub.config import HubConfig
+    from hub.settings.config import HubConfig
 
 log = logging.getLogger("nurturehub")
 
@@ -65,10 +65,10 @@ def _wait(duration: float | None) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from hub.bootstrap import build_hub
-    from hub.config import load_config
-    from hub.instance import make_private
-    from hub.logs import configure_logging
+    from hub.app.bootstrap import build_hub
+    from hub.app.instance import make_private
+    from hub.app.logs import configure_logging
+    from hub.settings.config import load_config
     from jobs.runtime import Runtime
 
     configure_logging(verbose=args.verbose, json_lines=True)  # a service: structured lines, ids only
@@ -78,7 +78,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:
         from prometheus_client import start_http_server
 
-        from hub.metrics import REGISTRY
+        from hub.app.metrics import REGISTRY
 
         start_http_server(args.metrics_port, addr=args.metrics_host, registry=REGISTRY)
         sys.stdout.write(f"worker metrics: http://{args.metrics_host}:{args.metrics_port}/metrics\n")
@@ -93,9 +93,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from hub.bootstrap import build_hub
-    from hub.config import load_config
-    from hub.instance import make_private
+    from hub.app.bootstrap import build_hub
+    from hub.app.instance import make_private
+    from hub.settings.config import load_config
 
     make_private(load_config(args.config).instance_path)  # gunicorn's workers inherit the umask
     if args.dev:
@@ -137,14 +137,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
-    from hub.bootstrap import build_hub
-    from hub.config import load_config, printable_url
-    from hub.connect import connect_with_agent
-    from hub.crm import load_crm_settings
-    from hub.instance import make_private
-    from hub.logs import configure_logging
-    from hub.running_demo import FHIR_CREDENTIAL, RunningDemo, demo_environ, sandbox_settings, store_identity
-    from hub.sandboxes import start_sandboxes
+    from hub.app.bootstrap import build_hub
+    from hub.app.instance import make_private
+    from hub.app.logs import configure_logging
+    from hub.app.running_demo import FHIR_CREDENTIAL, RunningDemo, demo_environ, sandbox_settings, store_identity
+    from hub.app.sandboxes import start_sandboxes
+    from hub.connections.connect import connect_with_agent
+    from hub.connections.crm import load_crm_settings
+    from hub.settings.config import load_config, printable_url
     from jobs.runtime import Runtime
     from webapp import create_app
 
@@ -174,10 +174,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     environ["NURTUREHUB_FHIR_CREDENTIAL"] = FHIR_CREDENTIAL
     hub = build_hub(config, database_url=args.database_url, environ=environ, crm=load_crm_settings({"crm": crm_raw}))
     hub.base_url = base_url
-    from hub.users import demo_admin
+    from hub.accounts.users import demo_admin
 
     admin, password = demo_admin(hub.store, config.instance_path, now=hub.clock())
-    from hub.capacity import refresh_openings
+    from hub.bookings.capacity import refresh_openings
 
     refresh_openings(hub.store, hub.scheduling_connector(), now=hub.clock())  # availability before inquiries
     for name in ("salesforce", "hubspot"):
@@ -194,7 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     web.app = app
     threading.Thread(target=web.serve_forever, name="web", daemon=True).start()
     runtime = Runtime(hub).start()
-    from hub.demo import begin_run
+    from hub.inbound.demo import begin_run
     from hub.store import repo
 
     with hub.store.read() as session:
@@ -270,8 +270,8 @@ def _demo_stream(config: HubConfig, environ: dict[str, str], base_url: str, run:
     seconds; then a form, a Jotform and two bookings."""
     from datetime import UTC, datetime
 
-    from hub.demo import demo_events
-    from hub.test_events import send_test_event
+    from hub.inbound.demo import demo_events
+    from hub.inbound.test_events import send_test_event
 
     folder = config.instance_path / "demo-events"
     folder.mkdir(parents=True, exist_ok=True)

@@ -23,15 +23,15 @@ from typing import Any, ClassVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from hub.bootstrap import Hub
-from hub.cadence import advance_cadence
-from hub.calendly import pull_calendly
-from hub.capacity import load_fhir_config, refresh_openings
-from hub.inbox import PULL_REQUESTED
-from hub.metrics import LEADER, update_queue_metrics
-from hub.reports import generate_weekly, previous_week
-from hub.scheduling import pull_bookings
-from hub.speed import breaches
+from hub.app.bootstrap import Hub
+from hub.app.metrics import LEADER, update_queue_metrics
+from hub.bookings.calendly import pull_calendly
+from hub.bookings.capacity import load_fhir_config, refresh_openings
+from hub.bookings.scheduling import pull_bookings
+from hub.inbound.inbox import PULL_REQUESTED
+from hub.lifecycle.cadence import advance_cadence
+from hub.lifecycle.speed import breaches
+from hub.review.reports import generate_weekly, previous_week
 from hub.store import repo
 from hub.store.job_runs import claim_tick, finish_tick, forget_runs
 from jobs.leader import Leadership, leadership_for

@@ -1,5 +1,5 @@
 """marshmallow's nested error dicts → ``key.path: message`` lines (``rules[3].transforms[0].params.region:
-must be …``), the same spelling ``hub.config`` uses for configuration errors."""
+must be …``), the same spelling ``hub.settings.config`` uses for configuration errors."""
 
 from __future__ import annotations
 

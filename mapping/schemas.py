@@ -267,7 +267,7 @@ class _ConsentStatementRecord(Schema):
 
 
 class InquiryRecordSchema(Schema):
-    """The types of the hub's inquiry JSON (``hub.inquiry_schema`` is the authority; this mirrors it)."""
+    """The types of the hub's inquiry JSON (``hub.inbound.inquiry_schema`` is the authority; this mirrors it)."""
 
     channel = fields.Enum(Channel, by_value=True)
     first_name = fields.String(validate=validate.Length(max=200))

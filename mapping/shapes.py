@@ -1,8 +1,8 @@
 """The two hub-side shapes mappings speak, described here so that ``mapping`` needs nothing above it:
 
-* **inquiry targets** — the keys of the hub's inquiry JSON (what ``hub.inquiry_schema`` accepts), which
+* **inquiry targets** — the keys of the hub's inquiry JSON (what ``hub.inbound.inquiry_schema`` accepts), which
   source mappings produce;
-* **lead-view paths** — the dotted paths of a lead's plain view (what ``hub.views.lead_view`` returns),
+* **lead-view paths** — the dotted paths of a lead's plain view (what ``hub.coordinator.views.lead_view`` returns),
   which CRM mappings read and write back.
 
 ``tests/mapping/test_shapes.py`` checks both against the hub's real schema and view, so a change there

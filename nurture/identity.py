@@ -16,7 +16,7 @@ for typos, and ``nicknames`` (a hand-curated English name/nickname table) for "B
 thresholds err on the side of *not* merging: two people on one lead share consent and PHI, which is
 worse than a duplicate a coordinator merges with one click.
 
-Pure: no I/O; the store side is ``hub.identity``.
+Pure: no I/O; the store side is ``hub.inbound.identity``.
 """
 
 from __future__ import annotations

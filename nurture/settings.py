@@ -1,6 +1,6 @@
 """The clinic's rules as one value: what the domain functions need from configuration.
 
-``hub.config`` builds it from the TOML file; tests build it in code.
+``hub.settings.config`` builds it from the TOML file; tests build it in code.
 """
 
 from __future__ import annotations

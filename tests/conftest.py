@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import HubConfig, load_config
+from hub.settings.config import HubConfig, load_config
 from hub.store import Store
 from hub.store.models import Base
 from nurture.settings import NurtureSettings

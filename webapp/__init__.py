@@ -1,6 +1,6 @@
 """The web app: a Flask application factory with one blueprint per feature.
 
-``create_app(hub)`` takes an already-wired :class:`hub.bootstrap.Hub` (tests pass their own);
+``create_app(hub)`` takes an already-wired :class:`hub.app.bootstrap.Hub` (tests pass their own);
 ``create_app()`` wires one from the environment.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.routing import IntegerConverter, Map
 
-from hub.bootstrap import Hub, build_hub
+from hub.app.bootstrap import Hub, build_hub
 
 log = logging.getLogger(__name__)
 

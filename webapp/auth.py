@@ -4,7 +4,7 @@ security headers, and optional OpenID Connect single sign-on.
 - **Sessions.** Flask's signed cookie (``Secure`` unless ``[web] secure_cookies = false``,
   ``HttpOnly``, ``SameSite=Lax``, named ``__Host-nurturehub`` when secure) carries a random session
   token; the store keeps its SHA-256 with the account and the last request's time
-  (:mod:`hub.users`). Signing in clears the cookie and issues a new token and a new CSRF secret.
+  (:mod:`hub.accounts.users`). Signing in clears the cookie and issues a new token and a new CSRF secret.
   A session ends after ``session_idle_minutes`` (30) without a request.
 - **CSRF.** Every form carries a token made for it: a random nonce and the HMAC-SHA256 of the
   nonce under the session's CSRF secret; a POST, PUT, PATCH or DELETE without a valid one (compared
@@ -17,7 +17,7 @@ security headers, and optional OpenID Connect single sign-on.
 
 The cookie-signing key comes from ``NURTUREHUB_SECRET_KEY`` (several comma-separated keys: the first
 signs, the others still verify, so it rotates without signing anyone out); without it the demo keeps
-one in the instance folder (:func:`hub.users.instance_secret_key`), and tests get a random one.
+one in the instance folder (:func:`hub.accounts.users.instance_secret_key`), and tests get a random one.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ from flask import (
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import BadRequest
 
-from hub import users
-from hub.bootstrap import Hub
-from hub.users import Role, User, WebSettings
+from hub.accounts import users
+from hub.accounts.users import Role, User, WebSettings
+from hub.app.bootstrap import Hub
 from webapp import current_hub
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from hub.metrics import exposition, update_queue_metrics
+from hub.app.metrics import exposition, update_queue_metrics
 from hub.store import StoreUnavailable
 from webapp import current_hub
 

@@ -1,4 +1,4 @@
-"""Words and clinic time in templates: the Jinja filters every page uses (from :mod:`hub.words`),
+"""Words and clinic time in templates: the Jinja filters every page uses (from :mod:`hub.coordinator.words`),
 the reader's clock and locale, and the counts the navigation shows.
 
 =====================================  ===============================================
@@ -25,9 +25,9 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 
-from hub import words
+from hub.coordinator import words
+from hub.coordinator.worklist import QueueCounts, nav_counts
 from hub.store import StoreUnavailable
-from hub.worklist import QueueCounts, nav_counts
 from webapp import current_hub
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _overdue(value: datetime | None) -> bool:
 
 def _nav_counts() -> QueueCounts | None:
     """My queue's counts for the signed-in coordinator (None for viewers and signed-out pages)."""
-    from hub.users import Role
+    from hub.accounts.users import Role
     from webapp.auth import current_user
 
     user = current_user()

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from connectors.inbound.verify import InboundRequest, WebhookRejected, check_secret, verify
-from hub.metrics import WEBHOOKS_ACCEPTED, WEBHOOKS_DUPLICATE, WEBHOOKS_REJECTED
+from hub.app.metrics import WEBHOOKS_ACCEPTED, WEBHOOKS_DUPLICATE, WEBHOOKS_REJECTED
 from webapp import current_hub
 
 log = logging.getLogger(__name__)

@@ -3,9 +3,9 @@ NURTUREHUB_CONFIG, NURTUREHUB_DATABASE_URL, NURTUREHUB_DATA_KEY and the sources'
 
 from __future__ import annotations
 
-from hub.config import load_config
-from hub.instance import make_private
-from hub.logs import configure_logging
+from hub.app.instance import make_private
+from hub.app.logs import configure_logging
+from hub.settings.config import load_config
 from webapp import create_app
 
 configure_logging(json_lines=True)

@@ -19,7 +19,7 @@ log = logging.getLogger("nurturehub")
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    from hub.users import AccountError, add_user
+    from hub.accounts.users import AccountError, add_user
 
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     hub = hub_for(args)
@@ -49,7 +49,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_report_weekly(args: argparse.Namespace) -> int:
-    from hub.reports import generate_weekly, previous_week
+    from hub.review.reports import generate_weekly, previous_week
 
     hub = hub_for(args)
     try:
@@ -75,8 +75,8 @@ def cmd_report_weekly(args: argparse.Namespace) -> int:
 
 def cmd_triage_eval(args: argparse.Namespace) -> int:
     """Every inquiry of the corpus through intake (a throwaway store), compared with its labels."""
-    from hub.config import load_config
-    from hub.triage_eval import as_json, evaluate, load_corpus, render, report
+    from hub.inbound.triage_eval import as_json, evaluate, load_corpus, render, report
+    from hub.settings.config import load_config
 
     config = load_config(args.config)
     try:

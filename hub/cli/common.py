@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from nurture.errors import ConfigError
 
 if TYPE_CHECKING:
-    from hub.bootstrap import Hub
-    from hub.config import HubConfig
-    from hub.running_demo import RunningDemo
+    from hub.app.bootstrap import Hub
+    from hub.app.running_demo import RunningDemo
+    from hub.settings.config import HubConfig
 
 log = logging.getLogger("nurturehub")
 
@@ -47,8 +47,8 @@ def actor() -> str:
 def running_demo(config: HubConfig, database_url: str | None) -> RunningDemo | None:
     """The ``nurturehub run`` demo running on this instance and store, when this configuration
     connects no CRM of its own (see hub.running_demo)."""
-    from hub.crm import load_crm_settings
-    from hub.running_demo import find_running_demo
+    from hub.app.running_demo import find_running_demo
+    from hub.connections.crm import load_crm_settings
 
     if any(s.enabled for s in load_crm_settings(config.raw).values()):
         return None
@@ -60,8 +60,8 @@ def hub_for(args: argparse.Namespace, *, create: bool = False) -> Hub:
     any other command on a SQLite store that does not exist says so, instead of quietly making an
     empty one in whatever folder it was started from. While ``nurturehub run`` runs on the same
     instance and store, the hub uses its sandbox CRMs, FHIR sandbox and demo secrets."""
-    from hub.bootstrap import build_hub
-    from hub.config import load_config
+    from hub.app.bootstrap import build_hub
+    from hub.settings.config import load_config
 
     config = load_config(args.config)
     url = args.database_url or config.effective_database_url
@@ -81,7 +81,7 @@ def hub_for(args: argparse.Namespace, *, create: bool = False) -> Hub:
         return build_hub(config, database_url=args.database_url, warn_instance_key=not embedded)
     import dataclasses
 
-    from hub.crm import load_crm_settings
+    from hub.connections.crm import load_crm_settings
 
     log.info("using the running demo's sandboxes (pid %d, %s)", demo.pid, demo.base_url)
     config = dataclasses.replace(config, raw={**config.raw, "scheduling": demo.scheduling})

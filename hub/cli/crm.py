@@ -60,7 +60,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    from hub.connect import connect_interactively
+    from hub.connections.connect import connect_interactively
 
     hub = hub_for(args)
     try:
@@ -73,7 +73,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
 def cmd_crm_setup(args: argparse.Namespace) -> int:
     from connectors.hubspot import HubSpotConnector
-    from hub.crm import build_connector
+    from hub.connections.crm import build_connector
 
     hub = hub_for(args)
     try:
@@ -93,8 +93,8 @@ def cmd_crm_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_send_test_event(args: argparse.Namespace) -> int:
-    from hub.config import load_config
-    from hub.test_events import send_test_event
+    from hub.inbound.test_events import send_test_event
+    from hub.settings.config import load_config
 
     config = load_config(args.config)
     demo = running_demo(config, args.database_url)

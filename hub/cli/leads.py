@@ -40,9 +40,9 @@ def _inquiry_data(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_leads_add(args: argparse.Namespace) -> int:
-    from hub.inquiry_schema import inquiry_from_json
+    from hub.coordinator.views import lead_view
+    from hub.inbound.inquiry_schema import inquiry_from_json
     from hub.store import repo
-    from hub.views import lead_view
 
     hub = hub_for(args)
     try:
@@ -95,7 +95,7 @@ def _audit_view(session: Any, lead_id: str, *, command: str, now: Any) -> None:
 def _human_recorded(recorded: dict[str, Any], *, hub: Any) -> str:
     from datetime import datetime
 
-    from hub.words import ClinicTime, labels
+    from hub.coordinator.words import ClinicTime, labels
 
     lines = []
     if suppressed := recorded.get("suppressed"):
@@ -118,8 +118,8 @@ def _violation(v: Any) -> dict[str, str]:
 
 
 def cmd_leads_show(args: argparse.Namespace) -> int:
+    from hub.coordinator.views import lead_view
     from hub.store import repo
-    from hub.views import lead_view
 
     hub = hub_for(args)
     try:
@@ -147,7 +147,7 @@ def _human_lead(view: dict[str, Any], *, hub: Any) -> str:
     the lead page shows them (the --json output keeps the codes and UTC instants)."""
     from datetime import datetime
 
-    from hub.words import ClinicTime, label, labels, phone, rule_labels
+    from hub.coordinator.words import ClinicTime, label, labels, phone, rule_labels
 
     clinic = ClinicTime(hub.config.settings.hours.timezone, hub.clock())
 
@@ -195,8 +195,8 @@ def _human_lead(view: dict[str, Any], *, hub: Any) -> str:
 def cmd_leads_list(args: argparse.Namespace) -> int:
     """The leads list on the command line: same filters, order and paging as the web UI's; a
     search is audited without its text (it is PHI), and names are shown as the list shows them."""
-    from hub.words import ClinicTime, label
-    from hub.worklist import FilterError, LeadFilters, audit_search, search_leads
+    from hub.coordinator.words import ClinicTime, label
+    from hub.coordinator.worklist import FilterError, LeadFilters, audit_search, search_leads
 
     if not 1 <= args.limit <= 1000:
         raise SkipRecord("--limit must be from 1 to 1000", code="bad_argument", field="limit")
@@ -249,7 +249,7 @@ def cmd_leads_list(args: argparse.Namespace) -> int:
 
 
 def cmd_leads_overdue(args: argparse.Namespace) -> int:
-    from hub.speed import breaches
+    from hub.lifecycle.speed import breaches
 
     hub = hub_for(args)
     try:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from hub.logs import configure_logging
+from hub.app.logs import configure_logging
 from nurture.errors import ConfigError, RetryLater, SkipRecord
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
 
     leads = sub.add_parser("leads", help="add and inspect leads").add_subparsers(dest="leads_command", required=True)
     add = leads.add_parser("add", help="add a lead through the same intake and policy path as a webhook")
-    add.add_argument("--file", help="a JSON inquiry (see hub/inquiry_schema.py); '-' for standard input")
+    add.add_argument("--file", help="a JSON inquiry (see hub/inbound/inquiry_schema.py); '-' for standard input")
     add.add_argument("--channel", default=None)
     add.add_argument("--first-name", dest="first_name")
     add.add_argument("--last-name", dest="last_name")

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 from nurture.errors import ConfigError
 
 if TYPE_CHECKING:
-    from hub.config import HubConfig
+    from hub.settings.config import HubConfig
 from hub.cli.common import EXIT_CONFIG, EXIT_OK, emit, hub_for
 
 log = logging.getLogger("nurturehub")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from hub.config import load_config
-    from hub.instance import make_private
+    from hub.app.instance import make_private
+    from hub.settings.config import load_config
 
     make_private(load_config(args.config).instance_path, create=True)
     hub = hub_for(args, create=True)
@@ -35,12 +35,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from connectors.sandbox.harness import Faults
-    from hub.config import load_config
-    from hub.sandboxes import start_sandboxes
+    from hub.app.sandboxes import start_sandboxes
+    from hub.settings.config import load_config
 
     config = load_config(args.config)
     if not args.memory:
-        from hub.instance import make_private
+        from hub.app.instance import make_private
 
         make_private(config.instance_path, create=True)
     faults = Faults(
@@ -84,7 +84,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_keygen(args: argparse.Namespace) -> int:
     """A new Fernet key. To rotate, put it first in NURTUREHUB_DATA_KEY and keep the old one after
     a comma until stored data has been re-encrypted or purged."""
-    from hub.crypto import new_key
+    from hub.store.crypto import new_key
 
     key = new_key()
     emit({"ok": True, "key": key}, as_json=args.json, human=key)
@@ -92,9 +92,9 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from hub.config import load_config
-    from hub.crm import load_crm_settings
-    from hub.users import load_web_settings
+    from hub.accounts.users import load_web_settings
+    from hub.connections.crm import load_crm_settings
+    from hub.settings.config import load_config
 
     config = load_config(args.config)
     crm = load_crm_settings(config.raw)
@@ -123,7 +123,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         emit(summary, as_json=args.json, human="\n".join([f"{config.source}: source secrets", *problems]))
         return EXIT_CONFIG
     human = f"{config.source}: OK ({s.clinic_name}, {len(s.channels)} channels)"
-    from hub.instance import exposed
+    from hub.app.instance import exposed
 
     readable = exposed(config.instance_path)
     summary["instance_readable_by_others"] = [str(p) for p in readable]
@@ -148,7 +148,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def _data_key_state() -> str:
     """NURTUREHUB_DATA_KEY in this environment: "set", "missing" or "unusable: why" (never the key)."""
-    from hub.crypto import ENV_DATA_KEY, Vault
+    from hub.store.crypto import ENV_DATA_KEY, Vault
 
     value = os.environ.get(ENV_DATA_KEY)
     if not value:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from hub.instance import write_private
+from hub.app.instance import write_private
 from hub.store.engine import shipped_revisions
 from nurture.errors import ConfigError, SkipRecord
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.cli import EXIT_ERROR, EXIT_OK, emit
-from hub.crypto import ENV_DATA_KEY
+from hub.store.crypto import ENV_DATA_KEY
 
 if TYPE_CHECKING:
     from hub.ops.backup import SqliteCopy
@@ -53,7 +53,7 @@ def add_commands(sub: Any) -> None:
 
 
 def _store_url(args: argparse.Namespace) -> str:
-    from hub.config import load_config
+    from hub.settings.config import load_config
 
     if args.database_url:
         return str(args.database_url)
@@ -127,9 +127,9 @@ def _copy_dict(copy: SqliteCopy) -> dict[str, Any]:
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    from hub.crypto import Vault
     from hub.ops.rekey import check_keys, rekey
     from hub.store import Store
+    from hub.store.crypto import Vault
 
     vault = Vault.from_env()
     store = Store(_store_url(args))

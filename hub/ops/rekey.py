@@ -3,7 +3,7 @@ data key, so that older keys can be dropped from ``NURTUREHUB_DATA_KEY``.
 
 The encrypted columns are the ones the models mark ``info={"encrypted": True}``; a new one is
 picked up without a change here. A column marked ``info={"blind_index_of": "<encrypted column>"}``
-holds a keyed hash of that column's plaintext (a look-up key, :meth:`hub.crypto.Vault.blind_index`):
+holds a keyed hash of that column's plaintext (a look-up key, :meth:`hub.store.crypto.Vault.blind_index`):
 it is recomputed under the first key too, or the row could no longer be found once the old key is
 dropped (a suppressed contact would be contacted again).
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Table, null, select, update
 
-from hub.crypto import Vault
 from hub.store import Store
+from hub.store.crypto import Vault
 from hub.store.models import Base
 from nurture.errors import FatalError
 

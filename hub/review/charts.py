@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from hub.coordinator.words import label
 from hub.review.measures.funnel import FunnelCounts
 from hub.review.measures.speed import SpeedRow
 from hub.review.measures.stalled import Stalled
 from hub.review.measures.timing import FollowUpTiming, RateRow
 from hub.review.measures.trend import WeekPoint
-from hub.words import label
 
 __all__ = ["bar_chart", "funnel_chart", "rate_chart", "speed_chart", "stalled_chart", "trend_chart"]
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from hub.config import HubConfig
+from hub.lifecycle.speed import breaches
 from hub.review import queries
 from hub.review.measures.confusion import Confusion, confusion
 from hub.review.measures.counts import Count
@@ -28,7 +28,7 @@ from hub.review.measures.timing import FollowUpTiming, follow_up_timing
 from hub.review.measures.touches import AttemptCell, ReplyFact
 from hub.review.measures.trend import TrendCell, WeekPoint, trend
 from hub.review.period import Filters, Period
-from hub.speed import breaches
+from hub.settings.config import HubConfig
 from hub.store.models import LeadRow
 from hub.store.reads import read_together
 from nurture.clock import require_aware
@@ -253,7 +253,7 @@ def todays_queues(
     list_limit: int = 50,
 ) -> Queues:
     """Open leads' next actions overdue at ``now`` and due within ``soon``, and leads whose first
-    call is past its response target (``hub.speed.breaches``), per owner queue."""
+    call is past its response target (``hub.lifecycle.speed.breaches``), per owner queue."""
     require_aware(now, "now")
     filters = filters or Filters()
     open_leads = [

@@ -27,13 +27,13 @@ from fpdf import FPDF
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from hub.csv_export import CsvWriter
+from hub.coordinator.words import ClinicTime, humanise, label, rule_label
 from hub.review import charts
+from hub.review.csv_export import CsvWriter
 from hub.review.measures.counts import NONE_LABEL
 from hub.review.measures.funnel import FunnelCounts
 from hub.review.measures.timing import RateRow
 from hub.review.weekly import WeeklyReview, fmt_share
-from hub.words import ClinicTime, humanise, label, rule_label
 
 __all__ = ["fragment_of", "render_csv", "render_fragment", "render_html", "render_pdf"]
 
@@ -288,7 +288,7 @@ _TEMPLATES = Environment(
     lstrip_blocks=True,
 )
 
-#: Columns whose values are codes, and the kind of code (what :func:`hub.words.label` calls it).
+#: Columns whose values are codes, and the kind of code (what :func:`hub.coordinator.words.label` calls it).
 _CODE_COLUMNS = {
     "channel": "channel",
     "next_action": "next_action",

@@ -13,12 +13,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from hub.config import HubConfig
+from hub.coordinator.words import humanise, label, rule_label
 from hub.review.dashboard import Measures, dashboard_measures
 from hub.review.measures.counts import NONE_LABEL, Count
 from hub.review.measures.demand import Verdict
 from hub.review.period import Filters, Period
-from hub.words import humanise, label, rule_label
+from hub.settings.config import HubConfig
 
 __all__ = ["Answer", "Figure", "WeeklyReview", "build_weekly", "fmt_minutes", "fmt_share"]
 

@@ -1,6 +1,6 @@
 """The CRM connections' rows as the admin pages see and change them: each connection's state as
 plain data (never its tokens), and the changes an admin makes (disconnect, a check's answer).
-Connecting and refreshing tokens is :class:`hub.crm.StoredTokens`'s. Every function takes the
+Connecting and refreshing tokens is :class:`hub.connections.crm.StoredTokens`'s. Every function takes the
 session of the caller's transaction."""
 
 from __future__ import annotations

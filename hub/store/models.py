@@ -154,7 +154,7 @@ class IdentityKeyRow(Base):
     The primary key makes the claim unique: an email address is one lead's; a phone is the first
     lead's that gave it (others sharing that phone, household members, are linked to it instead).
     Intake claims keys in the transaction that writes the lead, after taking the keys' locks
-    (``hub.identity``); a merge moves the absorbed lead's keys to the lead that stays.
+    (``hub.inbound.identity``); a merge moves the absorbed lead's keys to the lead that stays.
     """
 
     __tablename__ = "lead_identity_keys"
@@ -483,7 +483,7 @@ class UserQueueRow(Base):
 class SuppressionRow(Base):
     """An opt-out from a phone number or email address the hub had no lead for. Every later lead with
     that contact inherits the denial. The contact is PHI: stored encrypted, found by a blind index
-    (a keyed hash under the data key; ``hub.crypto.Vault.blind_index``)."""
+    (a keyed hash under the data key; ``hub.store.crypto.Vault.blind_index``)."""
 
     __tablename__ = "suppressions"
     __table_args__ = (UniqueConstraint("kind", "contact_index", name="uq_suppressions_kind_contact_index"),)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from hub.config import HubConfig
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.sync.model import Destination
 

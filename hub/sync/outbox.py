@@ -15,8 +15,8 @@ from connectors.base import (
     FieldInfo,
     WriteOutcome,
 )
-from hub.inbox import backoff
-from hub.metrics import API_CALLS
+from hub.app.metrics import API_CALLS
+from hub.inbound.inbox import backoff
 from hub.store import repo
 from hub.store.models import ConnectionRow, ExternalIdRow, OutboxRow
 from hub.sync.base import EngineBase

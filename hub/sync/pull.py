@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 from connectors.base import (
     Change,
 )
-from hub import conversions
-from hub.leads import commit_lead
+from hub.connections import conversions
+from hub.coordinator.views import lead_view
+from hub.lifecycle.leads import commit_lead
 from hub.store import repo
 from hub.store.models import ExternalIdRow, LeadRow, ViolationRow
 from hub.sync.model import REPAIR_STEP, Destination, PullReport
 from hub.sync.outbox import crm_id_of
 from hub.sync.tasks import Tasks
-from hub.views import lead_view
 from mapping.apply import apply_inbound
 from mapping.conflicts import resolve
 from mapping.spec import FieldMapping, Rule

@@ -14,14 +14,14 @@ from connectors.base import (
     FieldInfo,
     RecordWrite,
 )
-from hub import conversions
-from hub.metrics import API_BUDGET_REMAINING, OUTBOX_PROCESSED
+from hub.app.metrics import API_BUDGET_REMAINING, OUTBOX_PROCESSED
+from hub.connections import conversions
+from hub.coordinator.views import lead_view
 from hub.store import repo
 from hub.store.models import LeadRow
 from hub.sync.model import Destination, OutboxItem, Problem, PushReport
 from hub.sync.outbox import crm_id_of, group_by_key, requeue, save_link
 from hub.sync.tasks import Tasks
-from hub.views import lead_view
 from mapping.apply import apply_outbound
 from nurture.errors import BudgetExhausted
 

@@ -15,9 +15,9 @@ from connectors.base import (
     TaskState,
     TaskWrite,
 )
-from hub import conversions
-from hub.leads import commit_lead
-from hub.metrics import SPEED_TO_LEAD
+from hub.app.metrics import SPEED_TO_LEAD
+from hub.connections import conversions
+from hub.lifecycle.leads import commit_lead
 from hub.store import repo
 from hub.store.models import FollowUpRow, ViolationRow
 from hub.sync.model import REPAIR_STEP, Destination, OutboxItem, Problem, PullReport, PushReport

@@ -20,11 +20,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from connectors.inbound import sign_request
 from connectors.sandbox.harness import SandboxServer
-from hub import users
-from hub.bootstrap import Hub, build_hub
-from hub.config import HubConfig
-from hub.connect import connect_with_agent
-from hub.crm import load_crm_settings
+from hub.accounts import users
+from hub.app.bootstrap import Hub, build_hub
+from hub.connections.connect import connect_with_agent
+from hub.connections.crm import load_crm_settings
+from hub.settings.config import HubConfig
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 from tests.support import skip_or_fail
 from tests.webapp.conftest import SECRETS, environ
@@ -318,6 +318,6 @@ def test_a_salesforce_mapping_with_a_value_missing_from_a_restricted_picklist_is
     expect(page.locator("#save-reason")).to_contain_text("the CRM would refuse this mapping")
     live.shot(page, "salesforce-picklist-refused")
     with live.hub.store.tx() as session:
-        from hub import settings_store
+        from hub.settings import settings_store
 
         assert settings_store.mapping_for(session, "salesforce_lead_default") is None

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from hub.reports import generate_weekly
 from hub.review.period import iso_week_label
+from hub.review.reports import generate_weekly
 from hub.store import repo
 from nurture.consent import ConsentEntry
 from nurture.inquiry import Inquiry

@@ -38,8 +38,8 @@ from connectors.hubspot import HubSpotConnector
 from connectors.inbound import sign_request
 from connectors.sandbox.harness import SandboxServer, free_port
 from connectors.sandbox.hubspot import HubSpotSandbox
-from hub.bootstrap import build_hub
-from hub.config import load_config
+from hub.app.bootstrap import build_hub
+from hub.settings.config import load_config
 from hub.store.models import Base, InboxRow, LeadRow, OutboxRow, TouchRow
 from nurture.vocab import BOOKED_STAGES, CLOSED_STAGES
 from tests.fixtures.salesforce_sandbox import SalesforceOrg

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import HubConfig
-from hub.triage_eval import Case, PartFigures, evaluate, load_corpus, report
+from hub.inbound.triage_eval import Case, PartFigures, evaluate, load_corpus, report
+from hub.settings.config import HubConfig
 
 CORPUS = Path(__file__).parent
 RED_FLAGS = (

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from connectors.fhir import FhirScheduling
 from connectors.scheduling import AvailabilityQuery, Booking
-from hub.config import HubConfig
-from hub.intake import Intake
-from hub.scheduling import appointment_plan, pull_bookings
+from hub.bookings.scheduling import appointment_plan, pull_bookings
+from hub.inbound.intake import Intake
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.store.models import AppointmentRow, FollowUpRow, OutboxRow
 from nurture.inquiry import Inquiry

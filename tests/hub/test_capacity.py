@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from connectors.fhir import FhirScheduling
-from hub.capacity import capacity_summary, refresh_openings
-from hub.clearance import record_clearance
-from hub.config import HubConfig
-from hub.intake import Intake
+from hub.bookings.capacity import capacity_summary, refresh_openings
+from hub.inbound.intake import Intake
+from hub.lifecycle.clearance import record_clearance
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.store.models import AuditRow
 from nurture.inquiry import Inquiry

@@ -118,7 +118,7 @@ def test_an_unknown_lead_is_reported(db: list[str], capsys: pytest.CaptureFixtur
 
 
 def test_keygen_prints_a_data_key_the_hub_accepts(capsys: pytest.CaptureFixture[str]) -> None:
-    from hub.crypto import Vault
+    from hub.store.crypto import Vault
 
     assert main(["keygen"]) == 0
     key = capsys.readouterr().out.strip()
@@ -194,4 +194,4 @@ def test_a_command_on_another_store_without_the_data_key_says_so(
     monkeypatch.delenv("NURTUREHUB_DATA_KEY", raising=False)
     capsys.readouterr()
     assert main([*db, "leads", "list"]) == 0
-    assert "WARNING hub.bootstrap: NURTUREHUB_DATA_KEY is not set" in capsys.readouterr().err
+    assert "WARNING hub.app.bootstrap: NURTUREHUB_DATA_KEY is not set" in capsys.readouterr().err

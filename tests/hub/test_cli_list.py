@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from hub.cli import main
-from hub.crypto import new_key
 from hub.store import Store
+from hub.store.crypto import new_key
 from hub.store.models import AuditRow
 
 
@@ -107,12 +107,12 @@ def test_global_options_are_accepted_after_the_command(db: list[str], capsys: py
 def test_an_unexpected_error_is_one_line_without_its_text(
     db: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hub.worklist
+    import hub.coordinator.worklist
 
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("INSERT INTO leads VALUES ('Ana', '+15125550142')")  # what a driver error can say
 
-    monkeypatch.setattr(hub.worklist, "search_leads", broken)
+    monkeypatch.setattr(hub.coordinator.worklist, "search_leads", broken)
     capsys.readouterr()
     assert main(["leads", "list", *db]) == 1
     err = capsys.readouterr().err

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from hub.config import load_config, parse_config
-from hub.crm import load_crm_settings
+from hub.connections.crm import load_crm_settings
+from hub.settings.config import load_config, parse_config
 from nurture.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -24,7 +24,7 @@ def problems(raw: dict[str, Any]) -> list[str]:
 
 
 def test_the_example_is_the_embedded_default() -> None:
-    packaged = Path(__file__).resolve().parents[2] / "hub" / "defaults.toml"
+    packaged = Path(__file__).resolve().parents[2] / "hub" / "settings" / "defaults.toml"
     assert packaged.read_text(encoding="utf-8") == EXAMPLE.read_text(encoding="utf-8")
     assert load_config(None, environ={}).settings.clinic_name == "Riverbend Family Health"
 
@@ -156,7 +156,7 @@ def test_person_accounts_are_a_salesforce_object_choice() -> None:
 def test_the_crm_sections_reach_the_connectors_with_the_clinics_zone() -> None:
     from connectors.hubspot import HubSpotConnector
     from connectors.salesforce import SalesforceConnector
-    from hub.crm import build_connector
+    from hub.connections.crm import build_connector
 
     crm = load_crm_settings(
         {"crm": {"salesforce": {"enabled": True, "burst": 5, "lead_queue_owners": {"Front Desk": "Front_Desk"}},

@@ -6,9 +6,9 @@ from itertools import count
 import pytest
 from sqlalchemy import func, select
 
-from hub.config import HubConfig
-from hub.inquiry_schema import inquiry_from_json
-from hub.intake import Intake
+from hub.inbound.inquiry_schema import inquiry_from_json
+from hub.inbound.intake import Intake
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.store.models import AuditRow, LeadRow, OutboxRow
 from nurture.consent import ConsentEntry
@@ -101,7 +101,7 @@ def test_a_red_flag_in_a_later_message_makes_the_lead_urgent(intake: Intake) -> 
 def test_a_closed_lead_that_writes_again_is_reopened(intake: Intake, store: Store, config: HubConfig) -> None:
     first = intake.submit(inquiry(), actor="test")
     assert first.lead is not None
-    from hub.leads import commit_lead
+    from hub.lifecycle.leads import commit_lead
 
     with store.tx() as s:
         found = repo.load_lead(s, "nh_0001")

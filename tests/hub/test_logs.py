@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.logs import configure_logging
+from hub.app.logs import configure_logging
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_the_command_line_stays_quiet_about_routine_work() -> None:
     out = io.StringIO()
     configure_logging(stream=out)
 
-    logging.getLogger("hub.inbox").info("inbox: accepted landing_page event msg_1 (lead.created)")
-    logging.getLogger("hub.inbox").warning("inbox: event 7 parked")
+    logging.getLogger("hub.inbound.inbox").info("inbox: accepted landing_page event msg_1 (lead.created)")
+    logging.getLogger("hub.inbound.inbox").warning("inbox: event 7 parked")
 
-    assert out.getvalue().splitlines() == ["WARNING hub.inbox: inbox: event 7 parked"]
+    assert out.getvalue().splitlines() == ["WARNING hub.inbound.inbox: inbox: event 7 parked"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.running_demo import RUN_FILE, RunningDemo, find_running_demo, store_identity
+from hub.app.running_demo import RUN_FILE, RunningDemo, find_running_demo, store_identity
 from tests.support import child_environ
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def _demo(pid: int) -> RunningDemo:
 def test_the_record_counts_while_its_process_holds_it_and_not_after_a_crash(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, json, time; from pathlib import Path; from hub.running_demo import RunningDemo;"
+         "import sys, json, time; from pathlib import Path; from hub.app.running_demo import RunningDemo;"
          "d = json.loads(sys.argv[2]); RunningDemo(**d).record(Path(sys.argv[1])); print('held', flush=True);"
          "time.sleep(120)",
          str(tmp_path), json.dumps({"pid": 0, "base_url": "http://127.0.0.1:8123", "store": store_identity(URL),

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
+from hub.coordinator.worklist import nav_counts
 from hub.store import Store, StoreUnavailable
 from hub.store.connections import connection_states, forget_tokens, is_connected, record_check
 from hub.store.job_runs import claim_tick, finish_tick, forget_runs
 from hub.store.models import ConnectionRow, InboxRow, OutboxRow
 from hub.store.sync_errors import inbox_payload, sync_error_count, sync_error_items
-from hub.worklist import nav_counts
 from tests.factories import T0
 
 #: Nothing listens on port 1: connecting is refused at once.

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from connectors.base import FieldInfo
 from connectors.fake import FakeCrm
 from connectors.sandbox.salesforce_meta import LEAD
-from hub.config import HubConfig
-from hub.intake import Intake
-from hub.metrics import REGISTRY
+from hub.app.metrics import REGISTRY
+from hub.inbound.intake import Intake
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.store.models import OutboxRow, ViolationRow
 from hub.sync import Destination, SyncEngine

@@ -16,9 +16,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from connectors.sandbox.harness import free_port
-from hub.bootstrap import build_hub
-from hub.config import HubConfig
-from hub.crm import StoredTokens
+from hub.app.bootstrap import build_hub
+from hub.connections.crm import StoredTokens
+from hub.settings.config import HubConfig
 from nurture.errors import ConfigError, RetryLater
 
 ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {

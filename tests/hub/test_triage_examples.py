@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.config import HubConfig
-from hub.crypto import Vault, new_key
-from hub.inquiry_schema import inquiry_from_json
-from hub.intake import Intake
-from hub.leads import CommitResult
+from hub.inbound.inquiry_schema import inquiry_from_json
+from hub.inbound.intake import Intake
+from hub.lifecycle.leads import CommitResult
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
+from hub.store.crypto import Vault, new_key
 from nurture.lead import Lead
 from nurture.vocab import ConsentState, ContactChannel, Intent, Need, NextActionKind, Score, Stage
 from tests.factories import T0

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub import words
-from hub.words import ClinicTime
+from hub.coordinator import words
+from hub.coordinator.words import ClinicTime
 
 NOW = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # Tuesday 10:00 in Austin
 CLINIC = ClinicTime("America/Chicago", NOW)

@@ -10,9 +10,9 @@ import pytest
 from alembic import command
 from sqlalchemy import func, select, text
 
-from hub.config import HubConfig
-from hub.identity import MergeRefused, keep_apart, links_of, merge_leads
-from hub.intake import Intake
+from hub.inbound.identity import MergeRefused, keep_apart, links_of, merge_leads
+from hub.inbound.intake import Intake
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.store.engine import _alembic_config
 from hub.store.models import AuditRow, IdentityKeyRow, InboxRow, LeadRow, OutboxRow

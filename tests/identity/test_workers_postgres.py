@@ -19,8 +19,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from hub.bootstrap import Hub, build_hub
-from hub.config import load_config
+from hub.app.bootstrap import Hub, build_hub
+from hub.settings.config import load_config
 from hub.store.models import Base, InboxRow, LeadRow, TouchRow
 
 ROOT = Path(__file__).resolve().parents[2]

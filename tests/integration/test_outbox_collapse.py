@@ -14,9 +14,9 @@ from sqlalchemy import select
 from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import SalesforceConnector
 from connectors.sandbox.hubspot import HubSpotSandbox
-from hub.config import HubConfig
-from hub.intake import Intake
-from hub.leads import commit_lead
+from hub.inbound.intake import Intake
+from hub.lifecycle.leads import commit_lead
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.store.models import OutboxRow
 from hub.sync import Destination, SyncEngine

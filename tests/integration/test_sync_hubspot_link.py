@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from connectors.hubspot import HubSpotConnector
 from connectors.sandbox.hubspot import HubSpotSandbox
-from hub.config import HubConfig
-from hub.intake import Intake
+from hub.inbound.intake import Intake
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.store.models import AuditRow, OutboxRow
 from hub.sync import Destination, SyncEngine

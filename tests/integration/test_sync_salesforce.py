@@ -12,8 +12,8 @@ import pytest
 
 from connectors.salesforce import SalesforceConnector
 from connectors.sandbox.harness import Faults
-from hub.config import HubConfig
-from hub.intake import Intake
+from hub.inbound.intake import Intake
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.sync import Destination, SyncEngine
 from mapping.defaults import default_crm_mapping

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors.salesforce import SalesforceConnector
-from hub.config import HubConfig
+from hub.settings.config import HubConfig
 from hub.store import Store
 from hub.store.models import AuditRow, CrmConversionRow, OutboxRow
 from nurture.inquiry import Inquiry

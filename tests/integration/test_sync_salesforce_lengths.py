@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors.salesforce import SalesforceConnector
-from hub.config import HubConfig
+from hub.settings.config import HubConfig
 from hub.store import Store
 from hub.store.models import AuditRow, FollowUpRow, OutboxRow
 from tests.fixtures.clock import ManualClock

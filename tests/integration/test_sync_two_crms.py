@@ -11,8 +11,8 @@ from itertools import count
 from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import SalesforceConnector
 from connectors.sandbox.hubspot import HubSpotSandbox
-from hub.config import HubConfig
-from hub.intake import Intake
+from hub.inbound.intake import Intake
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from hub.sync import Destination, SyncEngine
 from nurture.consent import ConsentEntry

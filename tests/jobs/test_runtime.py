@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 
 from connectors.sandbox.harness import SandboxServer
 from connectors.scheduling import AvailabilityQuery
-from hub.bootstrap import build_hub
-from hub.cadence import advance_cadence
-from hub.config import HubConfig, parse_config
+from hub.app.bootstrap import build_hub
+from hub.lifecycle.cadence import advance_cadence
+from hub.settings.config import HubConfig, parse_config
 from hub.store import Store, repo
 from hub.store.models import JobRunRow
 from jobs.leader import FileLease, PgAdvisoryLease
@@ -315,7 +315,7 @@ def test_a_hubspot_webhook_gets_hubspot_pulled_within_seconds_once(
     store: Store, config: HubConfig, clock: ManualClock, tmp_path: Path
 ) -> None:
     from connectors.fake import FakeCrm
-    from hub.inbox import PULL_REQUESTED
+    from hub.inbound.inbox import PULL_REQUESTED
     from tests.hub.test_sync import lead_fields
 
     crm = FakeCrm(system="hubspot", fields=lead_fields(), clock=clock)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.views import lead_view
+from hub.coordinator.views import lead_view
 from nurture.lead import NextAction
 from nurture.vocab import ContactChannel, Intent, NextActionKind, Score, Stage
 from tests.factories import T0, consent, lead

@@ -161,7 +161,7 @@ _OPTIONAL_TEXT = st.none() | st.text(max_size=12).map(str.strip)
 
 @st.composite
 def lead_views(draw: st.DrawFn) -> dict[str, Any]:
-    """Lead-view-like dicts: the shape of ``hub.views.lead_view``, values as the hub stores them."""
+    """Lead-view-like dicts: the shape of ``hub.coordinator.views.lead_view``, values as the hub stores them."""
     has_action = draw(st.booleans())
     return {
         "id": draw(st.from_regex(r"nh_[a-z0-9]{8}", fullmatch=True)),

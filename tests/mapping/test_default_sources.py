@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from hub.config import HubConfig
-from hub.inquiry_schema import inquiry_from_json
+from hub.inbound.inquiry_schema import inquiry_from_json
+from hub.settings.config import HubConfig
 from mapping import apply, default_source_mapping
 from mapping.spec import SourceType
 from tests.factories import T0

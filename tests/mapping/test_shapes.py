@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.inquiry_schema import InquirySchema
+from hub.inbound.inquiry_schema import InquirySchema
 from mapping.paths import parse_path
 from mapping.shapes import INQUIRY_FIELDS, LEAD_VIEW_TREE, inquiry_target_problem, lead_view_path_problem
 

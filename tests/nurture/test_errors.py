@@ -62,7 +62,7 @@ def test_value_errors_keep_being_value_errors_in_their_branch(error: Exception, 
 
 def test_refusals_carry_their_code_and_field() -> None:
     from connectors.inbound.verify import WebhookRejected
-    from hub.users import AccountError
+    from hub.accounts.users import AccountError
 
     rejected = WebhookRejected("body_too_large", "the body is over 262144 bytes")
     assert isinstance(rejected, Refused) and (rejected.code, rejected.status) == ("body_too_large", 413)

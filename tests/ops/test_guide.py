@@ -34,10 +34,10 @@ from sqlalchemy import MetaData, create_engine, select
 from sqlalchemy.engine import make_url
 
 from connectors.sandbox.harness import free_port
-from hub.bootstrap import build_hub
+from hub.app.bootstrap import build_hub
+from hub.coordinator.views import lead_view
 from hub.store import Store, repo
 from hub.store.models import ConnectionRow, InboxRow, LeadRow
-from hub.views import lead_view
 from nurture.vocab import TouchOutcome
 from tests.ops.guide import (
     DEPLOY,

@@ -11,13 +11,13 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask.testing import FlaskClient
 from sqlalchemy import LargeBinary, select
 
-from hub.bootstrap import Hub, build_hub
-from hub.config import HubConfig
-from hub.crypto import Vault
+from hub.app.bootstrap import Hub, build_hub
+from hub.inbound.suppression import inherited_denials, suppress
 from hub.ops.rekey import check_keys, encrypted_columns, rekey
+from hub.settings.config import HubConfig
 from hub.store import Store
+from hub.store.crypto import Vault
 from hub.store.models import Base, ConnectionRow, InboxRow
-from hub.suppression import inherited_denials, suppress
 from nurture.vocab import ContactChannel
 from tests.factories import T0
 from tests.webapp.admin_support import signed_in

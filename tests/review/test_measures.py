@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.config import HubConfig
 from hub.review.measures.confusion import confusion
 from hub.review.measures.counts import percentile
 from hub.review.measures.demand import Verdict, service_demand
@@ -24,6 +23,7 @@ from hub.review.measures.timing import follow_up_timing
 from hub.review.measures.touches import AttemptCell, ReplyFact, TouchFact, attempt_cells
 from hub.review.measures.trend import TrendCell, trend
 from hub.review.period import Period
+from hub.settings.config import HubConfig
 
 Cells = tuple[list[AttemptCell], list[ReplyFact]]
 

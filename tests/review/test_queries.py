@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from hub.config import HubConfig
 from hub.review import Filters, Period, dashboard_measures, queries, todays_queues
 from hub.review.measures.funnel import funnels
 from hub.review.measures.touches import attempt_cells
+from hub.settings.config import HubConfig
 from hub.store import Store
 from tests.review.history import NOW, WEEK, WEEK_START, History, build, store_history
 

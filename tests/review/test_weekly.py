@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.config import HubConfig
 from hub.review import WeeklyReview, build_weekly, render_csv, render_html, render_pdf
+from hub.settings.config import HubConfig
 from hub.store import Store
 from tests.canary import CANARIES
 from tests.review.history import NOW, WEEK, build, store_history

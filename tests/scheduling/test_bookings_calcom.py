@@ -8,9 +8,9 @@ from datetime import timedelta
 from connectors.calcom_api import CalcomScheduling
 from connectors.sandbox.calcom import CalcomSandbox
 from connectors.scheduling import AvailabilityQuery
-from hub.config import HubConfig
-from hub.intake import Intake
-from hub.scheduling import pull_bookings
+from hub.bookings.scheduling import pull_bookings
+from hub.inbound.intake import Intake
+from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Intent, Stage

@@ -13,10 +13,10 @@ from connectors.calendly_api import CalendlyApi
 from connectors.calendly_events import CalendlyEventType, CalendlySettings, booking_event
 from connectors.sandbox.calendly import CalendlySandbox
 from connectors.sandbox.harness import SandboxServer
-from hub.calendly import CURSOR, build_calendly, calendly_pull_interval, pull_calendly
-from hub.config import HubConfig, parse_config
-from hub.intake import Intake
-from hub.scheduling import apply_booking
+from hub.bookings.calendly import CURSOR, build_calendly, calendly_pull_interval, pull_calendly
+from hub.bookings.scheduling import apply_booking
+from hub.inbound.intake import Intake
+from hub.settings.config import HubConfig, parse_config
 from hub.store import Store, repo
 from nurture.errors import ConfigError
 from nurture.inquiry import Inquiry

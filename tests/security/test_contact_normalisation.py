@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
 from hub.store.models import InboxRow, LeadRow, OutboxRow
 from nurture.contact import InvalidContact, clean_text, normalize_email, normalize_phone
 from tests.fixtures.clock import ManualClock

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from hub.bootstrap import Hub
-from hub.csv_export import neutralise, neutralise_text, to_csv
-from hub.reports import previous_week
+from hub.app.bootstrap import Hub
+from hub.review.csv_export import neutralise, neutralise_text, to_csv
+from hub.review.reports import previous_week
 from hub.store.models import OutboxRow, WeeklyReportRow
 from jobs.cli import main
 from nurture.inquiry import Inquiry

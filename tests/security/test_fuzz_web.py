@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from hub import users
-from hub.bootstrap import Hub, build_hub
-from hub.config import HubConfig
-from hub.crm import load_crm_settings
-from hub.reports import generate_weekly, previous_week
+from hub.accounts import users
+from hub.app.bootstrap import Hub, build_hub
+from hub.connections.crm import load_crm_settings
+from hub.review.reports import generate_weekly, previous_week
+from hub.settings.config import HubConfig
 from hub.store.models import SignInFailureRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel

@@ -7,7 +7,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from connectors.inbound.verify import WebhookRejected, parse_json
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
 from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import signed
 

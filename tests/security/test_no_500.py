@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
 from tests.webapp.admin_support import signed_in, text_of
 
 

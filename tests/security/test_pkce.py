@@ -13,7 +13,7 @@ import requests
 from authlib.integrations.base_client import OAuthError
 
 from connectors.sandbox.harness import SandboxServer
-from hub.crm import CrmSettings, authorization_url, exchange_code, load_crm_settings
+from hub.connections.crm import CrmSettings, authorization_url, exchange_code, load_crm_settings
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 REDIRECT = "http://127.0.0.1:9/callback"

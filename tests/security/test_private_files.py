@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
 from connectors.sandbox.harness import free_port
+from hub.app.instance import exposed, make_private, write_private
 from hub.cli import main as hub_main
-from hub.instance import exposed, make_private, write_private
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
@@ -53,7 +53,7 @@ def loose(tmp_path: Path) -> Path:
 def test_make_private_repairs_an_instance_and_says_so(loose: Path, caplog: pytest.LogCaptureFixture) -> None:
     previous = os.umask(0o022)
     try:
-        with caplog.at_level(logging.WARNING, logger="hub.instance"):
+        with caplog.at_level(logging.WARNING, logger="hub.app.instance"):
             found = make_private(loose)
         assert len(found) == 7
         assert exposed(loose) == []

@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
 from tests.webapp.admin_support import add_account, sign_in, token_from
 from webapp.auth import safe_next
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from hub.bootstrap import build_hub
+from hub.app.bootstrap import build_hub
+from hub.app.logs import PhiMaskFilter
 from hub.cli import main as hub_main
-from hub.config import load_config, printable_url, secret_env_names
-from hub.logs import PhiMaskFilter
+from hub.settings.config import load_config, printable_url, secret_env_names
 from tests.support import child_environ
 from webapp import create_app
 
@@ -86,7 +86,7 @@ def test_a_process_never_writes_a_planted_secret_to_its_logs(tmp_path: Path) -> 
     [
         ("postgresql+psycopg://postgres:PW-s3cret@db:5432/hub", "postgresql+psycopg://postgres:***@db:5432/hub"),
         ("postgresql://u:p%40ss@h/db?sslmode=require", "postgresql://u:***@h/db"),
-        ("sqlite:////srv/hub/instance/nurturehub.sqlite3", "sqlite:////srv/hub/instance/nurturehub.sqlite3"),
+        ("sqlite:////srv/hub/app/instance/nurturehub.sqlite3", "sqlite:////srv/hub/app/instance/nurturehub.sqlite3"),
         ("postgresql://h/db?password=leak", "postgresql://h/db"),
     ],
 )

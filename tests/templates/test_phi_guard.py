@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hub.bootstrap import Hub
-from hub.config import HubConfig, load_config
+from hub.app.bootstrap import Hub
+from hub.settings.config import HubConfig, load_config
 from hub.store.models import AuditRow
 from nurture.templates import Template, Verdict, check_rendered, check_template, review_template
 from nurture.vocab import TemplateKind

@@ -11,9 +11,9 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
-from hub import users
-from hub.bootstrap import Hub
-from hub.users import User
+from hub.accounts import users
+from hub.accounts.users import User
+from hub.app.bootstrap import Hub
 
 PASSWORD = "correct horse battery staple"
 

@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from connectors.inbound import sign_request
-from hub.bootstrap import Hub, build_hub
-from hub.config import HubConfig
+from hub.app.bootstrap import Hub, build_hub
+from hub.settings.config import HubConfig
 from tests.fixtures.clock import ManualClock
 from webapp import create_app
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hub.bootstrap import Hub
-from hub.reports import previous_week
+from hub.app.bootstrap import Hub
+from hub.review.reports import previous_week
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
 from tests.webapp.admin_support import post, signed_in, text_of

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from connectors.base import FieldInfo
 from connectors.fake import FakeCrm
 from connectors.sandbox.salesforce_meta import LEAD
-from hub import settings_store
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
+from hub.settings import settings_store
 from hub.store.models import AuditRow
 from mapping.defaults import DEFAULT_MAPPINGS
 from mapping.toml_io import from_toml, to_toml

@@ -15,10 +15,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from connectors.sandbox.harness import SandboxServer
-from hub import users
-from hub.bootstrap import Hub, build_hub
-from hub.config import HubConfig
-from hub.crm import load_crm_settings
+from hub.accounts import users
+from hub.app.bootstrap import Hub, build_hub
+from hub.connections.crm import load_crm_settings
+from hub.settings.config import HubConfig
 from hub.store.models import AuditRow, ConnectionRow, InboxRow, OutboxRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel

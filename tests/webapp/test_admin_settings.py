@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hub import settings_store
-from hub.bootstrap import Hub
-from hub.config import HubConfig
+from hub.app.bootstrap import Hub
+from hub.settings import settings_store
+from hub.settings.config import HubConfig
 from hub.store.models import AuditRow
 from nurture.vocab import Channel
 from tests.webapp.admin_support import errors_for, form_values, post, signed_in, text_of

@@ -20,8 +20,8 @@ from joserfc.jwk import RSAKey
 from werkzeug.wrappers import Request, Response
 
 from connectors.sandbox.harness import SandboxServer
-from hub import users
-from hub.bootstrap import Hub
+from hub.accounts import users
+from hub.app.bootstrap import Hub
 from tests.webapp.admin_support import add_account, text_of
 from webapp import create_app
 

@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from connectors.salesforce import SalesforceConnector
-from hub.bootstrap import Hub
-from hub.cadence import advance_cadence
-from hub.clearance import record_clearance
+from hub.app.bootstrap import Hub
+from hub.lifecycle.cadence import advance_cadence
+from hub.lifecycle.clearance import record_clearance
 from hub.store import repo
 from hub.store.models import AppointmentRow
 from nurture.vocab import ContactChannel, NextActionKind, Stage

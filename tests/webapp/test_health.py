@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
 from hub.store import Store
 
 #: Nothing listens on port 1: connecting is refused at once.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
 from hub.store.models import AuditRow, LeadRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel

@@ -8,7 +8,7 @@ import logging
 import pytest
 from flask import Flask
 
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
 from tests.webapp.admin_support import signed_in, text_of
 
 

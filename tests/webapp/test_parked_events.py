@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from hub import settings_store
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
+from hub.settings import settings_store
 from hub.store.models import AuditRow, InboxRow, LeadRow, OutboxRow
 from mapping.defaults import default_source_mapping
 from mapping.schemas import dump_mapping
@@ -153,7 +153,7 @@ def test_a_coordinator_dismisses_with_a_reason_and_it_is_audited(
 
 
 def test_the_suggested_fix_names_the_real_cause(app: Flask, hub: Hub, clock: ManualClock) -> None:
-    from hub.intake import Intake
+    from hub.inbound.intake import Intake
     from nurture.inquiry import Inquiry
     from nurture.vocab import Channel
 

@@ -17,8 +17,8 @@ from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
 from connectors.sandbox.harness import SandboxServer, free_port
-from hub.bootstrap import Hub, build_hub
-from hub.config import HubConfig
+from hub.app.bootstrap import Hub, build_hub
+from hub.settings.config import HubConfig
 from hub.store.models import InboxRow
 from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import SECRETS, environ

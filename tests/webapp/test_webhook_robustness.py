@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from connectors.inbound import sign_request
 from connectors.sandbox.harness import SandboxServer
-from hub.bootstrap import Hub, build_hub
-from hub.config import HubConfig
+from hub.app.bootstrap import Hub, build_hub
+from hub.settings.config import HubConfig
 from hub.store.models import InboxRow, LeadRow
 from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import SECRETS, environ

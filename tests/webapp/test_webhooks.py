@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from connectors.inbound.jotform import encode_jotform_submission
-from hub.bootstrap import Hub
-from hub.metrics import REGISTRY
+from hub.app.bootstrap import Hub
+from hub.app.metrics import REGISTRY
 from hub.store import repo
 from hub.store.models import InboxRow, LeadRow
 from nurture.vocab import Intent, NextActionKind

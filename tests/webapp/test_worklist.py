@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import select
 
-from hub.bootstrap import Hub
+from hub.app.bootstrap import Hub
 from hub.store import repo
 from hub.store.models import AuditRow, LeadRow
 from nurture.inquiry import Inquiry

@@ -9,9 +9,9 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from hub import settings_store
-from hub.config import HubConfig
-from hub.users import Role
+from hub.accounts.users import Role
+from hub.settings import settings_store
+from hub.settings.config import HubConfig
 from nurture.cadence import StepAction, StepCondition
 from webapp import current_hub
 from webapp.admin import forms

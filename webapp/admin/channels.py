@@ -12,12 +12,12 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from hub import settings_store
-from hub.config import HubConfig
-from hub.queues import QueueMove, move_open_leads, open_leads_per_owner, queue_moves
-from hub.users import Role
-from hub.words import label
-from hub.worklist import known_queues
+from hub.accounts.users import Role
+from hub.coordinator.words import label
+from hub.coordinator.worklist import known_queues
+from hub.lifecycle.queues import QueueMove, move_open_leads, open_leads_per_owner, queue_moves
+from hub.settings import settings_store
+from hub.settings.config import HubConfig
 from mapping.spec import MappingKind
 from nurture.vocab import Channel
 from webapp import current_hub

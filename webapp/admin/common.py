@@ -12,11 +12,11 @@ from typing import Any
 from flask import Blueprint, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from hub import settings_store
-from hub.bootstrap import Hub
-from hub.config import HubConfig
+from hub.accounts.users import User
+from hub.app.bootstrap import Hub
+from hub.settings import settings_store
+from hub.settings.config import HubConfig
 from hub.store import Transaction
-from hub.users import User
 from nurture.errors import ConfigError
 from webapp import current_hub
 from webapp.auth import current_user
@@ -50,7 +50,7 @@ def tx() -> Iterator[Transaction]:
 
 def base_config(hub: Hub) -> HubConfig:
     """The configuration as the file says (what stored sections overlay): ``hub.file_config`` when the
-    hub keeps the file's apart from the configuration in force, else ``hub.config``."""
+    hub keeps the file's apart from the configuration in force, else ``hub.settings.config``."""
     file_config = getattr(hub, "file_config", None)
     return file_config if isinstance(file_config, HubConfig) else hub.config
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 
-from hub.crm import authorization_url, exchange_code
+from hub.accounts.users import Role
+from hub.connections.crm import authorization_url, exchange_code
 from hub.store import repo
 from hub.store.connections import connection_states, forget_tokens, record_check
-from hub.users import Role
 from nurture.errors import ConfigError
 from webapp import current_hub
 from webapp.admin.common import actor, now, page, tx, user
@@ -145,7 +145,7 @@ def check(name: str) -> Any:
     """Ask the CRM whether the connection works, and record the API usage it reports."""
     hub = current_hub()
     _crm(name)
-    from hub.crm import build_connector
+    from hub.connections.crm import build_connector
 
     label = LABELS.get(name, name)
     try:

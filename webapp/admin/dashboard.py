@@ -14,16 +14,16 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from hub.capacity import capacity_summary, has_openings_data
-from hub.config import HubConfig
-from hub.csv_export import neutralise_text
-from hub.reports import generate_weekly, previous_week, stored_report, stored_weeks
+from hub.accounts.users import Role
+from hub.bookings.capacity import capacity_summary, has_openings_data
 from hub.review import Filters, Period, dashboard_measures, todays_queues
 from hub.review.charts import funnel_chart, speed_chart, stalled_chart, timing_chart, trend_chart
+from hub.review.csv_export import neutralise_text
 from hub.review.dashboard import DASHBOARD_PARTS
 from hub.review.period import iso_week_label
 from hub.review.render import fragment_of
-from hub.users import Role
+from hub.review.reports import generate_weekly, previous_week, stored_report, stored_weeks
+from hub.settings.config import HubConfig
 from webapp import current_hub
 from webapp.admin.common import actor, now, page, tx
 from webapp.auth import require

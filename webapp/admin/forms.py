@@ -1,4 +1,4 @@
-"""HTML forms ↔ the documents ``hub.settings_store`` saves, and problems ↔ the fields they belong to.
+"""HTML forms ↔ the documents ``hub.settings.settings_store`` saves, and problems ↔ the fields they belong to.
 
 Input names are the documents' own key paths (``channels.website_form.response_minutes``,
 ``rules[3].transforms[0].params``), so a validation problem keyed by such a path is shown next to
@@ -16,8 +16,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from hub import words
-from hub.settings_store import toml_key, toml_value
+from hub.coordinator import words
+from hub.settings.settings_store import toml_key, toml_value
 from mapping.spec import FieldMapping, MappingKind
 
 Problem = tuple[str, str]

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
-from hub import settings_store
-from hub.users import Role
+from hub.accounts.users import Role
+from hub.settings import settings_store
 from webapp import current_hub
 from webapp.admin import forms
 from webapp.admin.common import actor, base_config, effective, now, page, reload_hub, tx

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
+from hub.accounts.users import Role
+from hub.coordinator.worklist import DUE_SOON, known_queues, my_queue, queue_counts, set_user_queues, user_queues
 from hub.store.connections import connection_states
 from hub.store.sync_errors import sync_error_count
-from hub.users import Role
-from hub.worklist import DUE_SOON, known_queues, my_queue, queue_counts, set_user_queues, user_queues
 from webapp import current_hub
 from webapp.admin.common import actor, effective, now, page, tx, user
 from webapp.auth import require

@@ -1,5 +1,5 @@
 """Same person, or same household? A coordinator merges two linked leads or keeps them apart, from
-the lead page (``hub.identity``). Both are audited; a merge reaches the CRMs with the next push."""
+the lead page (``hub.inbound.identity``). Both are audited; a merge reaches the CRMs with the next push."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 
-from hub.identity import MergeRefused, keep_apart, merge_leads
-from hub.users import Role
+from hub.accounts.users import Role
+from hub.inbound.identity import MergeRefused, keep_apart, merge_leads
 from webapp import current_hub
 from webapp.admin.common import actor, now, page, tx
 from webapp.auth import require

@@ -10,13 +10,13 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from hub.clearance import record_clearance
-from hub.identity import links_of
+from hub.accounts.users import Role
+from hub.coordinator.story import lead_story
+from hub.coordinator.views import lead_view
+from hub.coordinator.worklist import FilterError, LeadFilters, audit_search, known_queues, search_leads
+from hub.inbound.identity import links_of
+from hub.lifecycle.clearance import record_clearance
 from hub.store import repo
-from hub.story import lead_story
-from hub.users import Role
-from hub.views import lead_view
-from hub.worklist import FilterError, LeadFilters, audit_search, known_queues, search_leads
 from nurture.vocab import Channel, Intent, Stage
 from webapp import current_hub
 from webapp.admin.common import actor, effective, now, page, tx, user
@@ -147,7 +147,7 @@ def clearance(lead_id: str) -> Any:
     if not result.ok:
         flash("Not saved: " + "; ".join(v.message for v in result.violations), "error")
     else:
-        from hub.words import label
+        from hub.coordinator.words import label
 
         action = result.lead.next_action if result.lead else None
         flash(f"Saved. Next action: {label('next_action', action.kind) if action else 'none (closed)'}.", "info")

@@ -21,10 +21,11 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from werkzeug.datastructures import MultiDict
 
 from connectors.base import FieldInfo as CrmFieldInfo
-from hub import settings_store, words
-from hub.crm import build_connector
+from hub.accounts.users import Role
+from hub.connections.crm import build_connector
+from hub.coordinator import words
+from hub.settings import settings_store
 from hub.store.connections import is_connected
-from hub.users import Role
 from mapping.apply import preview as run_preview
 from mapping.errors import MappingError
 from mapping.schemas import dump_mapping, load_mapping

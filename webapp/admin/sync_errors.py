@@ -22,13 +22,13 @@ from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from hub import settings_store
-from hub.csv_export import CsvWriter
-from hub.parking import expected_fields, payload_shape, unread_fields
+from hub.accounts.users import Role
+from hub.inbound.parking import expected_fields, payload_shape, unread_fields
+from hub.review.csv_export import CsvWriter
+from hub.settings import settings_store
 from hub.store import repo
 from hub.store.sync_errors import SyncErrorItem, inbox_payload, sync_error_items
 from hub.sync import SyncEngine
-from hub.users import Role
 from nurture.errors import FatalError
 from webapp import current_hub
 from webapp.admin.common import actor, effective, now, page, tx

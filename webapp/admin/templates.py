@@ -16,9 +16,9 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from hub import settings_store
+from hub.accounts.users import Role
+from hub.settings import settings_store
 from hub.store import repo
-from hub.users import Role
 from nurture.templates import (
     ALLOWED_FIELDS,
     SMS_MAX_CHARS,

@@ -1,5 +1,5 @@
 """Users: the accounts that may sign in, their roles, switching them off and on, and new passwords.
-Admins only; every change is audited (by :mod:`hub.users`)."""
+Admins only; every change is audited (by :mod:`hub.accounts.users`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 
-from hub import users as accounts
-from hub.users import AccountError, Role
+from hub.accounts import users as accounts
+from hub.accounts.users import AccountError, Role
 from webapp import current_hub
 from webapp.admin import forms
 from webapp.admin.common import actor, now, page, user
