@@ -50,8 +50,9 @@ from flask import (
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import BadRequest
 
-from hub.accounts import users
-from hub.accounts.users import Role, User, WebSettings
+from hub.accounts import sessions, users
+from hub.accounts.users import Role, User
+from hub.accounts.web_settings import WebSettings, load_web_settings
 from hub.app.bootstrap import Hub
 from webapp import current_hub
 
@@ -86,7 +87,7 @@ def current_user() -> User | None:
 
 def configure(app: Flask, hub: Hub, *, testing: bool = False, secret_key: str | None = None) -> None:
     """Session, cookie and security settings (before the caller's overrides are applied)."""
-    settings = users.load_web_settings(hub.config.raw)
+    settings = load_web_settings(hub.config.raw)
     app.extensions["nurturehub.web"] = settings
     # Several comma-separated keys rotate it without signing anyone out: the first signs, the others
     # are still accepted (Flask's SECRET_KEY_FALLBACKS) until they are dropped (docs/operations.md).
@@ -104,7 +105,7 @@ def configure(app: Flask, hub: Hub, *, testing: bool = False, secret_key: str | 
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_PATH="/",
-        PERMANENT_SESSION_LIFETIME=users.ABSOLUTE_LIFETIME,
+        PERMANENT_SESSION_LIFETIME=sessions.ABSOLUTE_LIFETIME,
     )
 
 
@@ -172,7 +173,7 @@ def _load_user() -> None:
     if not isinstance(token, str):
         return
     hub = current_hub()
-    check = users.check_session(hub.store, token, now=hub.clock(), idle=web_settings().idle)
+    check = sessions.check_session(hub.store, token, now=hub.clock(), idle=web_settings().idle)
     if check.user is not None:
         g.user = check.user
         return
@@ -312,7 +313,7 @@ def _begin(user: User, *, method: str) -> None:
     """A new session (and CSRF secret) for a successful sign-in."""
     hub = current_hub()
     session.clear()
-    session[_TOKEN] = users.start_session(hub.store, user, now=hub.clock(), method=method)
+    session[_TOKEN] = sessions.start_session(hub.store, user, now=hub.clock(), method=method)
     session.permanent = True
     _csrf_secret()
 
@@ -374,7 +375,7 @@ def sign_out() -> Any:
     hub = current_hub()
     token = session.get(_TOKEN)
     if isinstance(token, str):
-        users.end_session(hub.store, token, now=hub.clock())
+        sessions.end_session(hub.store, token, now=hub.clock())
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.sign_in"), code=303)

@@ -1,5 +1,6 @@
 """Who may use the admin UI: local accounts (argon2 hashes), single sign-on accounts, roles, the
-sign-in throttle, server-side web sessions, and the ``[web]`` configuration section.
+sign-in throttle (web sessions: :mod:`hub.accounts.sessions`; the ``[web]`` section:
+:mod:`hub.accounts.web_settings`).
 
 Roles, each including the one below it::
 
@@ -19,9 +20,6 @@ address. An unknown name costs the same argon2 verification as a known one, so t
 not tell which names exist. The argon2 check runs outside any transaction: on SQLite a write
 transaction holds the store's only write lock, and webhooks must not wait for a password hash.
 
-A web session is a random token in the browser's cookie; the store keeps only its SHA-256. It ends
-after ``session_idle_minutes`` without a request (default 30), after :data:`ABSOLUTE_LIFETIME`, at
-sign-out, and when the account is deactivated.
 
 Nothing here logs a password, a token or a hash; user names are logged only as account ids.
 """
@@ -37,30 +35,26 @@ import secrets
 import string
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.app.instance import write_private
-from hub.settings.config import flatten_errors
 from hub.store import Store, repo
 from hub.store.models import SignInFailureRow, UserRow, WebSessionRow
-from nurture.errors import ConfigError, Refused
+from nurture.errors import Refused
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ABSOLUTE_LIFETIME",
     "ENV_SECRET_KEY",
     "FIRST_DELAY",
     "HASH_WAITERS",
@@ -68,30 +62,23 @@ __all__ = [
     "PAIR_FREE",
     "SOURCE_FREE",
     "AccountError",
-    "OidcSettings",
     "Role",
-    "SessionCheck",
     "SignIn",
     "User",
-    "WebSettings",
     "add_user",
     "authenticate",
-    "check_session",
     "demo_admin",
-    "end_session",
     "ensure_user",
     "get_user",
     "hash_password",
     "instance_secret_key",
     "list_users",
-    "load_web_settings",
     "normalize_username",
     "recent_failures",
     "set_active",
     "set_password",
     "set_role",
     "sso_sign_in",
-    "start_session",
     "throttle_delay",
 ]
 
@@ -108,10 +95,6 @@ MAX_DELAY = timedelta(minutes=15)
 THROTTLE_WINDOW = timedelta(hours=1)
 #: Failures for one account name (from every address) that are worth a warning in the log.
 _ALERT_FAILURES = 100
-#: A session ends this long after sign-in, however active.
-ABSOLUTE_LIFETIME = timedelta(hours=12)
-#: ``last_seen_at`` is written at most this often (every request would be a write).
-_TOUCH_EVERY = timedelta(seconds=60)
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 _USERNAME_CHARS = set(string.ascii_lowercase + string.digits + "._@+-")
@@ -395,10 +378,15 @@ def set_password(
         row.password_hash, row.updated_at = hash_password(password), now
         ending = delete(WebSessionRow).where(WebSessionRow.user_id == user_id)
         if keep_session is not None:
-            ending = ending.where(WebSessionRow.id != _digest(keep_session))
+            ending = ending.where(WebSessionRow.id != token_digest(keep_session))
         session.execute(ending)
         repo.audit(session, actor=actor, action="user.password", subject_type="user", subject_id=str(user_id), now=now)
         return _user(row)
+
+
+def token_digest(token: str) -> str:
+    """What the store keeps of a session token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _existing(session: Session, user_id: int) -> UserRow:
@@ -688,193 +676,3 @@ def sso_sign_in(store: Store, *, subject: str, username: str, display_name: str,
             row.role = role.value
         row.last_sign_in_at, row.updated_at = now, now
         return SignIn(user=_user(row))
-
-
-# --- web sessions ---------------------------------------------------------------------------------
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def start_session(store: Store, user: User, *, now: datetime, method: str = "password") -> str:
-    """A new session for ``user``: returns the token for the cookie (a new one at every sign-in)."""
-    token = secrets.token_urlsafe(32)
-    with store.tx() as session:
-        session.add(WebSessionRow(id=_digest(token), user_id=user.id, created_at=now, last_seen_at=now, method=method))
-        repo.audit(
-            session,
-            actor=user.actor,
-            action="user.sign_in",
-            subject_type="user",
-            subject_id=str(user.id),
-            now=now,
-            detail={"method": method},
-        )
-    log.info("account %d signed in (%s)", user.id, method)
-    return token
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionCheck:
-    """What a session token is worth now.
-
-    Attributes:
-        user: the signed-in account, when the session is valid.
-        ended: why there is none: ``unknown`` (no such session, or signed out), ``expired`` (idle
-            too long, or older than the absolute lifetime), ``inactive`` (account deactivated).
-    """
-
-    user: User | None = None
-    ended: Literal["unknown", "expired", "inactive"] | None = None
-
-
-def check_session(store: Store, token: str, *, now: datetime, idle: timedelta) -> SessionCheck:
-    """The account behind ``token``, and the session kept alive; expired sessions are deleted."""
-    with store.tx() as session:
-        row = session.get(WebSessionRow, _digest(token))
-        if row is None:
-            return SessionCheck(ended="unknown")
-        if now - row.last_seen_at > idle or now - row.created_at > ABSOLUTE_LIFETIME:
-            session.delete(row)
-            return SessionCheck(ended="expired")
-        user_row = session.get(UserRow, row.user_id)
-        if user_row is None or not user_row.active:
-            session.delete(row)
-            return SessionCheck(ended="inactive")
-        if now - row.last_seen_at >= _TOUCH_EVERY:
-            row.last_seen_at = now
-        return SessionCheck(user=_user(user_row))
-
-
-def end_session(store: Store, token: str, *, now: datetime) -> None:
-    """Sign out: forget the session."""
-    with store.tx() as session:
-        row = session.get(WebSessionRow, _digest(token))
-        if row is not None:
-            repo.audit(
-                session,
-                actor=f"user:{row.user_id}",
-                action="user.sign_out",
-                subject_type="user",
-                subject_id=str(row.user_id),
-                now=now,
-            )
-            session.delete(row)
-
-
-# --- the [web] configuration section --------------------------------------------------------------
-
-_ENV = validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an environment variable name (A-Z, 0-9, _)")
-
-
-class _OidcSchema(Schema):
-    issuer = fields.Url(required=True, require_tld=False, schemes={"https", "http"})
-    client_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    client_secret_env = fields.String(load_default="NURTUREHUB_OIDC_CLIENT_SECRET", validate=_ENV)
-    scopes = fields.List(
-        fields.String(validate=validate.Length(min=1)), load_default=lambda: ["openid", "email", "profile"]
-    )
-    username_claim = fields.String(load_default="email", validate=validate.Length(min=1))
-    role_claim = fields.String(load_default="groups", validate=validate.Length(min=1))
-    roles = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1)),
-        values=fields.Enum(Role, by_value=True),
-        required=True,
-        validate=validate.Length(min=1, error="map at least one claim value to a role"),
-    )
-    label = fields.String(load_default="Sign in with single sign-on", validate=validate.Length(min=1, max=80))
-
-
-class _WebSchema(Schema):
-    secure_cookies = fields.Boolean(load_default=True)
-    session_idle_minutes = fields.Integer(load_default=30, validate=validate.Range(min=5, max=720))
-    preview_events = fields.Integer(load_default=5, validate=validate.Range(min=1, max=50))
-    oidc = fields.Nested(_OidcSchema, load_default=None)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OidcSettings:
-    """Single sign-on with an OpenID Connect provider.
-
-    Attributes:
-        issuer: the provider's issuer URL (its discovery document is ``<issuer>/.well-known/openid-configuration``).
-        client_id: this app's client id at the provider.
-        client_secret_env: the environment variable holding the client secret.
-        scopes: scopes to ask for (``openid`` is needed).
-        username_claim: the ID-token claim used as the user name (``email``, ``preferred_username``).
-        role_claim: the claim carrying group or role names (a string or a list of strings).
-        roles: claim value → role; the highest role matched wins; no match refuses the sign-in.
-        label: the sign-in button's text.
-    """
-
-    issuer: str
-    client_id: str
-    client_secret_env: str
-    scopes: tuple[str, ...]
-    username_claim: str
-    role_claim: str
-    roles: Mapping[str, Role]
-    label: str
-
-    def __post_init__(self) -> None:
-        if "openid" not in self.scopes:
-            raise ValueError("web.oidc.scopes: must include 'openid'")
-
-    def role_for(self, claims: Mapping[str, Any]) -> Role | None:
-        """The highest role the ID token's role claim maps to, or None."""
-        value = claims.get(self.role_claim)
-        values: Sequence[Any] = value if isinstance(value, list | tuple) else [value]
-        found = [self.roles[str(v)] for v in values if v is not None and str(v) in self.roles]
-        return max(found, key=lambda r: r.rank) if found else None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WebSettings:
-    """The ``[web]`` section.
-
-    Attributes:
-        secure_cookies: send the session cookie over HTTPS only (turn off only for http://localhost).
-        session_idle_minutes: sign out after this long without a request.
-        preview_events: how many recent inbound events the mapping editor previews.
-        oidc: single sign-on, when configured.
-    """
-
-    secure_cookies: bool = True
-    session_idle_minutes: int = 30
-    preview_events: int = 5
-    oidc: OidcSettings | None = None
-
-    @property
-    def idle(self) -> timedelta:
-        return timedelta(minutes=self.session_idle_minutes)
-
-
-def load_web_settings(raw: Mapping[str, Any]) -> WebSettings:
-    """Validate the ``[web]`` section of the parsed TOML. Raises ConfigError listing every problem."""
-    try:
-        data = _WebSchema().load(dict(raw.get("web", {})))
-    except ValidationError as exc:
-        raise ConfigError([f"web.{p}" for p in flatten_errors(exc.messages)]) from None
-    oidc = data["oidc"]
-    try:
-        settings = WebSettings(
-            secure_cookies=data["secure_cookies"],
-            session_idle_minutes=data["session_idle_minutes"],
-            preview_events=data["preview_events"],
-            oidc=None
-            if oidc is None
-            else OidcSettings(
-                issuer=oidc["issuer"].rstrip("/"),
-                client_id=oidc["client_id"],
-                client_secret_env=oidc["client_secret_env"],
-                scopes=tuple(oidc["scopes"]),
-                username_claim=oidc["username_claim"],
-                role_claim=oidc["role_claim"],
-                roles=dict(oidc["roles"]),
-                label=oidc["label"],
-            ),
-        )
-    except ValueError as exc:
-        raise ConfigError([str(exc)]) from None
-    return settings

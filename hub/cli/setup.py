@@ -34,8 +34,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from connectors.sandbox.harness import Faults
-    from hub.app.sandboxes import start_sandboxes
+    from hub.app.sandboxes import sandbox_faults, start_sandboxes
     from hub.settings.config import load_config
 
     config = load_config(args.config)
@@ -43,7 +42,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         from hub.app.instance import make_private
 
         make_private(config.instance_path, create=True)
-    faults = Faults(
+    faults = sandbox_faults(
         latency_ms=args.latency_ms,
         share_429=args.share_429,
         share_5xx=args.share_5xx,
@@ -92,7 +91,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from hub.accounts.users import load_web_settings
+    from hub.accounts.web_settings import load_web_settings
     from hub.connections.crm import load_crm_settings
     from hub.settings.config import load_config
 

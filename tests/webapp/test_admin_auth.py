@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from hub.accounts import users
+from hub.accounts import users, web_settings
 from hub.accounts.users import AccountError, Role
 from hub.app.bootstrap import Hub
 from hub.store.models import AuditRow, SignInFailureRow, WebSessionRow
@@ -458,7 +458,7 @@ def test_the_last_admin_cannot_be_demoted_or_switched_off(hub: Hub, clock: Manua
 
 def test_the_web_section_is_validated_with_every_problem_named() -> None:
     with pytest.raises(ConfigError) as caught:
-        users.load_web_settings(
+        web_settings.load_web_settings(
             {"web": {"session_idle_minutes": 1, "oidc": {"issuer": "not a url", "roles": {"staff": "owner"}}}}
         )
     problems = "\n".join(caught.value.problems)
@@ -466,7 +466,7 @@ def test_the_web_section_is_validated_with_every_problem_named() -> None:
     assert "web.oidc.issuer" in problems
     assert "web.oidc.client_id" in problems
     assert "web.oidc.roles" in problems
-    assert users.load_web_settings({}).session_idle_minutes == 30
+    assert web_settings.load_web_settings({}).session_idle_minutes == 30
 
 
 def test_without_a_secret_key_the_demo_key_file_is_made_when_a_session_is_first_needed(
