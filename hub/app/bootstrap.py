@@ -12,23 +12,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.base import CrmConnector
-from hub.bookings.calendly import build_calendly, calendly_pull_interval
-from hub.bookings.capacity import build_fhir, load_fhir_config
-from hub.bookings.scheduling import build_calcom, calcom_bookings_interval, load_calcom_settings
-from hub.connections.crm import CrmSettings, StoredTokens, build_connector, load_crm_settings
-from hub.inbound.inbox import Inbox, Mapper
-from hub.inbound.intake import Intake
-from hub.inbound.mapper import map_event
+from hub.connections.crm import CrmSettings, StoredTokens, load_crm_settings
 from hub.settings import settings_store
 from hub.settings.config import HubConfig, Source, load_config, register_environment_secrets
 from hub.store import Store
 from hub.store.crypto import ENV_DATA_KEY, Vault, demo_data_key
-from hub.sync import NEXT_ACTION_FIELD, Destination, SyncEngine
-from mapping.spec import FieldMapping
 from nurture.errors import ConfigError
+
+if TYPE_CHECKING:
+    from connectors.base import CrmConnector
+    from hub.inbound.inbox import Inbox, Mapper
+    from hub.inbound.intake import Intake
+    from hub.sync import SyncEngine
+    from mapping.spec import FieldMapping
+
+# What only some commands use (intake and the inbox, the sync engine, the scheduling systems) is
+# imported when first used: `nurturehub leads show` reads a lead without loading the triage rules,
+# the CRM connectors or the scheduling clients.
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,6 @@ class Hub:
     file_config: HubConfig
     store: Store
     vault: Vault
-    intake: Intake
-    inbox: Inbox
     crm: Mapping[str, CrmSettings]
     environ: Mapping[str, str]
     clock: Callable[[], datetime] = field(default=utc_now)
@@ -71,6 +71,38 @@ class Hub:
     _calcom: Any = field(default=None, repr=False)
     _calendly: Any = field(default=None, repr=False)
     _mappings: dict[str, FieldMapping | None] = field(default_factory=dict, repr=False)
+    _intake: Intake | None = field(default=None, repr=False)
+    _inbox: Inbox | None = field(default=None, repr=False)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def intake(self) -> Intake:
+        """Intake with the configuration in force (built on first use, again after a settings reload)."""
+        with self._build_lock:
+            if self._intake is None:
+                from hub.inbound.intake import Intake
+
+                self._intake = Intake(self.store, self.config, destinations=self.destinations(), vault=self.vault)
+            return self._intake
+
+    @property
+    def inbox(self) -> Inbox:
+        """The inbox with the configuration and mappings in force (built on first use)."""
+        intake = self.intake
+        with self._build_lock:
+            if self._inbox is None:
+                from hub.bookings.scheduling import load_calcom_settings
+                from hub.inbound.inbox import Inbox
+
+                self._inbox = Inbox(
+                    self.store,
+                    self.config,
+                    self.vault,
+                    intake,
+                    self.mapper or self.map_event,
+                    calcom=load_calcom_settings(self.config),
+                )
+            return self._inbox
 
     def secret(self, env_name: str) -> str | None:
         """A secret from the environment, or None when it is not set."""
@@ -90,6 +122,9 @@ class Hub:
         """The sync engine over every enabled CRM that is connected (None when there is none).
 
         Built on first use and again after ``reset_sync`` (a new connection)."""
+        from hub.connections.crm import build_connector
+        from hub.sync import NEXT_ACTION_FIELD, Destination, SyncEngine
+
         with self._sync_lock:
             if self._sync is None:
                 destinations = {}
@@ -121,6 +156,8 @@ class Hub:
 
     def scheduling_connector(self) -> Any:
         """The scheduling system availability is read from (``[scheduling.fhir]``), or None."""
+        from hub.bookings.capacity import build_fhir, load_fhir_config
+
         if self._scheduling is None:
             self._scheduling = build_fhir(load_fhir_config(self.config), self.environ) or False
         return self._scheduling or None
@@ -128,6 +165,10 @@ class Hub:
     def bookings_intervals(self) -> dict[str, timedelta]:
         """How often changed bookings are read, per scheduling system ("fhir", "calcom", "calendly")
         enabled."""
+        from hub.bookings.calendly import calendly_pull_interval
+        from hub.bookings.capacity import load_fhir_config
+        from hub.bookings.scheduling import calcom_bookings_interval
+
         out: dict[str, timedelta] = {}
         fhir = load_fhir_config(self.config)
         if fhir.enabled:
@@ -146,6 +187,9 @@ class Hub:
         Raises:
             ConfigError: enabled, but its credential is not set.
         """
+        from hub.bookings.calendly import build_calendly, calendly_pull_interval
+        from hub.bookings.scheduling import build_calcom, calcom_bookings_interval
+
         if system == "fhir":
             return self.scheduling_connector()
         if system == "calcom" and calcom_bookings_interval(self.config) is not None:
@@ -171,15 +215,8 @@ class Hub:
             config = settings_store.effective_config(self.file_config, session)
         self.config = config
         self._mappings.clear()
-        self.intake = Intake(self.store, config, destinations=self.destinations(), vault=self.vault)
-        self.inbox = Inbox(
-            self.store,
-            config,
-            self.vault,
-            self.intake,
-            self.mapper or self.map_event,
-            calcom=load_calcom_settings(config),
-        )
+        with self._build_lock:
+            self._intake = self._inbox = None  # built again, with the new configuration, when next used
         self.reset_sync()
 
     def refresh(self, *, at_most_every: float = 1.0) -> None:
@@ -196,6 +233,8 @@ class Hub:
 
     def map_event(self, source: Source, payload: Any) -> dict[str, Any] | None:
         """Map an inbound event with the mapping in force for its source (stored, else built in)."""
+        from hub.inbound.mapper import map_event
+
         if source.name not in self._mappings:
             with self.store.read() as session:  # also called inside the inbox worker's write transaction
                 self._mappings[source.name] = settings_store.source_mapping_for(session, source)
@@ -256,15 +295,11 @@ def build_hub(
             "NURTUREHUB_DATA_KEY is not set: using the key file in the instance folder (demo only)",
         )
         vault = Vault(demo_data_key(cfg.instance_path))
-    destinations = tuple(dict.fromkeys([*(name for name, s in crm_settings.items() if s.enabled), *(connectors or {})]))
-    intake = Intake(store, cfg, destinations=destinations, vault=vault)
     hub = Hub(
         config=cfg,
         file_config=cfg,
         store=store,
         vault=vault,
-        intake=intake,
-        inbox=Inbox(store, cfg, vault, intake, mapper or map_event),
         crm=crm_settings,
         environ=env,
         clock=clock,
