@@ -8,7 +8,26 @@ database that does not answer is ``StoreUnavailable``; ``Transaction`` names wha
 hands out, for callers that only pass it on.
 """
 
-from hub.store.engine import Store, Transaction
-from hub.store.errors import StoreUnavailable
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.store.engine import Store, Transaction
+    from hub.store.errors import StoreUnavailable
 
 __all__ = ["Store", "StoreUnavailable", "Transaction"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Store`` and the rest are imported when first asked for: the package's light modules
+    (``crypto``, ``ids``) load without SQLAlchemy, so ``nurturehub --help`` starts quickly."""
+    if name in ("Store", "Transaction"):
+        from hub.store import engine
+
+        return getattr(engine, name)
+    if name == "StoreUnavailable":
+        from hub.store.errors import StoreUnavailable
+
+        return StoreUnavailable
+    raise AttributeError(f"module 'hub.store' has no attribute {name!r}")

@@ -15,21 +15,37 @@ import hmac
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from typing import TYPE_CHECKING
 
 from hub.app.instance import write_private
 from nurture.errors import ConfigError, FatalError
 
 __all__ = ["ENV_DATA_KEY", "Vault", "demo_data_key"]
 
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet, MultiFernet
+
+# cryptography is imported when a vault is made (not by the command line's parser, which names
+# ENV_DATA_KEY in its help).
+
 ENV_DATA_KEY = "NURTUREHUB_DATA_KEY"
+
+
+def _invalid_token() -> type[Exception]:
+    from cryptography.fernet import InvalidToken
+
+    return InvalidToken
 
 
 class Vault:
     """Encrypts and decrypts bytes with the configured keys."""
 
+    _primary: Fernet
+    _fernet: MultiFernet
+
     def __init__(self, keys: str) -> None:
+        from cryptography.fernet import Fernet, MultiFernet
+
         parts = [k.strip() for k in keys.split(",") if k.strip()]
         if not parts:
             raise ConfigError([f"{ENV_DATA_KEY}: empty; generate one with `nurturehub keygen`"], source="environment")
@@ -74,14 +90,14 @@ class Vault:
     def decrypt(self, token: bytes) -> bytes:
         try:
             return self._fernet.decrypt(token)
-        except InvalidToken:
+        except _invalid_token():
             raise FatalError("stored data cannot be decrypted with the configured keys (was a key removed?)") from None
 
     def opens_with_first_key(self, token: bytes) -> bool:
         """True when the first (encrypting) key alone decrypts ``token``: no older key is needed for it."""
         try:
             self._primary.decrypt(token)
-        except InvalidToken:
+        except _invalid_token():
             return False
         return True
 
@@ -93,11 +109,13 @@ class Vault:
         """
         try:
             return self._fernet.rotate(token)
-        except InvalidToken:
+        except _invalid_token():
             raise FatalError("stored data cannot be decrypted with the configured keys (was a key removed?)") from None
 
 
 def new_key() -> str:
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode("ascii")
 
 

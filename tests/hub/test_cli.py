@@ -195,3 +195,22 @@ def test_a_command_on_another_store_without_the_data_key_says_so(
     capsys.readouterr()
     assert main([*db, "leads", "list"]) == 0
     assert "WARNING hub.app.bootstrap: NURTUREHUB_DATA_KEY is not set" in capsys.readouterr().err
+
+
+def test_help_builds_every_command_without_loading_the_application() -> None:
+    # `nurturehub --help` and the parser every command starts with import no database, ORM,
+    # cryptography or triage (issue 15: a quick command starts quickly) — counted, not timed.
+    import subprocess
+    import sys
+
+    from tests.support import child_environ
+
+    probe = (
+        "import sys; from jobs.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('sqlalchemy', 'cryptography', 'nurture.triage', 'authlib', 'hub.app.bootstrap') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=child_environ()
+    )
+    assert done.stdout.strip() == "[]"
