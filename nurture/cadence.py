@@ -309,7 +309,8 @@ def plan_cadence(
                 previous_day = max(previous_day, touch.at.astimezone(hours.tz).date())
             continue
 
-        channel, kind, reason = _channel_for(ctx, step, planned)
+        channel, kind, reason = _channel_for(ctx, step, planned, first=index == 0)
+        written_first = index == 0 and channel not in (None, ContactChannel.CALL)
         if step.action is not StepAction.CLOSE and channel is None:
             skipped.append((step.key, reason))
             continue
@@ -343,9 +344,14 @@ def plan_cadence(
         planned.append(
             PlannedStep(
                 key=step.key,
-                label=step.label,
+                label=_written_label(step, channel) if written_first else step.label,
                 channel=channel,
-                template=(first_template or step.template) if index == 0 else (step.template or None),
+                # A channel's own first-response template is a call script; written, the step's own.
+                template=(
+                    (step.template or first_template if written_first else first_template or step.template)
+                    if index == 0
+                    else (step.template or None)
+                ),
                 template_kind=kind,
                 due_at=due,
             )
@@ -463,9 +469,13 @@ def _as_touches(steps: Sequence[PlannedStep]) -> list[Touch]:
 
 
 def _channel_for(
-    ctx: _Context, step: CadenceStep, planned: Sequence[PlannedStep]
+    ctx: _Context, step: CadenceStep, planned: Sequence[PlannedStep], *, first: bool = False
 ) -> tuple[ContactChannel | None, TemplateKind | None, str]:
-    """The channel a step uses, given contact details and consent, or None with the reason."""
+    """The channel a step uses, given contact details and consent, or None with the reason.
+
+    The first response (``first``) is written when it cannot be a call: someone who asked not to
+    be called, or left no phone number ("I'm deaf, text or email only"), is answered on Day 0 by
+    email (or by text, with consent) rather than first on Day 3."""
     lead = ctx.lead
 
     def usable(channel: ContactChannel) -> bool:
@@ -481,7 +491,9 @@ def _channel_for(
     if step.action is StepAction.CLOSE:
         return None, None, ""
     order = {
-        StepAction.CALL: (ContactChannel.CALL,),
+        StepAction.CALL: (ContactChannel.CALL, ContactChannel.EMAIL, ContactChannel.SMS)
+        if first
+        else (ContactChannel.CALL,),
         StepAction.TEXT_OR_EMAIL: (ContactChannel.SMS, ContactChannel.EMAIL),
         StepAction.EMAIL_OR_TEXT: (ContactChannel.EMAIL, ContactChannel.SMS, ContactChannel.CALL),
     }[step.action]
@@ -489,6 +501,11 @@ def _channel_for(
         if usable(channel):
             return channel, _KIND[channel], ""
     return None, None, "no_channel_with_consent"
+
+
+def _written_label(step: CadenceStep, channel: ContactChannel | None) -> str:
+    how = {ContactChannel.EMAIL: "email", ContactChannel.SMS: "text"}.get(channel or ContactChannel.EMAIL, "message")
+    return f"Day {step.day} first response by {how} (no call)"
 
 
 _KIND = {

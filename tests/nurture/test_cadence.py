@@ -180,6 +180,20 @@ def test_an_sms_opt_out_removes_only_texts(settings: NurtureSettings) -> None:
     assert steps(p)["day3_followup"].channel is ContactChannel.CALL
 
 
+def test_someone_who_may_not_be_called_is_answered_in_writing_on_day_0(settings: NurtureSettings) -> None:
+    # "I'm deaf, text or email only, do not call": the first response is an email within the
+    # channel's target, not a first contact on Day 3 (found trying it as a coordinator would).
+    created = local(2026, 12, 1, 10, 0)
+    the_lead = lead(created_at=created, updated_at=created, consent=consent(denied=(ContactChannel.CALL,)))
+    first = plan(settings, the_lead).steps[0]
+    assert (first.key, first.channel) == ("day0_call", ContactChannel.EMAIL)
+    assert first.due_at == created + settings.channel(Channel.WEBSITE_FORM).response_target
+    assert "call" not in {s.channel.value for s in plan(settings, the_lead).steps if s.channel}
+    # With a phone and a text grant but no email, the first response is a text.
+    texted = lead(email=None, consent=consent(ContactChannel.SMS, denied=(ContactChannel.CALL,)))
+    assert plan(settings, texted).steps[0].channel is ContactChannel.SMS
+
+
 def test_completed_steps_are_not_planned_again(settings: NurtureSettings) -> None:
     the_lead = lead()
     call = the_lead.created_at + timedelta(minutes=3)
