@@ -25,7 +25,7 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from connectors.calendly_api import CalendlyApi, CalendlyApiSettings
+from connectors.scheduling.calendly import CalendlyApi, CalendlyApiSettings
 from hub.bookings.scheduling import BookingsPull, _apply_pulled, _CalendlySchema, load_calendly_settings
 from hub.settings.config import HubConfig, flatten_errors
 from hub.store import Store, repo

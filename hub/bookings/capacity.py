@@ -109,7 +109,7 @@ def build_fhir(fhir: FhirConfig, environ: Mapping[str, str]) -> Any:
         return None
     import requests
 
-    from connectors.fhir import FhirScheduling, FhirSettings, SmartBackendTokens
+    from connectors.scheduling.fhir import FhirScheduling, FhirSettings, SmartBackendTokens
 
     options = fhir.options
     credential = environ.get(fhir.credential_env, "")

@@ -19,9 +19,9 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.calcom_api import CalcomEventType, CalcomScheduling, CalcomSettings
-from connectors.calendly_events import CalendlyEventType, CalendlySettings
 from connectors.scheduling import Booking, SchedulingConnector
+from connectors.scheduling.calcom import CalcomEventType, CalcomScheduling, CalcomSettings
+from connectors.scheduling.calendly_events import CalendlyEventType, CalendlySettings
 from hub.lifecycle.leads import CommitResult, commit_lead
 from hub.settings.config import HubConfig, flatten_errors
 from hub.store import Store, repo

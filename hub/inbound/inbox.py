@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from connectors.calcom_api import CalcomSettings
+from connectors.scheduling.calcom import CalcomSettings
 from hub.app.metrics import INBOX_PARKED, INBOX_PROCESSED
 from hub.inbound.intake import Intake
 from hub.settings.config import HubConfig, Source
@@ -217,14 +217,14 @@ class Inbox:
     def _booking(self, session: Session, source: Source, payload: Any, lead_id: str, *, now: datetime) -> None:
         """A Cal.com or Calendly booking, cancellation or no-show moves its lead (the attendee's
         inquiry was committed just before, so the lead exists)."""
-        from connectors.calcom_api import booking_event
+        from connectors.scheduling.calcom import booking_event
         from hub.bookings.scheduling import apply_booking
 
         if not isinstance(payload, dict):
             return
         rescheduled = False
         if source.type == "calendly":
-            from connectors.calendly_events import booking_event as calendly_event
+            from connectors.scheduling.calendly_events import booking_event as calendly_event
             from hub.bookings.scheduling import load_calendly_settings
 
             said = calendly_event(payload, load_calendly_settings(self.config))

@@ -2,7 +2,7 @@
 (names checked, values quoted, datetime literals), Salesforce's datetime stamps, ``IN`` lists cut
 to a safe URL length, and staff's free-text call results turned into the hub's outcomes.
 
-Nothing here talks HTTP or imports simple-salesforce; ``connectors/salesforce.py`` does.
+Nothing here talks HTTP or imports simple-salesforce; the connector's other modules do.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from hubspot.crm.objects.tasks import PublicObjectSearchRequest as TasksSearch
 from nurture.errors import FatalError
 
 if TYPE_CHECKING:
-    from connectors.hubspot_edge import HubSpotEdge
+    from connectors.hubspot.edge import HubSpotEdge
 
 __all__ = [
     "PAGE",

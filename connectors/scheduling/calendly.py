@@ -1,6 +1,6 @@
 """Calendly's API v2, read back: which visits booked through Calendly were kept, missed or cancelled.
 
-Calendly tells the hub of bookings and cancellations by webhook (``connectors.calendly_events``);
+Calendly tells the hub of bookings and cancellations by webhook (``connectors.scheduling.calendly_events``);
 what no webhook says is whether the patient came. The clinic records a no-show on the invitee in
 Calendly (the Invitee No Show resource, ``POST /invitee_no_shows``); a visit that ended without one
 was kept. So a scheduled pull reads, with the organization's token:
@@ -38,9 +38,9 @@ from typing import Any, Final
 import requests
 
 from connectors.base import ConnectionStatus
-from connectors.calendly_events import SYSTEM, CalendlySettings
 from connectors.limits import RetryPolicy, TokenBucket
-from connectors.scheduling import Booking
+from connectors.scheduling.base import Booking
+from connectors.scheduling.calendly_events import SYSTEM, CalendlySettings
 from nurture.clock import require_aware
 from nurture.errors import ConfigError, FatalError, RetryLater, SkipRecord
 from nurture.prep import AppointmentStatus

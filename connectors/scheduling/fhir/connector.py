@@ -49,416 +49,50 @@ Every failure goes through one table, :data:`RULES` (first match wins)::
 
 Messages carry resource ids and ``OperationOutcome`` issue codes; diagnostics are cut short. Nothing
 here logs PHI (appointments carry the lead id only).
+
+The parts: ``settings`` (:class:`FhirSettings`, scopes, statuses), ``auth`` (the tokens), ``errors``
+(the table) and ``resources`` (FHIR resources read into plain values); this module: the connector.
 """
 
 from __future__ import annotations
 
 import heapq
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from types import MappingProxyType
-from typing import Any, Final
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from authlib.common.urls import add_params_to_qs
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7523 import private_key_jwt_sign
-from joserfc.jwk import ECKey, RSAKey
 
-from connectors.base import ConnectionStatus, OAuthToken, TokenSource
-from connectors.limits import RetryPolicy, TokenBucket
-from connectors.scheduling import AvailabilityQuery, Booking, Slot
+from connectors.base import ConnectionStatus, TokenSource
+from connectors.limits import TokenBucket
+from connectors.scheduling.base import AvailabilityQuery, Booking, Slot
+from connectors.scheduling.fhir.errors import Action, _issue, _Refused, classify
+from connectors.scheduling.fhir.resources import (
+    _bundle_resources,
+    _instant,
+    _languages,
+    _parse_time,
+    _ref_id,
+    _resources,
+    _Schedule,
+    _virtual,
+)
+from connectors.scheduling.fhir.settings import (
+    _BOOK,
+    _FIND,
+    BCP47,
+    FHIR_JSON,
+    PHYSICAL_TYPE,
+    STATUS,
+    SYSTEM,
+    FhirSettings,
+)
 from nurture.errors import ConfigError, FatalError, RetryLater
-from nurture.prep import AppointmentStatus
 
-__all__ = [
-    "DEFAULT_SCOPES",
-    "RULES",
-    "STRATEGIES",
-    "Action",
-    "FhirScheduling",
-    "FhirSettings",
-    "SmartBackendTokens",
-]
-
-logger = logging.getLogger(__name__)
-
-SYSTEM = "fhir"
-FHIR_JSON = "application/fhir+json"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-BCP47 = "urn:ietf:bcp:47"
-PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
-
-#: SMART v1 system scopes the connector asks for. It only reads now: ``Appointment.write`` and
-#: ``HealthcareService.read`` are left from when it booked and read requirements (dropping them is
-#: a change of what the hub asks EHRs for, for another day).
-DEFAULT_SCOPES: Final = (
-    "system/Schedule.read",
-    "system/Slot.read",
-    "system/Practitioner.read",
-    "system/Location.read",
-    "system/HealthcareService.read",
-    "system/Appointment.read",
-    "system/Appointment.write",
-    "system/Patient.read",
-)
-
-#: FHIR Appointment.status → the hub's appointment status.
-STATUS: Final[Mapping[str, AppointmentStatus]] = MappingProxyType(
-    {
-        "proposed": AppointmentStatus.HELD,
-        "pending": AppointmentStatus.HELD,
-        "waitlist": AppointmentStatus.HELD,
-        "booked": AppointmentStatus.BOOKED,
-        "arrived": AppointmentStatus.KEPT,
-        "checked-in": AppointmentStatus.KEPT,
-        "fulfilled": AppointmentStatus.KEPT,
-        "cancelled": AppointmentStatus.CANCELLED,
-        "entered-in-error": AppointmentStatus.CANCELLED,
-        "noshow": AppointmentStatus.NO_SHOW,
-    }
-)
-
-_AUTH_METHODS = ("private_key_jwt", "client_secret_basic", "client_secret_post")
-
-#: How availability is found (see the module docstring).
-STRATEGIES: Final = ("slot", "argonaut", "oracle")
-_FIND, _BOOK = "appointment-find", "appointment-book"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FhirSettings:
-    """How the hub talks to one EHR's FHIR R4 API.
-
-    Attributes:
-        base_url: the FHIR base (``https://ehr.example.org/fhir/r4``).
-        client_id: the backend client's id registered with the EHR.
-        token_url: the token endpoint; None discovers it from ``.well-known/smart-configuration``.
-        auth_method: ``private_key_jwt`` (SMART Backend Services), ``client_secret_basic`` or
-            ``client_secret_post``.
-        jwt_alg: the client assertion's algorithm (RS384 or ES384, as SMART requires).
-        key_id: the ``kid`` of the client's key in the JWKS registered with the EHR.
-        scopes: the system scopes to ask for.
-        service_system: the code system of ``Schedule``/``Slot.serviceType`` codes.
-        services: hub service id → the EHR's service code (unlisted ids are used as they are).
-        locations: hub location id → the EHR's ``Location`` id (unlisted ids are used as they are).
-        interpreter_extension: the extension URL that marks a slot's interpreter language.
-        lead_system: the identifier system of the hub's lead ids (the patient participant).
-        page_size: ``_count`` of each search page.
-        requests_per_second, burst: client-side rate limit.
-        max_retries: retries of one call after 429, 5xx and network errors.
-        max_wait_s: the longest Retry-After or backoff slept in place; longer raises ``RetryLater``.
-        backoff_s: the first backoff (doubling).
-        timeout_s: socket timeout of one request.
-        cache_s: how long schedules, practitioners, locations, patients and the server's
-            CapabilityStatement are cached.
-        profile: ``auto`` (read the CapabilityStatement) or a strategy: ``slot``, ``argonaut``,
-            ``oracle``.
-        practitioners: the EHR's Practitioner ids whose appointments the hub reads back, for
-            servers whose Schedules cannot be searched (Argonaut); otherwise the schedules' own.
-        bookings_window_days: appointments starting this many days back (and ahead) are read
-            back when the server cannot search by ``_lastUpdated``.
-    """
-
-    base_url: str
-    client_id: str
-    token_url: str | None = None
-    auth_method: str = "private_key_jwt"
-    jwt_alg: str = "RS384"
-    key_id: str = ""
-    scopes: tuple[str, ...] = DEFAULT_SCOPES
-    service_system: str = "https://nurturehub.dev/fhir/CodeSystem/service"
-    services: Mapping[str, str] = field(default_factory=dict)
-    locations: Mapping[str, str] = field(default_factory=dict)
-    interpreter_extension: str = "https://nurturehub.dev/fhir/StructureDefinition/interpreter-language"
-    lead_system: str = "https://nurturehub.dev/fhir/lead"
-    page_size: int = 50
-    requests_per_second: float = 10.0
-    burst: int = 10
-    max_retries: int = 4
-    max_wait_s: float = 30.0
-    backoff_s: float = 0.5
-    timeout_s: float = 30.0
-    cache_s: float = 600.0
-    profile: str = "auto"
-    practitioners: tuple[str, ...] = ()
-    bookings_window_days: int = 30
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """How one call retries in place (connectors.limits)."""
-        return RetryPolicy(self.max_retries, self.max_wait_s, self.backoff_s)
-
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        for name in ("base_url", "token_url"):
-            value = getattr(self, name)
-            if value is not None and not str(value).startswith(("https://", "http://")):
-                problems.append(f"{name} must be an http(s) URL")
-        if not self.client_id.strip():
-            problems.append("client_id must not be empty")
-        if self.auth_method not in _AUTH_METHODS:
-            problems.append(f"auth_method must be one of {', '.join(_AUTH_METHODS)}")
-        if self.auth_method == "private_key_jwt":
-            if self.jwt_alg not in ("RS384", "ES384"):
-                problems.append("jwt_alg must be RS384 or ES384 (SMART Backend Services)")
-            if not self.key_id:
-                problems.append("key_id (the kid of the registered public key) is required for private_key_jwt")
-        if not self.scopes:
-            problems.append("scopes must not be empty")
-        if not 1 <= self.page_size <= 1000:
-            problems.append("page_size must be between 1 and 1000")
-        for name in ("requests_per_second", "max_wait_s", "timeout_s"):
-            if not getattr(self, name) > 0:
-                problems.append(f"{name} must be positive")
-        if self.max_retries < 0 or self.backoff_s < 0 or self.burst < 1 or self.cache_s < 0:
-            problems.append("max_retries, backoff_s and cache_s must not be negative; burst at least 1")
-        if self.profile not in ("auto", *STRATEGIES):
-            problems.append(f"profile must be auto or one of {', '.join(STRATEGIES)}")
-        if not 1 <= self.bookings_window_days <= 366:
-            problems.append("bookings_window_days must be between 1 and 366")
-        if problems:
-            raise ValueError("FhirSettings: " + "; ".join(problems))
-        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
-        object.__setattr__(self, "practitioners", tuple(self.practitioners))
-        object.__setattr__(self, "services", MappingProxyType(dict(self.services)))
-        object.__setattr__(self, "locations", MappingProxyType(dict(self.locations)))
-
-
-# --- tokens ---------------------------------------------------------------------------------------
-
-
-class _SmartAssertion:
-    """Authlib client authentication for SMART Backend Services: ``private_key_jwt`` with the
-    ``kid`` header and a five-minute expiry (Authlib's own default is an hour)."""
-
-    name = "private_key_jwt"
-
-    def __init__(self, token_url: str, key: RSAKey | ECKey, *, alg: str, kid: str) -> None:
-        self.token_url = token_url
-        self.key = key
-        self.alg = alg
-        self.kid = kid
-
-    def __call__(self, auth: Any, method: str, uri: str, headers: Any, body: str) -> tuple[str, Any, str]:
-        assertion = private_key_jwt_sign(
-            self.key,
-            client_id=auth.client_id,
-            token_endpoint=self.token_url,
-            alg=self.alg,
-            header={"kid": self.kid, "typ": "JWT"},
-            expires_in=300,
-        )
-        body = add_params_to_qs(
-            body or "", [("client_assertion_type", ASSERTION_TYPE), ("client_assertion", assertion)]
-        )
-        return uri, headers, body
-
-
-class SmartBackendTokens:
-    """A :class:`~connectors.base.TokenSource` for a FHIR server: client-credentials tokens from
-    Authlib, cached until a minute before they expire.
-
-    Args:
-        settings: the connection's settings.
-        credential: the client's private key (PEM) for ``private_key_jwt``, or its client secret.
-        session: the HTTP session (CA bundle, proxies) discovery and the token request use.
-        clock: seconds since the epoch (tests move it).
-    """
-
-    def __init__(
-        self,
-        settings: FhirSettings,
-        credential: str,
-        *,
-        session: requests.Session | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        if not credential:
-            raise ConfigError([f"fhir: no credential for client {settings.client_id} (private key or secret)"])
-        self.settings = settings
-        self._credential = credential
-        self._key: RSAKey | ECKey | None = None
-        if settings.auth_method == "private_key_jwt":
-            try:
-                if settings.jwt_alg.startswith("ES"):
-                    self._key = ECKey.import_key(credential)
-                else:
-                    self._key = RSAKey.import_key(credential)
-            except Exception:  # joserfc raises several types for a malformed key
-                raise ConfigError([f"fhir: the private key for client {settings.client_id} cannot be read"]) from None
-        self._session = session or requests.Session()
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._token: OAuthToken | None = None
-        self._expires: float = 0.0
-        self._token_url = settings.token_url
-        self.fetches = 0
-
-    def __repr__(self) -> str:
-        return f"SmartBackendTokens(client_id={self.settings.client_id!r})"
-
-    def token(self) -> OAuthToken:
-        with self._lock:
-            if self._token is not None and self._clock() < self._expires - 60:
-                return self._token
-        return self.refresh()
-
-    def refresh(self) -> OAuthToken:
-        with self._lock:
-            token_url = self._token_url or self._discover()
-            self._token_url = token_url
-            s = self.settings
-            oauth = OAuth2Session(
-                client_id=s.client_id,
-                client_secret=None if self._key is not None else self._credential,
-                scope=" ".join(s.scopes),
-                token_endpoint_auth_method=s.auth_method,
-            )
-            oauth.verify, oauth.trust_env, oauth.proxies = (
-                self._session.verify,
-                self._session.trust_env,
-                dict(self._session.proxies),
-            )
-            if self._key is not None:
-                oauth.register_client_auth_method(_SmartAssertion(token_url, self._key, alg=s.jwt_alg, kid=s.key_id))
-            try:
-                raw = oauth.fetch_token(token_url, grant_type="client_credentials", timeout=s.timeout_s)
-            except OAuthError as exc:
-                error = str(getattr(exc, "error", "") or "error")
-                raise ConfigError(
-                    [f"fhir: the token endpoint refused client {s.client_id} ({error}); check its key or secret"]
-                ) from None
-            except (requests.RequestException, ValueError) as exc:
-                raise RetryLater(f"fhir: the token endpoint did not answer ({type(exc).__name__})") from None
-            finally:
-                oauth.close()
-            self.fetches += 1
-            expires_in = float(raw.get("expires_in") or 300)
-            self._expires = self._clock() + expires_in
-            self._token = OAuthToken(
-                access_token=str(raw["access_token"]),
-                expires_at=datetime.fromtimestamp(self._expires, UTC),
-            )
-            logger.info("fhir: access token obtained for client %s (expires in %ds)", s.client_id, int(expires_in))
-            return self._token
-
-    def _discover(self) -> str:
-        url = f"{self.settings.base_url}/.well-known/smart-configuration"
-        try:
-            response = self._session.get(url, timeout=self.settings.timeout_s, headers={"Accept": "application/json"})
-        except requests.RequestException as exc:
-            raise RetryLater(f"fhir: SMART discovery failed ({type(exc).__name__})") from None
-        if response.status_code != 200:
-            raise ConfigError([f"fhir.token_url: not set, and {url} answered {response.status_code}"])
-        endpoint = response.json().get("token_endpoint")
-        if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
-            raise ConfigError([f"fhir.token_url: not set, and {url} names no token_endpoint"])
-        return endpoint
-
-
-# --- the error table ---------------------------------------------------------------------------
-
-
-class Action(StrEnum):
-    """What the connector does about a failed response."""
-
-    REFRESH = "refresh"
-    CONFIG = "config"
-    REFUSED = "refused"  # the caller decides (not found, conflict, business rule)
-    WAIT = "wait"
-    FATAL = "fatal"
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    statuses: range
-    action: Action
-
-
-def _s(*codes: int) -> range:
-    return range(codes[0], codes[-1] + 1)
-
-
-RULES: Final[tuple[_Rule, ...]] = (
-    _Rule(_s(401), Action.REFRESH),
-    _Rule(_s(403), Action.CONFIG),
-    _Rule(_s(404), Action.REFUSED),
-    _Rule(_s(409, 410), Action.REFUSED),
-    _Rule(_s(412), Action.REFUSED),
-    _Rule(_s(422), Action.REFUSED),
-    _Rule(_s(429), Action.WAIT),
-    _Rule(_s(500, 599), Action.WAIT),
-    _Rule(_s(300, 499), Action.FATAL),
-)
-
-
-def classify(status: int) -> Action:
-    """The action :data:`RULES` gives a failed status."""
-    for rule in RULES:
-        if status in rule.statuses:
-            return rule.action
-    return Action.FATAL
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, code: str, diagnostics: str) -> None:
-        super().__init__(f"{status} {code}: {diagnostics}")
-        self.status = status
-        self.code = code
-        self.diagnostics = diagnostics
-
-
-def _issue(response: requests.Response) -> tuple[str, str]:
-    """The first issue's code and (shortened) diagnostics of an OperationOutcome body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "unknown", f"HTTP {response.status_code}"
-    issues = body.get("issue") if isinstance(body, dict) else None
-    if not issues:
-        return "unknown", f"HTTP {response.status_code}"
-    first = issues[0]
-    text = str(first.get("diagnostics") or first.get("details", {}).get("text") or "")
-    return str(first.get("code", "unknown")), text[:200]
-
-
-# --- the connector ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Schedule:
-    id: str
-    services: tuple[str, ...]
-    provider: str | None
-    location: str | None  # the hub's id
-    languages: frozenset[str]
-    telehealth: bool
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise FatalError(f"fhir: the server sent a time without a zone ({value!r})")
-    return parsed
-
-
-def _instant(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _ref_id(reference: str, rtype: str) -> str | None:
-    marker = f"{rtype}/"
-    if marker not in reference:
-        return None
-    return reference.rsplit(marker, 1)[1].split("/")[0] or None
+__all__ = ["FhirScheduling"]
 
 
 class FhirScheduling:
@@ -977,39 +611,3 @@ class FhirScheduling:
             telehealth=telehealth,
             interpreter_language=interpreter,
         )
-
-
-def _resources(statement: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The server-mode resources of a CapabilityStatement, by type."""
-    return {
-        str(r.get("type")): r
-        for rest in statement.get("rest", [])
-        if rest.get("mode", "server") == "server"
-        for r in rest.get("resource", [])
-    }
-
-
-def _bundle_resources(bundle: Mapping[str, Any], rtype: str) -> list[dict[str, Any]]:
-    if bundle.get("resourceType") != "Bundle":
-        raise FatalError(f"fhir: an operation answered a {bundle.get('resourceType')} instead of a Bundle")
-    return [
-        e["resource"]
-        for e in bundle.get("entry", [])
-        if isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == rtype
-    ]
-
-
-def _languages(practitioner: Mapping[str, Any]) -> frozenset[str]:
-    return frozenset(
-        str(c["code"]).split("-")[0].lower()
-        for comm in practitioner.get("communication", [])
-        for c in comm.get("coding", [])
-        if c.get("system") == BCP47 and c.get("code")
-    )
-
-
-def _virtual(location: Mapping[str, Any]) -> bool:
-    return any(
-        c.get("system") == PHYSICAL_TYPE and c.get("code") == "vi"
-        for c in location.get("physicalType", {}).get("coding", [])
-    )

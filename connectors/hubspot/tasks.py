@@ -39,7 +39,7 @@ from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId as Task
 from hubspot.crm.objects.tasks import PublicObjectSearchRequest as TasksSearch
 
 from connectors.base import TaskChange, TaskKind, TaskState, TaskWrite, WriteOutcome
-from connectors.hubspot_batch import (
+from connectors.hubspot.batch import (
     BATCH,
     TRACE,
     batches,
@@ -51,8 +51,8 @@ from connectors.hubspot_batch import (
     settled,
     written,
 )
-from connectors.hubspot_edge import Failure, HubSpotEdge
-from connectors.hubspot_search import PAGE, epoch_ms, from_ms, iso_ms, parse_time, searcher, walk_modified
+from connectors.hubspot.edge import Failure, HubSpotEdge
+from connectors.hubspot.search import PAGE, epoch_ms, from_ms, iso_ms, parse_time, searcher, walk_modified
 from nurture.errors import ConfigError
 
 if TYPE_CHECKING:

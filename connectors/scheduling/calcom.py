@@ -43,7 +43,7 @@ import requests
 
 from connectors.base import ConnectionStatus
 from connectors.limits import RetryPolicy, TokenBucket
-from connectors.scheduling import AvailabilityQuery, Booking, Slot
+from connectors.scheduling.base import AvailabilityQuery, Booking, Slot
 from nurture.errors import ConfigError, FatalError, RetryLater, SkipRecord
 from nurture.prep import AppointmentStatus
 

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from connectors.base import TaskChange, TaskKind, TaskState, TaskWrite
-from connectors.salesforce_soql import format_datetime, normalise_outcome, parse_datetime
+from connectors.salesforce.soql import format_datetime, normalise_outcome, parse_datetime
 
 __all__ = [
     "CANCELLED_STATUS",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.scheduling import Booking
+from connectors.scheduling.base import Booking
 from nurture.errors import SkipRecord
 from nurture.prep import AppointmentStatus
 

@@ -3,11 +3,11 @@
 How each protocol method maps to HubSpot's API, the error table and the task-idempotency decision are
 in ``docs/connector-hubspot.md``. The parts:
 
-- ``hubspot_edge``: the SDK client, rate limiting, retries and the error table (every call);
-- ``hubspot_search``: complete, ordered "modified since" reads through CRM search;
-- ``hubspot_batch``: batches, isolating the input HubSpot refused, outcomes;
-- ``hubspot_schema``: the properties the hub writes (``ensure_schema``) and ``describe``;
-- ``hubspot_tasks``: follow-up tasks;
+- ``edge``: the SDK client, rate limiting, retries and the error table (every call);
+- ``search``: complete, ordered "modified since" reads through CRM search;
+- ``batch``: batches, isolating the input HubSpot refused, outcomes;
+- ``schema``: the properties the hub writes (``ensure_schema``) and ``describe``;
+- ``tasks``: follow-up tasks;
 - this module: the settings and the connector.
 
 Nothing here logs a property value: ids, counts and HubSpot's codes only.
@@ -39,7 +39,7 @@ from connectors.base import (
     TokenSource,
     WriteOutcome,
 )
-from connectors.hubspot_batch import (
+from connectors.hubspot.batch import (
     BATCH,
     TRACE,
     batches,
@@ -52,8 +52,8 @@ from connectors.hubspot_batch import (
     wire,
     written,
 )
-from connectors.hubspot_edge import HubSpotEdge, Limits, Refused
-from connectors.hubspot_schema import (
+from connectors.hubspot.edge import HubSpotEdge, Limits, Refused
+from connectors.hubspot.schema import (
     GROUP,
     PropertySpec,
     contact_properties,
@@ -63,8 +63,8 @@ from connectors.hubspot_schema import (
     missing_options,
     task_properties,
 )
-from connectors.hubspot_search import epoch_ms, from_ms, searcher, walk_modified
-from connectors.hubspot_tasks import HubSpotTasks, TaskIdempotency
+from connectors.hubspot.search import epoch_ms, from_ms, searcher, walk_modified
+from connectors.hubspot.tasks import HubSpotTasks, TaskIdempotency
 from nurture.errors import ConfigError, HubError
 
 __all__ = ["HubSpotConnector", "HubSpotSettings", "TaskIdempotency"]

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Final
 
 from connectors.limits import RetryPolicy
-from connectors.salesforce_soql import IDENTIFIER
+from connectors.salesforce.soql import IDENTIFIER
 from nurture.clock import zone
 from nurture.errors import ConfigError
 

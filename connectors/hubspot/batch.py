@@ -17,8 +17,8 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from connectors.base import WriteOutcome
-from connectors.hubspot_edge import Action, Failure, Refused, action_for, record_failures, retriable, translate
-from connectors.hubspot_search import iso_ms
+from connectors.hubspot.edge import Action, Failure, Refused, action_for, record_failures, retriable, translate
+from connectors.hubspot.search import iso_ms
 from nurture.errors import FatalError
 
 __all__ = [
@@ -157,7 +157,7 @@ def match(part: list[int], key_of: Mapping[int, str], data: Any, key_property: s
     HubSpot does not promise batch results in input order, so a result is matched by the
     ``objectWriteTraceId`` it echoes (the input's key), else by the key property it echoes, and
     positionally only if none echoes either. The errors of a 207 are matched by trace id
-    (:func:`~connectors.hubspot_edge.record_failures`). An input with neither gets None.
+    (:func:`~connectors.hubspot.edge.record_failures`). An input with neither gets None.
 
     Raises:
         ConfigError: a per-record error that is about configuration, not the record (a property
@@ -197,7 +197,7 @@ def written(key: str, result: Any | None, *, created: bool | None = None) -> Wri
 
 def rejected(key: str, failure: Failure) -> WriteOutcome:
     """The outcome of an input HubSpot refused: its code, the property, a message without values,
-    and whether it is worth sending again as it is (:func:`~connectors.hubspot_edge.retriable`)."""
+    and whether it is worth sending again as it is (:func:`~connectors.hubspot.edge.retriable`)."""
     field_name = failure.properties[0] if failure.properties else None
     reason = REASONS.get(failure.code) or REASONS.get(failure.category) or "HubSpot refused the record"
     return WriteOutcome(
