@@ -15,7 +15,7 @@ from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputUpsert, P
 from hubspot.crm.properties import PropertyCreate
 from urllib3.util import Retry
 
-from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits, serve_hubspot
+from sandboxes.hubspot import HubSpotSandbox, RateLimits, serve_hubspot
 
 UPSERT_CALLS = 40
 BATCH = 100

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 from simple_salesforce import Salesforce
 
-from connectors.sandbox.salesforce import SalesforceSandbox, serve_salesforce
+from sandboxes.salesforce import SalesforceSandbox, serve_salesforce
 
 UPSERT_CALLS = 40
 BATCH = 200

@@ -41,7 +41,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
-from connectors.sandbox.harness import free_port
+from sandboxes.common import free_port
 from tests.support import pg_url
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,10 +31,10 @@ import requests
 from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
-from connectors.sandbox.harness import free_port
-from connectors.sandbox.salesforce import SalesforceSandbox, serve_salesforce
 from hub.app.bootstrap import build_hub
 from hub.settings.config import load_config
+from sandboxes.common import free_port
+from sandboxes.salesforce import SalesforceSandbox, serve_salesforce
 from tests.support import pg_url
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,15 +32,15 @@ import requests
 from connectors.base import OAuthToken, RecordWrite, StaticTokens
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.salesforce import SalesforceConnector
-from connectors.salesforce_settings import SalesforceSettings
-from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits, serve_hubspot
-from connectors.sandbox.salesforce import SalesforceSandbox, serve_salesforce
+from connectors.salesforce.settings import SalesforceSettings
 from hub.inbound.intake import Intake
 from hub.settings.config import load_config
 from hub.store import Store, repo
 from hub.sync import Destination, SyncEngine
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
+from sandboxes.hubspot import HubSpotSandbox, RateLimits, serve_hubspot
+from sandboxes.salesforce import SalesforceSandbox, serve_salesforce
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ __all__ = [
 RUN_FILE = "running-demo.json"
 SECRETS_FILE = "demo-secrets.json"
 
-#: The sandboxes' published test app credentials (see connectors/sandbox).
+#: The sandboxes' published test app credentials (see sandboxes/).
 SANDBOX_CLIENT_ID = "nurturehub-sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the local sandboxes' fixed test secret
 FHIR_CREDENTIAL = "sandbox-secret"  # the FHIR sandbox's fixed test secret

@@ -2,6 +2,9 @@
 
 State lives under ``<instance>/sandbox/`` so the demo CRM survives restarts; the Salesforce
 sandbox's TLS CA is kept there too, so a client configured once keeps trusting it.
+
+The sandboxes are a package of their own (``sandboxes/``, installed with the ``sandboxes`` extra):
+the product imports nothing from it, this module only inside the functions that start them.
 """
 
 from __future__ import annotations
@@ -9,15 +12,48 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from connectors.sandbox.fhir import FhirSandbox
-from connectors.sandbox.harness import Faults, SandboxServer
-from connectors.sandbox.hubspot import HubSpotSandbox, serve_hubspot
-from connectors.sandbox.salesforce import SalesforceSandbox, serve_salesforce
+if TYPE_CHECKING:
+    from sandboxes.common import Faults, SandboxServer
+    from sandboxes.fhir import FhirSandbox
+    from sandboxes.hubspot import HubSpotSandbox
+    from sandboxes.salesforce import SalesforceSandbox
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunningSandboxes", "start_sandboxes"]
+__all__ = ["INSTALL_HINT", "RunningSandboxes", "SandboxesNotInstalled", "sandbox_faults", "start_sandboxes"]
+
+INSTALL_HINT = "pip install 'nurturehub[sandboxes]'"
+
+
+class SandboxesNotInstalled(RuntimeError):
+    """The ``sandboxes`` package or what it needs (the ``sandboxes`` extra) is not installed."""
+
+    def __init__(self, missing: str) -> None:
+        super().__init__(f"the local sandboxes are not installed (no module {missing!r}): {INSTALL_HINT}")
+
+
+def _require_sandboxes() -> None:
+    """Import the sandboxes, or raise :class:`SandboxesNotInstalled` naming the extra."""
+    try:
+        import sandboxes.common
+        import sandboxes.fhir
+        import sandboxes.hubspot
+        import sandboxes.salesforce  # noqa: F401 - imported to learn whether it can be
+    except ImportError as exc:
+        missing = exc.name or "sandboxes"
+        if missing == "trustme" or missing.split(".")[0] == "sandboxes":
+            raise SandboxesNotInstalled(missing) from exc
+        raise
+
+
+def sandbox_faults(**settings: Any) -> Faults:
+    """The sandboxes' fault injection (:class:`sandboxes.common.Faults`) with ``settings``."""
+    _require_sandboxes()
+    from sandboxes.common import Faults
+
+    return Faults(**settings)
 
 
 @dataclass(slots=True)
@@ -48,6 +84,12 @@ def start_sandboxes(
     faults: Faults | None = None,
 ) -> RunningSandboxes:
     """Start both sandboxes on loopback; ``instance=None`` keeps their state in memory."""
+    _require_sandboxes()
+    from sandboxes.common import Faults, SandboxServer
+    from sandboxes.fhir import FhirSandbox
+    from sandboxes.hubspot import HubSpotSandbox, serve_hubspot
+    from sandboxes.salesforce import SalesforceSandbox, serve_salesforce
+
     folder = instance / "sandbox" if instance is not None else None
     sf = SalesforceSandbox(
         state_path=folder / "salesforce.sqlite3" if folder else None,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hub.app.logs import configure_logging
+from hub.app.sandboxes import SandboxesNotInstalled
 from nurture.errors import ConfigError, RetryLater, SkipRecord
 
 if TYPE_CHECKING:
@@ -211,6 +212,9 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int
             )
         else:
             sys.stderr.write(f"invalid input: {exc}\n")
+        return EXIT_ERROR
+    except SandboxesNotInstalled as exc:  # `nurturehub sandbox` or `run` on an install without the extra
+        sys.stderr.write(f"{exc}\n")
         return EXIT_ERROR
     except RetryLater as exc:
         sys.stderr.write(f"try again later: {exc}\n")

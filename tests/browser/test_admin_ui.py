@@ -19,12 +19,12 @@ import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from connectors.inbound import sign_request
-from connectors.sandbox.harness import SandboxServer
 from hub.accounts import users
 from hub.app.bootstrap import Hub, build_hub
 from hub.connections.connect import connect_with_agent
 from hub.connections.crm import load_crm_settings
 from hub.settings.config import HubConfig
+from sandboxes.common import SandboxServer
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 from tests.support import skip_or_fail
 from tests.webapp.conftest import SECRETS, environ

@@ -36,12 +36,12 @@ from sqlalchemy import func, select
 
 from connectors.hubspot import HubSpotConnector
 from connectors.inbound import sign_request
-from connectors.sandbox.harness import SandboxServer, free_port
-from connectors.sandbox.hubspot import HubSpotSandbox
 from hub.app.bootstrap import build_hub
 from hub.settings.config import load_config
 from hub.store.models import Base, InboxRow, LeadRow, OutboxRow, TouchRow
 from nurture.vocab import BOOKED_STAGES, CLOSED_STAGES
+from sandboxes.common import SandboxServer, free_port
+from sandboxes.hubspot import HubSpotSandbox
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from connectors.fhir import FhirScheduling
 from connectors.scheduling import AvailabilityQuery, Booking
+from connectors.scheduling.fhir import FhirScheduling
 from hub.bookings.scheduling import appointment_plan, pull_bookings
 from hub.inbound.intake import Intake
 from hub.settings.config import HubConfig

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from connectors.fhir import FhirScheduling
+from connectors.scheduling.fhir import FhirScheduling
 from hub.bookings.capacity import capacity_summary, refresh_openings
 from hub.inbound.intake import Intake
 from hub.lifecycle.clearance import record_clearance

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from connectors.base import FieldInfo
 from connectors.fake import FakeCrm
-from connectors.sandbox.salesforce_meta import LEAD
 from hub.app.metrics import REGISTRY
 from hub.inbound.intake import Intake
 from hub.settings.config import HubConfig
@@ -24,6 +23,7 @@ from nurture.consent import ConsentEntry
 from nurture.errors import BudgetExhausted, RetryLater
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, ConsentState, ContactChannel, Intent, NextActionKind, Score, Stage
+from sandboxes.salesforce.objects import LEAD
 from tests.fixtures.clock import ManualClock
 
 

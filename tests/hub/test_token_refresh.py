@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from connectors.sandbox.harness import free_port
 from hub.app.bootstrap import build_hub
 from hub.connections.crm import StoredTokens
 from hub.settings.config import HubConfig
 from nurture.errors import ConfigError, RetryLater
+from sandboxes.common import free_port
 
 ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
     "busy": (503, {"Content-Type": "text/html"}, b"<html>maintenance</html>"),

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.sandbox.harness import Faults
-from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits
+from sandboxes.common import Faults
+from sandboxes.hubspot import HubSpotSandbox, RateLimits
 from tests.fixtures.clock import ManualClock
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from connectors.base import RecordWrite
 from connectors.hubspot import HubSpotConnector
-from connectors.sandbox.hubspot import HubSpotSandbox
 from nurture.errors import ConfigError
+from sandboxes.hubspot import HubSpotSandbox
 from tests.canary import CANARY_EMAIL, CANARY_FIRST, CANARY_LAST, CANARY_TEXT
 from tests.fixtures.hubspot_connector import HubSpotStaff
 

@@ -6,10 +6,10 @@ import pytest
 
 from connectors.base import OAuthToken, RecordWrite, StaticTokens
 from connectors.hubspot import HubSpotConnector
-from connectors.hubspot_edge import RULES, Action, Failure, action_for
-from connectors.sandbox.harness import Faults
-from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits
+from connectors.hubspot.edge import RULES, Action, Failure, action_for
 from nurture.errors import BudgetExhausted, ConfigError, RetryLater
+from sandboxes.common import Faults
+from sandboxes.hubspot import HubSpotSandbox, RateLimits
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.hubspot_connector import FAST, MakeConnector
 

@@ -9,9 +9,9 @@ import pytest
 
 from connectors.base import RecordWrite
 from connectors.hubspot import HubSpotConnector
-from connectors.hubspot_search import epoch_ms, iso_ms, parse_time
-from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits
+from connectors.hubspot.search import epoch_ms, iso_ms, parse_time
 from nurture.errors import ConfigError
+from sandboxes.hubspot import HubSpotSandbox, RateLimits
 from tests.fixtures.hubspot_connector import HubSpotStaff, MakeConnector
 
 SEARCH = "/crm/v3/objects/contacts/search"

@@ -13,9 +13,9 @@ from hubspot.crm.objects.tasks import SimplePublicObjectInput, SimplePublicObjec
 
 from connectors.base import RecordWrite, TaskKind, TaskState, TaskWrite
 from connectors.hubspot import HubSpotConnector, TaskIdempotency
-from connectors.sandbox.hubspot import HubSpotSandbox
-from connectors.sandbox.hubspot_model import HubSpotError
 from nurture.errors import ConfigError, RetryLater
+from sandboxes.hubspot import HubSpotSandbox
+from sandboxes.hubspot.model import HubSpotError
 from tests.fixtures.hubspot_connector import FAST, HubSpotStaff, MakeConnector
 
 BOTH_MODES = pytest.mark.parametrize(

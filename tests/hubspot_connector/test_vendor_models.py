@@ -18,10 +18,10 @@ from hubspot.crm.contacts import Configuration as ContactsConfiguration
 
 from connectors.base import RecordWrite, TaskKind, TaskWrite
 from connectors.hubspot import HubSpotConnector
-from connectors.hubspot_batch import match, rejected
-from connectors.sandbox.harness import SandboxServer
-from connectors.sandbox.hubspot import HubSpotSandbox
+from connectors.hubspot.batch import match, rejected
 from nurture.errors import FatalError
+from sandboxes.common import SandboxServer
+from sandboxes.hubspot import HubSpotSandbox
 from tests.fixtures.hubspot_connector import FAST, MakeConnector
 
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"

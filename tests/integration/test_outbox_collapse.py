@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.hubspot import HubSpotSandbox
 from hub.inbound.intake import Intake
 from hub.lifecycle.leads import commit_lead
 from hub.settings.config import HubConfig
@@ -23,6 +22,7 @@ from hub.sync import Destination, SyncEngine
 from hub.sync.tasks import _after_task
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Stage
+from sandboxes.hubspot import HubSpotSandbox
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from connectors.hubspot import HubSpotConnector
-from connectors.sandbox.hubspot import HubSpotSandbox
 from hub.inbound.intake import Intake
 from hub.settings.config import HubConfig
 from hub.store import Store, repo
@@ -17,6 +16,7 @@ from hub.store.models import AuditRow, OutboxRow
 from hub.sync import Destination, SyncEngine
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
+from sandboxes.hubspot import HubSpotSandbox
 from tests.fixtures.clock import ManualClock
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.harness import Faults
 from hub.inbound.intake import Intake
 from hub.settings.config import HubConfig
 from hub.store import Store, repo
@@ -20,6 +19,7 @@ from mapping.defaults import default_crm_mapping
 from nurture.consent import ConsentEntry
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, ConsentState, ContactChannel, Stage
+from sandboxes.common import Faults
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.salesforce_connector import SalesforceStaff
 from tests.fixtures.salesforce_sandbox import SalesforceOrg

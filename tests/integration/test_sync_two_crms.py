@@ -10,7 +10,6 @@ from itertools import count
 
 from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.hubspot import HubSpotSandbox
 from hub.inbound.intake import Intake
 from hub.settings.config import HubConfig
 from hub.store import Store, repo
@@ -19,6 +18,7 @@ from nurture.consent import ConsentEntry
 from nurture.inquiry import Inquiry
 from nurture.lead import Lead
 from nurture.vocab import Channel, ConsentState, ContactChannel
+from sandboxes.hubspot import HubSpotSandbox
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.hubspot_connector import HubSpotStaff
 from tests.fixtures.salesforce_sandbox import SalesforceOrg

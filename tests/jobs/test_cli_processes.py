@@ -16,9 +16,9 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from connectors.sandbox.harness import SandboxServer, free_port
 from hub.cli import main as hub_main
 from jobs.cli import main
+from sandboxes.common import SandboxServer, free_port
 from tests.support import child_environ
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
-from connectors.sandbox.harness import free_port
+from sandboxes.common import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_" + base64.b64encode(b"metrics-test-secret-of-32-bytes!").decode()

@@ -19,7 +19,6 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from connectors.sandbox.harness import SandboxServer
 from connectors.scheduling import AvailabilityQuery
 from hub.app.bootstrap import build_hub
 from hub.lifecycle.cadence import advance_cadence
@@ -32,6 +31,7 @@ from nurture.clock import window_of
 from nurture.errors import ConfigError, RetryLater
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Stage
+from sandboxes.common import SandboxServer
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.fhir_sandbox import FHIR_T0, FhirDesk
 from tests.hub.test_sync import World

@@ -33,12 +33,12 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import MetaData, create_engine, select
 from sqlalchemy.engine import make_url
 
-from connectors.sandbox.harness import free_port
 from hub.app.bootstrap import build_hub
 from hub.coordinator.views import lead_view
 from hub.store import Store, repo
 from hub.store.models import ConnectionRow, InboxRow, LeadRow
 from nurture.vocab import TouchOutcome
+from sandboxes.common import free_port
 from tests.ops.guide import (
     DEPLOY,
     DOC,

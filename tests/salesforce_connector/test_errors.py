@@ -11,8 +11,8 @@ import requests
 
 from connectors.base import OAuthToken, RecordWrite, StaticTokens
 from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.harness import Faults
 from nurture.errors import BudgetExhausted, ConfigError, RetryLater
+from sandboxes.common import Faults
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.salesforce_connector import SandboxTokens, lead_fields, static_tokens
 from tests.fixtures.salesforce_sandbox import SalesforceOrg

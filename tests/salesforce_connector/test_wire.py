@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from connectors.salesforce import SalesforceSettings
-from connectors.salesforce_errors import Action, VendorError, classify, redact
-from connectors.salesforce_soql import (
+from connectors.salesforce.errors import Action, VendorError, classify, redact
+from connectors.salesforce.soql import (
     datetime_literal,
     format_datetime,
     in_chunks,

@@ -11,8 +11,8 @@ import pytest
 
 from connectors.base import RecordWrite
 from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.harness import Faults
 from nurture.errors import ConfigError
+from sandboxes.common import Faults
 from tests.canary import CANARY_EMAIL, CANARY_FIRST
 from tests.fixtures.salesforce_connector import RecordingSession, lead_fields
 from tests.fixtures.salesforce_sandbox import SalesforceOrg

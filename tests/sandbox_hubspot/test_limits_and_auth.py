@@ -11,8 +11,8 @@ import pytest
 from hubspot.crm.contacts import PublicObjectSearchRequest
 from hubspot.crm.contacts.exceptions import ApiException
 
-from connectors.sandbox.harness import Faults, SandboxServer
-from connectors.sandbox.hubspot import HubSpotSandbox, RateLimits
+from sandboxes.common import Faults, SandboxServer
+from sandboxes.hubspot import HubSpotSandbox, RateLimits
 from tests.fixtures.hubspot_sandbox import no_retry
 
 

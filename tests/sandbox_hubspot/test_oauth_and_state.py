@@ -14,8 +14,8 @@ from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
 from hubspot.crm.properties import PropertyCreate
 from hubspot.oauth.exceptions import ApiException as OAuthApiException
 
-from connectors.sandbox.harness import SandboxServer
-from connectors.sandbox.hubspot import HubSpotSandbox, serve_hubspot
+from sandboxes.common import SandboxServer
+from sandboxes.hubspot import HubSpotSandbox, serve_hubspot
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.hubspot_sandbox import no_retry
 

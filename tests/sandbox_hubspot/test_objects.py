@@ -18,7 +18,7 @@ from hubspot.crm.contacts import (
 from hubspot.crm.contacts.exceptions import ApiException
 from hubspot.crm.properties import PropertyCreate
 
-from connectors.sandbox.hubspot import HubSpotSandbox
+from sandboxes.hubspot import HubSpotSandbox
 from tests.fixtures.clock import ManualClock
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

@@ -9,7 +9,7 @@ import pytest
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate, PropertyUpdate
 from hubspot.crm.properties.exceptions import ApiException
 
-from connectors.sandbox.hubspot import HubSpotSandbox
+from sandboxes.hubspot import HubSpotSandbox
 
 
 def _nurturehub_id() -> PropertyCreate:

@@ -8,7 +8,7 @@ import re
 import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from connectors.sandbox.hubspot import HubSpotSandbox
+from sandboxes.hubspot import HubSpotSandbox
 from tests.contracts.hubspot_spec import KNOWN_GAPS, covered, routed_operations, sdk_calls, spec_source
 from tests.support import skip_or_fail
 

@@ -11,7 +11,7 @@ from hubspot.crm.contacts import PublicObjectSearchRequest, SimplePublicObjectIn
 from hubspot.crm.contacts.exceptions import ApiException
 from hubspot.crm.properties import PropertyCreate
 
-from connectors.sandbox.hubspot import HubSpotSandbox
+from sandboxes.hubspot import HubSpotSandbox
 from tests.fixtures.clock import ManualClock
 
 PEOPLE = [

@@ -10,7 +10,7 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from connectors.sandbox.salesforce_meta import make_id
+from sandboxes.salesforce.ids import make_id
 
 ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",

@@ -23,7 +23,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from connectors.sandbox.harness import Faults
+from sandboxes.common import Faults
 from tests.contracts.salesforce_spec import (
     ABSENT_REASONS,
     BASE_PATH,

@@ -16,8 +16,8 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from connectors.sandbox.harness import Faults
-from connectors.sandbox.salesforce import SalesforceSandbox, serve_salesforce
+from sandboxes.common import Faults
+from sandboxes.salesforce import SalesforceSandbox, serve_salesforce
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 RESTRICTED_PICKLISTS = {

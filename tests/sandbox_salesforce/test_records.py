@@ -14,7 +14,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from connectors.sandbox.salesforce_meta import is_salesforce_id
+from sandboxes.salesforce.ids import is_salesforce_id
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 

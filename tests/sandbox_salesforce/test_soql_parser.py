@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from connectors.sandbox import soql
+from sandboxes.salesforce import soql
 
 
 def test_datetimes_are_written_the_salesforce_way() -> None:

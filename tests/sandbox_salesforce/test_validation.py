@@ -8,7 +8,7 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from connectors.sandbox.salesforce_meta import make_id
+from sandboxes.salesforce.ids import make_id
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from connectors.calcom_api import LEAD_KEY, STATUS, CalcomEventType, CalcomScheduling, CalcomSettings
-from connectors.fhir import FhirScheduling
-from connectors.sandbox.calcom import CalcomSandbox
-from connectors.sandbox.harness import Faults, SandboxServer
 from connectors.scheduling import AvailabilityQuery, Booking, InMemoryScheduling, SchedulingConnector, Slot
+from connectors.scheduling.calcom import LEAD_KEY, STATUS, CalcomEventType, CalcomScheduling, CalcomSettings
+from connectors.scheduling.fhir import FhirScheduling
 from nurture.prep import AppointmentStatus
+from sandboxes.calcom import CalcomSandbox
+from sandboxes.common import Faults, SandboxServer
 from tests.fixtures.calendly_sandbox import (  # noqa: F401 - the Calendly fixtures, for this folder's tests
     calendly_api,
     calendly_clock,

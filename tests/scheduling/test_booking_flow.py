@@ -7,10 +7,9 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from connectors.base import TaskKind, TaskState, TaskWrite
-from connectors.calcom_api import CalcomScheduling, CalcomSettings, booking_event
 from connectors.fake import FakeCrm
-from connectors.sandbox.calcom import CalcomSandbox
 from connectors.scheduling import AvailabilityQuery
+from connectors.scheduling.calcom import CalcomScheduling, CalcomSettings, booking_event
 from nurture.cadence import CadencePlan, PlannedStep, plan_cadence
 from nurture.capacity import Clearance, ServiceInfo
 from nurture.lead import Lead
@@ -18,6 +17,7 @@ from nurture.policy import Accepted, enforce
 from nurture.prep import lead_after_appointment, plan_appointment_follow_ups
 from nurture.settings import NurtureSettings
 from nurture.vocab import ConsentState, ContactChannel, Intent, Stage
+from sandboxes.calcom import CalcomSandbox
 from tests.factories import T0, consent, lead
 from tests.fixtures.clock import ManualClock
 from tests.scheduling.conftest import CalcomDesk

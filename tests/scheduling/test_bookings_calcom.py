@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from connectors.calcom_api import CalcomScheduling
-from connectors.sandbox.calcom import CalcomSandbox
 from connectors.scheduling import AvailabilityQuery
+from connectors.scheduling.calcom import CalcomScheduling
 from hub.bookings.scheduling import pull_bookings
 from hub.inbound.intake import Intake
 from hub.settings.config import HubConfig
 from hub.store import Store, repo
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Intent, Stage
+from sandboxes.calcom import CalcomSandbox
 from tests.fixtures.clock import ManualClock
 from tests.scheduling.conftest import CalcomDesk
 

@@ -11,11 +11,11 @@ from importlib import resources
 import pytest
 import requests
 
-from connectors.calcom_api import CalcomScheduling, CalcomSettings, booking_event
-from connectors.sandbox.calcom import CalcomSandbox
 from connectors.scheduling import AvailabilityQuery, Booking, Slot
+from connectors.scheduling.calcom import CalcomScheduling, CalcomSettings, booking_event
 from nurture.errors import ConfigError, SkipRecord
 from nurture.prep import AppointmentStatus
+from sandboxes.calcom import CalcomSandbox
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.fhir_sandbox import FHIR_T0
 from tests.scheduling.conftest import CalcomDesk

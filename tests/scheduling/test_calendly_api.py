@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 import requests
 
-from connectors.calendly_api import CalendlyApi, CalendlyApiSettings
-from connectors.calendly_events import CalendlyEventType, CalendlySettings
-from connectors.sandbox.calendly import CalendlySandbox
-from connectors.sandbox.harness import Faults, SandboxServer
+from connectors.scheduling.calendly import CalendlyApi, CalendlyApiSettings
+from connectors.scheduling.calendly_events import CalendlyEventType, CalendlySettings
 from nurture.errors import ConfigError, RetryLater
 from nurture.prep import AppointmentStatus
+from sandboxes.calendly import CalendlySandbox
+from sandboxes.common import Faults, SandboxServer
 from tests.fixtures.calendly_sandbox import CALENDLY_T0, EVENT_TYPE
 from tests.fixtures.clock import ManualClock
 

@@ -9,10 +9,8 @@ from datetime import timedelta
 import pytest
 import requests
 
-from connectors.calendly_api import CalendlyApi
-from connectors.calendly_events import CalendlyEventType, CalendlySettings, booking_event
-from connectors.sandbox.calendly import CalendlySandbox
-from connectors.sandbox.harness import SandboxServer
+from connectors.scheduling.calendly import CalendlyApi
+from connectors.scheduling.calendly_events import CalendlyEventType, CalendlySettings, booking_event
 from hub.bookings.calendly import CURSOR, build_calendly, calendly_pull_interval, pull_calendly
 from hub.bookings.scheduling import apply_booking
 from hub.inbound.intake import Intake
@@ -21,6 +19,8 @@ from hub.store import Store, repo
 from nurture.errors import ConfigError
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel, Intent, Stage
+from sandboxes.calendly import CalendlySandbox
+from sandboxes.common import SandboxServer
 from tests.fixtures.calendly_sandbox import CALENDLY_T0, EVENT_TYPE
 from tests.fixtures.clock import ManualClock
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from connectors.fhir import FhirScheduling
 from connectors.scheduling import AvailabilityQuery
+from connectors.scheduling.fhir import FhirScheduling
 from nurture.actions import propose_next_action, score_for
 from nurture.capacity import (
     CapacityDecision,

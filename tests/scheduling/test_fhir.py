@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from joserfc.jwk import RSAKey
 
-from connectors.fhir import FhirScheduling, SmartBackendTokens
-from connectors.sandbox.fhir import FhirSandbox
-from connectors.sandbox.harness import Faults, SandboxServer
 from connectors.scheduling import AvailabilityQuery, Slot
+from connectors.scheduling.fhir import FhirScheduling, SmartBackendTokens
 from nurture.errors import ConfigError, RetryLater
 from nurture.prep import AppointmentStatus
+from sandboxes.common import Faults, SandboxServer
+from sandboxes.fhir import FhirSandbox
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.fhir_sandbox import FHIR_T0, FhirDesk
 

@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 from joserfc.jwk import RSAKey
 
-from connectors.fhir import FhirScheduling
-from connectors.sandbox.fhir import FhirSandbox
-from connectors.sandbox.harness import Faults
 from connectors.scheduling import AvailabilityQuery
+from connectors.scheduling.fhir import FhirScheduling
 from nurture.prep import AppointmentStatus
+from sandboxes.common import Faults
+from sandboxes.fhir import FhirSandbox
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.fhir_sandbox import FHIR_T0, JWT_CLIENT, JWT_KID, FhirDesk, FhirSchema, FhirTraffic
 

@@ -16,10 +16,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from connectors.inbound.jotform import encode_jotform_submission
-from connectors.sandbox.harness import free_port
 from hub.cli import main
 from hub.store import Store
 from hub.store.models import AuditRow
+from sandboxes.common import free_port
 from tests.support import child_environ
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ import pytest
 import requests
 from authlib.integrations.base_client import OAuthError
 
-from connectors.sandbox.harness import SandboxServer
 from hub.connections.crm import CrmSettings, authorization_url, exchange_code, load_crm_settings
+from sandboxes.common import SandboxServer
 from tests.fixtures.salesforce_sandbox import SalesforceOrg
 
 REDIRECT = "http://127.0.0.1:9/callback"

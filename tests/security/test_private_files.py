@@ -22,9 +22,9 @@ import requests
 from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
-from connectors.sandbox.harness import free_port
 from hub.app.instance import exposed, make_private, write_private
 from hub.cli import main as hub_main
+from sandboxes.common import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="

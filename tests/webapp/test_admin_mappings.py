@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from connectors.base import FieldInfo
 from connectors.fake import FakeCrm
-from connectors.sandbox.salesforce_meta import LEAD
 from hub.app.bootstrap import Hub
 from hub.settings import settings_store
 from hub.store.models import AuditRow
 from mapping.defaults import DEFAULT_MAPPINGS
 from mapping.toml_io import from_toml, to_toml
+from sandboxes.salesforce.objects import LEAD
 from tests.fixtures.clock import ManualClock
 from tests.webapp.admin_support import form_values, post, signed_in, text_of
 from tests.webapp.conftest import signed

@@ -14,7 +14,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from connectors.sandbox.harness import SandboxServer
 from hub.accounts import users
 from hub.app.bootstrap import Hub, build_hub
 from hub.connections.crm import load_crm_settings
@@ -22,6 +21,7 @@ from hub.settings.config import HubConfig
 from hub.store.models import AuditRow, ConnectionRow, InboxRow, OutboxRow
 from nurture.inquiry import Inquiry
 from nurture.vocab import Channel
+from sandboxes.common import SandboxServer
 from tests.canary import CANARY_EMAIL, CANARY_FIRST, CANARY_LAST, CANARY_PHONE
 from tests.fixtures.clock import ManualClock
 from tests.webapp.admin_support import PASSWORD, form_values, post, sign_in, signed_in, text_of

@@ -19,9 +19,9 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.wrappers import Request, Response
 
-from connectors.sandbox.harness import SandboxServer
 from hub.accounts import users
 from hub.app.bootstrap import Hub
+from sandboxes.common import SandboxServer
 from tests.webapp.admin_support import add_account, text_of
 from webapp import create_app
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from connectors.sandbox.harness import SandboxServer
 from hub.app.bootstrap import Hub, build_hub
 from hub.inbound.demo import DemoRun, begin_run, demo_events
 from hub.inbound.test_events import send_test_event
 from hub.settings.config import HubConfig
 from hub.store.models import AppointmentRow, InboxRow, LeadRow
+from sandboxes.common import SandboxServer
 from tests.webapp.conftest import environ
 from webapp import create_app
 

@@ -16,10 +16,10 @@ import requests
 from cryptography.fernet import Fernet
 
 from connectors.inbound import sign_request
-from connectors.sandbox.harness import SandboxServer, free_port
 from hub.app.bootstrap import Hub, build_hub
 from hub.settings.config import HubConfig
 from hub.store.models import InboxRow
+from sandboxes.common import SandboxServer, free_port
 from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import SECRETS, environ
 from webapp import create_app

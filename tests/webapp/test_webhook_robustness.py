@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from connectors.inbound import sign_request
-from connectors.sandbox.harness import SandboxServer
 from hub.app.bootstrap import Hub, build_hub
 from hub.settings.config import HubConfig
 from hub.store.models import InboxRow, LeadRow
+from sandboxes.common import SandboxServer
 from tests.fixtures.clock import ManualClock
 from tests.webapp.conftest import SECRETS, environ
 from webapp import create_app

@@ -1,6 +1,6 @@
 """The HubSpot sandbox's state: CRM records, property definitions, associations and OAuth tokens.
 
-SQLite (through the harness's ``SqliteState``) is the record of truth, so a file-backed sandbox
+SQLite (through the shared (``sandboxes.common``) ``SqliteState``) is the record of truth, so a file-backed sandbox
 survives restarts; a write-through copy in memory keeps searches fast. Only this process writes the
 database, so the copy never goes stale.
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.sandbox.harness import SqliteState
-from connectors.sandbox.hubspot_model import (
+from sandboxes.common import SqliteState
+from sandboxes.hubspot.model import (
     OBJECT_TYPES,
     SEED_OWNERS,
     association_by_id,

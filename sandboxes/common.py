@@ -1,5 +1,6 @@
 """What every sandbox server shares: a threaded WSGI server on a loopback port, fault injection,
-a request log that tests read to count API calls, and a SQLite state file.
+a request log that tests read to count API calls, a SQLite state file, and TLS: a server context
+and certificates from a trustme CA (:func:`ensure_tls_files`; the Salesforce sandbox serves HTTPS).
 
 A sandbox app is a WSGI callable built on werkzeug (not Flask: Flask lives only in ``webapp/``).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import trustme
 from werkzeug.serving import BaseWSGIServer, make_server
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "RequestLog",
     "SandboxServer",
     "SqliteState",
+    "ensure_tls_files",
     "tls_context",
 ]
 
@@ -219,3 +222,22 @@ class SandboxServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def ensure_tls_files(cert_dir: Path) -> tuple[Path, Path, Path]:
+    """The sandbox's TLS files in ``cert_dir``, made with a trustme CA the first time.
+
+    Returns:
+        ``(ca.pem, server.pem, server.key)``: the CA bundle clients trust, and the certificate chain
+        and key of the server (valid for 127.0.0.1 and localhost).
+    """
+    ca_path, cert_path, key_path = cert_dir / "ca.pem", cert_dir / "server.pem", cert_dir / "server.key"
+    if ca_path.exists() and cert_path.exists() and key_path.exists():
+        return ca_path, cert_path, key_path
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA(organization_name="nurturehub sandbox CA")
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca.cert_pem.write_to_path(str(ca_path))
+    server_cert.private_key_pem.write_to_path(str(key_path))
+    cert_path.write_bytes(b"".join(pem.bytes() for pem in server_cert.cert_chain_pems))
+    return ca_path, cert_path, key_path

@@ -1,7 +1,7 @@
 """HubSpot's vocabulary for the sandbox: object types, standard property definitions, seeded owners,
 association types and the exact error bodies HubSpot answers with.
 
-Everything here is data and pure functions; ``hubspot_store`` keeps state and ``hubspot`` serves HTTP.
+Everything here is data and pure functions; ``store`` keeps state and ``server`` serves HTTP.
 Where a wire detail comes from, and how sure we are of it, is recorded in ``docs/sandbox-hubspot.md``.
 """
 

@@ -27,13 +27,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
 
-from connectors.sandbox.salesforce_meta import (
-    FieldSpec,
-    ObjectSpec,
-    find_object,
-    is_salesforce_id,
-    normalize_id,
-)
+from sandboxes.salesforce.ids import is_salesforce_id, normalize_id
+from sandboxes.salesforce.objects import find_object
+from sandboxes.salesforce.schema import FieldSpec, ObjectSpec
 
 __all__ = [
     "Comparison",

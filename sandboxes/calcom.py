@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from connectors.sandbox.harness import Faults, RequestLog, SqliteState
+from sandboxes.common import Faults, RequestLog, SqliteState
 
 __all__ = ["DEFAULT_EVENT_TYPES", "CalcomSandbox", "SandboxEventType"]
 

@@ -1,6 +1,6 @@
 """HubSpot CRM object semantics for the sandbox: property validation, create/update/upsert/archive,
 reads by id or unique property, search (filters, sorts, paging, the 10,000 cap) and the JSON shapes
-the SDK's models expect. No HTTP here: ``hubspot`` parses requests and calls these methods.
+the SDK's models expect. No HTTP here: ``server`` (and its mixins) parses requests and calls these methods.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from connectors.sandbox.hubspot_model import (
+from sandboxes.hubspot.model import (
     CONTACTS,
     HubSpotError,
     ObjectType,
@@ -24,7 +24,7 @@ from connectors.sandbox.hubspot_model import (
     property_values_error,
     validation_error,
 )
-from connectors.sandbox.hubspot_store import Association, CrmObject, HubSpotStore
+from sandboxes.hubspot.store import Association, CrmObject, HubSpotStore
 
 __all__ = ["SEARCH_MAX_LIMIT", "SEARCH_RESULT_CAP", "Crm"]
 

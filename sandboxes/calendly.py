@@ -6,7 +6,7 @@ Served: ``GET /users/me``, ``GET /scheduled_events`` (``organization`` or ``user
 ``min_start_time``, ``max_start_time``, ``status``, ``sort=start_time:asc|desc``, ``count``,
 ``page_token``), ``GET /scheduled_events/{uuid}``, ``GET /scheduled_events/{uuid}/invitees``,
 ``POST /invitee_no_shows``, ``GET``/``DELETE /invitee_no_shows/{uuid}``. Errors have Calendly's
-``{"title", "message", "details"}`` shape; the harness's faults inject 429s (with ``Retry-After``)
+``{"title", "message", "details"}`` shape; the shared faults (``sandboxes.common``) inject 429s (with ``Retry-After``)
 and 5xx. What staff do in Calendly's own pages (a patient books, cancels) are the helpers
 :meth:`CalendlySandbox.schedule` and :meth:`CalendlySandbox.cancel`; state is in memory.
 
@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from connectors.sandbox.harness import Faults, RequestLog
+from sandboxes.common import Faults, RequestLog
 
 __all__ = ["CalendlySandbox"]
 

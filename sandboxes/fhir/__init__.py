@@ -1,0 +1,36 @@
+"""The FHIR sandbox: a local FHIR R4 scheduling server, a clinic's calendar as an EHR exposes it.
+
+:class:`FhirSandbox` (``server``) serves it. What is faithful and what is not: ``docs/scheduling.md``.
+"""
+
+from sandboxes.fhir.server import (
+    BOOKING_SYSTEM,
+    DEFAULT_CALENDAR,
+    INTERPRETER_EXTENSION,
+    LEAD_SYSTEM,
+    PROFILES,
+    REQUIREMENT_SYSTEM,
+    SERVICE_SYSTEM,
+    ClinicCalendar,
+    ClinicLocation,
+    ClinicProvider,
+    ClinicSchedule,
+    ClinicService,
+    FhirSandbox,
+)
+
+__all__ = [
+    "BOOKING_SYSTEM",
+    "DEFAULT_CALENDAR",
+    "INTERPRETER_EXTENSION",
+    "LEAD_SYSTEM",
+    "PROFILES",
+    "REQUIREMENT_SYSTEM",
+    "SERVICE_SYSTEM",
+    "ClinicCalendar",
+    "ClinicLocation",
+    "ClinicProvider",
+    "ClinicSchedule",
+    "ClinicService",
+    "FhirSandbox",
+]
