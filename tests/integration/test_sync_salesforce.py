@@ -1,5 +1,5 @@
 """The sync engine on the Salesforce sandbox, through the real simple-salesforce: what issue 4 must
-show, end to end (the same scenarios run against the in-memory CRM in tests/hub/test_sync.py)."""
+show, end to end (the same scenarios run against the in-memory CRM in tests/hub/sync/test_sync.py)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ from nurture.vocab import Channel, Stage
 from sandboxes.common import SandboxServer
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.fhir_sandbox import FHIR_T0, FhirDesk
-from tests.hub.test_sync import World
+from tests.hub.sync.test_sync import World
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 CHICAGO = ZoneInfo("America/Chicago")
@@ -316,7 +316,7 @@ def test_a_hubspot_webhook_gets_hubspot_pulled_within_seconds_once(
 ) -> None:
     from connectors.fake import FakeCrm
     from hub.inbound.inbox import PULL_REQUESTED
-    from tests.hub.test_sync import lead_fields
+    from tests.hub.sync.test_sync import lead_fields
 
     crm = FakeCrm(system="hubspot", fields=lead_fields(), clock=clock)
     hub = hub_for(store, config, clock, tmp_path, connectors={"hubspot": crm})

@@ -14,7 +14,7 @@ from hub.review import WeeklyReview, build_weekly, render_csv, render_html, rend
 from hub.settings.config import HubConfig
 from hub.store import Store
 from tests.canary import CANARIES
-from tests.review.history import NOW, WEEK, build, store_history
+from tests.hub.review.history import NOW, WEEK, build, store_history
 
 SIX = ("channels", "stalled", "questions", "confusion", "services", "timing")
 CAPACITY = {"primary_care": 200, "physical_therapy": 20, "sleep_study": 0}

@@ -19,7 +19,7 @@ from hubspot.utils.signature import Signature
 
 from connectors.inbound import WebhookRejected, verify
 from connectors.inbound.hubspot_v3 import sign_hubspot_v3, signed_uri
-from tests.inbound.helpers import HUBSPOT_BODY, NOW, SECRETS, request
+from tests.connectors.inbound.helpers import HUBSPOT_BODY, NOW, SECRETS, request
 
 SECRET = SECRETS["hubspot_v3"]
 PLAIN_URL = "https://hub.clinic.example/webhooks/hubspot?portal=62515"

@@ -12,7 +12,7 @@ from connectors.inbound.standard_webhooks import (
     sign_standard_webhook,
     standard_webhook_headers,
 )
-from tests.inbound.helpers import NOW, SECRETS, request, signed
+from tests.connectors.inbound.helpers import NOW, SECRETS, request, signed
 
 # The vector from the spec's reference libraries (libraries/python/tests/test_webhooks.py).
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

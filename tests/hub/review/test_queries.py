@@ -13,7 +13,7 @@ from hub.review.measures.funnel import funnels
 from hub.review.measures.touches import attempt_cells
 from hub.settings.config import HubConfig
 from hub.store import Store
-from tests.review.history import NOW, WEEK, WEEK_START, History, build, store_history
+from tests.hub.review.history import NOW, WEEK, WEEK_START, History, build, store_history
 
 CHICAGO = "America/Chicago"
 

@@ -19,7 +19,7 @@ from connectors.inbound import (
     verify,
 )
 from connectors.inbound.jotform import encode_jotform_submission
-from tests.inbound.helpers import BODIES, JOTFORM_CONTENT_TYPE, NOW, SECRETS, URL
+from tests.connectors.inbound.helpers import BODIES, JOTFORM_CONTENT_TYPE, NOW, SECRETS, URL
 
 HEADER_NAMES = [
     "webhook-id",

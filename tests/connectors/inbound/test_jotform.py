@@ -9,7 +9,7 @@ import pytest
 
 from connectors.inbound import VerifiedEvent, WebhookRejected, verify
 from connectors.inbound.jotform import encode_jotform_submission
-from tests.inbound.helpers import (
+from tests.connectors.inbound.helpers import (
     JOTFORM_ANSWERS,
     JOTFORM_BODY,
     JOTFORM_CONTENT_TYPE,

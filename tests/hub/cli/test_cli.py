@@ -61,7 +61,7 @@ def test_check_config_checks_the_source_secrets_it_can_see(
 
 def test_check_config_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
-    example = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text(encoding="utf-8")
+    example = (Path(__file__).resolve().parents[3] / "config.example.toml").read_text(encoding="utf-8")
     bad.write_text(example.replace('timezone = "America/Chicago"', 'timezone = "Nowhere/Land"').replace(
         "response_minutes = 5\n", "response_minutes = -1\n", 1), encoding="utf-8")  # fmt: skip
     code, data = run_json(capsys, "--config", str(bad), "check-config", "--json")

@@ -12,7 +12,7 @@ import pytest
 from connectors.inbound import WebhookRejected, verify
 from connectors.inbound.calcom import sign_calcom
 from connectors.inbound.typeform import sign_typeform
-from tests.inbound.helpers import CALCOM_BODY, NOW, SECRETS, TYPEFORM_BODY, request, signed
+from tests.connectors.inbound.helpers import CALCOM_BODY, NOW, SECRETS, TYPEFORM_BODY, request, signed
 
 
 def rejection(source_type: str, headers: dict[str, str], body: bytes, secret: str | None = None) -> tuple[str, int]:

@@ -11,7 +11,7 @@ import pytest
 
 from connectors.inbound import WebhookRejected, verify
 from connectors.inbound.calendly import sign_calendly
-from tests.inbound.helpers import CALENDLY_BODY, CALENDLY_INVITEE, NOW, SECRETS, request, signed
+from tests.connectors.inbound.helpers import CALENDLY_BODY, CALENDLY_INVITEE, NOW, SECRETS, request, signed
 
 SECRET = SECRETS["calendly"]
 T = int(NOW.timestamp())

@@ -10,7 +10,7 @@ from hub.connections.crm import load_crm_settings
 from hub.settings.config import load_config, parse_config
 from nurture.errors import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "config.example.toml"
 
 
 def example() -> dict[str, Any]:
@@ -24,7 +24,7 @@ def problems(raw: dict[str, Any]) -> list[str]:
 
 
 def test_the_example_is_the_embedded_default() -> None:
-    packaged = Path(__file__).resolve().parents[2] / "hub" / "settings" / "defaults.toml"
+    packaged = Path(__file__).resolve().parents[3] / "hub" / "settings" / "defaults.toml"
     assert packaged.read_text(encoding="utf-8") == EXAMPLE.read_text(encoding="utf-8")
     assert load_config(None, environ={}).settings.clinic_name == "Riverbend Family Health"
 

@@ -19,7 +19,7 @@ from connectors.inbound.calcom import sign_calcom
 from connectors.inbound.typeform import sign_typeform
 from connectors.inbound.verify import STATUS_BY_CODE, Headers, _table
 from tests.canary import CANARIES
-from tests.inbound.helpers import BODIES, NOW, SECRETS, request, signed
+from tests.connectors.inbound.helpers import BODIES, NOW, SECRETS, request, signed
 
 SIGNED = sorted(SOURCE_TYPES - {"jotform"})
 

@@ -16,7 +16,7 @@ import pytest
 from hub.app.running_demo import RUN_FILE, RunningDemo, find_running_demo, store_identity
 from tests.support import child_environ
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 URL = "postgresql+psycopg://hub:secret@db.example/clinic?options=-csearch_path%3Deastside"
 
 

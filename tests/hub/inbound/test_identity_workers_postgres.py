@@ -23,7 +23,7 @@ from hub.app.bootstrap import Hub, build_hub
 from hub.settings.config import load_config
 from hub.store.models import Base, InboxRow, LeadRow, TouchRow
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PEOPLE = 40
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
