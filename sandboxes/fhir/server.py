@@ -57,25 +57,11 @@ from werkzeug.wrappers import Request, Response
 
 from sandboxes.fhir.auth import AuthMixin, _allows
 from sandboxes.fhir.booking import BookingMixin
-from sandboxes.fhir.calendar import (
-    DEFAULT_CALENDAR,
-    ClinicCalendar,
-    ClinicLocation,
-    ClinicProvider,
-    ClinicSchedule,
-    ClinicService,
-)
 from sandboxes.fhir.model import (
     ARGONAUT_BOOK,
     ARGONAUT_FIND,
     ARGONAUT_HOLD,
-    BOOKING_SYSTEM,
-    INTERPRETER_EXTENSION,
-    LEAD_SYSTEM,
-    PROFILES,
-    REQUIREMENT_SYSTEM,
     SEARCHABLE,
-    SERVICE_SYSTEM,
     FhirError,
     Json,
     _instant,
@@ -83,21 +69,7 @@ from sandboxes.fhir.model import (
 )
 from sandboxes.fhir.search import SearchMixin
 
-__all__ = [
-    "BOOKING_SYSTEM",
-    "DEFAULT_CALENDAR",
-    "INTERPRETER_EXTENSION",
-    "LEAD_SYSTEM",
-    "PROFILES",
-    "REQUIREMENT_SYSTEM",
-    "SERVICE_SYSTEM",
-    "ClinicCalendar",
-    "ClinicLocation",
-    "ClinicProvider",
-    "ClinicSchedule",
-    "ClinicService",
-    "FhirSandbox",
-]
+__all__ = ["FhirSandbox"]
 
 
 # --- the sandbox ------------------------------------------------------------------------------
