@@ -23,6 +23,7 @@ from nurture.errors import ConfigError
 
 if TYPE_CHECKING:
     from connectors.base import CrmConnector
+    from connectors.scheduling import SchedulingConnector
     from hub.inbound.inbox import Inbox, Mapper
     from hub.inbound.intake import Intake
     from hub.sync import SyncEngine
@@ -257,6 +258,7 @@ def build_hub(
     crm: Mapping[str, CrmSettings] | None = None,
     warn_instance_key: bool = True,
     connectors: Mapping[str, CrmConnector] | None = None,
+    scheduling: SchedulingConnector | None = None,
 ) -> Hub:
     """Wire the hub.
 
@@ -274,6 +276,8 @@ def build_hub(
             sandboxes).
         connectors: CRM connectors to sync with instead of those the ``[crm]`` settings would build
             (tests and tools pass fakes or sandbox-bound connectors here).
+        scheduling: the scheduling system availability is read from, instead of the one
+            ``[scheduling.fhir]`` would build (tests pass a sandbox-bound or in-memory one).
         warn_instance_key: log a warning when the instance's key file stands in for the data key
             (the processes do; a one-off command leaves that to ``check-config`` and logs it at
             debug level, so every command of the demo does not repeat it).
@@ -305,6 +309,7 @@ def build_hub(
         clock=clock,
         mapper=mapper,
         connectors=dict(connectors or {}),
+        _scheduling=scheduling,
     )
     hub.reload_settings()  # the sections an admin saved, and the stored mappings
     return hub
