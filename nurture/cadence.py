@@ -504,7 +504,7 @@ def _channel_for(
 
 
 def _written_label(step: CadenceStep, channel: ContactChannel | None) -> str:
-    how = {ContactChannel.EMAIL: "email", ContactChannel.SMS: "text"}.get(channel or ContactChannel.EMAIL, "message")
+    how = "text" if channel is ContactChannel.SMS else "email"
     return f"Day {step.day} first response by {how} (no call)"
 
 

@@ -33,7 +33,7 @@ from functools import cache
 
 from nurture.callback import CallbackWindow, requested_callback
 from nurture.consent import KeywordReply, classify_reply
-from nurture.matching import Analyzer, Matcher, Pattern, compile_phrase
+from nurture.matching import NEGATORS, Analyzer, Matcher, Pattern, clauses_of, compile_phrase, words_of
 from nurture.text import fold
 from nurture.vocab import Channel, ContactChannel, Intent, Need
 
@@ -418,14 +418,13 @@ _CONTACT_ASKS = (
     ("prefiero", "mensaje"),
     ("prefiero", "correo"),
 )
-_NOT_ASKING = frozenset({"stop", "dont", "not", "no", "never", "dejen", "nunca"})
+#: Words that, just before an ask, make it the opposite ("stop calling me", "no me llamen").
+_NOT_ASKING = NEGATORS | {"stop", "quit", "dejen"}
 
 
 def asks_for_contact(text: str) -> bool:
     """Whether ``text`` asks to be called, texted or written to — not "stop calling me" or "do not
     text me": with an opt-out, such a message is an inquiry on the channels left open."""
-    from nurture.matching import clauses_of, words_of
-
     for clause in clauses_of(re.sub(r"[,;:]", ".", text)):  # "no texts, call me": the ask has its own clause
         words = words_of(clause)
         for i in range(len(words)):

@@ -3,7 +3,6 @@ sign-on (OIDC) settings."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,8 +13,6 @@ from marshmallow import Schema, ValidationError, fields, validate
 from hub.accounts.users import Role
 from hub.settings.config import flatten_errors
 from nurture.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 _ENV = validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an environment variable name (A-Z, 0-9, _)")
 

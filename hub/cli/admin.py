@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from nurture.errors import SkipRecord
-
-if TYPE_CHECKING:
-    pass
 from hub.cli.common import EXIT_ERROR, EXIT_OK, actor, emit, hub_for
-
-log = logging.getLogger("nurturehub")
+from nurture.errors import SkipRecord
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:

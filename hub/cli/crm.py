@@ -4,17 +4,11 @@ replay`` and ``outbox retry``."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from nurture.errors import ConfigError
-
-if TYPE_CHECKING:
-    pass
 from hub.cli.common import DEFAULT_URL, EXIT_ERROR, EXIT_OK, emit, hub_for, running_demo
-
-log = logging.getLogger("nurturehub")
+from nurture.errors import ConfigError
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

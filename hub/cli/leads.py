@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from nurture.errors import SkipRecord
 
 if TYPE_CHECKING:
-    pass
-from hub.cli.common import EXIT_NOT_FOUND, EXIT_OK, EXIT_REJECTED, actor, emit, hub_for
+    from datetime import datetime
 
-log = logging.getLogger("nurturehub")
+    from hub.coordinator.words import ClinicTime
+
+from hub.cli.common import EXIT_NOT_FOUND, EXIT_OK, EXIT_REJECTED, actor, emit, hub_for
 
 
 def _inquiry_data(args: argparse.Namespace) -> dict[str, Any]:
@@ -92,10 +92,17 @@ def _audit_view(session: Any, lead_id: str, *, command: str, now: Any) -> None:
     )
 
 
+def _clinic(hub: Any, now: datetime | None = None) -> ClinicTime:
+    """The clinic's time for this command's output (the zone in force, the hub's clock)."""
+    from hub.coordinator.words import ClinicTime
+
+    return ClinicTime(hub.config.settings.hours.timezone, now or hub.clock())
+
+
 def _human_recorded(recorded: dict[str, Any], *, hub: Any) -> str:
     from datetime import datetime
 
-    from hub.coordinator.words import ClinicTime, labels
+    from hub.coordinator.words import labels
 
     lines = []
     if suppressed := recorded.get("suppressed"):
@@ -108,7 +115,7 @@ def _human_recorded(recorded: dict[str, Any], *, hub: Any) -> str:
     if recorded.get("declined"):
         lines.append("  closed as declined: the message declines care")
     if at := recorded.get("callback_requested"):
-        clinic = ClinicTime(hub.config.settings.hours.timezone, hub.clock())
+        clinic = _clinic(hub)
         lines.append(f"  callback requested: {clinic.at(datetime.fromisoformat(at))}")
     return "\n".join(lines)
 
@@ -147,12 +154,12 @@ def _human_lead(view: dict[str, Any], *, hub: Any) -> str:
     the lead page shows them (the --json output keeps the codes and UTC instants)."""
     from datetime import datetime
 
-    from hub.coordinator.words import ClinicTime, label, labels, phone, rule_labels
+    from hub.coordinator.words import label, labels, phone, rule_labels
 
-    clinic = ClinicTime(hub.config.settings.hours.timezone, hub.clock())
+    clinic = _clinic(hub)
 
     def when(iso: str | None) -> datetime | None:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")) if iso else None
+        return datetime.fromisoformat(iso) if iso else None  # 3.11 reads the Z
 
     contact = view["contact"]
     name = f"{contact['first_name'] or ''} {contact['last_name'] or ''}".strip() or "(no name given)"
@@ -195,7 +202,7 @@ def _human_lead(view: dict[str, Any], *, hub: Any) -> str:
 def cmd_leads_list(args: argparse.Namespace) -> int:
     """The leads list on the command line: same filters, order and paging as the web UI's; a
     search is audited without its text (it is PHI), and names are shown as the list shows them."""
-    from hub.coordinator.words import ClinicTime, label
+    from hub.coordinator.words import label
     from hub.coordinator.worklist import FilterError, LeadFilters, audit_search, search_leads
 
     if not 1 <= args.limit <= 1000:
@@ -220,7 +227,7 @@ def cmd_leads_list(args: argparse.Namespace) -> int:
                 raise SkipRecord(str(exc), code="bad_cursor", field="after") from None
             if filters.search:
                 audit_search(session, found, actor=actor(), now=now, via="cli")
-        clinic = ClinicTime(hub.config.settings.hours.timezone, now)
+        clinic = _clinic(hub, now)
         rows = [
             {
                 "lead_id": r.id, "name": f"{r.first_name} {r.last_name}".strip(), "channel": r.channel,

@@ -4,25 +4,19 @@ messages."""
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.app.logs import configure_logging
 from hub.app.sandboxes import SandboxesNotInstalled
-from nurture.errors import ConfigError, RetryLater, SkipRecord
-
-if TYPE_CHECKING:
-    pass
 from hub.cli.admin import cmd_report_weekly, cmd_triage_eval, cmd_users_add
 from hub.cli.common import DEFAULT_URL, EXIT_CONFIG, EXIT_ERROR, Handler, emit
 from hub.cli.crm import cmd_connect, cmd_crm_setup, cmd_inbox_replay, cmd_outbox_retry, cmd_send_test_event, cmd_sync
 from hub.cli.leads import cmd_leads_add, cmd_leads_list, cmd_leads_overdue, cmd_leads_show
 from hub.cli.setup import cmd_check_config, cmd_init, cmd_keygen, cmd_sandbox
-
-log = logging.getLogger("nurturehub")
+from nurture.errors import ConfigError, RetryLater, SkipRecord
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import threading
@@ -15,8 +14,6 @@ from nurture.errors import ConfigError
 if TYPE_CHECKING:
     from hub.settings.config import HubConfig
 from hub.cli.common import EXIT_CONFIG, EXIT_OK, emit, hub_for
-
-log = logging.getLogger("nurturehub")
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@ or a CRM object uses; a CRM mapping pre-flighted against the CRM's fields before
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,8 +35,6 @@ from mapping.picklists import FieldInfo, picklist_problems
 from mapping.schemas import dump_mapping, load_mapping
 from mapping.spec import FieldMapping, MappingKind
 from mapping.toml_io import from_toml
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,7 +4,6 @@ view audited once per window) and recent leads' plain views for CRM mappings."""
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,8 +19,6 @@ from hub.store import repo
 from hub.store.crypto import Vault
 from hub.store.models import AuditRow, InboxRow, LeadRow
 from mapping.spec import FieldMapping, MappingKind
-
-log = logging.getLogger(__name__)
 
 #: Repeated views of the same events by the same person within this window are audited once.
 AUDIT_WINDOW = timedelta(minutes=5)

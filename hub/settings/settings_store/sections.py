@@ -5,7 +5,6 @@ back, import and export as TOML."""
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import tomllib
 from collections import OrderedDict
@@ -32,8 +31,6 @@ from hub.settings.settings_store.versions import (
 )
 from mapping.toml_io import dump_toml
 from nurture.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 #: The configuration sections the admin UI may change.
 SECTIONS = ("channels", "sources", "routing", "cadence", "templates")
