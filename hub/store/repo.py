@@ -53,6 +53,7 @@ __all__ = [
     "get_cursor",
     "load_clearance",
     "load_lead",
+    "load_leads",
     "load_touches",
     "open_violations",
     "remove_touch",
@@ -61,6 +62,7 @@ __all__ = [
     "replace_plan",
     "save_lead",
     "set_cursor",
+    "versions",
 ]
 
 
@@ -78,6 +80,30 @@ def load_lead(session: Session, lead_id: str, *, for_update: bool = False) -> tu
     consents = session.scalars(select(ConsentRow).where(ConsentRow.lead_id == lead_id).order_by(ConsentRow.id)).all()
     ids = session.scalars(select(ExternalIdRow).where(ExternalIdRow.lead_id == lead_id)).all()
     return _to_lead(row, consents, ids), row.version
+
+
+def load_leads(session: Session, lead_ids: Iterable[str]) -> dict[str, tuple[Lead, int]]:
+    """Many leads and their versions by id, in three queries whatever their number (a push's batch);
+    ids with no lead are absent."""
+    wanted = list(dict.fromkeys(lead_ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(select(LeadRow).where(LeadRow.id.in_(wanted))).all()
+    consents: dict[str, list[ConsentRow]] = {}
+    for c in session.scalars(select(ConsentRow).where(ConsentRow.lead_id.in_(wanted)).order_by(ConsentRow.id)):
+        consents.setdefault(c.lead_id, []).append(c)
+    ids: dict[str, list[ExternalIdRow]] = {}
+    for i in session.scalars(select(ExternalIdRow).where(ExternalIdRow.lead_id.in_(wanted))):
+        ids.setdefault(i.lead_id, []).append(i)
+    return {r.id: (_to_lead(r, consents.get(r.id, ()), ids.get(r.id, ())), r.version) for r in rows}
+
+
+def versions(session: Session, lead_ids: Iterable[str]) -> dict[str, int]:
+    """The leads' versions now, by id (one query)."""
+    wanted = list(dict.fromkeys(lead_ids))
+    if not wanted:
+        return {}
+    return {r.id: r.version for r in session.execute(select(LeadRow.id, LeadRow.version).where(LeadRow.id.in_(wanted)))}
 
 
 def _to_lead(row: LeadRow, consents: Sequence[ConsentRow], ids: Sequence[ExternalIdRow]) -> Lead:

@@ -112,12 +112,14 @@ class Outbox(EngineBase):
             dest._describe = (now, dest.connector.describe(dest.connector.lead_object))
         return dest._describe[1]
 
-    def _done(self, session: Session, item_id: int, *, now: datetime) -> None:
-        session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == item_id)
-            .values(status="done", done_at=now, last_error=None, error_code=None, error_field=None)
-        )
+    def _done(self, session: Session, item_ids: Collection[int], *, now: datetime) -> None:
+        """Mark items written (one statement for all of them)."""
+        if item_ids:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(list(item_ids)))
+                .values(status="done", done_at=now, last_error=None, error_code=None, error_field=None)
+            )
 
     def _fail(self, session: Session, item_id: int, problem: Problem, *, now: datetime) -> None:
         """Not retriable as it is: a sync error for an admin, retriable after a fix."""
@@ -299,16 +301,40 @@ def group_by_key(items: Iterable[OutboxItem]) -> dict[str, list[OutboxItem]]:
 
 
 def save_link(session: Session, lead_id: str, system: str, crm_id: str) -> None:
-    row = session.scalars(
-        select(ExternalIdRow).where(ExternalIdRow.lead_id == lead_id, ExternalIdRow.system == system)
-    ).one_or_none()
-    if row is None:
-        session.add(ExternalIdRow(lead_id=lead_id, system=system, external_id=crm_id))
-    elif row.external_id != crm_id:
-        row.external_id = crm_id
+    save_links(session, system, {lead_id: crm_id})
+
+
+def save_links(session: Session, system: str, links: Mapping[str, str]) -> None:
+    """Record each lead's record id in ``system`` (lead id → CRM id): one query for those known,
+    one insert for the new ones."""
+    if not links:
+        return
+    known = {
+        row.lead_id: row
+        for row in session.scalars(
+            select(ExternalIdRow).where(ExternalIdRow.system == system, ExternalIdRow.lead_id.in_(list(links)))
+        )
+    }
+    for lead_id, crm_id in links.items():
+        row = known.get(lead_id)
+        if row is None:
+            session.add(ExternalIdRow(lead_id=lead_id, system=system, external_id=crm_id))
+        elif row.external_id != crm_id:
+            row.external_id = crm_id
 
 
 def crm_id_of(session: Session, lead_id: str, system: str) -> str | None:
-    return session.scalar(
-        select(ExternalIdRow.external_id).where(ExternalIdRow.lead_id == lead_id, ExternalIdRow.system == system)
+    return crm_ids_of(session, [lead_id], system).get(lead_id)
+
+
+def crm_ids_of(session: Session, lead_ids: Iterable[str], system: str) -> dict[str, str]:
+    """The leads' record ids in ``system`` by lead id (one query); leads without one are absent."""
+    wanted = list(dict.fromkeys(lead_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(ExternalIdRow.lead_id, ExternalIdRow.external_id).where(
+            ExternalIdRow.system == system, ExternalIdRow.lead_id.in_(wanted)
+        )
     )
+    return {str(lead_id): str(crm_id) for lead_id, crm_id in rows}

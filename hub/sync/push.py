@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from connectors.base import (
     FieldInfo,
     RecordWrite,
@@ -18,9 +16,8 @@ from hub.app.metrics import API_BUDGET_REMAINING, OUTBOX_PROCESSED
 from hub.connections import conversions
 from hub.coordinator.views import lead_view
 from hub.store import repo
-from hub.store.models import LeadRow
 from hub.sync.model import Destination, OutboxItem, Problem, PushReport
-from hub.sync.outbox import crm_id_of, group_by_key, requeue, save_link
+from hub.sync.outbox import crm_id_of, crm_ids_of, group_by_key, requeue, save_links
 from hub.sync.tasks import Tasks
 from mapping.apply import apply_outbound
 from nurture.errors import BudgetExhausted
@@ -79,13 +76,14 @@ class Push(Tasks):
 
     def _push_links(self, dest: Destination, items: list[OutboxItem], *, now: datetime, report: PushReport) -> None:
         with self.store.tx() as session:
-            pairs = {item.lead_id: crm_id_of(session, item.lead_id, dest.name) for item in items}
-        links = [(crm_id, lead_id) for lead_id, crm_id in pairs.items() if crm_id]
+            pairs = crm_ids_of(session, [item.lead_id for item in items], dest.name)
+        links = list({lead_id: (crm_id, lead_id) for lead_id, crm_id in pairs.items()}.values())
         sent = self._send(lambda: dest.connector.link(links), items if links else [], now=now, report=report)
         if sent is None:
             return
         outcomes = {o.key: o for o in sent}
         with self.store.tx() as session:
+            done: list[int] = []
             for item in items:
                 outcome = outcomes.get(item.lead_id)
                 if outcome is None:
@@ -95,12 +93,15 @@ class Push(Tasks):
                     )  # fmt: skip
                     report.failed += 1
                 elif outcome.ok:
-                    self._done(session, item.id, now=now)
-                    report.written += 1
+                    done.append(item.id)
                 else:
                     self._settle_failure(session, dest, item, outcome, now=now, report=report)
+            self._done(session, done, now=now)
+            report.written += len(done)
 
     def _push_leads(self, dest: Destination, items: list[OutboxItem], *, now: datetime, report: PushReport) -> None:
+        """One write per lead of the batch, built from the leads as the store holds them (read in a
+        few queries for the whole batch), and the outcomes written back one statement per kind."""
         writes: list[RecordWrite] = []
         by_key = group_by_key(items)  # one write per lead, whatever number of upserts were queued for it
         failures: dict[int, Problem] = {}
@@ -110,29 +111,30 @@ class Push(Tasks):
             # A record the CRM converted is read-only there: not written again (its tasks follow
             # the contact it became, see hub.conversions).
             converted = conversions.converted(session, dest.name, [i.lead_id for i in items])
-            for key, group in list(by_key.items()):
-                if group[0].lead_id in converted:
-                    for item in by_key.pop(key):
-                        self._done(session, item.id, now=now)
-                        report.skipped += 1
-                    continue
-                found = repo.load_lead(session, group[0].lead_id)
-                problem = None
-                if found is None:
-                    problem = Problem("lead_missing", "the lead no longer exists in the hub")
+            gone = [key for key, group in by_key.items() if group[0].lead_id in converted]
+            skipped = [item.id for key in gone for item in by_key.pop(key)]
+            if skipped:
+                self._done(session, skipped, now=now)
+                report.skipped += len(skipped)
+            leads = repo.load_leads(session, [group[0].lead_id for group in by_key.values()])
+        for key, group in list(by_key.items()):
+            found = leads.get(group[0].lead_id)
+            problem = None
+            if found is None:
+                problem = Problem("lead_missing", "the lead no longer exists in the hub")
+            else:
+                result = apply_outbound(dest.mapping, lead_view(found[0]))
+                problems = [f"{e.target}: {e.message}" for e in result.errors]
+                problems += _picklist_problems(result.values, fields, dest.name)
+                if problems:
+                    problem = Problem("mapping", "; ".join(problems))
                 else:
-                    result = apply_outbound(dest.mapping, lead_view(found[0]))
-                    problems = [f"{e.target}: {e.message}" for e in result.errors]
-                    problems += _picklist_problems(result.values, fields, dest.name)
-                    if problems:
-                        problem = Problem("mapping", "; ".join(problems))
-                    else:
-                        values = {k: _wire(v) for k, v in result.values.items()}
-                        writes.append(RecordWrite(external_id=key, fields=values))
-                        versions[key] = found[1]
-                if problem is not None:
-                    for item in by_key.pop(key):
-                        failures[item.id] = problem
+                    values = {k: _wire(v) for k, v in result.values.items()}
+                    writes.append(RecordWrite(external_id=key, fields=values))
+                    versions[key] = found[1]
+            if problem is not None:
+                for item in by_key.pop(key):
+                    failures[item.id] = problem
         sending = [item for group in by_key.values() for item in group]
         outcomes = self._send(lambda: dest.connector.upsert(writes), sending, now=now, report=report) if writes else []
         with self.store.tx() as session:
@@ -141,38 +143,37 @@ class Push(Tasks):
                 report.failed += 1
             if outcomes is None:
                 return
-            answered: set[str] = set()
+            answered = {outcome.key for outcome in outcomes}
+            written = {o.key: o for o in outcomes if o.ok and by_key.get(o.key)}
+            done = [item.id for key in written for item in by_key[key]]
+            self._done(session, done, now=now)
+            report.written += len(done)
+            save_links(session, dest.name, {by_key[k][0].lead_id: o.crm_id for k, o in written.items() if o.crm_id})
+            now_versions = repo.versions(session, [by_key[k][0].lead_id for k in written])
+            for key, outcome in written.items():
+                lead_id = by_key[key][0].lead_id
+                if outcome.notes:  # a value shortened to fit this CRM's field: written, noted
+                    repo.audit(
+                        session, actor=f"crm:{dest.name}", action="crm_value_shortened", subject_type="lead",
+                        subject_id=lead_id, now=now, detail={"notes": list(outcome.notes)},
+                    )  # fmt: skip
+                if lead_id in now_versions and now_versions[lead_id] != versions.get(key):
+                    # The lead changed while this write was on its way (another worker may have
+                    # sent the newer state first): send the newest state once more, after this.
+                    requeue(session, dest.name, "upsert_lead", key, lead_id, now=now)
             for outcome in outcomes:
                 group = by_key.get(outcome.key, [])
-                answered.add(outcome.key)
-                if not group:
+                if outcome.ok or not group:
                     continue
                 lead_id = group[0].lead_id
-                if outcome.ok:
-                    for item in group:
-                        self._done(session, item.id, now=now)
-                        report.written += 1
-                    if outcome.crm_id:
-                        save_link(session, lead_id, dest.name, outcome.crm_id)
-                    if outcome.notes:  # a value shortened to fit this CRM's field: written, noted
-                        repo.audit(
-                            session, actor=f"crm:{dest.name}", action="crm_value_shortened", subject_type="lead",
-                            subject_id=lead_id, now=now, detail={"notes": list(outcome.notes)},
-                        )  # fmt: skip
-                    now_version = session.scalar(select(LeadRow.version).where(LeadRow.id == lead_id))
-                    if now_version is not None and now_version != versions.get(outcome.key):
-                        # The lead changed while this write was on its way (another worker may have
-                        # sent the newer state first): send the newest state once more, after this.
-                        requeue(session, dest.name, "upsert_lead", outcome.key, lead_id, now=now)
-                elif outcome.converted is not None:
+                if outcome.converted is not None:
                     record_id = outcome.crm_id or crm_id_of(session, lead_id, dest.name) or ""
                     conversions.record(
                         session, lead_id=lead_id, system=dest.name, record_id=record_id,
                         conversion=outcome.converted, now=now,
                     )  # fmt: skip
-                    for item in group:
-                        self._done(session, item.id, now=now)
-                        report.skipped += 1
+                    self._done(session, [item.id for item in group], now=now)
+                    report.skipped += len(group)
                 elif outcome.duplicate_of and crm_id_of(session, lead_id, dest.name) is None:
                     # The CRM already holds this person (made there by staff): link, then upsert.
                     self._adopt(session, dest, lead_id, outcome.duplicate_of, now=now)

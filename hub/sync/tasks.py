@@ -3,10 +3,11 @@ and read back when staff complete them — a completion becomes a touch that adv
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -21,7 +22,7 @@ from hub.lifecycle.leads import commit_lead
 from hub.store import repo
 from hub.store.models import FollowUpRow, ViolationRow
 from hub.sync.model import REPAIR_STEP, Destination, OutboxItem, Problem, PullReport, PushReport
-from hub.sync.outbox import Outbox, crm_id_of, group_by_key, requeue
+from hub.sync.outbox import Outbox, crm_id_of, crm_ids_of, group_by_key, requeue
 from nurture.lead import Lead, NextAction
 from nurture.touches import Touch
 from nurture.vocab import ContactChannel, NextActionKind, Stage, TouchOutcome
@@ -42,26 +43,33 @@ class Tasks(Outbox):
     def _push_tasks(self, dest: Destination, items: list[OutboxItem], *, now: datetime, report: PushReport) -> None:
         """One write per task key, in the state the store holds now: an upsert and a cancel for the
         same task in one batch are one cancel (never two writes for one external id in a request),
-        and every item taken is settled with the outcome of its key's write."""
-        writes: list[TaskWrite] = []
-        by_key: dict[str, list[OutboxItem]] = {}
+        and every item taken is settled with the outcome of its key's write. The batch's records,
+        follow-ups and outcomes are read and written a few statements for the whole batch."""
+        writes: dict[str, TaskWrite] = {}
+        by_key = group_by_key(items)
         waiting: list[OutboxItem] = []
         failures: dict[int, Problem] = {}
         settled: list[OutboxItem] = []  # nothing to write any more (the task was completed by staff)
-        for key, group in group_by_key(items).items():
-            by_key[key] = group
+        lead_ids = list(dict.fromkeys(item.lead_id for item in items))
         with self.store.tx() as session:
-            converted = conversions.converted(session, dest.name, [i.lead_id for i in items])
+            converted = conversions.converted(session, dest.name, lead_ids)
+            crm_ids = crm_ids_of(session, lead_ids, dest.name)
+            rows = _follow_ups(session, [key.partition(":") for key in by_key])
             for key, group in list(by_key.items()):
                 lead_id, _, step = key.partition(":")
                 # A converted lead's tasks go to the contact it became.
                 moved = conversions.task_target(session, lead_id, dest.name) if lead_id in converted else None
-                crm_id = moved or crm_id_of(session, lead_id, dest.name)
+                crm_id = moved or crm_ids.get(lead_id)
                 if crm_id is None:
                     waiting += by_key.pop(key)  # the lead's own upsert has not landed yet
                     continue
                 final = group[-1].kind  # the newest decision, where the store has no follow-up
-                task = self._task(session, lead_id, step, crm_id, cancelled=final == "cancel_task", now=now)
+                if step == REPAIR_STEP:
+                    task: TaskWrite | Literal["completed"] | None = self._repair_task(
+                        session, lead_id, crm_id, cancelled=final == "cancel_task", now=now
+                    )
+                else:
+                    task = self._task(rows.get((lead_id, step)), lead_id, step, crm_id)
                 if task is None:
                     for item in by_key.pop(key):
                         failures[item.id] = Problem("follow_up_missing", f"no follow-up {step!r} for lead {lead_id}")
@@ -69,9 +77,9 @@ class Tasks(Outbox):
                 if task == "completed":
                     settled += by_key.pop(key)
                     continue
-                writes.append(task)
+                writes[key] = task
         sending = [item for group in by_key.values() for item in group]
-        sent = self._send(lambda: dest.connector.upsert_tasks(writes), sending, now=now, report=report)
+        sent = self._send(lambda: dest.connector.upsert_tasks(list(writes.values())), sending, now=now, report=report)
         outcomes = sent or []  # None: put back for a retry; the failures and waits below still settle
         with self.store.tx() as session:
             for item in waiting:
@@ -86,43 +94,17 @@ class Tasks(Outbox):
             for item_id, message in failures.items():
                 self._fail(session, item_id, message, now=now)
                 report.failed += 1
-            for item in settled:
-                self._done(session, item.id, now=now)
-                report.written += 1
-            answered: set[str] = set()
+            answered = {outcome.key for outcome in outcomes}
+            written = [o.key for o in outcomes if o.ok]
+            done = [item.id for item in settled] + [item.id for key in written for item in by_key.get(key, [])]
+            self._done(session, done, now=now)
+            report.written += len(done)
+            self._settle_written(session, dest, [writes[key] for key in written if key in writes], now=now)
             for outcome in outcomes:
                 group = by_key.get(outcome.key, [])
-                answered.add(outcome.key)
                 if outcome.ok:
-                    lead_id, _, step = outcome.key.partition(":")
-                    for item in group:
-                        self._done(session, item.id, now=now)
-                        report.written += 1
-                    write = next((w for w in writes if w.key == outcome.key), None)
-                    if write is not None and step != REPAIR_STEP:
-                        status = session.scalar(
-                            select(FollowUpRow.status).where(
-                                FollowUpRow.lead_id == lead_id, FollowUpRow.step_key == step
-                            )
-                        )
-                        # The follow-up changed while this write was on its way (a booking withdrew
-                        # it, say, and another worker's cancel may have landed first): write the
-                        # state the store holds now once more, after this one.
-                        if write.state is TaskState.OPEN and status == "cancelled":
-                            requeue(session, dest.name, "cancel_task", outcome.key, lead_id, now=now)
-                        elif write.state is TaskState.CANCELLED and status in ("planned", *repo.WITH_TASK):
-                            requeue(session, dest.name, "upsert_task", outcome.key, lead_id, now=now)
-                    if write is not None and write.state is TaskState.OPEN:
-                        session.execute(
-                            update(FollowUpRow)
-                            .where(
-                                FollowUpRow.lead_id == lead_id,
-                                FollowUpRow.step_key == step,
-                                FollowUpRow.status == "task_requested",
-                            )
-                            .values(status="task_created", updated_at=now)
-                        )
-                elif outcome.converted is not None:  # its lead was converted: send it to the contact
+                    continue
+                if outcome.converted is not None:  # its lead was converted: send it to the contact
                     lead_id = outcome.key.partition(":")[0]
                     conversions.record(
                         session, lead_id=lead_id, system=dest.name,
@@ -141,32 +123,57 @@ class Tasks(Outbox):
                             self._retry(session, item, Problem("no_outcome", "the CRM did not answer for this task"),
                                         now=now, report=report)  # fmt: skip
 
+    def _settle_written(self, session: Session, dest: Destination, written: list[TaskWrite], *, now: datetime) -> None:
+        """After the CRM took these writes: open tasks' follow-ups are marked created (one statement),
+        and a follow-up that changed while its write was on its way (a booking withdrew it, say, and
+        another worker's cancel may have landed first) gets the state the store holds now written
+        once more, after this one."""
+        steps = [w.key.partition(":") for w in written if w.key.partition(":")[2] != REPAIR_STEP]
+        status = {pair: row.status for pair, row in _follow_ups(session, steps).items()}
+        open_keys = {tuple(w.key.split(":", 1)) for w in written if w.state is TaskState.OPEN}
+        for write in written:
+            lead_id, _, step = write.key.partition(":")
+            now_status = status.get((lead_id, step))
+            if write.state is TaskState.OPEN and now_status == "cancelled":
+                requeue(session, dest.name, "cancel_task", write.key, lead_id, now=now)
+            elif write.state is TaskState.CANCELLED and now_status in ("planned", *repo.WITH_TASK):
+                requeue(session, dest.name, "upsert_task", write.key, lead_id, now=now)
+        opened = [(lead_id, step) for lead_id, _, step in steps if (lead_id, step) in open_keys]
+        if opened:
+            session.execute(
+                update(FollowUpRow)
+                .where(tuple_(FollowUpRow.lead_id, FollowUpRow.step_key).in_(opened))
+                .where(FollowUpRow.status == "task_requested")
+                .values(status="task_created", updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _repair_task(self, session: Session, lead_id: str, crm_id: str, *, cancelled: bool, now: datetime) -> TaskWrite:
+        """The task asking staff to set a next action (it has no follow-up row); ``cancelled`` is the
+        newest queued decision."""
+        lead = repo.load_lead(session, lead_id)
+        queue = lead[0].next_action.owner_queue if lead and lead[0].next_action else "Front Desk"
+        return TaskWrite(
+            key=f"{lead_id}:{REPAIR_STEP}",
+            lead_crm_id=crm_id,
+            subject=f"Set the next action — lead {lead_id}",
+            body="This lead was marked contacted without a next action. Record what happens next "
+            "(book, call back, verify insurance …) with its due time." + self._link(lead_id),
+            kind=TaskKind.TODO,
+            due_at=now,
+            owner_queue=queue,
+            state=TaskState.CANCELLED if cancelled else TaskState.OPEN,
+        )
+
+    def _link(self, lead_id: str) -> str:
+        return f" Open it in nurturehub: {self.base_url}/leads/{lead_id}" if self.base_url else ""
+
     def _task(
-        self, session: Session, lead_id: str, step: str, crm_id: str, *, cancelled: bool, now: datetime
+        self, row: FollowUpRow | None, lead_id: str, step: str, crm_id: str
     ) -> TaskWrite | Literal["completed"] | None:
         """The task as the store says it should be now: open, cancelled (its follow-up was), or
         "completed" (staff completed it: the hub never writes over that); None when there is no
-        such follow-up. ``cancelled`` is the newest queued decision, used for the repair task,
-        which has no follow-up row."""
-        link = f" Open it in nurturehub: {self.base_url}/leads/{lead_id}" if self.base_url else ""
-        if step == REPAIR_STEP:
-            state = TaskState.CANCELLED if cancelled else TaskState.OPEN
-            lead = repo.load_lead(session, lead_id)
-            queue = lead[0].next_action.owner_queue if lead and lead[0].next_action else "Front Desk"
-            return TaskWrite(
-                key=f"{lead_id}:{step}",
-                lead_crm_id=crm_id,
-                subject=f"Set the next action — lead {lead_id}",
-                body="This lead was marked contacted without a next action. Record what happens next "
-                "(book, call back, verify insurance …) with its due time." + link,
-                kind=TaskKind.TODO,
-                due_at=now,
-                owner_queue=queue,
-                state=state,
-            )
-        row = session.scalars(
-            select(FollowUpRow).where(FollowUpRow.lead_id == lead_id, FollowUpRow.step_key == step)
-        ).one_or_none()
+        such follow-up."""
         if row is None:
             return None
         if row.status == "done":
@@ -177,7 +184,7 @@ class Tasks(Outbox):
             key=f"{lead_id}:{step}",
             lead_crm_id=crm_id,
             subject=f"{row.label} — lead {lead_id}",
-            body=f"nurturehub follow-up ({step}) by {row.channel or 'task'}.{template}{link}",
+            body=f"nurturehub follow-up ({step}) by {row.channel or 'task'}.{template}{self._link(lead_id)}",
             kind=_TASK_KIND.get(row.channel or "", TaskKind.TODO),
             due_at=row.due_at,
             owner_queue=row.owner_queue,
@@ -267,3 +274,12 @@ def _after_task(lead: Lead, outcome: str | None, *, at: datetime, now: datetime)
             return lead.evolve(stage=Stage.REACHED) if lead.stage in (Stage.NEW, Stage.ATTEMPTING) else lead
         case _:
             return lead.evolve(stage=Stage.ATTEMPTING) if lead.stage is Stage.NEW else lead
+
+
+def _follow_ups(session: Session, steps: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str], FollowUpRow]:
+    """The follow-ups of (lead id, ":", step) triples, by (lead id, step), in one query."""
+    pairs = list(dict.fromkeys((lead_id, step) for lead_id, _, step in steps if step != REPAIR_STEP))
+    if not pairs:
+        return {}
+    rows = session.scalars(select(FollowUpRow).where(tuple_(FollowUpRow.lead_id, FollowUpRow.step_key).in_(pairs)))
+    return {(row.lead_id, row.step_key): row for row in rows}
