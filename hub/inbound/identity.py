@@ -58,8 +58,10 @@ __all__ = [
     "claim_keys",
     "identify",
     "keep_apart",
+    "key_names",
     "link",
     "links_of",
+    "lock",
     "lock_keys",
     "merge_leads",
 ]
@@ -73,7 +75,8 @@ _CANDIDATES = 50
 _CLOSED = tuple(s.value for s in CLOSED_STAGES)
 
 
-def _keys(phone: str | None, email: str | None, external_ids: Mapping[str, str]) -> list[str]:
+def key_names(phone: str | None, email: str | None, external_ids: Mapping[str, str]) -> list[str]:
+    """The identity keys of normalised contacts and external ids (what :func:`lock` takes)."""
     keys = [f"email:{email}" if email else "", f"phone:{phone}" if phone else ""]
     keys += [f"id:{system}:{value}" for system, value in external_ids.items()]
     return [k for k in keys if k]
@@ -83,16 +86,22 @@ def lock_keys(
     session: Session, *, phone: str | None, email: str | None, external_ids: Mapping[str, str] | None = None
 ) -> None:
     """Take the identity locks of these keys until the transaction ends (PostgreSQL only)."""
+    lock(session, key_names(phone, email, external_ids or {}))
+
+
+def lock(session: Session, keys: Iterable[str]) -> None:
+    """Take the identity locks of ``keys`` (of any number of inquiries: the inbox locks a whole
+    batch's at once) until the transaction ends, in one statement (PostgreSQL only). They are
+    taken in one order everywhere — ascending lock id, the array's order, which a function scan
+    keeps — so no two intakes wait on each other in a circle."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    ids = sorted(
-        {
-            int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big", signed=True)
-            for key in _keys(phone, email, external_ids or {})
-        }
-    )
-    for key_id in ids:  # one order everywhere: no two intakes wait on each other in a circle
-        session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), {"c": _LOCK_CLASS, "k": key_id})
+    ids = sorted({int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big", signed=True) for key in keys})
+    if ids:
+        session.execute(
+            text("SELECT count(pg_advisory_xact_lock(:c, k)) FROM unnest(CAST(:ids AS integer[])) AS k"),
+            {"c": _LOCK_CLASS, "ids": ids},
+        )
 
 
 def _survivor(session: Session, lead_id: str) -> str:
@@ -181,21 +190,31 @@ def claim_keys(
         RetryLater: a ``new`` lead whose email (or, unless it joined a ``household``, phone) another
             lead claimed first — the transaction must roll back and the inquiry be matched again.
     """
-    wanted = {("email", e) for e in emails if e} | {("phone", p) for p in phones if p}
+    wanted = sorted({("email", e) for e in emails if e} | {("phone", p) for p in phones if p})
+    if not wanted:
+        return []
     table = IdentityKeyRow.__table__
     assert isinstance(table, Table)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    conflicts: list[str] = []
-    for kind, value in sorted(wanted):
+    claimed = session.execute(
+        insert(table)
+        .values([{"kind": kind, "value": value, "lead_id": lead_id, "claimed_at": now} for kind, value in wanted])
+        .on_conflict_do_nothing(index_elements=["kind", "value"])
+        .returning(table.c.kind, table.c.value)
+    ).all()
+    held = set(wanted) - {(kind, value) for kind, value in claimed}
+    holders = (
         session.execute(
-            insert(table)
-            .values(kind=kind, value=value, lead_id=lead_id, claimed_at=now)
-            .on_conflict_do_nothing(index_elements=["kind", "value"])
-        )
-        holder = session.scalar(
-            select(IdentityKeyRow.lead_id).where(IdentityKeyRow.kind == kind, IdentityKeyRow.value == value)
-        )
-        if holder == lead_id or holder is None:
+            select(IdentityKeyRow.kind, IdentityKeyRow.value, IdentityKeyRow.lead_id).where(
+                or_(*(and_(IdentityKeyRow.kind == kind, IdentityKeyRow.value == value) for kind, value in held))
+            )
+        ).all()
+        if held
+        else []
+    )
+    conflicts: list[str] = []
+    for kind, _value, holder in sorted(holders):
+        if holder == lead_id:
             continue
         if new and not (kind == "phone" and household):
             raise RetryLater(f"identity key ({kind}) of new lead {lead_id} was claimed by lead {holder} meanwhile")

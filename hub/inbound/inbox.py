@@ -29,12 +29,15 @@ from sqlalchemy.orm import Session
 
 from connectors.scheduling.calcom import CalcomSettings
 from hub.app.metrics import INBOX_PARKED, INBOX_PROCESSED
+from hub.inbound import identity
+from hub.inbound.inquiry_schema import inquiry_from_json
 from hub.inbound.intake import Intake
 from hub.settings.config import HubConfig, Source
 from hub.store import Store, repo
 from hub.store.crypto import Vault
 from hub.store.models import InboxRow
 from nurture.errors import ConfigError, FatalError, SkipRecord
+from nurture.inquiry import Inquiry
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,12 @@ class Inbox:
             .on_conflict_do_nothing(index_elements=["source", "event_id"])
             .returning(table.c.id)
         )
+        self._mark_done = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(status="done", processed_at=bindparam("now"), lead_id=bindparam("lead_id"), error=None,
+                    attempts=table.c.attempts + 1)
+        )  # fmt: skip
 
     # --- the request path ---------------------------------------------------------------------
 
@@ -127,10 +136,12 @@ class Inbox:
     # --- the worker path ----------------------------------------------------------------------
 
     def process(self, *, now: datetime, limit: int = 50) -> ProcessReport:
-        """Process up to ``limit`` due events, each in its own transaction."""
+        """Process up to ``limit`` due events in one transaction for the batch (see :meth:`_batch`);
+        should any of them fail in it, the batch is rolled back and its events processed each in a
+        transaction of its own, where a failure parks or retries that event alone."""
         report = ProcessReport()
         try:
-            for row_id in self._due_ids(now, limit):
+            for row_id in self._batch(now, limit, report):
                 self._process_one(row_id, now=now, report=report)
         finally:
             for outcome in ("done", "parked", "retried", "dead"):
@@ -138,15 +149,67 @@ class Inbox:
                     INBOX_PROCESSED.labels(outcome=outcome).inc(count)
         return report
 
-    def _due_ids(self, now: datetime, limit: int) -> list[int]:
-        with self.store.tx() as session:
-            query = (
-                select(InboxRow.id)
-                .where(InboxRow.status == "pending", InboxRow.next_attempt_at <= now)
-                .order_by(InboxRow.received_at, InboxRow.id)
-                .limit(limit)
-            )
-            return list(session.scalars(query))
+    def _batch(self, now: datetime, limit: int, report: ProcessReport) -> list[int]:
+        """Claim up to ``limit`` due events and process them in one transaction: the identity locks
+        of all their people taken first, at once and in one order (so two workers' batches never
+        wait on each other in a circle, and two events of one person in a batch are decided one
+        after the other, the second seeing the first's lead); an event whose payload cannot be
+        mapped is parked in the same transaction; the events done are marked in one statement.
+        Returns the events to process one by one instead (all of the batch, when one of them
+        failed in it and it was rolled back), or none. On SQLite a batch holds the one write lock
+        that webhook requests wait for: it is kept to 10 events there."""
+        claimed: list[int] = []
+        batch = ProcessReport()
+        parked: list[tuple[str, SkipRecord]] = []  # counted once the batch has committed
+        try:
+            with self.store.tx() as session:
+                rows = self._claim_due(session, now, limit if self.store.dialect == "postgresql" else min(limit, 10))
+                claimed = [row.id for row in rows]
+                ready: list[tuple[InboxRow, Source, Any, Inquiry | None]] = []
+                keys: list[str] = []
+                for row in rows:
+                    try:
+                        source, payload, inquiry = self._prepare(session, row, now=now)
+                        if inquiry is not None:
+                            keys += self.intake.identity_keys(inquiry)
+                    except SkipRecord as exc:  # nothing was written for it: parked in this batch
+                        self._park_row(row, exc, now=now)
+                        parked.append((row.source, exc))
+                        continue
+                    ready.append((row, source, payload, inquiry))
+                identity.lock(session, keys)
+                done: list[dict[str, Any]] = []
+                for row, source, payload, inquiry in ready:
+                    lead_id = self._apply(session, row, source, payload, inquiry, now=now, locked=True)
+                    done.append({"row_id": row.id, "lead_id": lead_id})
+                    if lead_id:
+                        batch.lead_ids.append(lead_id)
+                if done:
+                    session.execute(self._mark_done, [{**d, "now": now} for d in done])
+                batch.done = len(done)
+        except (ConfigError, FatalError):
+            raise
+        except Exception as exc:  # one event failed: the batch is undone, each event goes on alone
+            if claimed:
+                log.info("inbox: batch of %d rolled back (%s); processing one by one", len(claimed), type(exc).__name__)
+            return claimed
+        for source_name, reason in parked:
+            _parked(source_name, reason)
+        report.done += batch.done
+        report.parked += len(parked)
+        report.lead_ids += batch.lead_ids
+        return []
+
+    def _claim_due(self, session: Session, now: datetime, limit: int) -> list[InboxRow]:
+        query = (
+            select(InboxRow)
+            .where(InboxRow.status == "pending", InboxRow.next_attempt_at <= now)
+            .order_by(InboxRow.received_at, InboxRow.id)
+            .limit(limit)
+        )
+        if self.store.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list(session.scalars(query))
 
     def _claim(self, session: Session, row_id: int) -> InboxRow | None:
         query = select(InboxRow).where(InboxRow.id == row_id, InboxRow.status == "pending")
@@ -154,41 +217,61 @@ class Inbox:
             query = query.with_for_update(skip_locked=True)
         return session.scalars(query).one_or_none()
 
+    def _prepare(self, session: Session, row: InboxRow, *, now: datetime) -> tuple[Source, Any, Inquiry | None]:
+        """The event's source, payload and inquiry (None: an event that carries none).
+
+        Raises:
+            SkipRecord: the source is gone, the payload purged or unreadable, or it does not map.
+        """
+        source = self.config.sources.get(row.source)
+        if source is None:
+            raise SkipRecord(f"source {row.source!r} is no longer configured", code="unknown_source")
+        if row.payload is None:
+            raise SkipRecord("payload was purged; it cannot be processed again", code="payload_purged")
+        try:
+            payload = json.loads(self.vault.decrypt(row.payload))
+        except FatalError as exc:  # one row under a lost key must not stall the inbox
+            raise SkipRecord(str(exc), code="payload_undecryptable") from None
+        data = self.mapper(source, payload)
+        if source.type == "hubspot_v3":  # CRM-side changes: the scheduler pulls HubSpot now
+            repo.set_cursor(session, f"{PULL_REQUESTED}hubspot", now.isoformat(), now=now)
+        if data is None:
+            return source, payload, None
+        inquiry = inquiry_from_json(
+            _with_channel(source, data), config=self.config, received_at=row.received_at,
+            source=f"{source.type}:{source.name}",
+        )  # fmt: skip
+        return source, payload, inquiry
+
+    def _apply(
+        self, session: Session, row: InboxRow, source: Source, payload: Any, inquiry: Inquiry | None, *,
+        now: datetime, locked: bool = False,
+    ) -> str | None:  # fmt: skip
+        """The event's inquiry made into a lead change (and a booking tool's booking applied to
+        it) in ``session``. Returns the lead's id, if any.
+
+        Raises:
+            SkipRecord: the policy refused the lead or the booking.
+        """
+        if inquiry is None:
+            return None
+        result = self.intake.submit_in(session, inquiry, actor=f"source:{source.name}", now=now, locked=locked)
+        if not result.ok:
+            rules = ", ".join(f"{v.field}: {v.rule}" for v in result.violations)
+            raise SkipRecord(f"the policy refused the lead ({rules})", code="policy_violation")
+        lead_id = result.lead.id if result.lead else None
+        if source.type in ("calcom", "calendly") and lead_id is not None:
+            self._booking(session, source, payload, lead_id, now=now)
+        return lead_id
+
     def _process_one(self, row_id: int, *, now: datetime, report: ProcessReport) -> None:
         try:
             with self.store.tx() as session:
                 row = self._claim(session, row_id)
                 if row is None:  # another worker has it, or had it
                     return
-                source = self.config.sources.get(row.source)
-                if source is None:
-                    raise SkipRecord(f"source {row.source!r} is no longer configured", code="unknown_source")
-                if row.payload is None:
-                    raise SkipRecord("payload was purged; it cannot be processed again", code="payload_purged")
-                try:
-                    payload = json.loads(self.vault.decrypt(row.payload))
-                except FatalError as exc:  # one row under a lost key must not stall the inbox
-                    raise SkipRecord(str(exc), code="payload_undecryptable") from None
-                data = self.mapper(source, payload)
-                lead_id = None
-                if source.type == "hubspot_v3":  # CRM-side changes: the scheduler pulls HubSpot now
-                    repo.set_cursor(session, f"{PULL_REQUESTED}hubspot", now.isoformat(), now=now)
-                if data is not None:
-                    from hub.inbound.inquiry_schema import inquiry_from_json
-
-                    inquiry = inquiry_from_json(
-                        _with_channel(source, data),
-                        config=self.config,
-                        received_at=row.received_at,
-                        source=f"{source.type}:{source.name}",
-                    )
-                    result = self.intake.submit_in(session, inquiry, actor=f"source:{source.name}", now=now)
-                    if not result.ok:
-                        rules = ", ".join(f"{v.field}: {v.rule}" for v in result.violations)
-                        raise SkipRecord(f"the policy refused the lead ({rules})", code="policy_violation")
-                    lead_id = result.lead.id if result.lead else None
-                    if source.type in ("calcom", "calendly") and lead_id is not None:
-                        self._booking(session, source, payload, lead_id, now=now)
+                source, payload, inquiry = self._prepare(session, row, now=now)
+                lead_id = self._apply(session, row, source, payload, inquiry, now=now)
                 row.status, row.processed_at, row.lead_id, row.error = "done", now, lead_id, None
                 row.attempts += 1
             report.done += 1
@@ -197,8 +280,7 @@ class Inbox:
         except SkipRecord as exc:
             source_name = self._park(row_id, exc, now=now)
             report.parked += 1
-            INBOX_PARKED.labels(source=source_name, reason=exc.code or "error").inc()
-            log.warning("inbox: event %d parked: %s", row_id, exc.code)
+            _parked(source_name, exc)
         except (ConfigError, FatalError):
             raise
         except Exception as exc:  # transient or unknown: retry later, never lose the event
@@ -252,16 +334,18 @@ class Inbox:
         """Park the event with its reason (its code and field kept as data); returns its source's name."""
         with self.store.tx() as session:
             source = session.execute(
-                update(InboxRow)
-                .where(InboxRow.id == row_id)
-                .values(
-                    status="parked", error=f"{reason.code}: {reason}"[:2000], error_code=reason.code[:80],
-                    error_field=reason.field[:200] if reason.field else None, processed_at=now,
-                    attempts=InboxRow.attempts + 1,
-                )
+                update(InboxRow).where(InboxRow.id == row_id).values(**_parked_columns(reason, now),
+                                                                      attempts=InboxRow.attempts + 1)
                 .returning(InboxRow.source)
             ).scalar()  # fmt: skip
         return str(source or "unknown")
+
+    @staticmethod
+    def _park_row(row: InboxRow, reason: SkipRecord, *, now: datetime) -> None:
+        """Park a claimed event in the caller's transaction."""
+        for name, value in _parked_columns(reason, now).items():
+            setattr(row, name, value)
+        row.attempts += 1
 
     def _retry(self, row_id: int, error: str, *, now: datetime) -> bool:
         with self.store.tx() as session:
@@ -328,6 +412,18 @@ class Inbox:
                 .values(payload=None)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _parked_columns(reason: SkipRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "status": "parked", "error": f"{reason.code}: {reason}"[:2000], "error_code": reason.code[:80],
+        "error_field": reason.field[:200] if reason.field else None, "processed_at": now,
+    }  # fmt: skip
+
+
+def _parked(source: str, reason: SkipRecord) -> None:
+    INBOX_PARKED.labels(source=source, reason=reason.code or "error").inc()
+    log.warning("inbox: %s event parked: %s", source, reason.code)
 
 
 def backoff(attempt: int, rng: random.Random, *, base: float = 5.0, cap: float = 3600.0) -> timedelta:

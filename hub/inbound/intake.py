@@ -79,7 +79,32 @@ class Intake:
         with self.store.tx() as session:
             return self.submit_in(session, inquiry, actor=actor, now=now)
 
-    def submit_in(self, session: Session, inquiry: Inquiry, *, actor: str, now: datetime | None = None) -> CommitResult:
+    def contact(self, inquiry: Inquiry) -> tuple[str | None, str | None]:
+        """The inquiry's phone (E.164) and email, normalised.
+
+        Raises:
+            SkipRecord: the phone or email is unusable (the field is named, not the value).
+        """
+        try:
+            phone = normalize_phone(inquiry.phone, default_region=self.config.phone_region) if inquiry.phone else None
+            email = normalize_email(inquiry.email) if inquiry.email else None
+        except InvalidContact as exc:
+            field = "phone" if str(exc).startswith("phone") else "email"
+            raise SkipRecord(str(exc), field=field, code=exc.code) from None
+        return phone, email
+
+    def identity_keys(self, inquiry: Inquiry) -> list[str]:
+        """The identity keys :meth:`submit_in` locks for ``inquiry`` (the inbox locks a batch's at once).
+
+        Raises:
+            SkipRecord: the phone or email is unusable.
+        """
+        phone, email = self.contact(inquiry)
+        return identity.key_names(phone, email, inquiry.external_ids)
+
+    def submit_in(
+        self, session: Session, inquiry: Inquiry, *, actor: str, now: datetime | None = None, locked: bool = False
+    ) -> CommitResult:
         """Commit ``inquiry`` inside the caller's transaction (the inbox worker marks the event
         processed in the same one).
 
@@ -88,16 +113,16 @@ class Intake:
         else becomes a lead change through the policy — including revoking consent, closing a lead
         the patient declined, and a requested callback time.
 
+        ``locked``: the caller took the inquiry's identity locks (:meth:`identity_keys`) in this
+        transaction already.
+
         Raises:
             SkipRecord: the inquiry's phone or email is unusable (the field is named, not the value).
         """
         at = now or inquiry.received_at
-        try:
-            phone = normalize_phone(inquiry.phone, default_region=self.config.phone_region) if inquiry.phone else None
-            email = normalize_email(inquiry.email) if inquiry.email else None
-        except InvalidContact as exc:
-            field = "phone" if str(exc).startswith("phone") else "email"
-            raise SkipRecord(str(exc), field=field, code=exc.code) from None
+        phone, email = self.contact(inquiry)
+        if not locked:
+            identity.lock_keys(session, phone=phone, email=email, external_ids=inquiry.external_ids)
         match = self._identify(session, inquiry, phone=phone, email=email)
         lead_id = match.lead_id
         before, version = None, None
@@ -151,8 +176,7 @@ class Intake:
     # --- identity: one lead per person (hub.identity) and every inquiry on its lead -------------
 
     def _identify(self, session: Session, inquiry: Inquiry, *, phone: str | None, email: str | None) -> Match:
-        """Lock the inquiry's keys for this transaction, then decide whose inquiry it is."""
-        identity.lock_keys(session, phone=phone, email=email, external_ids=inquiry.external_ids)
+        """Whose inquiry it is (its identity keys locked in this transaction)."""
         return identity.identify(
             session, first_name=inquiry.first_name, last_name=inquiry.last_name, phone=phone, email=email,
             external_ids=inquiry.external_ids,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.store import repo
@@ -41,12 +41,14 @@ def _contacts(phone: str | None, email: str | None) -> list[tuple[str, str]]:
 
 
 def _rows(session: Session, vault: Vault, phone: str | None, email: str | None) -> list[SuppressionRow]:
-    out: list[SuppressionRow] = []
-    for kind, value in _contacts(phone, email):
-        indexes = vault.blind_indexes(value)
-        query = select(SuppressionRow).where(SuppressionRow.kind == kind, SuppressionRow.contact_index.in_(indexes))
-        out.extend(session.scalars(query))
-    return out
+    """The entries of this phone and email, in one query."""
+    wanted = [
+        and_(SuppressionRow.kind == kind, SuppressionRow.contact_index.in_(vault.blind_indexes(value)))
+        for kind, value in _contacts(phone, email)
+    ]
+    if not wanted:
+        return []
+    return list(session.scalars(select(SuppressionRow).where(or_(*wanted)).order_by(SuppressionRow.id)))
 
 
 def suppress(

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,9 @@ from nurture.cadence import CadencePlan, plan_cadence
 from nurture.lead import Lead, NextAction
 from nurture.policy import Accepted, Violation, enforce
 from nurture.vocab import Stage
+
+if TYPE_CHECKING:
+    from hub.store.models import FollowUpRow
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,7 @@ def commit_lead(
         for step_key in keys:
             key = f"{lead.id}:{step_key}"
             repo.enqueue(session, destinations=destinations, kind=kind, key=key, lead_id=lead.id, now=now)
-    request_due_tasks(session, lead.id, destinations=destinations, now=now, new=new)
+    request_due_tasks(session, lead.id, destinations=destinations, now=now, new=new, rows=changes.rows)
     repo.audit(
         session,
         actor=actor,
@@ -166,7 +169,13 @@ def commit_lead(
 
 
 def request_due_tasks(
-    session: Session, lead_id: str, *, destinations: Sequence[str], now: datetime, new: bool = False
+    session: Session,
+    lead_id: str,
+    *,
+    destinations: Sequence[str],
+    now: datetime,
+    new: bool = False,
+    rows: Sequence[FollowUpRow] | None = None,
 ) -> int:
     """Queue CRM tasks for planned contact follow-ups due within :data:`TASK_HORIZON`, and always for
     the lead's next contact step: an inquiry that arrives on Friday evening shows its Day-0 call in
@@ -174,7 +183,8 @@ def request_due_tasks(
     count = 0
     if not destinations:
         return 0  # nowhere to create tasks yet; the cadence job picks them up once a CRM is connected
-    rows = repo.follow_ups(session, lead_id)
+    if rows is None:
+        rows = repo.follow_ups(session, lead_id)
     upcoming = [r for r in rows if r.channel is not None and r.status in ("planned", "task_requested", "task_created")]
     following = min(upcoming, key=lambda r: (r.due_at, r.step_key)) if upcoming else None
     for row in rows:

@@ -5,7 +5,7 @@ session of the caller's transaction: the caller decides what commits together.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -337,7 +337,8 @@ def add_touch(session: Session, lead_id: str, touch: Touch, *, source_ref: str |
     )
     session.add(row)
     session.flush()
-    renumber_touches(session, lead_id)
+    if touch.outcome is not TouchOutcome.INQUIRED:  # an inquiry is out of the sequence (renumber_touches)
+        renumber_touches(session, lead_id)
     return row.id
 
 
@@ -418,6 +419,8 @@ class PlanChanges:
 
     cancel: tuple[str, ...] = ()
     resend: tuple[str, ...] = ()
+    #: The lead's follow-ups as they are now (what queueing the due tasks looks at, unread again).
+    rows: tuple[FollowUpRow, ...] = field(default=(), compare=False)
 
 
 def replace_plan(
@@ -430,6 +433,7 @@ def replace_plan(
     ones to send again (the same task key, so the CRM updates the task in place).
     """
     existing = {} if new else {r.step_key: r for r in follow_ups(session, lead_id)}
+    added: list[FollowUpRow] = []
     wanted = {s.key: s for s in plan.steps}
     cancel: list[str] = []
     resend: list[str] = []
@@ -445,7 +449,7 @@ def replace_plan(
         queue = step.owner_queue or owner_queue  # an escalation step names its own queue
         current = existing.get(key)
         if current is None:
-            session.add(
+            added.append(
                 FollowUpRow(
                     lead_id=lead_id,
                     step_key=key,
@@ -475,8 +479,11 @@ def replace_plan(
         if changed or current.status == "planned":
             current.due_at, current.owner_queue, current.updated_at = step.due_at, queue, now
             current.channel, current.template, current.template_kind = channel, step.template, kind
-    session.flush()
-    return PlanChanges(cancel=tuple(cancel), resend=tuple(resend))
+    session.add_all(added)
+    if not new:  # a new lead's rows are inserted with whatever else its transaction adds
+        session.flush()
+    rows = sorted((*existing.values(), *added), key=lambda r: r.due_at)
+    return PlanChanges(cancel=tuple(cancel), resend=tuple(resend), rows=tuple(rows))
 
 
 # --- outbox -------------------------------------------------------------------------------------
