@@ -14,12 +14,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from authlib.common.security import generate_token
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
 from marshmallow import Schema, ValidationError, fields, validate
 
 from connectors.base import CrmConnector, OAuthToken
@@ -28,6 +24,10 @@ from hub.store import Store
 from hub.store.crypto import Vault
 from hub.store.models import ConnectionRow
 from nurture.errors import ConfigError, RetryLater
+
+if TYPE_CHECKING:  # Authlib and requests load when a connection is made, not for every CLI command
+    import requests
+    from authlib.integrations.requests_client import OAuth2Session
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,8 @@ def load_crm_settings(raw: Mapping[str, Any]) -> dict[str, CrmSettings]:
 
 
 def _session(settings: CrmSettings, secret: str | None, *, token: Mapping[str, Any] | None = None) -> OAuth2Session:
+    from authlib.integrations.requests_client import OAuth2Session
+
     session = OAuth2Session(
         client_id=settings.client_id,
         client_secret=secret,
@@ -204,6 +206,8 @@ class AuthorizationRequest:
 
 def authorization_url(settings: CrmSettings, secret: str | None) -> AuthorizationRequest:
     """The URL to send the admin to (with a PKCE S256 challenge), the ``state`` and code verifier."""
+    from authlib.common.security import generate_token
+
     verifier = generate_token(64)
     url, state = _session(settings, secret).create_authorization_url(settings.authorize_url, code_verifier=verifier)
     return AuthorizationRequest(str(url), str(state), verifier)
@@ -214,6 +218,8 @@ def exchange_code(
 ) -> dict[str, Any]:
     """Trade the authorization code in ``callback_url`` for tokens (Authlib checks the state; the
     PKCE verifier goes with the code)."""
+    from authlib.integrations.base_client import OAuthError
+
     session = _session(settings, secret)
     session.state = state
     extra = {"code_verifier": code_verifier} if code_verifier else {}
@@ -293,6 +299,9 @@ def _refresh_failure(name: str, exc: Exception) -> Exception:
     """What a failed token refresh means for the caller: the network or a busy authorization
     server is "retry later" (the lead's writes wait in the outbox); a refused refresh token, a TLS
     failure or a malformed answer is "connect again" (a person must act)."""
+    import requests
+    from authlib.integrations.base_client import OAuthError
+
     what = type(exc).__name__
     if isinstance(exc, requests.exceptions.SSLError):
         return ConfigError([f"crm.{name}: the token endpoint's TLS certificate was refused ({what}); check ca_bundle"])
@@ -314,6 +323,8 @@ def _refresh_failure(name: str, exc: Exception) -> Exception:
 
 def http_session(settings: CrmSettings) -> requests.Session:
     """A requests session that trusts the configured CA bundle (the sandbox's) when there is one."""
+    import requests
+
     session = requests.Session()
     ca = str(settings.options.get("ca_bundle") or "")
     if ca:
