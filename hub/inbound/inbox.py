@@ -190,8 +190,9 @@ class Inbox:
         except (ConfigError, FatalError):
             raise
         except Exception as exc:  # one event failed: the batch is undone, each event goes on alone
-            if claimed:
-                log.info("inbox: batch of %d rolled back (%s); processing one by one", len(claimed), type(exc).__name__)
+            if not claimed:  # the claim itself failed (the database is away): the worker loop says so
+                raise
+            log.info("inbox: batch of %d rolled back (%s); processing one by one", len(claimed), type(exc).__name__)
             return claimed
         for source_name, reason in parked:
             _parked(source_name, reason)

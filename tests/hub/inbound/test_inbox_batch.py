@@ -149,3 +149,18 @@ def test_an_event_failing_inside_the_batch_leaves_the_others_done_exactly_once(
     clock.advance(hours=2)
     assert hub.inbox.process(now=clock.now, limit=50).done == 1
     assert count(hub, LeadRow) == 5
+
+
+def test_a_failure_to_claim_is_raised_for_the_worker_loop_to_report_not_swallowed(
+    hub: Hub, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accept(hub, clock, [person(1)])
+
+    def away(*_: Any, **__: Any) -> Any:
+        raise ConnectionError("the database is away")
+
+    monkeypatch.setattr(type(hub.inbox), "_claim_due", away)
+    with pytest.raises(ConnectionError):
+        hub.inbox.process(now=clock.now)
+    monkeypatch.undo()
+    assert hub.inbox.process(now=clock.now).done == 1
