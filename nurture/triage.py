@@ -14,7 +14,9 @@ implies:
   (:data:`INTENT_PRIORITY`). A negated cue ("I don't need an appointment yet") does not count,
   unless the rule says the negation is part of the topic ("no insurance" is still about insurance).
 - ``need``: a need that accompanies any intent (insurance, referral documents, language,
-  clinical concern).
+  clinical concern). Symptoms told without any intent cue, form answer or channel to go by ("my
+  son has had a cough and fever for three days") are a clinical question: the clinical team
+  decides between advice and a visit.
 - ``decline`` (with a weight): the person no longer wants care from the clinic ("found another
   provider", "no me interesa"). It closes the lead unless the message asks for something stronger.
 - ``opt_out``: contact channels whose consent the message revokes — named channels, ``reply`` (the
@@ -368,6 +370,10 @@ def triage(item: TriageInput, rules: TriageRules) -> TriageResult:
             intent, source = Intent.READY_TO_SCHEDULE, "form"
         if intent is None and not opt_out:
             intent, source = _from_channel(item, language, rules.clinic_language)
+        if intent is None and any(r.need is Need.CLINICAL_CONCERN for r, _ in counted):
+            # Symptoms told without a question ("my son has had a cough and fever for three days"):
+            # a coordinator hands them to the clinical team, who decide between advice and a visit.
+            intent, source = Intent.CLINICAL_QUESTION, "text"
     if intent is None:
         source = "none"
 

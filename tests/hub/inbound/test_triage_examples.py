@@ -244,3 +244,38 @@ def test_a_returning_inquiry_supersedes_an_old_requested_time(desk: Desk) -> Non
     )
     assert again.lead is not None and again.lead.next_action is not None
     assert again.lead.next_action.due_at == T0 + timedelta(hours=4, minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Symptoms told without a question go to the clinical team (advice or a sick visit).
+        ("My son has had a cough and fever for three days", Intent.CLINICAL_QUESTION),
+        ("Mi hijo tiene tos y fiebre desde hace tres días", Intent.CLINICAL_QUESTION),
+        ("My knee has been swollen since my fall last week", Intent.CLINICAL_QUESTION),
+        # Moving one's primary care here is a new patient asking to be seen.
+        ("I want to switch my primary care to your clinic, how do I transfer?", Intent.READY_TO_SCHEDULE),
+        # A copy of one's records is the records desk's, whichever doctor is named.
+        ("Can I get a copy of my records sent to my new doctor?", Intent.REFERRAL_COORDINATION),
+        # Booked elsewhere but asking to be seen here is not a decline.
+        ("I have an appointment with another doctor next month but want to be seen sooner", Intent.READY_TO_SCHEDULE),
+        ("I had scheduled with another clinic but they cancelled, can you see me this week?", Intent.READY_TO_SCHEDULE),
+    ],
+)
+def test_what_a_coordinator_reads_between_the_lines(desk: Desk, text: str, intent: Intent) -> None:
+    lead = desk.lead(text)
+    assert (lead.intent, lead.stage) == (intent, Stage.NEW)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Already booked with another clinic, thanks anyway.",
+        "We found a doctor closer to home. Thanks anyway!",
+        "Ya hice cita en otra clínica, gracias.",
+    ],
+)
+def test_booked_elsewhere_closes_the_lead_as_declined(desk: Desk, text: str) -> None:
+    lead = desk.lead(text)
+    assert lead.stage is Stage.DECLINED
+    assert lead.next_action is not None and lead.next_action.kind is NextActionKind.CLOSE_DECLINED
