@@ -49,7 +49,8 @@ _NUMBERS = {
 
 #: Words that make a time a request to be called (or say when a call can be taken).
 _ASKS = re.compile(
-    r"\b(call|calls|calling|callback|ring|reach|contact|phone|available|free|best|works?|good time|prefer|"
+    r"\b(call|calls|calling|callback|ring|reach|contact|phone|available|free|best|works|would work|will work|"
+    r"work for me|work best|good time|prefer|"
     r"anytime|any time|get off|til|till|until|llam\w*|marc\w*|disponible|libre|mejor|contest\w*|"
     r"comunic\w*|hablar|puedo hablar|salgo)\b"
 )

@@ -279,3 +279,30 @@ def test_booked_elsewhere_closes_the_lead_as_declined(desk: Desk, text: str) -> 
     lead = desk.lead(text)
     assert lead.stage is Stage.DECLINED
     assert lead.next_action is not None and lead.next_action.kind is NextActionKind.CLOSE_DECLINED
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("can't stop throwing up, been 2 days, can't keep water down", Intent.CLINICAL_QUESTION),
+        ("Just moved to Austin, looking for a family doctor for me and my 3 kids", Intent.READY_TO_SCHEDULE),
+        ("Can I get an STD test confidentially?", Intent.READY_TO_SCHEDULE),
+        ("Need a TB test for work ASAP", Intent.READY_TO_SCHEDULE),
+    ],
+)
+def test_what_a_coordinator_books_or_hands_to_the_nurse(desk: Desk, text: str, intent: Intent) -> None:
+    assert desk.lead(text).intent is intent
+
+
+def test_a_day_said_in_passing_is_not_a_callback_request(desk: Desk) -> None:
+    """'for work … Monday': neither asks for a call; 'Monday works' does."""
+    lead = desk.lead("I need a doctor's note for work, I was sick Monday")
+    assert lead.requested_callback_at is None
+    assert desk.lead("Monday works for a call, after 3pm").requested_callback_at is not None
+
+
+def test_no_llamen_withdraws_calls_but_a_time_to_avoid_does_not(desk: Desk) -> None:
+    lead = desk.lead("No llamen por favor, solo mensajes de texto. Quiero una cita.")
+    assert lead.consent.state(ContactChannel.CALL) is ConsentState.DENIED
+    later = desk.lead("No llamen antes de las 5, estoy trabajando. Quiero una cita.")
+    assert later.consent.state(ContactChannel.CALL) is not ConsentState.DENIED
