@@ -306,3 +306,17 @@ def test_no_llamen_withdraws_calls_but_a_time_to_avoid_does_not(desk: Desk) -> N
     assert lead.consent.state(ContactChannel.CALL) is ConsentState.DENIED
     later = desk.lead("No llamen antes de las 5, estoy trabajando. Quiero una cita.")
     assert later.consent.state(ContactChannel.CALL) is not ConsentState.DENIED
+
+
+def test_no_rush_does_not_outweigh_asking_for_a_visit(desk: Desk) -> None:
+    lead = desk.lead("I feel fine, just need a new patient physical. No rush, sometime next month.")
+    assert lead.intent is Intent.READY_TO_SCHEDULE
+    assert desk.lead("Just curious about your services, no rush").intent is Intent.NOT_READY_YET
+
+
+def test_medical_is_not_medication(desk: Desk) -> None:
+    """Stems would make 'medical' 'medication': a clinical concern for a vendor, or for records."""
+    assert Need.CLINICAL_CONCERN not in desk.lead("We're a medical supply company offering discounts").needs
+    records = desk.lead("I need to get my medical records")
+    assert (records.intent, Need.CLINICAL_CONCERN in records.needs) == (Intent.REFERRAL_COORDINATION, False)
+    assert desk.lead("need a refill on my meds").intent is Intent.CLINICAL_QUESTION
