@@ -288,6 +288,7 @@ def test_booked_elsewhere_closes_the_lead_as_declined(desk: Desk, text: str) -> 
         ("Just moved to Austin, looking for a family doctor for me and my 3 kids", Intent.READY_TO_SCHEDULE),
         ("Can I get an STD test confidentially?", Intent.READY_TO_SCHEDULE),
         ("Need a TB test for work ASAP", Intent.READY_TO_SCHEDULE),
+        ("Hi, I'm calling for my mother, she has Medicare and needs a new primary doctor", Intent.READY_TO_SCHEDULE),
     ],
 )
 def test_what_a_coordinator_books_or_hands_to_the_nurse(desk: Desk, text: str, intent: Intent) -> None:
