@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -233,15 +232,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     ]
     sys.stdout.write((json.dumps(facts) if args.json else "\n".join(banner)) + "\n")
     sys.stdout.flush()
-    stream = None
+    stopping = threading.Event()  # the demo's inquiries stop before the server they are sent to
     if not args.no_demo:
         stream = threading.Thread(
-            target=_demo_stream, args=(config, environ, base_url, demo.number), name="demo", daemon=True
+            target=_demo_stream, args=(config, environ, base_url, demo.number, stopping), name="demo", daemon=True
         )
         stream.start()
     try:
         _wait(args.duration)
     finally:
+        stopping.set()
         running.forget(config.instance_path)
         runtime.stop()
         web.shutdown()
@@ -265,9 +265,11 @@ def _reset(config: HubConfig, database_url: str | None) -> bool:
     return True
 
 
-def _demo_stream(config: HubConfig, environ: dict[str, str], base_url: str, run: int) -> None:
+def _demo_stream(
+    config: HubConfig, environ: dict[str, str], base_url: str, run: int, stopping: threading.Event
+) -> None:
     """Demo inquiries arriving as real signed webhooks, dated now: a few at once, then one every few
-    seconds; then a form, a Jotform and two bookings."""
+    seconds; then a form, a Jotform and two bookings. Ends when ``stopping`` is set (Ctrl-C)."""
     from datetime import UTC, datetime
 
     from hub.inbound.demo import demo_events
@@ -277,14 +279,18 @@ def _demo_stream(config: HubConfig, environ: dict[str, str], base_url: str, run:
     folder.mkdir(parents=True, exist_ok=True)
     events = demo_events(datetime.now(UTC), run, timezone=config.settings.hours.timezone)
     for index, (source, payload) in enumerate(events):
+        if stopping.is_set():
+            return
         path = folder / f"{index:02d}.json"
         path.write_text(json.dumps(payload), encoding="utf-8")
         try:
             response = send_test_event(config, source, url=base_url, payload_file=str(path), environ=environ)
             log.info("demo event %d (%s): %s", index, source, response.status_code)
         except Exception:
+            if stopping.is_set():
+                return
             log.exception("demo event %d could not be sent", index)
-        time.sleep(0.5 if index < 4 else 8 if source in ("landing_page", "referral_portal") else 5)
+        stopping.wait(0.5 if index < 4 else 8 if source in ("landing_page", "referral_portal") else 5)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

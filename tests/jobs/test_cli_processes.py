@@ -59,7 +59,9 @@ def test_run_starts_everything_and_leads_reach_the_sandbox_crms_within_seconds(t
     finally:
         process.terminate()
         process.wait(timeout=30)
+        rest = process.stdout.read()
         process.stdout.close()
+    assert "could not be sent" not in rest, rest  # the demo's inquiries stop before the server they go to
 
 
 def test_other_terminals_work_against_the_running_demo_and_stop_when_it_stops(tmp_path: Path) -> None:
