@@ -312,3 +312,15 @@ def test_medical_is_not_medication(desk: Desk) -> None:
     records = desk.lead("I need to get my medical records")
     assert (records.intent, Need.CLINICAL_CONCERN in records.needs) == (Intent.REFERRAL_COORDINATION, False)
     assert desk.lead("need a refill on my meds").intent is Intent.CLINICAL_QUESTION
+
+
+def test_unsubscribing_from_one_kind_of_message_keeps_the_others(desk: Desk) -> None:
+    """'Darme de baja de los mensajes, pero sí quiero la cita' withdrew every channel (the list
+    rule took the form's channel as all of them): the texts only, and the appointment is asked for."""
+    lead = desk.lead("quiero darme de baja de los mensajes pero si quiero la cita")
+    assert lead.intent is Intent.READY_TO_SCHEDULE
+    assert lead.consent.state(ContactChannel.SMS) is ConsentState.DENIED
+    assert lead.consent.state(ContactChannel.CALL) is not ConsentState.DENIED
+    spanish_pediatrician = desk.lead("busco pediatra para mi recién nacido, tiene 5 días")
+    assert spanish_pediatrician.intent is Intent.READY_TO_SCHEDULE
+    assert desk.lead("I'm calling from Austin Regional about a patient transfer").intent is Intent.REFERRAL_COORDINATION
