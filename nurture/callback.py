@@ -51,7 +51,7 @@ _NUMBERS = {
 _ASKS = re.compile(
     r"\b(call|calls|calling|callback|ring|reach|contact|phone|available|free|best|works|would work|will work|"
     r"work for me|work best|good time|prefer|"
-    r"anytime|any time|get off|til|till|until|llam\w*|marc\w*|disponible|libre|mejor|contest\w*|"
+    r"anytime|any time|get off|llam\w*|marc\w*|disponible|libre|mejor|contest\w*|"
     r"comunic\w*|hablar|puedo hablar|salgo)\b"
 )
 

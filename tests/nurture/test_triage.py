@@ -87,6 +87,8 @@ def test_english_asking_for_spanish_is_answered_in_spanish() -> None:
         ("No puedo respirar bien", "breathing"),
         ("ya no quiero vivir", "self_harm"),
         ("mi bebé de 2 semanas tiene calentura", "newborn_fever"),
+        ("My baby hasn't had a wet diaper since this morning and won't drink", "infant_dehydration"),
+        ("Mi bebé de 6 meses no ha mojado el pañal desde anoche", "infant_dehydration"),
     ],
 )
 def test_red_flags_in_real_words_make_the_inquiry_urgent(text: str, category: str) -> None:

@@ -324,3 +324,11 @@ def test_unsubscribing_from_one_kind_of_message_keeps_the_others(desk: Desk) -> 
     spanish_pediatrician = desk.lead("busco pediatra para mi recién nacido, tiene 5 días")
     assert spanish_pediatrician.intent is Intent.READY_TO_SCHEDULE
     assert desk.lead("I'm calling from Austin Regional about a patient transfer").intent is Intent.REFERRAL_COORDINATION
+
+
+def test_a_toddler_drinking_and_peeing_fine_is_not_urgent_and_until_is_no_callback(desk: Desk) -> None:
+    toddler = desk.lead("my toddler has had diarrhea for a day but is drinking and peeing fine")
+    assert (toddler.intent, toddler.urgent) == (Intent.CLINICAL_QUESTION, False)
+    insulin = desk.lead("I'm out of my insulin and can't get to the pharmacy until Monday")
+    assert insulin.requested_callback_at is None  # 'until Monday' is when the pharmacy is, not a time to call
+    assert insulin.next_action is not None and insulin.next_action.kind is NextActionKind.ROUTE_CLINICAL_QUESTION
