@@ -159,7 +159,7 @@ class Inbox:
         failed in it and it was rolled back), or none. On SQLite a batch holds the one write lock
         that webhook requests wait for: it is kept to 10 events there."""
         claimed: list[int] = []
-        batch = ProcessReport()
+        lead_ids: list[str] = []
         parked: list[tuple[str, SkipRecord]] = []  # counted once the batch has committed
         try:
             with self.store.tx() as session:
@@ -183,10 +183,9 @@ class Inbox:
                     lead_id = self._apply(session, row, source, payload, inquiry, now=now, locked=True)
                     done.append({"row_id": row.id, "lead_id": lead_id})
                     if lead_id:
-                        batch.lead_ids.append(lead_id)
+                        lead_ids.append(lead_id)
                 if done:
                     session.execute(self._mark_done, [{**d, "now": now} for d in done])
-                batch.done = len(done)
         except (ConfigError, FatalError):
             raise
         except Exception as exc:  # one event failed: the batch is undone, each event goes on alone
@@ -196,9 +195,9 @@ class Inbox:
             return claimed
         for source_name, reason in parked:
             _parked(source_name, reason)
-        report.done += batch.done
+        report.done += len(ready)
         report.parked += len(parked)
-        report.lead_ids += batch.lead_ids
+        report.lead_ids += lead_ids
         return []
 
     def _claim_due(self, session: Session, now: datetime, limit: int) -> list[InboxRow]:

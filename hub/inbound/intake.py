@@ -123,7 +123,10 @@ class Intake:
         phone, email = self.contact(inquiry)
         if not locked:
             identity.lock_keys(session, phone=phone, email=email, external_ids=inquiry.external_ids)
-        match = self._identify(session, inquiry, phone=phone, email=email)
+        match = identity.identify(
+            session, first_name=inquiry.first_name, last_name=inquiry.last_name, phone=phone, email=email,
+            external_ids=inquiry.external_ids,
+        )  # fmt: skip
         lead_id = match.lead_id
         before, version = None, None
         if lead_id is not None:
@@ -174,13 +177,6 @@ class Intake:
         return replace(committed, recorded=_recorded(result, committed.lead))
 
     # --- identity: one lead per person (hub.identity) and every inquiry on its lead -------------
-
-    def _identify(self, session: Session, inquiry: Inquiry, *, phone: str | None, email: str | None) -> Match:
-        """Whose inquiry it is (its identity keys locked in this transaction)."""
-        return identity.identify(
-            session, first_name=inquiry.first_name, last_name=inquiry.last_name, phone=phone, email=email,
-            external_ids=inquiry.external_ids,
-        )  # fmt: skip
 
     def _record_inquiry(self, session: Session, lead_id: str, inquiry: Inquiry) -> int:
         """The inquiry as an inbound ``inquired`` touch on its lead (before the lead is planned

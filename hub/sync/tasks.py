@@ -128,17 +128,17 @@ class Tasks(Outbox):
         and a follow-up that changed while its write was on its way (a booking withdrew it, say, and
         another worker's cancel may have landed first) gets the state the store holds now written
         once more, after this one."""
-        steps = [w.key.partition(":") for w in written if w.key.partition(":")[2] != REPAIR_STEP]
-        status = {pair: row.status for pair, row in _follow_ups(session, steps).items()}
-        open_keys = {tuple(w.key.split(":", 1)) for w in written if w.state is TaskState.OPEN}
+        rows = _follow_ups(session, [w.key.partition(":") for w in written])  # the repair task has none
+        opened: list[tuple[str, str]] = []
         for write in written:
             lead_id, _, step = write.key.partition(":")
-            now_status = status.get((lead_id, step))
-            if write.state is TaskState.OPEN and now_status == "cancelled":
-                requeue(session, dest.name, "cancel_task", write.key, lead_id, now=now)
+            now_status = rows[(lead_id, step)].status if (lead_id, step) in rows else None
+            if write.state is TaskState.OPEN:
+                opened.append((lead_id, step))
+                if now_status == "cancelled":
+                    requeue(session, dest.name, "cancel_task", write.key, lead_id, now=now)
             elif write.state is TaskState.CANCELLED and now_status in ("planned", *repo.WITH_TASK):
                 requeue(session, dest.name, "upsert_task", write.key, lead_id, now=now)
-        opened = [(lead_id, step) for lead_id, _, step in steps if (lead_id, step) in open_keys]
         if opened:
             session.execute(
                 update(FollowUpRow)
